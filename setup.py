@@ -1,0 +1,44 @@
+"""Packaging for ibalgo: Quantopian-style algorithms on Interactive Brokers, with a backtester and a simulated
+IB Gateway."""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+here = Path(__file__).parent
+
+setup(
+    name="ibalgo",
+    version="0.1.0",
+    description="Run Quantopian-style algorithm files in backtests, against a simulated IB Gateway, "
+    "and live on Interactive Brokers through the official ibapi client.",
+    long_description=(here / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["runtime", "runtime.*"]),
+    package_data={"runtime.data": ["sample/*.csv.gz", "sample/*.md"]},
+    include_package_data=True,
+    install_requires=[
+        "ibapi>=9.81.1",
+        "pandas>=2.0,<4",
+        "numpy>=1.24,<3",
+        "pytz>=2023.3",
+        "apscheduler>=3.11,<4",
+        "exchange_calendars>=4.5,<5",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=7.4,<10",
+            "hypothesis>=6.90,<7",
+            "ruff>=0.6",
+            "ib_async>=1.0,<3",
+            "pyarrow>=14",
+        ],
+        "parquet": ["pyarrow>=14"],
+    },
+    entry_points={"console_scripts": ["ibalgo=runtime.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Office/Business :: Financial :: Investment",
+    ],
+)
