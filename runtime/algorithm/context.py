@@ -1,0 +1,46 @@
+"""``context``: the algorithm's own state object.
+
+A plain attribute bag for the user (``context.x = 1``) that also offers what zipline's algorithm object offers:
+``context.portfolio``, ``context.account`` and every API function (``context.order(...)``,
+``context.set_commission(...)``), because in zipline ``context`` is the algorithm itself.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runtime.algorithm.api import AlgorithmAPI
+    from runtime.core.ledger import Account, Portfolio
+
+
+class Context:
+    """The ``context`` passed to ``initialize``, ``handle_data`` and scheduled functions."""
+
+    def __init__(self, api: AlgorithmAPI) -> None:
+        object.__setattr__(self, "_api", api)
+
+    @property
+    def portfolio(self) -> Portfolio:
+        """Cash, positions and values now (read-only; a missing asset gives an empty position)."""
+        return self._api.portfolio
+
+    @property
+    def account(self) -> Account:
+        """Account values (buying power, leverage, ...): simulated in backtests, IB's own values live."""
+        return self._api.account
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in ("portfolio", "account"):
+            raise AttributeError(f"context.{name} is read-only (it reflects the broker's state)")
+        object.__setattr__(self, name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        api = object.__getattribute__(self, "_api")
+        if not name.startswith("_") and name in api.exported_names:
+            return getattr(api, name)
+        raise AttributeError(f"context has no attribute {name!r} (set it first, e.g. in initialize: context.{name} = ...)")
+
+    def __repr__(self) -> str:
+        user = {k: v for k, v in vars(self).items() if not k.startswith("_")}
+        return f"Context({user})"

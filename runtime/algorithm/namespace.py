@@ -1,0 +1,51 @@
+"""The names an algorithm file sees without importing anything."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runtime.algorithm.api import AlgorithmAPI, EODCancel, NeverCancel, cancel_policy, commission, slippage
+from runtime.core.assets import Asset, Equity
+from runtime.core.orders import (
+    LimitOnCloseOrder,
+    LimitOrder,
+    MarketOnCloseOrder,
+    MarketOrder,
+    OrderStatus,
+    StopLimitOrder,
+    StopOrder,
+    TrailStopOrder,
+)
+from runtime.core.rules import calendars, date_rules, time_rules
+
+
+def build_namespace(api: AlgorithmAPI) -> dict[str, Any]:
+    """Bound API functions plus the classes and rule factories Quantopian, zipline and IBridgePy files use."""
+    names: dict[str, Any] = {
+        name: getattr(api, name) for name in sorted(api.exported_names) if name not in ("portfolio", "account")
+    }
+    names.update(
+        {
+            "log": api.log,
+            "date_rules": date_rules,
+            "time_rules": time_rules,
+            "calendars": calendars,
+            "commission": commission,
+            "slippage": slippage,
+            "cancel_policy": cancel_policy,
+            "EODCancel": EODCancel,
+            "NeverCancel": NeverCancel,
+            "MarketOrder": MarketOrder,
+            "LimitOrder": LimitOrder,
+            "StopOrder": StopOrder,
+            "StopLimitOrder": StopLimitOrder,
+            "TrailStopOrder": TrailStopOrder,
+            "MarketOnCloseOrder": MarketOnCloseOrder,
+            "LimitOnCloseOrder": LimitOnCloseOrder,
+            "ORDER_STATUS": OrderStatus,
+            "OrderStatus": OrderStatus,
+            "Asset": Asset,
+            "Equity": Equity,
+        }
+    )
+    return names

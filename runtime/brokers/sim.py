@@ -1,0 +1,110 @@
+"""The in-process simulated broker used by backtests.
+
+It keeps a :class:`~runtime.core.matching.MatchingEngine` (the same matcher the simulated IB Gateway uses) and feeds
+it the bars of the data store as the simulation clock passes them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from runtime.brokers.base import BrokerEvent, OrderRejected, OrderRequest
+from runtime.core.costs import CommissionModel, SlippageModel
+from runtime.core.matching import BarQuote, MatchingEngine, WorkingOrder
+from runtime.data.store import BarArrays
+
+
+class SimBroker:
+    """Simulated executions against the bars of one store (daily or minute)."""
+
+    def __init__(self, bars: BarArrays, slippage: SlippageModel, commission: CommissionModel) -> None:
+        self.bars = bars
+        self.matcher = MatchingEngine(slippage, commission)
+        self._pending: list[BrokerEvent] = []
+        self._session_last_rows = np.asarray(bars.session_row_start[1:], dtype=np.int64) - 1
+
+    def set_models(self, slippage: SlippageModel | None = None, commission: CommissionModel | None = None) -> None:
+        if slippage is not None:
+            self.matcher.slippage = slippage
+        if commission is not None:
+            self.matcher.commission = commission
+
+    # -------------------------------------------------------------------------------------------- interface
+    def place_order(self, request: OrderRequest) -> None:
+        if request.asset.sid not in self.bars.sid_to_col:
+            self._pending.append(
+                OrderRejected(request.id, request.asset, request.created_ns, f"no data for {request.asset.symbol}")
+            )
+            return
+        self.matcher.submit(
+            WorkingOrder(
+                id=request.id,
+                asset=request.asset,
+                amount=request.amount,
+                kind=request.kind,
+                limit=request.limit,
+                stop=request.stop,
+                tif=request.tif,
+                created_ns=request.created_ns,
+                trail_amount=getattr(request.style, "trailing_amount", None),
+                trail_percent=getattr(request.style, "trailing_percent", None),
+                parent_id=request.parent_id,
+                oca_group=request.oca_group,
+                outside_rth=request.outside_rth,
+            )
+        )
+
+    def cancel_order(self, order_id: str, now_ns: int) -> None:
+        from runtime.core.matching import Cancelled
+
+        for order in self.matcher.cancel(order_id, now_ns, "cancelled by the algorithm"):
+            self._pending.append(Cancelled(order.id, order.asset, now_ns, order.reason or "cancelled"))
+
+    def poll_events(self, now_ns: int) -> list[BrokerEvent]:
+        out, self._pending = self._pending, []
+        return out
+
+    @property
+    def has_open_orders(self) -> bool:
+        return len(self.matcher) > 0
+
+    # ------------------------------------------------------------------------------------------- simulation
+    def process_bar(self, row: int) -> list[BrokerEvent]:
+        """Match working orders against bar ``row`` of the store (the bar that just ended)."""
+        if not len(self.matcher):
+            return self.poll_events(0)
+        bars = self.bars
+        now_ns = int(bars.times[row])
+        session_close = bool(self._is_session_last_row(row))
+        events: list[BrokerEvent] = self.poll_events(now_ns)
+        for sid in self.matcher.sids_with_orders():
+            col = bars.sid_to_col[sid]
+            close = float(bars.close[row, col])
+            volume = float(bars.volume[row, col])
+            if math.isnan(close) or not volume or math.isnan(volume):
+                continue
+            asset = bars.assets[col]
+            events.extend(self.matcher.on_bar(asset, BarQuote(close, volume, now_ns, session_close)))
+        return events
+
+    def _is_session_last_row(self, row: int) -> bool:
+        i = int(np.searchsorted(self._session_last_rows, row))
+        return i < len(self._session_last_rows) and self._session_last_rows[i] == row
+
+    def end_of_session(self, now_ns: int) -> list[BrokerEvent]:
+        """Expire DAY orders at the session's end."""
+        return list(self.matcher.end_of_session(now_ns))
+
+    def apply_split(self, sid: int, ratio: float) -> None:
+        """Adjust working orders for a split, as zipline does: amounts times ratio, prices divided by it."""
+        for order in self.matcher.open_orders():
+            if order.asset.sid != sid:
+                continue
+            order.amount = int(order.amount * ratio)
+            order.filled = int(order.filled * ratio)
+            if order.limit is not None:
+                order.limit = round(order.limit / ratio, 2)
+            if order.stop is not None:
+                order.stop = round(order.stop / ratio, 2)

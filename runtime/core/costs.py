@@ -1,0 +1,204 @@
+"""Commission and slippage models with zipline's names, arguments and arithmetic.
+
+Algorithm files call them as ``commission.PerShare(cost=0.001, min_trade_cost=0)`` or
+``slippage.FixedBasisPointsSlippage(basis_points=5, volume_limit=0.1)``; the runtime's matching code calls
+:meth:`SlippageModel.fill` and :meth:`CommissionModel.calculate`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class FillingOrder(Protocol):
+    """What a cost model needs to know about an order being filled."""
+
+    amount: int
+    filled: int
+    commission: float
+
+
+@dataclass(frozen=True)
+class SlipResult:
+    """The outcome of asking a slippage model about one order in one bar."""
+
+    price: float
+    shares: int  # unsigned, > 0
+
+
+#: returned by :meth:`SlippageModel.fill` when the bar's volume is used up for this asset.
+LIQUIDITY_EXCEEDED = "liquidity exceeded"
+
+
+# ---------------------------------------------------------------------------------------------------------- slippage
+class SlippageModel:
+    """Decides price and size of a fill for one order in one bar.
+
+    ``fill`` gets the bar's close and volume and the shares already filled for the asset in this bar, and returns a
+    :class:`SlipResult`, ``None`` (no fill for this order now) or :data:`LIQUIDITY_EXCEEDED` (no more fills for this
+    asset in this bar).
+    """
+
+    volume_limit: float | None = None
+
+    def fill(self, direction: int, open_amount: int, price: float, volume: float, volume_used: int):
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({fields})"
+
+
+class NoSlippage(SlippageModel):
+    """Fills the whole order at the bar's close, whatever the volume."""
+
+    def __init__(self, equity_limit: float | None = None) -> None:  # zipline accepts an (ignored) positional
+        self.equity_limit = equity_limit
+
+    def fill(self, direction, open_amount, price, volume, volume_used):
+        return SlipResult(price, abs(open_amount))
+
+
+class FixedSlippage(SlippageModel):
+    """Fills the whole order at close +/- half the ``spread`` (buys pay more, sells get less)."""
+
+    def __init__(self, spread: float = 0.0) -> None:
+        self.spread = float(spread)
+
+    def fill(self, direction, open_amount, price, volume, volume_used):
+        return SlipResult(price + self.spread / 2.0 * direction, abs(open_amount))
+
+
+class FixedBasisPointsSlippage(SlippageModel):
+    """zipline's default for equities: price moves ``basis_points`` against the trader; at most ``volume_limit`` of
+    the bar's volume is filled (the rest stays open for later bars)."""
+
+    def __init__(self, basis_points: float = 5.0, volume_limit: float = 0.1) -> None:
+        if basis_points < 0:
+            raise ValueError("basis_points must be >= 0")
+        if not 0 < volume_limit:
+            raise ValueError("volume_limit must be > 0")
+        self.basis_points = float(basis_points)
+        self.volume_limit = float(volume_limit)
+
+    def fill(self, direction, open_amount, price, volume, volume_used):
+        max_volume = int(self.volume_limit * volume)
+        shares = min(abs(open_amount), max_volume - volume_used)
+        if shares <= 0:
+            return LIQUIDITY_EXCEEDED
+        return SlipResult(price + price * (self.basis_points / 10_000.0) * direction, shares)
+
+
+class VolumeShareSlippage(SlippageModel):
+    """Fills up to ``volume_limit`` of the bar's volume; the price impact grows with the square of the share of
+    volume taken: ``price * price_impact * (share ** 2)`` against the trader."""
+
+    def __init__(self, volume_limit: float = 0.025, price_impact: float = 0.1) -> None:
+        self.volume_limit = float(volume_limit)
+        self.price_impact = float(price_impact)
+
+    def fill(self, direction, open_amount, price, volume, volume_used):
+        remaining = self.volume_limit * volume - volume_used
+        if remaining < 1:
+            return LIQUIDITY_EXCEEDED
+        shares = int(min(remaining, abs(open_amount)))
+        if shares < 1:
+            return None
+        share = min((volume_used + shares) / volume, self.volume_limit)
+        impact = share**2 * math.copysign(self.price_impact, direction) * price
+        return SlipResult(price + impact, shares)
+
+
+# -------------------------------------------------------------------------------------------------------- commission
+class CommissionModel:
+    """Computes the commission of one transaction of an order (``order.filled`` excludes this transaction)."""
+
+    def calculate(self, order: FillingOrder, price: float, shares: int) -> float:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({fields})"
+
+
+def _per_unit(order: FillingOrder, shares: int, cost_per_unit: float, minimum: float, initial: float = 0.0) -> float:
+    additional = abs(shares * cost_per_unit)
+    if order.commission == 0:
+        return max(minimum, additional + initial)
+    total = abs(order.filled * cost_per_unit) + additional + initial
+    if total < minimum:
+        return 0.0
+    return total - order.commission
+
+
+class NoCommission(CommissionModel):
+    """No commission."""
+
+    def calculate(self, order, price, shares):
+        return 0.0
+
+
+class PerShare(CommissionModel):
+    """``cost`` per share, at least ``min_trade_cost`` per order (zipline's default: 0.001, 0)."""
+
+    def __init__(self, cost: float = 0.001, min_trade_cost: float = 0.0) -> None:
+        self.cost_per_share = float(cost)
+        self.min_trade_cost = float(min_trade_cost or 0.0)
+
+    def calculate(self, order, price, shares):
+        return _per_unit(order, shares, self.cost_per_share, self.min_trade_cost)
+
+
+class PerContract(CommissionModel):
+    """``cost`` per futures contract plus a one-time ``exchange_fee`` per order, at least ``min_trade_cost``."""
+
+    def __init__(self, cost: float = 0.85, exchange_fee: float = 0.0, min_trade_cost: float = 0.0) -> None:
+        self.cost_per_contract = float(cost)
+        self.exchange_fee = float(exchange_fee)
+        self.min_trade_cost = float(min_trade_cost or 0.0)
+
+    def calculate(self, order, price, shares):
+        initial = self.exchange_fee if order.commission == 0 else 0.0
+        return _per_unit(order, shares, self.cost_per_contract, self.min_trade_cost, initial)
+
+
+class PerTrade(CommissionModel):
+    """A flat ``cost`` per order, charged on its first fill."""
+
+    def __init__(self, cost: float = 0.0) -> None:
+        self.cost = float(cost)
+
+    def calculate(self, order, price, shares):
+        return self.cost if order.commission == 0 else 0.0
+
+
+class PerDollar(CommissionModel):
+    """``cost`` times the traded value (0.0015 = 15 bps)."""
+
+    def __init__(self, cost: float = 0.0015) -> None:
+        self.cost_per_dollar = float(cost)
+
+    def calculate(self, order, price, shares):
+        return abs(shares) * price * self.cost_per_dollar
+
+
+class IBFixedCommission(CommissionModel):
+    """Interactive Brokers' fixed pricing for US stocks: $0.005 a share, at least $1.00 and at most 1% of the
+    trade value per order. Used by the simulated gateway."""
+
+    def __init__(self, per_share: float = 0.005, minimum: float = 1.0, max_pct: float = 0.01) -> None:
+        self.per_share = per_share
+        self.minimum = minimum
+        self.max_pct = max_pct
+
+    def calculate(self, order, price, shares):
+        total_shares = abs(order.filled) + abs(shares)
+        cap = self.max_pct * abs(price) * total_shares
+        total = min(max(self.minimum, self.per_share * total_shares), cap if cap > 0 else math.inf)
+        return max(total - order.commission, 0.0)
+
+
+DEFAULT_SLIPPAGE = FixedBasisPointsSlippage
+DEFAULT_COMMISSION = PerShare

@@ -1,0 +1,345 @@
+"""The ledger: cash, positions, cost basis, and the read-only portfolio and account views built from them.
+
+Pure bookkeeping with zipline's rules:
+- a fill moves cash by ``-amount * price * multiplier - commission``;
+- adding to a position averages the cost basis, reducing keeps it, flipping resets it to the fill price; the
+  commission is then folded into the cost basis (per share);
+- positions are marked at the last known price; ``portfolio_value = cash + positions_value`` at all times;
+- a split multiplies the amount and divides cost basis and last price by the ratio (fractional shares are paid out
+  in cash); a cash dividend credits ``amount * dividend`` on the ex-date.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+
+from runtime.core.assets import Asset
+from runtime.core.matching import Fill
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """zipline's Position: ``asset``, ``amount``, ``cost_basis``, ``last_sale_price``, ``last_sale_date``."""
+
+    asset: Asset
+    amount: int = 0
+    cost_basis: float = 0.0
+    last_sale_price: float = 0.0
+    last_sale_date: pd.Timestamp | None = None
+
+    @property
+    def sid(self) -> Asset:
+        return self.asset
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "sid": self.asset,
+            "amount": self.amount,
+            "cost_basis": self.cost_basis,
+            "last_sale_price": self.last_sale_price,
+        }
+
+
+class Positions(Mapping[Asset, Position]):
+    """A read-only mapping asset -> Position. A missing asset gives an empty Position and is not inserted."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: dict[Asset, Position]) -> None:
+        self._items = items
+
+    def __getitem__(self, asset: Asset) -> Position:
+        pos = self._items.get(asset)
+        return pos if pos is not None else Position(asset)
+
+    def __contains__(self, asset: object) -> bool:
+        return asset in self._items
+
+    def __iter__(self) -> Iterator[Asset]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"Positions({dict(self._items)!r})"
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    """zipline's ``context.portfolio`` (read-only)."""
+
+    cash: float
+    portfolio_value: float
+    positions_value: float
+    positions_exposure: float
+    positions: Positions
+    starting_cash: float
+    start_date: pd.Timestamp | None
+    pnl: float
+    returns: float
+    capital_used: float
+
+    @property
+    def cash_flow(self) -> float:
+        return self.capital_used
+
+    @property
+    def current_portfolio_weights(self) -> pd.Series:
+        """Each position's value as a fraction of portfolio value (zipline's definition)."""
+        if not self.positions or not self.portfolio_value:
+            return pd.Series(dtype=float)
+        values = {
+            a: p.amount * p.last_sale_price * a.multiplier / self.portfolio_value for a, p in self.positions.items()
+        }
+        return pd.Series(values, dtype=float)
+
+
+@dataclass(frozen=True)
+class Account:
+    """zipline's ``context.account``. In backtests derived from the ledger; live, taken from IB's account values."""
+
+    settled_cash: float
+    accrued_interest: float
+    buying_power: float
+    equity_with_loan: float
+    total_positions_value: float
+    total_positions_exposure: float
+    regt_equity: float
+    regt_margin: float
+    initial_margin_requirement: float
+    maintenance_margin_requirement: float
+    available_funds: float
+    excess_liquidity: float
+    cushion: float
+    day_trades_remaining: float
+    leverage: float
+    net_leverage: float
+    net_liquidation: float
+
+    @property
+    def gross_leverage(self) -> float:
+        return self.leverage
+
+
+class _Pos:
+    __slots__ = ("amount", "asset", "cost_basis", "last_sale_ns", "last_sale_price")
+
+    def __init__(self, asset: Asset) -> None:
+        self.asset = asset
+        self.amount = 0
+        self.cost_basis = 0.0
+        self.last_sale_price = 0.0
+        self.last_sale_ns = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    """A fill as recorded in the results (zipline's transaction dict fields)."""
+
+    asset: Asset
+    amount: int
+    price: float
+    commission: float
+    time_ns: int
+    order_id: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "sid": self.asset,
+            "symbol": self.asset.symbol,
+            "amount": self.amount,
+            "price": self.price,
+            "commission": self.commission,
+            "dt": pd.Timestamp(self.time_ns, tz="UTC"),
+            "order_id": self.order_id,
+        }
+
+
+class Ledger:
+    """Cash and positions of one account."""
+
+    def __init__(self, starting_cash: float, start_date: pd.Timestamp | None = None) -> None:
+        if not math.isfinite(starting_cash) or starting_cash < 0:
+            raise ValueError(f"starting cash must be a finite number >= 0, got {starting_cash!r}")
+        self.starting_cash = float(starting_cash)
+        self.start_date = start_date
+        self.cash = float(starting_cash)
+        self._positions: dict[int, _Pos] = {}
+        self.capital_used = 0.0  # cash spent on fills since the ledger was created (negative = bought)
+        self.period_capital_used = 0.0
+        self.version = 0
+
+    # ----------------------------------------------------------------------------------------------- changes
+    def apply_fill(self, fill: Fill) -> Transaction:
+        """Book one fill: cash, amount, cost basis (with the commission folded in), last price."""
+        asset = fill.asset
+        pos = self._positions.get(asset.sid)
+        if pos is None:
+            pos = self._positions[asset.sid] = _Pos(asset)
+        amount, price = fill.amount, fill.price
+        total = pos.amount + amount
+        if total == 0:
+            pos.cost_basis = 0.0
+        elif pos.amount == 0 or (pos.amount > 0) == (amount > 0):
+            pos.cost_basis = (pos.cost_basis * pos.amount + price * amount) / total
+        elif abs(amount) > abs(pos.amount):
+            pos.cost_basis = price
+        pos.amount = total
+        pos.last_sale_price = price
+        pos.last_sale_ns = fill.time_ns
+        if total != 0 and fill.commission:
+            pos.cost_basis = (pos.cost_basis * total + fill.commission / asset.multiplier) / total
+        flow = -amount * price * asset.multiplier
+        self.cash += flow - fill.commission
+        self.capital_used += flow
+        self.period_capital_used += flow
+        if total == 0:
+            del self._positions[asset.sid]
+        self.version += 1
+        return Transaction(asset, amount, price, fill.commission, fill.time_ns, fill.order_id)
+
+    def mark(self, sid: int, price: float, time_ns: int) -> None:
+        """Set the last known price of a held asset (ignored for assets not held or a NaN price)."""
+        pos = self._positions.get(sid)
+        if pos is not None and price == price:
+            pos.last_sale_price = float(price)
+            pos.last_sale_ns = time_ns
+            self.version += 1
+
+    def apply_split(self, sid: int, ratio: float, time_ns: int) -> float:
+        """Apply a split of ``ratio`` new shares per old share; returns the cash paid for a fractional share."""
+        pos = self._positions.get(sid)
+        if pos is None or ratio <= 0:
+            return 0.0
+        raw = pos.amount * ratio
+        whole = int(raw) if raw >= 0 else -int(-raw)
+        fraction = raw - whole
+        new_basis = pos.cost_basis / ratio
+        new_price = pos.last_sale_price / ratio
+        payout = fraction * new_price * pos.asset.multiplier
+        pos.amount = whole
+        pos.cost_basis = new_basis
+        pos.last_sale_price = new_price
+        self.cash += payout
+        if pos.amount == 0:
+            del self._positions[sid]
+        self.version += 1
+        return payout
+
+    def apply_dividend(self, sid: int, per_share: float) -> float:
+        """Credit (or, for a short, debit) a cash dividend; returns the cash moved."""
+        pos = self._positions.get(sid)
+        if pos is None:
+            return 0.0
+        cash = pos.amount * per_share * pos.asset.multiplier
+        self.cash += cash
+        self.version += 1
+        return cash
+
+    def start_period(self) -> None:
+        self.period_capital_used = 0.0
+
+    # ----------------------------------------------------------------------------------------------- queries
+    def amount(self, sid: int) -> int:
+        pos = self._positions.get(sid)
+        return 0 if pos is None else pos.amount
+
+    def held_sids(self) -> list[int]:
+        return list(self._positions)
+
+    def position_items(self) -> Iterator[tuple[int, Asset, int, float, float]]:
+        for sid, p in self._positions.items():
+            yield sid, p.asset, p.amount, p.cost_basis, p.last_sale_price
+
+    @property
+    def positions_value(self) -> float:
+        return sum(p.amount * p.last_sale_price * p.asset.multiplier for p in self._positions.values())
+
+    @property
+    def positions_exposure(self) -> float:
+        return self.positions_value
+
+    @property
+    def long_value(self) -> float:
+        return sum(
+            p.amount * p.last_sale_price * p.asset.multiplier for p in self._positions.values() if p.amount > 0
+        )
+
+    @property
+    def short_value(self) -> float:
+        return sum(
+            p.amount * p.last_sale_price * p.asset.multiplier for p in self._positions.values() if p.amount < 0
+        )
+
+    @property
+    def gross_exposure(self) -> float:
+        return sum(abs(p.amount * p.last_sale_price * p.asset.multiplier) for p in self._positions.values())
+
+    @property
+    def portfolio_value(self) -> float:
+        return self.cash + self.positions_value
+
+    def leverage(self) -> float:
+        pv = self.portfolio_value
+        return self.gross_exposure / pv if pv else 0.0
+
+    def positions(self) -> Positions:
+        return Positions(
+            {
+                p.asset: Position(
+                    p.asset,
+                    p.amount,
+                    p.cost_basis,
+                    p.last_sale_price,
+                    pd.Timestamp(p.last_sale_ns, tz="UTC") if p.last_sale_ns else None,
+                )
+                for p in self._positions.values()
+            }
+        )
+
+    def portfolio(self) -> Portfolio:
+        """A read-only snapshot in zipline's shape."""
+        pv = self.portfolio_value
+        pos_value = self.positions_value
+        return Portfolio(
+            cash=self.cash,
+            portfolio_value=pv,
+            positions_value=pos_value,
+            positions_exposure=pos_value,
+            positions=self.positions(),
+            starting_cash=self.starting_cash,
+            start_date=self.start_date,
+            pnl=pv - self.starting_cash,
+            returns=(pv / self.starting_cash - 1.0) if self.starting_cash else 0.0,
+            capital_used=self.capital_used,
+        )
+
+    def account(self) -> Account:
+        """zipline's simulated account values (no margin model: buying power unlimited)."""
+        pv = self.portfolio_value
+        gross = self.gross_exposure
+        net = self.positions_value
+        return Account(
+            settled_cash=self.cash,
+            accrued_interest=0.0,
+            buying_power=math.inf,
+            equity_with_loan=pv,
+            total_positions_value=net,
+            total_positions_exposure=net,
+            regt_equity=self.cash,
+            regt_margin=math.inf,
+            initial_margin_requirement=0.0,
+            maintenance_margin_requirement=0.0,
+            available_funds=self.cash,
+            excess_liquidity=self.cash,
+            cushion=self.cash / pv if pv else 0.0,
+            day_trades_remaining=math.inf,
+            leverage=gross / pv if pv else 0.0,
+            net_leverage=net / pv if pv else 0.0,
+            net_liquidation=pv,
+        )

@@ -1,0 +1,282 @@
+"""The matching engine: how working orders meet bars and become fills.
+
+One implementation serves the in-process simulated broker (backtests) and the simulated IB Gateway, so an order
+behaves the same whichever way it reaches the simulated market. It is pure: bars and instants are passed in.
+
+Rules (zipline's, with IB's order types added):
+- an order is considered from the first bar that ENDS after it was created (an order placed in bar t can fill in
+  bar t+1 at the earliest);
+- bars with no volume or no price are skipped (no triggers, no fills);
+- triggers use the bar's close: a buy stop triggers at close >= stop, a sell stop at close <= stop; a buy limit
+  fills at close <= limit, a sell limit at close >= limit; a triggered stop-limit becomes a limit order; a trailing
+  stop's stop follows the close and triggers like a stop;
+- price and size come from the slippage model (volume limits leave the rest open for later bars); a fill is never
+  worse than the order's limit (a slipped price beyond the limit is clamped to it);
+- market-on-close and limit-on-close orders execute only on a session's last bar; IOC orders cancel what did not
+  fill on their first bar; DAY orders expire at the session's end;
+- bracket children work only after their parent has filled completely; a fill of one member of an OCA group cancels
+  the other members.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from runtime.core.assets import Asset
+from runtime.core.costs import LIQUIDITY_EXCEEDED, CommissionModel, SlippageModel
+from runtime.core.orders import OrderKind, OrderStatus, TimeInForce
+
+
+@dataclass(slots=True)
+class WorkingOrder:
+    """The matching engine's live state of one order (mutable; owned by whoever owns the engine)."""
+
+    id: str
+    asset: Asset
+    amount: int
+    kind: OrderKind = OrderKind.MARKET
+    limit: float | None = None
+    stop: float | None = None
+    tif: TimeInForce = TimeInForce.GTC
+    created_ns: int = 0
+    trail_amount: float | None = None
+    trail_percent: float | None = None
+    parent_id: str | None = None
+    oca_group: str | None = None
+    outside_rth: bool = False
+    filled: int = 0
+    commission: float = 0.0
+    avg_price: float = 0.0
+    status: OrderStatus = OrderStatus.OPEN
+    stop_reached: bool = False
+    limit_reached: bool = False
+    reason: str | None = None
+    last_change_ns: int = 0
+    seen_bar: bool = False
+    extra: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def direction(self) -> int:
+        return 1 if self.amount > 0 else -1
+
+    @property
+    def open_amount(self) -> int:
+        return self.amount - self.filled
+
+    @property
+    def triggered(self) -> bool:
+        """Whether price conditions allow a fill now (market orders always; stops once reached; limits when met)."""
+        if self.stop is not None and not self.stop_reached:
+            return False
+        if self.limit is not None and not self.limit_reached:
+            return False
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class BarQuote:
+    """The part of a bar the matcher uses: the close, the volume, its end instant, whether it ends a session."""
+
+    close: float
+    volume: float
+    time_ns: int
+    session_close: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One execution of (part of) an order."""
+
+    order_id: str
+    asset: Asset
+    amount: int
+    price: float
+    commission: float
+    time_ns: int
+    cum_filled: int
+    avg_price: float
+    order_done: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Cancelled:
+    """An order the matcher cancelled (IOC remainder, DAY expiry, OCA sibling) with the reason."""
+
+    order_id: str
+    asset: Asset
+    time_ns: int
+    reason: str
+
+
+MatchEvent = Fill | Cancelled
+
+
+def _update_triggers(order: WorkingOrder, price: float) -> None:
+    if order.kind is OrderKind.TRAIL:
+        _update_trail(order, price)
+        return
+    buy = order.amount > 0
+    if order.stop is not None and not order.stop_reached and (price >= order.stop if buy else price <= order.stop):
+        order.stop_reached = True
+        if order.kind is OrderKind.STOP_LIMIT:
+            # zipline: a triggered stop-limit becomes a plain limit order
+            order.stop = None
+    if order.limit is not None and (order.stop is None or order.stop_reached):
+        order.limit_reached = price <= order.limit if buy else price >= order.limit
+
+
+def _update_trail(order: WorkingOrder, price: float) -> None:
+    buy = order.amount > 0
+    trail = order.trail_amount if order.trail_amount is not None else price * (order.trail_percent or 0.0) / 100.0
+    if order.stop is None:
+        order.stop = price + trail if buy else price - trail
+        return
+    if not order.stop_reached and (price >= order.stop if buy else price <= order.stop):
+        order.stop_reached = True
+        return
+    order.stop = min(order.stop, price + trail) if buy else max(order.stop, price - trail)
+
+
+class MatchingEngine:
+    """Holds working orders and matches them against bars, one asset at a time."""
+
+    def __init__(self, slippage: SlippageModel, commission: CommissionModel) -> None:
+        self.slippage = slippage
+        self.commission = commission
+        self._orders: dict[str, WorkingOrder] = {}
+        self._by_sid: dict[int, list[WorkingOrder]] = {}
+
+    # ---------------------------------------------------------------------------------------------------- book
+    def submit(self, order: WorkingOrder) -> None:
+        """Add a working order to the book."""
+        if order.id in self._orders:
+            raise ValueError(f"order id {order.id!r} is already working")
+        order.last_change_ns = order.created_ns
+        self._orders[order.id] = order
+        self._by_sid.setdefault(order.asset.sid, []).append(order)
+
+    def get(self, order_id: str) -> WorkingOrder | None:
+        return self._orders.get(order_id)
+
+    def open_orders(self, asset: Asset | None = None) -> list[WorkingOrder]:
+        """Working orders, in submission order, optionally of one asset."""
+        if asset is None:
+            return list(self._orders.values())
+        return list(self._by_sid.get(asset.sid, ()))
+
+    def sids_with_orders(self) -> list[int]:
+        return [sid for sid, orders in self._by_sid.items() if orders]
+
+    def __len__(self) -> int:
+        return len(self._orders)
+
+    def modify(
+        self, order_id: str, now_ns: int, amount: int | None = None, limit: float | None = None,
+        stop: float | None = None, tif: TimeInForce | None = None,
+    ) -> WorkingOrder:
+        """Change a working order in place (IB's modify-by-replacing). The new amount may not be below the fill."""
+        order = self._orders[order_id]
+        if amount is not None:
+            if abs(amount) < abs(order.filled) or (order.filled and (amount > 0) != (order.amount > 0)):
+                raise ValueError("the new quantity is below what has already filled")
+            order.amount = amount
+        if limit is not None:
+            order.limit = limit
+            order.limit_reached = False
+        if stop is not None:
+            order.stop = stop
+            order.stop_reached = False
+        if tif is not None:
+            order.tif = tif
+        order.last_change_ns = now_ns
+        return order
+
+    def cancel(self, order_id: str, now_ns: int, reason: str | None = None) -> list[WorkingOrder]:
+        """Remove a working order and its bracket children; returns them (status CANCELLED), the requested order
+        first, or an empty list when it is not working."""
+        order = self._orders.get(order_id)
+        if order is None:
+            return []
+        self._remove(order)
+        order.status = OrderStatus.CANCELLED
+        order.reason = reason
+        order.last_change_ns = now_ns
+        out = [order]
+        for child in [o for o in self._orders.values() if o.parent_id == order_id]:
+            out.extend(self.cancel(child.id, now_ns, f"parent order {order_id} was cancelled"))
+        return out
+
+    def _remove(self, order: WorkingOrder) -> None:
+        del self._orders[order.id]
+        siblings = self._by_sid.get(order.asset.sid)
+        if siblings is not None:
+            siblings.remove(order)
+
+    # -------------------------------------------------------------------------------------------------- matching
+    def on_bar(self, asset: Asset, bar: BarQuote) -> list[MatchEvent]:
+        """Match the working orders of ``asset`` against one bar; returns fills and cancellations in order."""
+        orders = self._by_sid.get(asset.sid)
+        if not orders:
+            return []
+        price, volume = bar.close, bar.volume
+        if not volume or volume <= 0 or price is None or math.isnan(price):
+            return []
+        events: list[MatchEvent] = []
+        volume_used = 0
+        for order in list(orders):
+            if order.id not in self._orders or order.created_ns >= bar.time_ns:
+                continue
+            if order.parent_id is not None and order.parent_id in self._orders:
+                continue  # a bracket child waits for its parent to fill completely
+            if order.kind in (OrderKind.MARKET_ON_CLOSE, OrderKind.LIMIT_ON_CLOSE) and not bar.session_close:
+                continue
+            first_bar = not order.seen_bar
+            order.seen_bar = True
+            _update_triggers(order, price)
+            if order.triggered:
+                result = self.slippage.fill(order.direction, order.open_amount, price, volume, volume_used)
+                if result == LIQUIDITY_EXCEEDED:
+                    break
+                if result is not None:
+                    fill_price = result.price
+                    if order.limit is not None:
+                        fill_price = min(fill_price, order.limit) if order.amount > 0 else max(fill_price, order.limit)
+                    events.append(self._execute(order, result.shares * order.direction, fill_price, bar.time_ns))
+                    volume_used += result.shares
+                    if order.oca_group:
+                        events.extend(self._cancel_oca(order, bar.time_ns))
+            if order.id in self._orders and order.tif is TimeInForce.IOC and first_bar:
+                events.extend(self._cancel_events(order.id, bar.time_ns, "IOC remainder cancelled"))
+        return events
+
+    def _execute(self, order: WorkingOrder, amount: int, price: float, now_ns: int) -> Fill:
+        commission = self.commission.calculate(order, price, amount)
+        total = order.filled + amount
+        order.avg_price = (order.avg_price * order.filled + price * amount) / total if total else 0.0
+        order.filled = total
+        order.commission += commission
+        order.last_change_ns = now_ns
+        done = order.filled == order.amount
+        if done:
+            order.status = OrderStatus.FILLED
+            self._remove(order)
+        return Fill(order.id, order.asset, amount, price, commission, now_ns, order.filled, order.avg_price, done)
+
+    def _cancel_oca(self, filled: WorkingOrder, now_ns: int) -> list[Cancelled]:
+        out: list[Cancelled] = []
+        for other in list(self._orders.values()):
+            if other.oca_group == filled.oca_group and other.id != filled.id and other.id in self._orders:
+                out.extend(self._cancel_events(other.id, now_ns, f"OCA group {filled.oca_group} filled by {filled.id}"))
+        return out
+
+    def _cancel_events(self, order_id: str, now_ns: int, reason: str) -> list[Cancelled]:
+        return [Cancelled(o.id, o.asset, now_ns, o.reason or reason) for o in self.cancel(order_id, now_ns, reason)]
+
+    def end_of_session(self, now_ns: int) -> list[Cancelled]:
+        """Expire DAY orders (and any MOC/LOC that could not execute) at the session's end."""
+        out: list[Cancelled] = []
+        for order in list(self._orders.values()):
+            if order.tif is TimeInForce.DAY and order.id in self._orders:
+                out.extend(self._cancel_events(order.id, now_ns, "DAY order expired at the close"))
+        return out

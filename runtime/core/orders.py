@@ -1,0 +1,345 @@
+"""Orders: statuses, styles, amount and price rounding, and the order record users see.
+
+Everything here is pure. The semantics are zipline's:
+- amounts within 1e-4 of an integer round to it, anything else truncates toward zero (5.5 -> 5, -5.5 -> -5);
+- limit prices round in the trader's favour (buy down, sell up), stop prices the other way, unless the price is
+  within 5% of a tick of the other neighbour;
+- ``Order.status`` values OPEN=0, FILLED=1, CANCELLED=2, REJECTED=3, HELD=4.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import Enum, IntEnum
+
+import pandas as pd
+
+from runtime.core.assets import Asset
+from runtime.errors import BadOrderError
+
+
+class OrderStatus(IntEnum):
+    """zipline's order statuses (the numbers are part of the API users compare against)."""
+
+    OPEN = 0
+    FILLED = 1
+    CANCELLED = 2
+    REJECTED = 3
+    HELD = 4
+
+    @property
+    def is_open(self) -> bool:
+        return self in (OrderStatus.OPEN, OrderStatus.HELD)
+
+
+class OrderKind(str, Enum):
+    """The order types the runtime can express, named as IB names them."""
+
+    MARKET = "MKT"
+    LIMIT = "LMT"
+    STOP = "STP"
+    STOP_LIMIT = "STP LMT"
+    TRAIL = "TRAIL"
+    MARKET_ON_CLOSE = "MOC"
+    LIMIT_ON_CLOSE = "LOC"
+
+
+class TimeInForce(str, Enum):
+    """How long an order works. ``None`` on a style means "decided by the cancel policy"."""
+
+    DAY = "DAY"
+    GTC = "GTC"
+    IOC = "IOC"
+
+
+# ------------------------------------------------------------------------------------------------------- rounding
+AMOUNT_EPSILON = 1e-4
+
+
+def round_amount(amount: float) -> int:
+    """Round an order amount as zipline does: snap within 1e-4 of an integer, else truncate toward zero.
+
+    >>> round_amount(3.99995), round_amount(5.5), round_amount(-5.5), round_amount(0.4)
+    (4, 5, -5, 0)
+    """
+    if not math.isfinite(amount):
+        raise BadOrderError(f"order amount must be a finite number, got {amount!r}")
+    nearest = round(amount)
+    if abs(amount - nearest) < AMOUNT_EPSILON:
+        return int(nearest)
+    return int(amount)
+
+
+def _decimals(tick: float) -> int:
+    text = f"{tick:.10f}".rstrip("0")
+    return len(text.split(".")[1]) if "." in text else 0
+
+
+def asymmetric_round_price(price: float, prefer_round_down: bool, tick_size: float = 0.01) -> float:
+    """Round ``price`` to the tick, preferring one direction.
+
+    A price rounds in the preferred direction unless it lies within 5% of a tick of the other neighbour
+    (so a buy limit of 1.2345 becomes 1.23, a sell limit 1.24; a buy limit of 1.2396 becomes 1.24).
+    """
+    if price == 0:
+        return 0.0
+    ticks = price / tick_size
+    lower = math.floor(ticks + 1e-9)
+    upper = lower if abs(ticks - lower) < 1e-9 else lower + 1
+    chosen = (upper if upper - ticks <= 0.05 + 1e-9 else lower) if prefer_round_down else (
+        lower if ticks - lower <= 0.05 + 1e-9 else upper
+    )
+    return round(chosen * tick_size, _decimals(tick_size))
+
+
+def check_price(value: float | None, what: str) -> float | None:
+    """Validate a user price: finite and non-negative (zipline's rule), else a BadOrderError."""
+    if value is None:
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise BadOrderError(f"{what} must be a number, got {value!r}") from None
+    if not math.isfinite(v) or v < 0:
+        raise BadOrderError(f"{what} must be a finite number >= 0, got {value!r}")
+    return v
+
+
+# --------------------------------------------------------------------------------------------------------- styles
+@dataclass(frozen=True)
+class ExecutionStyle:
+    """Base of the order styles. ``tif`` None lets the cancel policy decide (GTC, or DAY under EODCancel)."""
+
+    kind = OrderKind.MARKET
+
+    def limit_for(self, is_buy: bool, tick_size: float) -> float | None:
+        """The limit price to send, rounded to the tick in the trader's favour."""
+        return None
+
+    def stop_for(self, is_buy: bool, tick_size: float) -> float | None:
+        """The stop price to send, rounded to the tick against the trader (so it triggers no earlier)."""
+        return None
+
+    @property
+    def time_in_force(self) -> TimeInForce | None:
+        return getattr(self, "tif", None)
+
+
+def _tif(value: str | TimeInForce | None) -> TimeInForce | None:
+    if value is None or isinstance(value, TimeInForce):
+        return value
+    try:
+        return TimeInForce(str(value).upper())
+    except ValueError:
+        raise BadOrderError(f"unknown time in force {value!r}: use 'DAY', 'GTC' or 'IOC'") from None
+
+
+@dataclass(frozen=True)
+class MarketOrder(ExecutionStyle):
+    """Buy or sell at the market: fills at the next bar's price (plus slippage) in simulation."""
+
+    tif: TimeInForce | None = None
+    exchange: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tif", _tif(self.tif))
+
+
+@dataclass(frozen=True)
+class LimitOrder(ExecutionStyle):
+    """Buy at ``limit_price`` or lower, sell at ``limit_price`` or higher."""
+
+    limit_price: float = 0.0
+    tif: TimeInForce | None = None
+    exchange: str | None = None
+    kind = OrderKind.LIMIT
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "limit_price", check_price(self.limit_price, "limit_price"))
+        object.__setattr__(self, "tif", _tif(self.tif))
+
+    def limit_for(self, is_buy: bool, tick_size: float) -> float | None:
+        return asymmetric_round_price(self.limit_price, is_buy, tick_size)
+
+
+@dataclass(frozen=True)
+class StopOrder(ExecutionStyle):
+    """Becomes a market order once the price reaches ``stop_price`` (buy: at or above, sell: at or below)."""
+
+    stop_price: float = 0.0
+    tif: TimeInForce | None = None
+    exchange: str | None = None
+    kind = OrderKind.STOP
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "stop_price", check_price(self.stop_price, "stop_price"))
+        object.__setattr__(self, "tif", _tif(self.tif))
+
+    def stop_for(self, is_buy: bool, tick_size: float) -> float | None:
+        return asymmetric_round_price(self.stop_price, not is_buy, tick_size)
+
+
+@dataclass(frozen=True)
+class StopLimitOrder(ExecutionStyle):
+    """Becomes a limit order at ``limit_price`` once the price reaches ``stop_price``."""
+
+    limit_price: float = 0.0
+    stop_price: float = 0.0
+    tif: TimeInForce | None = None
+    exchange: str | None = None
+    kind = OrderKind.STOP_LIMIT
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "limit_price", check_price(self.limit_price, "limit_price"))
+        object.__setattr__(self, "stop_price", check_price(self.stop_price, "stop_price"))
+        object.__setattr__(self, "tif", _tif(self.tif))
+
+    def limit_for(self, is_buy: bool, tick_size: float) -> float | None:
+        return asymmetric_round_price(self.limit_price, is_buy, tick_size)
+
+    def stop_for(self, is_buy: bool, tick_size: float) -> float | None:
+        return asymmetric_round_price(self.stop_price, not is_buy, tick_size)
+
+
+@dataclass(frozen=True)
+class TrailStopOrder(ExecutionStyle):
+    """A stop that follows the price by ``trailing_amount`` (currency) or ``trailing_percent`` (percent, 1 = 1%).
+
+    A sell trail's stop rises with the price and never falls; a buy trail's stop falls with it. ``stop_price`` is
+    the initial stop (default: the first price seen minus/plus the trail).
+    """
+
+    stop_price: float | None = None
+    trailing_amount: float | None = None
+    trailing_percent: float | None = None
+    tif: TimeInForce | None = None
+    exchange: str | None = None
+    kind = OrderKind.TRAIL
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "stop_price", check_price(self.stop_price, "stop_price"))
+        object.__setattr__(self, "trailing_amount", check_price(self.trailing_amount, "trailing_amount"))
+        object.__setattr__(self, "trailing_percent", check_price(self.trailing_percent, "trailing_percent"))
+        if (self.trailing_amount is None) == (self.trailing_percent is None):
+            raise BadOrderError("TrailStopOrder needs exactly one of trailing_amount or trailing_percent")
+        object.__setattr__(self, "tif", _tif(self.tif))
+
+    def stop_for(self, is_buy: bool, tick_size: float) -> float | None:
+        if self.stop_price is None:
+            return None
+        return asymmetric_round_price(self.stop_price, not is_buy, tick_size)
+
+    def trail_from(self, price: float) -> float:
+        """How far the stop trails ``price``."""
+        if self.trailing_amount is not None:
+            return self.trailing_amount
+        return price * float(self.trailing_percent or 0.0) / 100.0
+
+
+@dataclass(frozen=True)
+class MarketOnCloseOrder(ExecutionStyle):
+    """Fills at the session's closing price (the close bar in simulation)."""
+
+    tif: TimeInForce | None = TimeInForce.DAY
+    exchange: str | None = None
+    kind = OrderKind.MARKET_ON_CLOSE
+
+
+@dataclass(frozen=True)
+class LimitOnCloseOrder(ExecutionStyle):
+    """Fills at the close only if the closing price satisfies ``limit_price``."""
+
+    limit_price: float = 0.0
+    tif: TimeInForce | None = TimeInForce.DAY
+    exchange: str | None = None
+    kind = OrderKind.LIMIT_ON_CLOSE
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "limit_price", check_price(self.limit_price, "limit_price"))
+
+    def limit_for(self, is_buy: bool, tick_size: float) -> float | None:
+        return asymmetric_round_price(self.limit_price, is_buy, tick_size)
+
+
+def resolve_style(
+    limit_price: float | None, stop_price: float | None, style: ExecutionStyle | None
+) -> ExecutionStyle:
+    """Turn zipline's ``limit_price``/``stop_price`` shorthands or an explicit style into one style.
+
+    Passing a shorthand together with ``style`` is an error, as in zipline.
+    """
+    if style is not None and (limit_price is not None or stop_price is not None):
+        raise BadOrderError("pass either style= or limit_price=/stop_price=, not both")
+    if style is not None:
+        if not isinstance(style, ExecutionStyle):
+            raise BadOrderError(
+                f"style must be an order style such as LimitOrder(10.5), got {style!r}"
+                + (" (did you forget the parentheses, e.g. MarketOrder()?)" if isinstance(style, type) else "")
+            )
+        return style
+    if limit_price is not None and stop_price is not None:
+        return StopLimitOrder(limit_price=limit_price, stop_price=stop_price)
+    if limit_price is not None:
+        return LimitOrder(limit_price=limit_price)
+    if stop_price is not None:
+        return StopOrder(stop_price=stop_price)
+    return MarketOrder()
+
+
+# ---------------------------------------------------------------------------------------------------- order record
+@dataclass(frozen=True)
+class Order:
+    """An order as the algorithm sees it (a snapshot; ask ``get_order(id)`` again for fresh state).
+
+    Fields as zipline's: ``id``, ``dt`` (last change), ``created``, ``asset``/``sid``, ``amount`` (signed),
+    ``filled`` (signed), ``commission``, ``stop``, ``limit``, ``stop_reached``, ``limit_reached``, ``reason``,
+    ``status`` (an :class:`OrderStatus`), plus ``tif`` and ``kind``.
+    """
+
+    id: str
+    asset: Asset
+    amount: int
+    filled: int
+    commission: float
+    stop: float | None
+    limit: float | None
+    stop_reached: bool
+    limit_reached: bool
+    status: OrderStatus
+    created: pd.Timestamp
+    dt: pd.Timestamp
+    reason: str | None = None
+    tif: TimeInForce = TimeInForce.GTC
+    kind: OrderKind = OrderKind.MARKET
+    broker_id: str | None = field(default=None, compare=False)
+
+    @property
+    def sid(self) -> Asset:
+        return self.asset
+
+    @property
+    def open_amount(self) -> int:
+        return self.amount - self.filled
+
+    @property
+    def open(self) -> bool:
+        return self.status.is_open
+
+    def to_dict(self) -> dict[str, object]:
+        """The order as zipline's perf 'orders' entries show it."""
+        return {
+            "id": self.id,
+            "dt": self.dt,
+            "reason": self.reason,
+            "created": self.created,
+            "amount": self.amount,
+            "filled": self.filled,
+            "commission": self.commission,
+            "stop": self.stop,
+            "limit": self.limit,
+            "stop_reached": self.stop_reached,
+            "limit_reached": self.limit_reached,
+            "sid": self.asset,
+            "status": int(self.status),
+        }

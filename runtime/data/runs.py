@@ -1,0 +1,54 @@
+"""The bars one run needs: daily bars (for history and daily runs) and, for minute runs, minute bars."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from runtime.core.calendar import get_calendar
+from runtime.data.errors import DateRangeError
+from runtime.data.store import BarArrays
+
+
+def _clip_range(
+    daily: BarArrays, start: pd.Timestamp | None, end: pd.Timestamp | None
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    first, last = daily.start, daily.end
+    s = first if start is None else start
+    e = last if end is None else end
+    if s < first or e > last or s > e:
+        raise DateRangeError(
+            f"the requested range {s.date()}..{e.date()} is outside the data, which covers "
+            f"{first.date()}..{last.date()}; pass --start/--end inside it"
+        )
+    return s, e
+
+
+def load_daily_and_minute(
+    data_dir: str | None,
+    frequency: str,
+    start: pd.Timestamp | None,
+    end: pd.Timestamp | None,
+    *,
+    seed: int = 7,
+    calendar_name: str = "XNYS",
+) -> tuple[BarArrays, BarArrays | None, pd.Timestamp, pd.Timestamp]:
+    """Daily bars (whole data range, so history can look back before ``start``), minute bars for
+    ``start..end`` when ``frequency`` is 'minute', and the clipped ``start``/``end``."""
+    from runtime.data.sample import load_sample
+    from runtime.data.synthetic import expand_to_minutes
+
+    calendar = get_calendar(calendar_name, start="1999-01-01")
+    if data_dir is None:
+        daily = load_sample(calendar)
+        minute = None
+    else:
+        from runtime.data.loaders import load_folder
+
+        daily, minute = load_folder(data_dir, calendar=calendar)
+    s, e = _clip_range(daily, start, end)
+    if frequency == "minute":
+        if minute is None:
+            minute = expand_to_minutes(daily, s, e, seed=seed)
+        else:
+            minute = minute.slice_sessions(calendar.session_index_on_or_after(s), calendar.session_index_on_or_before(e))
+    return daily, (minute if frequency == "minute" else None), s, e

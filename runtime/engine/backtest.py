@@ -1,0 +1,182 @@
+"""Backtests: the simulated clock driving the engine over a timeline of market events, as fast as possible."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from runtime.algorithm.loader import load_algorithm
+from runtime.algorithm.namespace import build_namespace
+from runtime.brokers.sim import SimBroker
+from runtime.core.costs import DEFAULT_COMMISSION, DEFAULT_SLIPPAGE
+from runtime.core.metrics import Summary
+from runtime.data.portal import DataPortal
+from runtime.data.store import BarArrays
+from runtime.engine.engine import Engine
+from runtime.engine.results import ResultsRecorder, summary_of, write_results
+from runtime.engine.timeline import EventKind, build_timeline
+from runtime.errors import AlgorithmLoadError
+
+log = logging.getLogger("ibalgo.backtest")
+
+
+@dataclass
+class BacktestResult:
+    """What a backtest produced: the results table, the summary, where files went, and timings."""
+
+    perf: pd.DataFrame
+    summary: Summary
+    engine: Engine
+    files: list[Path] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    events: int = 0
+    bars: int = 0
+
+
+class SimClockFilter(logging.Filter):
+    """Stamps algorithm log records with the simulation time in the exchange's time zone."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__()
+        self.engine = engine
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        ns = self.engine.clock.now_ns
+        record.simtime = self.engine.calendar.to_local(ns).strftime("%Y-%m-%d %H:%M:%S %Z") if ns else "-"
+        return True
+
+
+def run_backtest(
+    algo_path: str | Path,
+    *,
+    daily: BarArrays,
+    minute: BarArrays | None,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    capital: float,
+    frequency: str = "daily",
+    output: Path | None = None,
+    strict: bool = False,
+    before_trading_start: object = None,
+) -> BacktestResult:
+    """Run the algorithm in ``algo_path`` from session ``start`` to ``end`` on the given bars."""
+    t0 = time.perf_counter()
+    cal = daily.calendar
+    first = cal.session_index_on_or_after(start)
+    last = cal.session_index_on_or_before(end)
+    if first > last:
+        raise AlgorithmLoadError(f"no trading sessions between {start.date()} and {end.date()}")
+    bars_for_fills = minute if frequency == "minute" else daily
+    if bars_for_fills is None:
+        raise AlgorithmLoadError("minute frequency needs minute bars")
+    portal = DataPortal(daily, minute if frequency == "minute" else None)
+    broker = SimBroker(bars_for_fills, DEFAULT_SLIPPAGE(), DEFAULT_COMMISSION())
+    algo_log = logging.getLogger("ibalgo.algo")
+    engine = Engine(
+        None, portal=portal, calendar=cal, broker=broker, frequency=frequency, capital=capital,
+        start_session=first, end_session=last, mode="backtest", strict=strict, algo_logger=algo_log,
+    )
+    clock_filter = SimClockFilter(engine)
+    algo_log.addFilter(clock_filter)
+    try:
+        engine.functions = load_algorithm(algo_path, build_namespace(engine.api))
+        recorder = ResultsRecorder(capital)
+        engine.on_session_end_hooks.append(recorder.on_session_end)
+        t1 = time.perf_counter()
+        engine.run_initialize()
+        kwargs = {} if before_trading_start is None else {"before_trading_start": _as_time(before_trading_start)}
+        timeline = build_timeline(cal, first, last, frequency, [rule for rule, _ in engine.scheduled], **kwargs)
+        t2 = time.perf_counter()
+        bars = _drive(engine, broker, timeline, daily, minute if frequency == "minute" else None, first)
+        t3 = time.perf_counter()
+        perf = recorder.frame(pd.DatetimeIndex(cal.sessions[first : last + 1]))
+        if engine.functions.analyze is not None:
+            from runtime.engine.engine import Phase
+
+            engine.call_user(Phase.ANALYZE, engine.functions.analyze, engine.context, perf)
+        summary = summary_of(perf, capital, recorder.fill_count, recorder.order_count)
+        files: list[Path] = []
+        if output is not None:
+            meta = {
+                "algorithm": str(algo_path), "frequency": frequency, "capital": capital,
+                "errors_in_algorithm": engine.error_count, "stopped": engine.stop_requested,
+            }
+            files = write_results(perf, Path(output), summary, meta)
+        t4 = time.perf_counter()
+    finally:
+        algo_log.removeFilter(clock_filter)
+    timings = {"setup": t2 - t0, "load": t1 - t0, "loop": t3 - t2, "finish": t4 - t3, "total": t4 - t0}
+    return BacktestResult(perf, summary, engine, files, timings, len(timeline), bars)
+
+
+def _as_time(value: object) -> datetime.time:
+    if isinstance(value, datetime.time):
+        return value
+    try:
+        hour, minute = str(value).split(":")[:2]
+        return datetime.time(int(hour), int(minute))
+    except (ValueError, TypeError):
+        raise AlgorithmLoadError(f"before_trading_start must be a time like '08:45', got {value!r}") from None
+
+
+def _drive(engine: Engine, broker: SimBroker, timeline, daily: BarArrays, minute: BarArrays | None,
+           first: int) -> int:
+    """The discrete-event loop: jump from event to event, in the timeline's order. Returns the bars processed."""
+    clock = engine.clock
+    daily_first = daily.first_session
+    minute_row = -1
+    if minute is not None:
+        minute_row = int(minute.session_row_start[first - minute.first_session]) - 1
+    bts, bar, sched, end = (int(EventKind.BEFORE_TRADING_START), int(EventKind.BAR), int(EventKind.SCHEDULED),
+                            int(EventKind.SESSION_END))
+    bars_seen = 0
+    for t, k, r, s in zip(timeline.times.tolist(), timeline.kinds.tolist(), timeline.rules.tolist(),
+                          timeline.sessions.tolist()):
+        if k == bar:
+            bars_seen += 1
+            clock.now_ns = t
+            clock.session = s
+            clock.in_session = True
+            if minute is None:
+                row = s - daily_first
+                clock.daily_row = row
+                events = broker.process_bar(row) if broker.has_open_orders else []
+                engine.on_bar(t, events, lambda row=row: engine.mark_positions(row, False))
+            else:
+                minute_row += 1
+                clock.minute_row = minute_row
+                clock.daily_row = s - daily_first - 1
+                events = broker.process_bar(minute_row) if broker.has_open_orders else []
+                engine.on_bar(t, events, lambda row=minute_row: engine.mark_positions(row, True))
+        elif k == sched:
+            engine.on_scheduled(t, r)
+        elif k == bts:
+            clock.daily_row = s - daily_first - 1
+            engine.on_before_trading_start(t, s)
+        elif k == end:
+            clock.in_session = False
+            clock.daily_row = s - daily_first
+            engine.on_session_end(t, broker.end_of_session(t))
+            if engine.stop_requested:
+                engine.algo_log.warning("run stopped: %s", engine.stop_requested)
+                break
+    return bars_seen
+
+
+def load_run_data(settings) -> tuple[BarArrays, BarArrays | None, pd.Timestamp, pd.Timestamp]:
+    """The daily (and, for minute runs, minute) bars a run needs, and its first and last session.
+
+    Without ``data_dir`` the bundled real daily bars are used; minute bars are generated from daily bars with the
+    settings' seed when the data has none.
+    """
+    from runtime.data.runs import load_daily_and_minute
+
+    return load_daily_and_minute(
+        settings.data_dir, settings.frequency, settings.start_ts, settings.end_ts, seed=settings.seed,
+        calendar_name=settings.exchange_calendar,
+    )

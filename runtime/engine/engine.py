@@ -1,0 +1,434 @@
+"""The engine: the one thread that owns the runtime's mutable state and runs all user code, in order.
+
+Every event (a broker's fill, a bar, a scheduled function, before_trading_start, a session's end) is handled here,
+one at a time, so algorithm code never runs concurrently. At equal timestamps the order is: broker events, then
+``handle_data``, then scheduled functions in registration order.
+
+Error policy: an exception in ``handle_data``, ``before_trading_start`` or a scheduled function is logged with the
+algorithm's file:line and the run continues (``strict=True`` stops it instead); an exception in ``initialize``
+stops the run with a clear message.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from runtime.algorithm.bardata import BarData, SimTime
+from runtime.brokers.base import Broker, BrokerEvent, OrderRejected, OrderRequest
+from runtime.core.assets import Asset
+from runtime.core.calendar import TradingCalendar
+from runtime.core.controls import MaxLeverage, MinLeverage, OrderCheck, TradingControl, check_order
+from runtime.core.ledger import Ledger, Transaction
+from runtime.core.matching import Cancelled, Fill
+from runtime.core.orders import (
+    ExecutionStyle,
+    Order,
+    OrderKind,
+    OrderStatus,
+    TimeInForce,
+    round_amount,
+)
+from runtime.data.portal import DataPortal
+from runtime.errors import (
+    AlgorithmApiError,
+    AlgorithmLoadError,
+    BadOrderError,
+    IbAlgoError,
+    PhaseError,
+    describe_user_exception,
+)
+
+log = logging.getLogger("ibalgo.engine")
+
+
+class Phase(str, Enum):
+    """Where the engine is in the algorithm's lifecycle (decides which API calls are allowed)."""
+
+    SETUP = "setup"
+    INITIALIZE = "initialize"
+    BEFORE_TRADING_START = "before_trading_start"
+    HANDLE_DATA = "handle_data"
+    SCHEDULED = "scheduled function"
+    SESSION_END = "session end"
+    ANALYZE = "analyze"
+    DONE = "done"
+
+
+class CancelPolicy(str, Enum):
+    NEVER = "never"
+    EOD = "eod"
+
+
+@dataclass(slots=True)
+class OrderRecord:
+    """The engine's state of one order (the algorithm gets :class:`Order` snapshots of it)."""
+
+    id: str
+    asset: Asset
+    amount: int
+    kind: OrderKind
+    limit: float | None
+    stop: float | None
+    tif: TimeInForce
+    created_ns: int
+    dt_ns: int
+    filled: int = 0
+    commission: float = 0.0
+    status: OrderStatus = OrderStatus.OPEN
+    stop_reached: bool = False
+    limit_reached: bool = False
+    reason: str | None = None
+    broker_id: str | None = None
+
+    def snapshot(self) -> Order:
+        return Order(
+            id=self.id,
+            asset=self.asset,
+            amount=self.amount,
+            filled=self.filled,
+            commission=self.commission,
+            stop=self.stop,
+            limit=self.limit,
+            stop_reached=self.stop_reached,
+            limit_reached=self.limit_reached,
+            status=self.status,
+            created=pd.Timestamp(self.created_ns, tz="UTC"),
+            dt=pd.Timestamp(self.dt_ns, tz="UTC"),
+            reason=self.reason,
+            tif=self.tif,
+            kind=self.kind,
+            broker_id=self.broker_id,
+        )
+
+
+@dataclass
+class UserFunctions:
+    """The algorithm's lifecycle functions (missing optional ones are None)."""
+
+    path: str
+    initialize: Callable[..., Any]
+    handle_data: Callable[..., Any] | None = None
+    before_trading_start: Callable[..., Any] | None = None
+    analyze: Callable[..., Any] | None = None
+    namespace: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SessionStats:
+    """What the engine collects during one session for the results table."""
+
+    transactions: list[Transaction] = field(default_factory=list)
+    orders: dict[str, OrderRecord] = field(default_factory=dict)
+    orders_placed: int = 0
+
+
+class Engine:
+    """Owns the ledger, the orders and the algorithm; the clocks call its ``on_*`` methods."""
+
+    def __init__(
+        self,
+        functions: UserFunctions | None,
+        *,
+        portal: DataPortal,
+        calendar: TradingCalendar,
+        broker: Broker,
+        frequency: str,
+        capital: float,
+        start_session: int,
+        end_session: int,
+        mode: str = "backtest",
+        strict: bool = False,
+        algo_logger: logging.Logger | None = None,
+    ) -> None:
+        self.functions = functions or UserFunctions(path="<not loaded>", initialize=lambda context: None)
+        self.portal = portal
+        self.calendar = calendar
+        self.broker = broker
+        self.frequency = frequency
+        self.mode = mode
+        self.strict = strict
+        self.start_session = start_session
+        self.end_session = end_session
+        self.clock = SimTime()
+        self.phase = Phase.SETUP
+        self.ledger = Ledger(capital, calendar.session_label(start_session))
+        self.orders: dict[str, OrderRecord] = {}
+        self.open_order_ids: dict[str, None] = {}
+        self.today = SessionStats()
+        self.recorded: dict[str, Any] = {}
+        self.controls: list[TradingControl] = []
+        self.max_leverage: MaxLeverage | None = None
+        self.min_leverage: MinLeverage | None = None
+        self.restricted: set[Asset] = set()
+        self.cancel_policy = CancelPolicy.NEVER
+        self.benchmark: Asset | None = None
+        self.scheduled: list[tuple[Any, Callable[..., Any]]] = []
+        self.error_count = 0
+        self._error_seen: dict[tuple[Any, ...], int] = {}
+        self.sessions_done = 0
+        self.algo_log = algo_logger or logging.getLogger("ibalgo.algo")
+        self.on_session_end_hooks: list[Callable[[Engine, int], None]] = []
+        self.stop_requested: str | None = None
+        from runtime.algorithm.api import AlgorithmAPI
+        from runtime.algorithm.context import Context
+
+        self.api = AlgorithmAPI(self)
+        self.context = Context(self.api)
+        self.data = BarData(portal, self.clock, frequency, self.api.resolve_asset, self.is_restricted)
+
+    # ------------------------------------------------------------------------------------------------- helpers
+    @property
+    def now(self) -> pd.Timestamp:
+        return pd.Timestamp(self.clock.now_ns, tz="UTC")
+
+    def is_restricted(self, asset: Asset) -> bool:
+        return asset in self.restricted
+
+    def require_phase(self, what: str, allowed: tuple[Phase, ...]) -> None:
+        if self.phase not in allowed:
+            where = ", ".join(p.value for p in allowed)
+            raise PhaseError(f"{what} may only be called in {where}, not in {self.phase.value}")
+
+    def current_price(self, asset: Asset) -> float:
+        cols = self.portal.columns([asset])
+        if self.frequency == "minute" and self.portal.minute is not None:
+            return float(self.portal.current_minute(self.clock.minute_row, cols, "price")[0])
+        return float(self.portal.current_daily(self.clock.daily_row, cols, "price")[0])
+
+    # ----------------------------------------------------------------------------------------------- user code
+    def call_user(self, phase: Phase, func: Callable[..., Any], *args: Any) -> bool:
+        """Run one piece of algorithm code under ``phase``; returns False if it raised (and logs it)."""
+        previous = self.phase
+        self.phase = phase
+        try:
+            func(*args)
+            return True
+        except AlgorithmLoadError:
+            raise
+        except Exception as exc:  # the algorithm's mistake: report it, keep the run going
+            self.error_count += 1
+            text = describe_user_exception(exc, self.functions.path)
+            key = (type(exc).__name__, text.splitlines()[0])
+            seen = self._error_seen.get(key, 0) + 1
+            self._error_seen[key] = seen
+            if self.strict:
+                raise AlgorithmLoadError(f"stopped ({phase.value} raised):\n{text}") from exc
+            if seen <= 3:
+                self.algo_log.error("error in %s at %s:\n%s", phase.value, self.now, text)
+            elif seen == 4:
+                self.algo_log.error("the same error keeps happening; further repeats are counted, not shown")
+            return False
+        finally:
+            self.phase = previous if previous is not Phase.SETUP else Phase.DONE if phase is Phase.ANALYZE else previous
+
+    def run_initialize(self) -> None:
+        """Call ``initialize(context)``; an exception here stops the run with the algorithm's file:line."""
+        self.phase = Phase.INITIALIZE
+        try:
+            self.functions.initialize(self.context)
+        except IbAlgoError as exc:
+            raise AlgorithmLoadError(
+                f"initialize() failed: {describe_user_exception(exc, self.functions.path)}"
+            ) from exc
+        except Exception as exc:
+            raise AlgorithmLoadError(
+                f"initialize() raised, so the run cannot start:\n{describe_user_exception(exc, self.functions.path)}"
+            ) from exc
+        finally:
+            self.phase = Phase.SETUP
+
+    # -------------------------------------------------------------------------------------------------- orders
+    def place_order(
+        self,
+        asset: Asset,
+        amount: float,
+        style: ExecutionStyle,
+        *,
+        parent_id: str | None = None,
+        oca_group: str | None = None,
+        outside_rth: bool = False,
+    ) -> str | None:
+        """Validate, check controls, register and send one order; returns its id (None for a zero amount)."""
+        self.require_phase("ordering", (Phase.HANDLE_DATA, Phase.SCHEDULED))
+        if not isinstance(asset, Asset):
+            raise BadOrderError(f"order() needs an asset such as symbol('AAPL'), got {asset!r}")
+        shares = round_amount(float(amount))
+        if shares == 0:
+            return None
+        session = self.calendar.session_label(self.clock.session) if self.clock.session >= 0 else None
+        if session is not None and not asset.is_alive_for_session(session):
+            raise BadOrderError(
+                f"cannot order {asset.symbol} on {session.date()}: it is not listed then "
+                f"({asset.start_date.date() if asset.start_date is not None else '?'}.."
+                f"{asset.end_date.date() if asset.end_date is not None else '?'})"
+            )
+        is_buy = shares > 0
+        limit = style.limit_for(is_buy, asset.tick_size)
+        stop = style.stop_for(is_buy, asset.tick_size)
+        tif = style.time_in_force or (TimeInForce.DAY if self.cancel_policy is CancelPolicy.EOD else TimeInForce.GTC)
+        price = self.current_price(asset)
+        check_order(
+            self.controls,
+            OrderCheck(asset, shares, price, self.ledger.amount(asset.sid), self.today.orders_placed),
+            lambda msg: self.algo_log.warning(msg),
+        )
+        now = self.clock.now_ns
+        order_id = uuid.uuid4().hex
+        record = OrderRecord(order_id, asset, shares, style.kind, limit, stop, tif, now, now)
+        request = OrderRequest(
+            order_id, asset, shares, style, style.kind, limit, stop, tif, now, parent_id, oca_group, outside_rth
+        )
+        self.broker.place_order(request)  # may raise NotConnectedError: nothing registered then
+        self.orders[order_id] = record
+        self.open_order_ids[order_id] = None
+        self.today.orders[order_id] = record
+        self.today.orders_placed += 1
+        return order_id
+
+    def cancel_order(self, order_id: str) -> None:
+        record = self.orders.get(order_id)
+        if record is None or not record.status.is_open:
+            return
+        self.broker.cancel_order(order_id, self.clock.now_ns)
+        self.apply_broker_events(self.broker.poll_events(self.clock.now_ns))
+
+    def open_orders(self, asset: Asset | None = None) -> list[OrderRecord]:
+        out = [self.orders[i] for i in self.open_order_ids]
+        if asset is not None:
+            out = [o for o in out if o.asset == asset]
+        return out
+
+    def apply_broker_events(self, events: list[BrokerEvent]) -> None:
+        """Book fills and status changes reported by the broker."""
+        for event in events:
+            record = self.orders.get(event.order_id)
+            if isinstance(event, Fill):
+                txn = self.ledger.apply_fill(event)
+                self.today.transactions.append(txn)
+                if record is not None:
+                    record.filled = event.cum_filled
+                    record.commission += event.commission
+                    record.dt_ns = event.time_ns
+                    if record.stop is not None:
+                        record.stop_reached = True
+                    if record.limit is not None:
+                        record.limit_reached = True
+                    if event.order_done:
+                        self._close(record, OrderStatus.FILLED)
+            elif record is not None and isinstance(event, Cancelled):
+                record.reason = event.reason
+                record.dt_ns = event.time_ns
+                self._close(record, OrderStatus.CANCELLED)
+            elif record is not None and isinstance(event, OrderRejected):
+                record.reason = event.reason
+                record.dt_ns = event.time_ns
+                self._close(record, OrderStatus.REJECTED)
+                self.algo_log.warning("order %s for %s rejected: %s", record.id, record.asset.symbol, event.reason)
+            if record is not None:
+                self.today.orders[record.id] = record
+
+    def _close(self, record: OrderRecord, status: OrderStatus) -> None:
+        record.status = status
+        self.open_order_ids.pop(record.id, None)
+
+    # ------------------------------------------------------------------------------------------------ events
+    def on_before_trading_start(self, ns: int, session: int) -> None:
+        """Session start: corporate actions take effect, then ``before_trading_start``."""
+        self.clock.now_ns = ns
+        self.clock.session = session
+        self.clock.in_session = False
+        self.today = SessionStats()
+        self.ledger.start_period()
+        self._apply_corporate_actions(session)
+        if self.functions.before_trading_start is not None:
+            self.call_user(Phase.BEFORE_TRADING_START, self.functions.before_trading_start, self.context, self.data)
+
+    def on_bar(self, ns: int, events: list[BrokerEvent], held_prices: Callable[[], None]) -> None:
+        """A bar closed: book the broker's events, mark positions, then ``handle_data``."""
+        self.clock.now_ns = ns
+        if events:
+            self.apply_broker_events(events)
+        held_prices()
+        if self.functions.handle_data is not None:
+            self.call_user(Phase.HANDLE_DATA, self.functions.handle_data, self.context, self.data)
+
+    def on_scheduled(self, ns: int, index: int) -> None:
+        """A scheduled function is due."""
+        self.clock.now_ns = ns
+        _, func = self.scheduled[index]
+        self.call_user(Phase.SCHEDULED, func, self.context, self.data)
+
+    def on_session_end(self, ns: int, expired: list[BrokerEvent]) -> None:
+        """After the session's last bar: cancel policy, DAY expiry, account controls, session hooks."""
+        self.clock.now_ns = ns
+        if expired:
+            self.apply_broker_events(expired)
+        if self.cancel_policy is CancelPolicy.EOD:
+            for record in list(self.open_orders()):
+                self.broker.cancel_order(record.id, ns)
+            self.apply_broker_events(self.broker.poll_events(ns))
+        self._check_account_controls()
+        self.sessions_done += 1
+        previous = self.phase
+        self.phase = Phase.SESSION_END
+        try:
+            for hook in self.on_session_end_hooks:
+                hook(self, self.clock.session)
+        finally:
+            self.phase = previous
+
+    def _check_account_controls(self) -> None:
+        leverage = self.ledger.leverage()
+        messages = []
+        if self.max_leverage is not None:
+            messages.append(self.max_leverage.violation(leverage))
+        if self.min_leverage is not None:
+            messages.append(self.min_leverage.violation(leverage, self.sessions_done))
+        for message in filter(None, messages):
+            if self.mode == "backtest":
+                self.stop_requested = f"account control violated on {self.now.date()}: {message}"
+            self.algo_log.error("account control violated: %s", message)
+
+    def _apply_corporate_actions(self, session: int) -> None:
+        bars = self.portal.daily.bars
+        label = self.calendar.session_label(session)
+        for split in bars.splits:
+            if split.date == label:
+                payout = self.ledger.apply_split(split.sid, split.ratio, self.clock.now_ns)
+                if hasattr(self.broker, "apply_split"):
+                    self.broker.apply_split(split.sid, split.ratio)
+                if self.ledger.amount(split.sid) or payout:
+                    self.algo_log.info("split %s for sid %s applied to the position", split.ratio, split.sid)
+        for div in bars.dividends:
+            if div.ex_date == label:
+                self.ledger.apply_dividend(div.sid, div.amount)
+
+    # ---------------------------------------------------------------------------------------------- marking
+    def mark_positions(self, frame_row: int, minute: bool) -> None:
+        """Mark held positions at the last known price (forward-filled close) of ``frame_row``."""
+        sids = self.ledger.held_sids()
+        if not sids:
+            return
+        frame = self.portal.minute if minute else self.portal.daily
+        assert frame is not None
+        cols = np.fromiter((frame.bars.sid_to_col.get(s, -1) for s in sids), dtype=np.int64, count=len(sids))
+        valid = cols >= 0
+        if frame_row < 0:
+            return
+        safe = np.where(valid, cols, 0)
+        prices = frame.adj_close_ffill[frame_row, safe] / frame.bars.price_factor[frame_row, safe]
+        ns = self.clock.now_ns
+        for sid, ok, price in zip(sids, valid, prices):
+            if ok:
+                self.ledger.mark(sid, float(price), ns)
+
+    def raise_into_algorithm(self, exc: AlgorithmApiError) -> None:
+        raise exc

@@ -1,0 +1,170 @@
+"""The per-session results table (zipline's ``perf``), its files, and the console summary."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from runtime.core import metrics
+
+if TYPE_CHECKING:
+    from runtime.engine.engine import Engine
+
+
+class ResultsRecorder:
+    """Collects one row per session at the session's end, then adds the expanding risk metrics."""
+
+    def __init__(self, starting_cash: float) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self.starting_cash = starting_cash
+        self._prev_value = starting_cash
+        self._prev_cash = starting_cash
+        self._prev_exposure = 0.0
+        self.fill_count = 0
+        self.order_count = 0
+        self.benchmark_prices: list[float] = []
+
+    def on_session_end(self, engine: Engine, session: int) -> None:
+        ledger = engine.ledger
+        cal = engine.calendar
+        value = ledger.portfolio_value
+        long_value, short_value = ledger.long_value, ledger.short_value
+        pnl = value - self._prev_value
+        row: dict[str, Any] = {
+            "period_open": pd.Timestamp(cal.opens[session], tz="UTC"),
+            "period_close": pd.Timestamp(cal.closes[session], tz="UTC"),
+            "starting_cash": self._prev_cash,
+            "ending_cash": ledger.cash,
+            "starting_value": self._prev_value - self._prev_cash,
+            "ending_value": ledger.positions_value,
+            "starting_exposure": self._prev_exposure,
+            "ending_exposure": ledger.positions_exposure,
+            "portfolio_value": value,
+            "pnl": pnl,
+            "returns": pnl / self._prev_value if self._prev_value else 0.0,
+            "capital_used": ledger.period_capital_used,
+            "long_value": long_value,
+            "short_value": short_value,
+            "long_exposure": long_value,
+            "short_exposure": short_value,
+            "longs_count": sum(1 for *_, amount, _, _ in ledger.position_items() if amount > 0),
+            "shorts_count": sum(1 for *_, amount, _, _ in ledger.position_items() if amount < 0),
+            "gross_leverage": ledger.leverage(),
+            "net_leverage": ledger.positions_value / value if value else 0.0,
+            "leverage": ledger.leverage(),
+            "positions": [p.to_dict() for p in ledger.positions().values()],
+            "orders": [o.snapshot().to_dict() for o in engine.today.orders.values()],
+            "transactions": [t.to_dict() for t in engine.today.transactions],
+        }
+        row.update(engine.recorded)
+        self.fill_count += len(engine.today.transactions)
+        self.order_count += engine.today.orders_placed
+        if engine.benchmark is not None:
+            self.benchmark_prices.append(engine.current_price(engine.benchmark))
+        self.rows.append(row)
+        self._prev_value = value
+        self._prev_cash = ledger.cash
+        self._prev_exposure = ledger.positions_exposure
+
+    def frame(self, sessions: pd.DatetimeIndex) -> pd.DataFrame:
+        """The results table: one row per session, indexed by the session's close (UTC), zipline's columns."""
+        if not self.rows:
+            return pd.DataFrame()
+        perf = pd.DataFrame(self.rows, index=pd.DatetimeIndex([r["period_close"] for r in self.rows]))
+        returns = perf["returns"].to_numpy(dtype=float)
+        values = perf["portfolio_value"].to_numpy(dtype=float)
+        perf["algorithm_period_return"] = values / self.starting_cash - 1.0
+        perf["algo_volatility"] = metrics.expanding_volatility(returns)
+        perf["sharpe"] = metrics.expanding_sharpe(returns)
+        perf["sortino"] = metrics.expanding_sortino(returns)
+        perf["max_drawdown"] = metrics.expanding_max_drawdown(np.concatenate([[self.starting_cash], values]))[1:]
+        perf["max_leverage"] = np.maximum.accumulate(perf["leverage"].to_numpy(dtype=float))
+        perf["trading_days"] = np.arange(1, len(perf) + 1)
+        perf["treasury_period_return"] = 0.0
+        perf["excess_return"] = perf["algorithm_period_return"]
+        if self.benchmark_prices:
+            prices = np.asarray(self.benchmark_prices, dtype=float)
+            bench = np.zeros(len(prices))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                bench[1:] = prices[1:] / prices[:-1] - 1.0
+            bench = np.nan_to_num(bench)
+            perf["benchmark_returns"] = bench
+            perf["benchmark_period_return"] = np.cumprod(1.0 + bench) - 1.0
+            perf["benchmark_volatility"] = metrics.expanding_volatility(bench)
+            beta, alpha = metrics.expanding_beta_alpha(returns, bench)
+            perf["beta"] = beta
+            perf["alpha"] = alpha
+        else:
+            for name in ("benchmark_returns", "benchmark_period_return", "benchmark_volatility", "alpha", "beta"):
+                perf[name] = np.nan
+        perf.index.name = None
+        return perf
+
+
+def summary_of(perf: pd.DataFrame, starting_cash: float, fills: int, orders: int) -> metrics.Summary:
+    if perf.empty:
+        return metrics.summarize("-", "-", starting_cash, np.empty(0), np.empty(0), fills, orders)
+    return metrics.summarize(
+        str(perf.index[0].date()),
+        str(perf.index[-1].date()),
+        starting_cash,
+        perf["portfolio_value"].to_numpy(dtype=float),
+        perf["returns"].to_numpy(dtype=float),
+        fills,
+        orders,
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, (np.floating, float)):
+        return None if not math.isfinite(float(value)) else float(value)
+    if isinstance(value, (np.integer, int, bool, str)) or value is None:
+        return value.item() if isinstance(value, np.generic) else value
+    if hasattr(value, "symbol"):
+        return value.symbol
+    return str(value)
+
+
+def write_results(perf: pd.DataFrame, output: Path, summary: metrics.Summary, meta: dict[str, Any]) -> list[Path]:
+    """Write ``results.csv`` (scalar columns), ``results.pkl`` (the full table), ``trades.csv`` (every fill),
+    ``orders.csv`` and ``summary.json`` into ``output``; returns the paths written."""
+    output.mkdir(parents=True, exist_ok=True)
+    written = []
+    nested = {"positions", "orders", "transactions"}
+    scalar = perf[[c for c in perf.columns if c not in nested]] if not perf.empty else perf
+    path = output / "results.csv"
+    scalar.to_csv(path, index_label="date")
+    written.append(path)
+    path = output / "results.pkl"
+    perf.to_pickle(path)
+    written.append(path)
+    trades = [t for day in perf.get("transactions", []) for t in day]
+    trade_frame = pd.DataFrame(
+        [{**t, "sid": getattr(t["sid"], "sid", t["sid"])} for t in trades],
+        columns=["dt", "symbol", "sid", "amount", "price", "commission", "order_id"],
+    )
+    path = output / "trades.csv"
+    trade_frame.to_csv(path, index=False)
+    written.append(path)
+    orders: dict[str, dict[str, Any]] = {}
+    for day in perf.get("orders", []):
+        for o in day:
+            orders[o["id"]] = {**o, "sid": getattr(o["sid"], "symbol", o["sid"])}
+    path = output / "orders.csv"
+    pd.DataFrame(list(orders.values())).to_csv(path, index=False)
+    written.append(path)
+    path = output / "summary.json"
+    path.write_text(json.dumps(_jsonable({**meta, **summary.__dict__}), indent=2) + "\n")
+    written.append(path)
+    return written

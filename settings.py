@@ -1,0 +1,60 @@
+"""User settings for ibalgo, in the spirit of IBridgePy's settings.py.
+
+Every value here can be overridden on the command line (``ibalgo backtest --capital 50000 ...``); the command line
+wins. Run ``ibalgo backtest --help`` to see the option for each setting. Paths are relative to the folder you run
+ibalgo from.
+"""
+
+# --- what to run ----------------------------------------------------------------------------------------------
+#: The algorithm file (a Quantopian/zipline-style file with initialize(context) and handle_data(context, data)).
+ALGORITHM = "user_algos/dual_moving_average.py"
+
+#: What the command does when no sub-command is given: "backtest" (the only mode so far).
+RUN_MODE = "backtest"
+
+# --- backtest ---------------------------------------------------------------------------------------------------
+#: Starting cash, in the account's currency.
+CAPITAL = 100_000.0
+
+#: First and last session of a backtest (YYYY-MM-DD, exchange dates). None: the whole range of the data.
+START = "2005-01-03"
+END = "2012-12-31"
+
+#: Bar frequency: "daily" (handle_data once per session, at the close) or "minute" (every minute of the session).
+FREQUENCY = "daily"
+
+#: A folder of CSV/Parquet files, one per symbol (see the README for the columns). None: the bundled real daily
+#: bars of AAPL, IBM, MSFT, GOOG and FB (2000-03..2013-03); minute bars are then generated from them (seeded).
+DATA_DIR = None
+
+#: Seed of the synthetic minute-bar generator (same seed, same bars).
+SEED = 7
+
+#: Where results are written (results.csv, results.pkl, trades.csv, orders.csv, summary.json).
+OUTPUT_DIR = "output"
+
+#: Stop the run at the first exception in handle_data / scheduled functions instead of logging it and continuing.
+STRICT = False
+
+# --- market -----------------------------------------------------------------------------------------------------
+#: Exchange calendar (exchange_calendars code) for sessions, minutes, holidays and early closes.
+EXCHANGE_CALENDAR = "XNYS"
+
+#: Exchange-local time at which before_trading_start runs each session (zipline: 08:45; IBridgePy: 09:25).
+BEFORE_TRADING_START = "08:45"
+
+#: Time zone used to show times in logs.
+SHOW_TIME_ZONE = "US/Eastern"
+
+# --- broker (live and paper trading) ----------------------------------------------------------------------------
+#: Your IB account code (paper accounts start with DU). Not needed for backtests.
+ACCOUNT_CODE = "DU0000001"
+
+#: Where TWS / IB Gateway listens: TWS paper 7497, TWS live 7496, Gateway paper 4002, Gateway live 4001.
+BROKER_HOST = "127.0.0.1"
+BROKER_PORT = 4002
+CLIENT_ID = 1
+
+# --- logging ----------------------------------------------------------------------------------------------------
+#: DEBUG, INFO, WARNING or ERROR.
+LOG_LEVEL = "INFO"
