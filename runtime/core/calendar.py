@@ -40,6 +40,8 @@ class TradingCalendar:
     closes: np.ndarray
     early_close: np.ndarray
     _minute_offsets: np.ndarray = field(repr=False)
+    #: First and last calendar dates (``datetime64[D]``) the calendar was built to cover; None if unknown.
+    _date_bounds: tuple[np.datetime64, np.datetime64] | None = field(default=None, repr=False)
 
     # ----------------------------------------------------------------------------------------------------- sessions
     def __len__(self) -> int:
@@ -83,6 +85,22 @@ class TradingCalendar:
         if i < len(self.closes) and self.opens[i] < ns <= self.closes[i]:
             return i
         return -1
+
+    def date_bounds(self) -> tuple[np.datetime64, np.datetime64]:
+        """First and last calendar dates (``datetime64[D]``) whose sessions this calendar knows completely.
+
+        A week or month that reaches outside these dates may have sessions the calendar does not know, so rules that
+        count sessions within it (``week_end``, ``month_start``...) must not trust it. Without recorded bounds, the
+        first and last session dates are used (the conservative choice).
+        """
+        if self._date_bounds is not None:
+            return self._date_bounds
+        days = self.sessions.astype("datetime64[D]")
+        return days[0], days[-1]
+
+    def local_date_of(self, ns: int) -> np.datetime64:
+        """The exchange-local calendar date (``datetime64[D]``) of the instant ``ns``."""
+        return np.datetime64(self.to_local(ns).date(), "D")
 
     def last_session_started_by(self, ns: int) -> int:
         """Index of the latest session whose open is at or before ``ns`` (-1 if none)."""
@@ -131,7 +149,10 @@ def _build(name: str, start: str, end: str | None) -> TradingCalendar:
     longest = int(((closes - opens) // NS_PER_MINUTE).max()) if len(opens) else 0
     offsets = np.arange(1, longest + 1, dtype=np.int64) * NS_PER_MINUTE
     tz = str(cal.tz)
-    return TradingCalendar(name, tz, sessions, opens, closes, early, offsets)
+    first_day = np.datetime64(pd.Timestamp(start).date(), "D")
+    # Without an explicit end, exchange_calendars stops at its default horizon; nothing after the last session is known.
+    last_day = np.datetime64(pd.Timestamp(end).date(), "D") if end is not None else sessions[-1].astype("datetime64[D]")
+    return TradingCalendar(name, tz, sessions, opens, closes, early, offsets, (first_day, last_day))
 
 
 @functools.lru_cache(maxsize=16)

@@ -200,9 +200,9 @@ class DataPortal:
             raise HistoryError(f"unknown field {field!r}: use one of {', '.join(ALL_FIELDS)}")
         with np.errstate(all="ignore"):
             if field == "high":
-                out = np.where(np.isnan(block).all(axis=0), np.nan, np.nanmax(np.where(np.isnan(block), -np.inf, block), axis=0))
+                out = np.fmax.reduce(block, axis=0)  # ignores NaN; NaN only when the whole column is NaN
             elif field == "low":
-                out = np.where(np.isnan(block).all(axis=0), np.nan, np.nanmin(np.where(np.isnan(block), np.inf, block), axis=0))
+                out = np.fmin.reduce(block, axis=0)
             else:
                 valid = ~np.isnan(block)
                 any_valid = valid.any(axis=0)

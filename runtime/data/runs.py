@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-from runtime.core.calendar import get_calendar
 from runtime.data.errors import DateRangeError
 from runtime.data.store import BarArrays
 
@@ -34,21 +33,9 @@ def load_daily_and_minute(
 ) -> tuple[BarArrays, BarArrays | None, pd.Timestamp, pd.Timestamp]:
     """Daily bars (whole data range, so history can look back before ``start``), minute bars for
     ``start..end`` when ``frequency`` is 'minute', and the clipped ``start``/``end``."""
-    from runtime.data.sample import load_sample
-    from runtime.data.synthetic import expand_to_minutes
+    from runtime.data import load_bars
 
-    calendar = get_calendar(calendar_name, start="1999-01-01")
-    if data_dir is None:
-        daily = load_sample(calendar)
-        minute = None
-    else:
-        from runtime.data.loaders import load_folder
-
-        daily, minute = load_folder(data_dir, calendar=calendar)
+    daily = load_bars(data_dir, "daily", None, None, calendar=calendar_name, seed=seed)
     s, e = _clip_range(daily, start, end)
-    if frequency == "minute":
-        if minute is None:
-            minute = expand_to_minutes(daily, s, e, seed=seed)
-        else:
-            minute = minute.slice_sessions(calendar.session_index_on_or_after(s), calendar.session_index_on_or_before(e))
-    return daily, (minute if frequency == "minute" else None), s, e
+    minute = load_bars(data_dir, "minute", s, e, calendar=calendar_name, seed=seed) if frequency == "minute" else None
+    return daily, minute, s, e

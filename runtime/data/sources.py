@@ -1,0 +1,95 @@
+"""``load_bars``: the bars a run asks for, from the bundled sample or a user folder, in the requested frequency.
+
+- ``data_dir=None`` is the bundled sample (daily, 2000-03-01..2013-03-01);
+- minute bars requested from daily-only data are generated (seeded, see :func:`expand_to_minutes`);
+- daily bars requested from minute-only data are aggregated;
+- a range outside the data raises :class:`DateRangeError` naming the available range.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from runtime.core.calendar import TradingCalendar, get_calendar
+from runtime.data.aggregate import aggregate_daily
+from runtime.data.errors import DateRangeError
+from runtime.data.loaders import bar_files, load_folder
+from runtime.data.sample import load_sample
+from runtime.data.store import DAILY, MINUTE, BarArrays, normalize_frequency
+from runtime.data.synthetic import expand_to_minutes
+
+
+def _day(value: pd.Timestamp | str) -> pd.Timestamp:
+    ts = pd.Timestamp(value)
+    return (ts.tz_localize(None) if ts.tz is not None else ts).normalize()
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_folder(
+    folder: str, fingerprint: tuple[tuple[str, int, int], ...], calendar: TradingCalendar, minute_label: str
+) -> BarArrays:
+    """A folder load, reused while no file changed (stores are read-only, so sharing is safe)."""
+    return load_folder(folder, calendar, symbols=[name for name, _, _ in fingerprint], minute_label=minute_label)
+
+
+def load_source(
+    data_dir: str | Path | None,
+    calendar: TradingCalendar,
+    *,
+    symbols: Iterable[str] | None = None,
+    minute_label: str = "end",
+) -> BarArrays:
+    """The whole data of a source in its native frequency (the sample, or a folder; cached per process)."""
+    if data_dir is None:
+        return load_sample(calendar, None if symbols is None else tuple(symbols))
+    files = bar_files(data_dir, symbols)
+    fingerprint = tuple(
+        (symbol, path.stat().st_mtime_ns, path.stat().st_size) for symbol, path in sorted(files.items())
+    )
+    return _cached_folder(str(Path(data_dir).resolve()), fingerprint, calendar, minute_label)
+
+
+def load_bars(
+    data_dir: str | Path | None,
+    frequency: str,
+    start: pd.Timestamp | str | None,
+    end: pd.Timestamp | str | None,
+    *,
+    calendar: TradingCalendar | str = "XNYS",
+    symbols: Iterable[str] | None = None,
+    seed: int = 0,
+    minute_label: str = "end",
+) -> BarArrays:
+    """Bars of ``frequency`` ('daily'/'1d' or 'minute'/'1m') for the sessions ``start..end`` (None: the data's end).
+
+    Args:
+        data_dir: a folder of per-symbol CSV/Parquet files (see :mod:`runtime.data.loaders`), or None for the
+            bundled sample.
+        calendar: a TradingCalendar or a calendar name ('XNYS', 'US_EQUITIES', 'us_futures').
+        symbols: only these symbols (default all).
+        seed: seed of the generated minutes when minute bars come from daily data.
+        minute_label: 'end' (default) or 'start' for minute files labelled by bar start (IB exports).
+
+    Raises:
+        DateRangeError: the range is empty or reaches outside the data (the message gives the available range).
+        DataError: any problem with the files (typed, naming file, line and column).
+    """
+    freq = normalize_frequency(frequency)
+    cal = get_calendar(calendar) if isinstance(calendar, str) else calendar
+    store = load_source(data_dir, cal, symbols=symbols, minute_label=minute_label)
+    first, last = store.start, store.end
+    s = first if start is None else _day(start)
+    e = last if end is None else _day(end)
+    k0, k1 = cal.session_index_on_or_after(s), cal.session_index_on_or_before(e)
+    if s < first or e > last or k1 < k0:
+        raise DateRangeError.outside(s, e, first, last)
+    if store.frequency == freq:
+        return store.slice_sessions(k0, k1)
+    if freq == MINUTE:
+        return expand_to_minutes(store, cal.session_label(k0), cal.session_label(k1), seed=seed)
+    assert freq == DAILY
+    return aggregate_daily(store.slice_sessions(k0, k1))
