@@ -47,12 +47,12 @@ class NeverCancel:
     """Cancel policy: open orders stay open across sessions (zipline's default)."""
 
 
-class cancel_policy:  # noqa: N801 - zipline's module-like name
+class cancel_policy:
     EODCancel = EODCancel
     NeverCancel = NeverCancel
 
 
-class commission:  # noqa: N801 - zipline's module name, used as commission.PerShare(...)
+class commission:
     PerShare = costs.PerShare
     PerTrade = costs.PerTrade
     PerDollar = costs.PerDollar
@@ -61,7 +61,7 @@ class commission:  # noqa: N801 - zipline's module name, used as commission.PerS
     CommissionModel = costs.CommissionModel
 
 
-class slippage:  # noqa: N801 - zipline's module name, used as slippage.FixedSlippage(...)
+class slippage:
     FixedSlippage = costs.FixedSlippage
     FixedBasisPointsSlippage = costs.FixedBasisPointsSlippage
     VolumeShareSlippage = costs.VolumeShareSlippage
@@ -436,13 +436,13 @@ class AlgorithmAPI:
         self._engine.scheduled.append((rule, func))
 
     # ------------------------------------------------------------------------------------------------ IBridgePy
-    def isTradingDay(self) -> bool:  # noqa: N802 - IBridgePy's name
+    def isTradingDay(self) -> bool:
         """Whether today (exchange time) is a trading session."""
         e = self._engine
         day = pd.Timestamp(e.clock.now_ns, tz="UTC").tz_convert(e.calendar.tz).normalize().tz_localize(None)
         return e.calendar.is_session(day)
 
-    def isEarlyClose(self) -> bool:  # noqa: N802 - IBridgePy's name
+    def isEarlyClose(self) -> bool:
         """Whether today is an early-close session (e.g. the day after Thanksgiving)."""
         e = self._engine
         day = pd.Timestamp(e.clock.now_ns, tz="UTC").tz_convert(e.calendar.tz).normalize().tz_localize(None)

@@ -39,7 +39,9 @@ class Context:
         api = object.__getattribute__(self, "_api")
         if not name.startswith("_") and name in api.exported_names:
             return getattr(api, name)
-        raise AttributeError(f"context has no attribute {name!r} (set it first, e.g. in initialize: context.{name} = ...)")
+        raise AttributeError(
+            f"context has no attribute {name!r} (set it first, e.g. in initialize: context.{name} = ...)"
+        )
 
     def __repr__(self) -> str:
         user = {k: v for k, v in vars(self).items() if not k.startswith("_")}

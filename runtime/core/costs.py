@@ -78,7 +78,7 @@ class FixedBasisPointsSlippage(SlippageModel):
     def __init__(self, basis_points: float = 5.0, volume_limit: float = 0.1) -> None:
         if basis_points < 0:
             raise ValueError("basis_points must be >= 0")
-        if not 0 < volume_limit:
+        if not volume_limit > 0:
             raise ValueError("volume_limit must be > 0")
         self.basis_points = float(basis_points)
         self.volume_limit = float(volume_limit)

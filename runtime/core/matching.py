@@ -67,11 +67,8 @@ class WorkingOrder:
     @property
     def triggered(self) -> bool:
         """Whether price conditions allow a fill now (market orders always; stops once reached; limits when met)."""
-        if self.stop is not None and not self.stop_reached:
-            return False
-        if self.limit is not None and not self.limit_reached:
-            return False
-        return True
+        stop_ok = self.stop is None or self.stop_reached
+        return stop_ok and (self.limit is None or self.limit_reached)
 
 
 @dataclass(frozen=True, slots=True)

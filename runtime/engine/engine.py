@@ -44,6 +44,7 @@ from runtime.errors import (
     IbAlgoError,
     PhaseError,
     describe_user_exception,
+    user_location,
 )
 
 log = logging.getLogger("ibalgo.engine")
@@ -189,6 +190,15 @@ class Engine:
     def now(self) -> pd.Timestamp:
         return pd.Timestamp(self.clock.now_ns, tz="UTC")
 
+    @property
+    def eod_cancel_active(self) -> bool:
+        """Whether open orders are cancelled at each session's end.
+
+        zipline applies ``EODCancel`` in minute simulations only: with daily bars an order placed at a session's
+        bar could otherwise never fill (it would be cancelled before the next bar), so the policy is a no-op there.
+        """
+        return self.cancel_policy is CancelPolicy.EOD and self.frequency == "minute"
+
     def is_restricted(self, asset: Asset) -> bool:
         return asset in self.restricted
 
@@ -235,8 +245,10 @@ class Engine:
         try:
             self.functions.initialize(self.context)
         except IbAlgoError as exc:
+            # an API mistake (unknown symbol, bad argument): one line, "file:line: what is wrong"
+            line, _ = user_location(exc.__traceback__, self.functions.path)
             raise AlgorithmLoadError(
-                f"initialize() failed: {describe_user_exception(exc, self.functions.path)}"
+                f"initialize() failed: {type(exc).__name__}: {exc}", self.functions.path, line
             ) from exc
         except Exception as exc:
             raise AlgorithmLoadError(
@@ -273,7 +285,7 @@ class Engine:
         is_buy = shares > 0
         limit = style.limit_for(is_buy, asset.tick_size)
         stop = style.stop_for(is_buy, asset.tick_size)
-        tif = style.time_in_force or (TimeInForce.DAY if self.cancel_policy is CancelPolicy.EOD else TimeInForce.GTC)
+        tif = style.time_in_force or (TimeInForce.DAY if self.eod_cancel_active else TimeInForce.GTC)
         price = self.current_price(asset)
         check_order(
             self.controls,
@@ -371,7 +383,7 @@ class Engine:
         self.clock.now_ns = ns
         if expired:
             self.apply_broker_events(expired)
-        if self.cancel_policy is CancelPolicy.EOD:
+        if self.eod_cancel_active:
             for record in list(self.open_orders()):
                 self.broker.cancel_order(record.id, ns)
             self.apply_broker_events(self.broker.poll_events(ns))
