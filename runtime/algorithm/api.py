@@ -6,7 +6,6 @@ Every function here is injected into the algorithm's namespace (no imports neede
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -14,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from runtime.core import costs
-from runtime.core.assets import Asset, SecType
+from runtime.core.assets import Asset
 from runtime.core.controls import (
     LongOnly,
     MaxLeverage,
@@ -26,6 +25,8 @@ from runtime.core.controls import (
 )
 from runtime.core.ledger import Account, Portfolio, Position
 from runtime.core.orders import ExecutionStyle, Order, resolve_style
+from runtime.data.errors import SidNotFound, SymbolNotFound
+from runtime.data.finder import AssetFinder
 from runtime.errors import AlgorithmApiError, BadOrderError, ScheduleError
 
 if TYPE_CHECKING:
@@ -132,11 +133,7 @@ class AlgorithmAPI:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self.log = AlgoLog(engine)
-        self._by_symbol: dict[str, Asset] = {}
-        self._by_sid: dict[int, Asset] = {}
-        for asset in engine.portal.assets:
-            self._by_symbol.setdefault(asset.symbol.upper(), asset)
-            self._by_sid[asset.sid] = asset
+        self._finder = AssetFinder(engine.portal.assets)
         self._portfolio_cache: tuple[int, int, Portfolio] | None = None
 
     # ------------------------------------------------------------------------------------------------ assets
@@ -155,24 +152,14 @@ class AlgorithmAPI:
         ``'CASH,EUR,USD'`` forms. An unknown ticker raises an error that suggests close matches."""
         if not isinstance(symbol_str, str):
             raise AlgorithmApiError(f"symbol() takes a ticker string, got {symbol_str!r}")
-        text = symbol_str.strip()
-        if "," in text:
-            parts = [p.strip().upper() for p in text.split(",")]
-            sec, sym = parts[0], parts[1]
-            currency = parts[2] if len(parts) > 2 else "USD"
-            for asset in self._by_sid.values():
-                if asset.sec_type.value == sec and asset.symbol.upper() == sym and asset.currency == currency:
-                    return asset
-            if sec == SecType.STOCK.value and currency == "USD" and sym in self._by_symbol:
-                return self._by_symbol[sym]
-            text = sym
-        asset = self._by_symbol.get(text.upper())
-        if asset is not None:
-            return asset
-        close = difflib.get_close_matches(text.upper(), list(self._by_symbol), n=3, cutoff=0.5)
-        hint = f" Did you mean {' or '.join(close)}?" if close else ""
-        known = ", ".join(sorted(self._by_symbol)[:20])
-        raise SymbolNotFoundError(f"no data for symbol {symbol_str!r}.{hint} Symbols in the data: {known}")
+        try:
+            return self._finder.lookup_symbol(symbol_str)
+        except SymbolNotFound as exc:
+            known = ", ".join(self._finder.symbols[:20])
+            hint = f" Did you mean {' or '.join(exc.suggestions)}?" if exc.suggestions else ""
+            raise SymbolNotFoundError(
+                f"no data for symbol {symbol_str!r}.{hint} Symbols in the data: {known}"
+            ) from None
 
     def symbols(self, *symbols: str, **kwargs: Any) -> list[Asset]:
         """Several assets at once: ``symbols('AAPL', 'MSFT')``."""
@@ -180,10 +167,10 @@ class AlgorithmAPI:
 
     def sid(self, sid: int) -> Asset:
         """The asset with a security id (the bundled tickers keep Quantopian's: ``sid(24)`` is AAPL)."""
-        asset = self._by_sid.get(int(sid))
-        if asset is None:
-            raise SymbolNotFoundError(f"no asset with sid {sid}; known: {sorted(self._by_sid)}")
-        return asset
+        try:
+            return self._finder.retrieve_asset(sid)
+        except SidNotFound:
+            raise SymbolNotFoundError(f"no asset with sid {sid}; known: {list(self._finder.sids)}") from None
 
     def set_symbol_lookup_date(self, dt: object) -> None:
         """Accepted for compatibility; symbols resolve against the loaded data."""
