@@ -38,6 +38,7 @@ class SimTime:
     session: int = -1  # calendar session index of the current/last session
     daily_row: int = -1  # last COMPLETED daily row at now (daily mode: the current bar's row)
     minute_row: int = -1  # current minute row (minute mode)
+    bar_row: int = -1  # row of the current bar in the store that drives the run (daily or minute)
     in_session: bool = False
 
 

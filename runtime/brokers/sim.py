@@ -68,7 +68,7 @@ class SimBroker:
 
     @property
     def has_open_orders(self) -> bool:
-        return len(self.matcher) > 0
+        return self.matcher.has_orders
 
     # ------------------------------------------------------------------------------------------- simulation
     def process_bar(self, row: int) -> list[BrokerEvent]:

@@ -249,6 +249,10 @@ class Ledger:
         pos = self._positions.get(sid)
         return 0 if pos is None else pos.amount
 
+    @property
+    def has_positions(self) -> bool:
+        return bool(self._positions)
+
     def held_sids(self) -> list[int]:
         return list(self._positions)
 

@@ -168,6 +168,10 @@ class MatchingEngine:
     def __len__(self) -> int:
         return len(self._orders)
 
+    @property
+    def has_orders(self) -> bool:
+        return bool(self._orders)
+
     def modify(
         self, order_id: str, now_ns: int, amount: int | None = None, limit: float | None = None,
         stop: float | None = None, tif: TimeInForce | None = None,

@@ -17,9 +17,10 @@ from runtime.core.costs import DEFAULT_COMMISSION, DEFAULT_SLIPPAGE
 from runtime.core.metrics import Summary
 from runtime.data.portal import DataPortal
 from runtime.data.store import BarArrays
+from runtime.engine.dispatch import Dispatcher, StoreBarFeed
 from runtime.engine.engine import Engine
 from runtime.engine.results import ResultsRecorder, summary_of, write_results
-from runtime.engine.timeline import EventKind, build_timeline
+from runtime.engine.timeline import build_timeline
 from runtime.errors import AlgorithmLoadError
 
 log = logging.getLogger("ibalgo.backtest")
@@ -105,6 +106,7 @@ def run_backtest(
             meta = {
                 "algorithm": str(algo_path), "frequency": frequency, "capital": capital,
                 "errors_in_algorithm": engine.error_count, "stopped": engine.stop_requested,
+                "bar_events": bars, "assets": len(daily.assets), "loop_seconds": t3 - t2,
             }
             files = write_results(perf, Path(output), summary, meta)
         t4 = time.perf_counter()
@@ -126,46 +128,17 @@ def _as_time(value: object) -> datetime.time:
 
 def _drive(engine: Engine, broker: SimBroker, timeline, daily: BarArrays, minute: BarArrays | None,
            first: int) -> int:
-    """The discrete-event loop: jump from event to event, in the timeline's order. Returns the bars processed."""
-    clock = engine.clock
-    daily_first = daily.first_session
-    minute_row = -1
-    if minute is not None:
-        minute_row = int(minute.session_row_start[first - minute.first_session]) - 1
-    bts, bar, sched, end = (int(EventKind.BEFORE_TRADING_START), int(EventKind.BAR), int(EventKind.SCHEDULED),
-                            int(EventKind.SESSION_END))
-    bars_seen = 0
+    """The discrete-event loop: jump from event to event, in the timeline's order. Returns the bars processed.
+
+    Every event runs (the clock is exactly at each event's time, so the live misfire policy would run them all).
+    """
+    dispatcher = Dispatcher(engine, StoreBarFeed(broker, daily, minute))
+    dispatch = dispatcher.dispatch
     for t, k, r, s in zip(timeline.times.tolist(), timeline.kinds.tolist(), timeline.rules.tolist(),
                           timeline.sessions.tolist()):
-        if k == bar:
-            bars_seen += 1
-            clock.now_ns = t
-            clock.session = s
-            clock.in_session = True
-            if minute is None:
-                row = s - daily_first
-                clock.daily_row = row
-                events = broker.process_bar(row) if broker.has_open_orders else []
-                engine.on_bar(t, events, lambda row=row: engine.mark_positions(row, False))
-            else:
-                minute_row += 1
-                clock.minute_row = minute_row
-                clock.daily_row = s - daily_first - 1
-                events = broker.process_bar(minute_row) if broker.has_open_orders else []
-                engine.on_bar(t, events, lambda row=minute_row: engine.mark_positions(row, True))
-        elif k == sched:
-            engine.on_scheduled(t, r)
-        elif k == bts:
-            clock.daily_row = s - daily_first - 1
-            engine.on_before_trading_start(t, s)
-        elif k == end:
-            clock.in_session = False
-            clock.daily_row = s - daily_first
-            engine.on_session_end(t, broker.end_of_session(t))
-            if engine.stop_requested:
-                engine.algo_log.warning("run stopped: %s", engine.stop_requested)
-                break
-    return bars_seen
+        if not dispatch(t, k, r, s):
+            break
+    return dispatcher.bars
 
 
 def load_run_data(settings) -> tuple[BarArrays, BarArrays | None, pd.Timestamp, pd.Timestamp]:

@@ -426,9 +426,9 @@ class Engine:
     # ---------------------------------------------------------------------------------------------- marking
     def mark_positions(self, frame_row: int, minute: bool) -> None:
         """Mark held positions at the last known price (forward-filled close) of ``frame_row``."""
-        sids = self.ledger.held_sids()
-        if not sids:
+        if not self.ledger.has_positions:
             return
+        sids = self.ledger.held_sids()
         frame = self.portal.minute if minute else self.portal.daily
         assert frame is not None
         cols = np.fromiter((frame.bars.sid_to_col.get(s, -1) for s in sids), dtype=np.int64, count=len(sids))

@@ -1,0 +1,101 @@
+"""Event dispatch: what the engine does for each timeline event, shared by every clock.
+
+The backtest's discrete-event loop, the live loop (wall clock) and the replay loop (virtual time) all hand events
+to :meth:`Dispatcher.dispatch`; only how events are chosen differs (all of them in a backtest; the misfire policy
+of :func:`runtime.engine.timeline.plan_due` live). A :class:`BarFeed` moves the data (and, for a simulated market,
+the matching) to a bar and returns the broker events that happened up to it.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from runtime.brokers.base import BrokerEvent
+from runtime.data.store import BarArrays
+from runtime.engine.engine import Engine
+from runtime.engine.timeline import EventKind
+
+BTS = int(EventKind.BEFORE_TRADING_START)
+BAR = int(EventKind.BAR)
+SCHEDULED = int(EventKind.SCHEDULED)
+SESSION_END = int(EventKind.SESSION_END)
+
+
+class BarFeed(Protocol):
+    """Moves the engine's view of the market to a bar."""
+
+    minute: bool
+
+    def advance(self, engine: Engine, t: int, session: int) -> list[BrokerEvent]:
+        """Set the engine's clock rows for the bar ending at ``t``; return broker events up to it."""
+
+    def end_of_session(self, t: int) -> list[BrokerEvent]:
+        """Broker events at the session's end (DAY expiry)."""
+
+
+class StoreBarFeed:
+    """Bars from calendar-aligned stores, with the in-process simulated broker matching orders against them."""
+
+    def __init__(self, broker, daily: BarArrays, minute: BarArrays | None) -> None:
+        self.broker = broker
+        self.daily = daily
+        self.minute_bars = minute
+        self.minute = minute is not None
+
+    def advance(self, engine: Engine, t: int, session: int) -> list[BrokerEvent]:
+        clock = engine.clock
+        if self.minute_bars is None:
+            row = session - self.daily.first_session
+            clock.daily_row = row
+        else:
+            times = self.minute_bars.times
+            row = clock.minute_row + 1
+            if not (0 <= row < len(times) and times[row] == t):  # not the next bar: a live run skipped some
+                row = int(np.searchsorted(times, t, side="right")) - 1
+            clock.minute_row = row
+            clock.daily_row = session - self.daily.first_session - 1
+        clock.bar_row = row
+        return self.broker.process_bar(row) if self.broker.has_open_orders else []
+
+    def end_of_session(self, t: int) -> list[BrokerEvent]:
+        return self.broker.end_of_session(t)
+
+
+class Dispatcher:
+    """Runs one timeline event on the engine (on the engine's thread)."""
+
+    def __init__(self, engine: Engine, feed: BarFeed) -> None:
+        self.engine = engine
+        self.feed = feed
+        self.bars = 0
+        self._minute = feed.minute
+
+    def _mark(self) -> None:
+        self.engine.mark_positions(self.engine.clock.bar_row, self._minute)
+
+    def dispatch(self, t: int, kind: int, rule: int, session: int) -> bool:
+        """Handle one event; returns False when the run should stop."""
+        engine = self.engine
+        clock = engine.clock
+        if kind == BAR:
+            self.bars += 1
+            clock.now_ns = t
+            clock.session = session
+            clock.in_session = True
+            events = self.feed.advance(engine, t, session)
+            engine.on_bar(t, events, self._mark)
+        elif kind == SCHEDULED:
+            engine.on_scheduled(t, rule)
+        elif kind == BTS:
+            clock.daily_row = session - engine.portal.daily.bars.first_session - 1
+            engine.on_before_trading_start(t, session)
+        elif kind == SESSION_END:
+            clock.in_session = False
+            clock.daily_row = session - engine.portal.daily.bars.first_session
+            engine.on_session_end(t, self.feed.end_of_session(t))
+            if engine.stop_requested:
+                engine.algo_log.warning("run stopped: %s", engine.stop_requested)
+                return False
+        return True
