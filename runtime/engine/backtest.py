@@ -64,8 +64,15 @@ def run_backtest(
     output: Path | None = None,
     strict: bool = False,
     before_trading_start: object = None,
+    replay_speed: float | bool | None = False,
+    replay_grace_ns: int | None = None,
 ) -> BacktestResult:
-    """Run the algorithm in ``algo_path`` from session ``start`` to ``end`` on the given bars."""
+    """Run the algorithm in ``algo_path`` from session ``start`` to ``end`` on the given bars.
+
+    ``replay_speed`` False (the default) runs the discrete-event loop as fast as possible. A number or None runs
+    the same events through the live loop instead (clock ticks, the misfire policy) on a replay clock at that many
+    times real speed (None: jump from event to event); the results must be the same.
+    """
     t0 = time.perf_counter()
     cal = daily.calendar
     first = cal.session_index_on_or_after(start)
@@ -93,7 +100,11 @@ def run_backtest(
         kwargs = {} if before_trading_start is None else {"before_trading_start": _as_time(before_trading_start)}
         timeline = build_timeline(cal, first, last, frequency, [rule for rule, _ in engine.scheduled], **kwargs)
         t2 = time.perf_counter()
-        bars = _drive(engine, broker, timeline, daily, minute if frequency == "minute" else None, first)
+        minute_for_run = minute if frequency == "minute" else None
+        if replay_speed is False:
+            bars = _drive(engine, broker, timeline, daily, minute_for_run, first)
+        else:
+            bars = _replay(engine, broker, timeline, daily, minute_for_run, replay_speed, replay_grace_ns)
         t3 = time.perf_counter()
         perf = recorder.frame(pd.DatetimeIndex(cal.sessions[first : last + 1]))
         if engine.functions.analyze is not None:
@@ -138,6 +149,22 @@ def _drive(engine: Engine, broker: SimBroker, timeline, daily: BarArrays, minute
                           timeline.sessions.tolist()):
         if not dispatch(t, k, r, s):
             break
+    return dispatcher.bars
+
+
+def _replay(engine: Engine, broker: SimBroker, timeline, daily: BarArrays, minute: BarArrays | None,
+            speed: float | None, grace_ns: int | None = None) -> int:
+    """The live code path on a replay clock: ticks from the dispatcher, the misfire policy, the same dispatcher."""
+    from runtime.engine.clocks import ReplayClock
+    from runtime.engine.live import LiveLoop
+
+    if not len(timeline):
+        return 0
+    clock = ReplayClock(int(timeline.times[0]) - 1, speed=speed)
+    dispatcher = Dispatcher(engine, StoreBarFeed(broker, daily, minute))
+    loop = LiveLoop(dispatcher, timeline, clock, **({} if grace_ns is None else {"grace_ns": grace_ns}))
+    loop.run()
+    engine.live_stats = {"skipped": loop.skipped, "overruns": loop.overruns}
     return dispatcher.bars
 
 
