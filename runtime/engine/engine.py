@@ -417,8 +417,13 @@ class Engine:
                 payout = self.ledger.apply_split(split.sid, split.ratio, self.clock.now_ns)
                 if hasattr(self.broker, "apply_split"):
                     self.broker.apply_split(split.sid, split.ratio)
-                if self.ledger.amount(split.sid) or payout:
-                    self.algo_log.info("split %s for sid %s applied to the position", split.ratio, split.sid)
+                held = self.ledger.amount(split.sid)
+                if held or payout:
+                    symbol = bars.assets[bars.sid_to_col[split.sid]].symbol
+                    self.algo_log.info(
+                        "%s split %g-for-1: position is now %d shares%s", symbol, split.ratio, held,
+                        f" ({payout:.2f} paid for a fractional share)" if payout else "",
+                    )
         for div in bars.dividends:
             if div.ex_date == label:
                 self.ledger.apply_dividend(div.sid, div.amount)
