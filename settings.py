@@ -33,6 +33,11 @@ SEED = 7
 #: Where results are written (results.csv, results.pkl, trades.csv, orders.csv, summary.json).
 OUTPUT_DIR = "output"
 
+#: How often handle_data runs. None: once per bar, during market hours (Quantopian's way). A number of seconds:
+#: IBridgePy's REGULAR mode, handle_data every REP_BAR_FREQ seconds around the clock (0.5 = twice a second;
+#: backtests need FREQUENCY = "minute" and show the last completed minute bar).
+REP_BAR_FREQ = None
+
 #: Stop the run at the first exception in handle_data / scheduled functions instead of logging it and continuing.
 STRICT = False
 

@@ -48,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     bt.add_argument("--frequency", choices=["daily", "minute"], help="bar frequency (default: FREQUENCY)")
     bt.add_argument("--output", dest="output_dir", metavar="DIR", help="where results go (default: OUTPUT_DIR)")
     bt.add_argument("--seed", type=int, help="seed of the synthetic minute bars (default: SEED)")
+    bt.add_argument("--rep-bar-freq", dest="rep_bar_freq", type=float, metavar="SECONDS",
+                    help="IBridgePy's REGULAR mode: handle_data every SECONDS around the clock (minute data)")
     bt.add_argument("--strict", action="store_true", default=None,
                     help="stop at the first exception in the algorithm instead of logging it and continuing")
     bt.add_argument("--log-level", dest="log_level", help="DEBUG, INFO, WARNING or ERROR (default: LOG_LEVEL)")
@@ -78,7 +80,7 @@ def _settings_from(args: argparse.Namespace) -> Settings:
     overrides = {
         "algorithm": args.algorithm, "start": args.start, "end": args.end, "capital": args.capital,
         "data_dir": args.data_dir, "frequency": args.frequency, "output_dir": args.output_dir, "seed": args.seed,
-        "strict": args.strict, "log_level": args.log_level,
+        "strict": args.strict, "log_level": args.log_level, "rep_bar_freq": args.rep_bar_freq,
     }
     return with_overrides(settings, overrides)
 
@@ -91,7 +93,7 @@ def cmd_backtest(settings: Settings) -> int:
     result = run_backtest(
         settings.algorithm, daily=daily, minute=minute, start=start, end=end, capital=settings.capital,
         frequency=settings.frequency, output=Path(settings.output_dir), strict=settings.strict,
-        before_trading_start=settings.before_trading_start,
+        before_trading_start=settings.before_trading_start, rep_bar_freq=settings.rep_bar_freq,
     )
     elapsed = time.perf_counter() - started
     out = sys.stdout

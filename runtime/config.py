@@ -28,6 +28,7 @@ class Settings:
     strict: bool = False
     exchange_calendar: str = "XNYS"
     before_trading_start: str = "08:45"
+    rep_bar_freq: float | None = None
     show_time_zone: str = "US/Eastern"
     account_code: str = "DU0000001"
     broker_host: str = "127.0.0.1"
@@ -99,5 +100,13 @@ def with_overrides(settings: Settings, overrides: dict[str, Any]) -> Settings:
         raise ConfigError(f"capital must be positive, got {out.capital!r}")
     if out.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"log level must be DEBUG, INFO, WARNING or ERROR, got {out.log_level!r}")
+    if out.rep_bar_freq is not None:
+        try:
+            freq = float(out.rep_bar_freq)
+        except (TypeError, ValueError):
+            raise ConfigError(f"rep_bar_freq must be a number of seconds, got {out.rep_bar_freq!r}") from None
+        if not freq > 0:
+            raise ConfigError(f"rep_bar_freq must be positive, got {out.rep_bar_freq!r}")
+        out = replace(out, rep_bar_freq=freq)
     out.start_ts, out.end_ts  # noqa: B018 - validate the dates now
     return replace(out, capital=capital, log_level=out.log_level.upper())

@@ -20,7 +20,7 @@ from runtime.data.store import BarArrays
 from runtime.engine.dispatch import Dispatcher, StoreBarFeed
 from runtime.engine.engine import Engine
 from runtime.engine.results import ResultsRecorder, summary_of, write_results
-from runtime.engine.timeline import build_timeline
+from runtime.engine.timeline import build_regular_timeline, build_timeline
 from runtime.errors import AlgorithmLoadError
 
 log = logging.getLogger("ibalgo.backtest")
@@ -66,12 +66,16 @@ def run_backtest(
     before_trading_start: object = None,
     replay_speed: float | bool | None = False,
     replay_grace_ns: int | None = None,
+    rep_bar_freq: float | None = None,
 ) -> BacktestResult:
     """Run the algorithm in ``algo_path`` from session ``start`` to ``end`` on the given bars.
 
     ``replay_speed`` False (the default) runs the discrete-event loop as fast as possible. A number or None runs
     the same events through the live loop instead (clock ticks, the misfire policy) on a replay clock at that many
     times real speed (None: jump from event to event); the results must be the same.
+
+    ``rep_bar_freq`` (seconds) selects IBridgePy's REGULAR mode: handle_data every ``rep_bar_freq`` seconds around
+    the clock (minute data only; ``data`` shows the last completed minute bar), instead of once per bar.
     """
     t0 = time.perf_counter()
     cal = daily.calendar
@@ -98,11 +102,21 @@ def run_backtest(
         t1 = time.perf_counter()
         engine.run_initialize()
         kwargs = {} if before_trading_start is None else {"before_trading_start": _as_time(before_trading_start)}
-        timeline = build_timeline(cal, first, last, frequency, [rule for rule, _ in engine.scheduled], **kwargs)
+        rules = [rule for rule, _ in engine.scheduled]
+        if rep_bar_freq is None:
+            timeline = build_timeline(cal, first, last, frequency, rules, **kwargs)
+        else:
+            if frequency != "minute":
+                raise AlgorithmLoadError("REGULAR mode (rep_bar_freq) needs minute bars: add --frequency minute")
+            start_ns = int(pd.Timestamp(cal.session_label(first)).tz_localize(cal.tz).tz_convert("UTC").value)
+            timeline = build_regular_timeline(
+                start_ns, int(cal.closes[last]), rep_bar_freq, cal=cal, rules=rules,
+                before_trading_start=_as_time(before_trading_start or "08:45"),
+            )
         t2 = time.perf_counter()
         minute_for_run = minute if frequency == "minute" else None
         if replay_speed is False:
-            bars = _drive(engine, broker, timeline, daily, minute_for_run, first)
+            bars = _drive(engine, broker, timeline, daily, minute_for_run, first, rep_bar_freq is not None)
         else:
             bars = _replay(engine, broker, timeline, daily, minute_for_run, replay_speed, replay_grace_ns)
         t3 = time.perf_counter()
@@ -138,12 +152,12 @@ def _as_time(value: object) -> datetime.time:
 
 
 def _drive(engine: Engine, broker: SimBroker, timeline, daily: BarArrays, minute: BarArrays | None,
-           first: int) -> int:
+           first: int, regular: bool = False) -> int:
     """The discrete-event loop: jump from event to event, in the timeline's order. Returns the bars processed.
 
     Every event runs (the clock is exactly at each event's time, so the live misfire policy would run them all).
     """
-    dispatcher = Dispatcher(engine, StoreBarFeed(broker, daily, minute))
+    dispatcher = Dispatcher(engine, StoreBarFeed(broker, daily, minute), regular)
     dispatch = dispatcher.dispatch
     for t, k, r, s in zip(timeline.times.tolist(), timeline.kinds.tolist(), timeline.rules.tolist(),
                           timeline.sessions.tolist()):

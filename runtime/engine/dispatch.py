@@ -43,6 +43,7 @@ class StoreBarFeed:
         self.daily = daily
         self.minute_bars = minute
         self.minute = minute is not None
+        self._matched_row = -1
 
     def advance(self, engine: Engine, t: int, session: int) -> list[BrokerEvent]:
         clock = engine.clock
@@ -57,7 +58,10 @@ class StoreBarFeed:
             clock.minute_row = row
             clock.daily_row = session - self.daily.first_session - 1
         clock.bar_row = row
-        return self.broker.process_bar(row) if self.broker.has_open_orders else []
+        if row <= self._matched_row or not self.broker.has_open_orders:
+            return []  # each bar meets the orders once, however often handle_data runs (REGULAR mode)
+        self._matched_row = row
+        return self.broker.process_bar(row)
 
     def end_of_session(self, t: int) -> list[BrokerEvent]:
         return self.broker.end_of_session(t)
@@ -66,11 +70,14 @@ class StoreBarFeed:
 class Dispatcher:
     """Runs one timeline event on the engine (on the engine's thread)."""
 
-    def __init__(self, engine: Engine, feed: BarFeed) -> None:
+    def __init__(self, engine: Engine, feed: BarFeed, regular: bool = False) -> None:
         self.engine = engine
         self.feed = feed
         self.bars = 0
         self._minute = feed.minute
+        self._regular = regular
+        self._opens = engine.calendar.opens
+        self._closes = engine.calendar.closes
 
     def _mark(self) -> None:
         self.engine.mark_positions(self.engine.clock.bar_row, self._minute)
@@ -83,7 +90,8 @@ class Dispatcher:
             self.bars += 1
             clock.now_ns = t
             clock.session = session
-            clock.in_session = True
+            # REGULAR mode ticks around the clock; bar-close ticks are always inside their session
+            clock.in_session = not self._regular or bool(self._opens[session] < t <= self._closes[session])
             events = self.feed.advance(engine, t, session)
             engine.on_bar(t, events, self._mark)
         elif kind == SCHEDULED:
