@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from algo_harness import run_data, write_algo
 
@@ -34,7 +36,7 @@ def test_ticks_around_the_clock_and_trade_only_in_hours(tmp_path) -> None:
     ticks = result.engine.context.ticks
     # 2012-11-26 00:00 ET to 2012-11-27 16:00 ET, every 30 s, both ends included
     assert len(ticks) == 40 * 120 + 1
-    assert all((b - a).total_seconds() == 30 for a, b in zip(ticks, ticks[1:]))
+    assert all((b - a).total_seconds() == 30 for a, b in itertools.pairwise(ticks))
     # 2 sessions of 390 minutes, two ticks a minute, minus the tick exactly at the first open (the first bar of the
     # data ends at 09:31)
     assert result.engine.context.in_hours == 2 * 390 * 2 - 1
