@@ -65,14 +65,9 @@ class BarData:
         self._resolve = resolve
         self._restricted = restricted
         self._column_index_cache: dict[tuple[int, ...], pd.Index] = {}
+        self._lookup_cache: dict[tuple[int, ...], tuple[list[Asset], np.ndarray]] = {}
 
     # ------------------------------------------------------------------------------------------------ helpers
-    def _assets(self, assets: object) -> tuple[list[Asset], bool]:
-        if _is_listlike(assets):
-            out = [self._resolve(a) for a in assets]
-            return out, True
-        return [self._resolve(assets)], False
-
     @staticmethod
     def _fields(fields: object) -> tuple[list[str], bool]:
         if isinstance(fields, str):
@@ -85,6 +80,28 @@ class BarData:
             if f not in ALL_FIELDS:
                 raise HistoryError(f"unknown field {f!r}: use one of {', '.join(ALL_FIELDS)}")
         return names, many
+
+    def _assets_and_columns(self, assets: object) -> tuple[list[Asset], bool, np.ndarray]:
+        """Resolved assets, whether a list was given, and their store columns (cached per set of assets)."""
+        if isinstance(assets, Asset):
+            key: tuple[int, ...] = (assets.sid,)
+            many = False
+        elif _is_listlike(assets):
+            try:
+                key = tuple(a.sid for a in assets)  # type: ignore[union-attr]
+            except AttributeError:  # symbols or sids: resolve first
+                key = tuple(self._resolve(a).sid for a in assets)  # type: ignore[union-attr]
+            many = True
+        else:
+            key = (self._resolve(assets).sid,)
+            many = False
+        hit = self._lookup_cache.get(key)
+        if hit is None:
+            asset_list = [self._resolve(a) for a in assets] if many else [self._resolve(assets)]  # type: ignore
+            hit = (asset_list, self._portal.columns(asset_list))
+            if len(self._lookup_cache) < 4096:
+                self._lookup_cache[key] = hit
+        return hit[0], many, hit[1]
 
     def _asset_index(self, assets: list[Asset]) -> pd.Index:
         key = tuple(a.sid for a in assets)
@@ -111,9 +128,8 @@ class BarData:
         ``price`` is the last known close (forward-filled; NaN if the asset never traded); ``open``, ``high``,
         ``low``, ``close`` are NaN for a bar without trades and ``volume`` is 0; ``last_traded`` is a Timestamp.
         """
-        asset_list, many_assets = self._assets(assets)
+        asset_list, many_assets, cols = self._assets_and_columns(assets)
         names, many_fields = self._fields(fields)
-        cols = self._portal.columns(asset_list)
         columns = {f: self._convert(f, self._current_values(cols, f)) for f in names}
         if not many_assets and not many_fields:
             return columns[names[0]][0]
@@ -143,11 +159,10 @@ class BarData:
         freq = {"1d": "1d", "daily": "1d", "1m": "1m", "minute": "1m"}.get(frequency)
         if freq is None:
             raise HistoryError(f"frequency must be '1d' or '1m', got {frequency!r}")
-        asset_list, many_assets = self._assets(assets)
+        asset_list, many_assets, cols = self._assets_and_columns(assets)
         names, many_fields = self._fields(fields)
         if "last_traded" in names:
             raise HistoryError("'last_traded' is not available in history; use data.current(asset, 'last_traded')")
-        cols = self._portal.columns(asset_list)
         blocks: dict[str, np.ndarray] = {}
         index: pd.DatetimeIndex | None = None
         for f in names:
@@ -199,8 +214,7 @@ class BarData:
     # ------------------------------------------------------------------------------------------------- status
     def can_trade(self, assets: object):
         """Whether each asset can be traded now: held in the data, listed, not restricted, market open, priced."""
-        asset_list, many = self._assets(assets)
-        cols = self._portal.columns(asset_list)
+        asset_list, many, cols = self._assets_and_columns(assets)
         price = self._current_values(cols, "price")
         open_now = self._clock.in_session or self._frequency == "daily"
         session = self._portal.daily.bars.calendar.session_label(self._clock.session) if self._clock.session >= 0 \
@@ -222,8 +236,7 @@ class BarData:
 
     def is_stale(self, assets: object):
         """Whether each asset traded before but not in the current bar."""
-        asset_list, many = self._assets(assets)
-        cols = self._portal.columns(asset_list)
+        asset_list, many, cols = self._assets_and_columns(assets)
         c = self._clock
         if self._frequency == "minute" and self._portal.minute is not None:
             frame, row = self._portal.minute, c.minute_row

@@ -12,7 +12,7 @@ Pure bookkeeping with zipline's rules:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import pandas as pd
@@ -138,6 +138,18 @@ class _Pos:
 
 
 @dataclass(frozen=True, slots=True)
+class Totals:
+    """Position aggregates: net value, long value (>= 0), short value (<= 0), gross exposure, counts."""
+
+    net: float
+    long: float
+    short: float
+    gross: float
+    longs: int
+    shorts: int
+
+
+@dataclass(frozen=True, slots=True)
 class Transaction:
     """A fill as recorded in the results (zipline's transaction dict fields)."""
 
@@ -173,6 +185,9 @@ class Ledger:
         self.capital_used = 0.0  # cash spent on fills since the ledger was created (negative = bought)
         self.period_capital_used = 0.0
         self.version = 0
+        self._pending_mark: Callable[[], None] | None = None
+        self._totals_version = -1
+        self._totals = Totals(0.0, 0.0, 0.0, 0.0, 0, 0)
 
     # ----------------------------------------------------------------------------------------------- changes
     def apply_fill(self, fill: Fill) -> Transaction:
@@ -203,6 +218,17 @@ class Ledger:
         self.version += 1
         return Transaction(asset, amount, price, fill.commission, fill.time_ns, fill.order_id)
 
+    def defer_mark(self, mark_all: Callable[[], None]) -> None:
+        """Mark positions lazily: ``mark_all`` (which calls :meth:`mark`) runs the first time a value that depends
+        on prices is read, and not at all if a newer mark replaces it first. Bars without a read cost nothing."""
+        self._pending_mark = mark_all
+
+    def _flush(self) -> None:
+        pending = self._pending_mark
+        if pending is not None:
+            self._pending_mark = None
+            pending()
+
     def mark(self, sid: int, price: float, time_ns: int) -> None:
         """Set the last known price of a held asset (ignored for assets not held or a NaN price)."""
         pos = self._positions.get(sid)
@@ -211,8 +237,19 @@ class Ledger:
             pos.last_sale_ns = time_ns
             self.version += 1
 
+    def mark_many(self, sids: list[int], prices: list[float], time_ns: int) -> None:
+        """:meth:`mark` for several held assets at once (NaN prices are skipped)."""
+        positions = self._positions
+        for sid, price in zip(sids, prices):
+            pos = positions.get(sid)
+            if pos is not None and price == price:
+                pos.last_sale_price = price
+                pos.last_sale_ns = time_ns
+        self.version += 1
+
     def apply_split(self, sid: int, ratio: float, time_ns: int) -> float:
         """Apply a split of ``ratio`` new shares per old share; returns the cash paid for a fractional share."""
+        self._flush()
         pos = self._positions.get(sid)
         if pos is None or ratio <= 0:
             return 0.0
@@ -257,42 +294,59 @@ class Ledger:
         return list(self._positions)
 
     def position_items(self) -> Iterator[tuple[int, Asset, int, float, float]]:
+        self._flush()
         for sid, p in self._positions.items():
             yield sid, p.asset, p.amount, p.cost_basis, p.last_sale_price
 
+    def totals(self) -> Totals:
+        """All position aggregates in one pass (cached until the next change)."""
+        self._flush()
+        if self._totals_version != self.version:
+            long_value = short_value = 0.0
+            longs = shorts = 0
+            for p in self._positions.values():
+                value = p.amount * p.last_sale_price * p.asset.multiplier
+                if p.amount > 0:
+                    long_value += value
+                    longs += 1
+                elif p.amount < 0:
+                    short_value += value
+                    shorts += 1
+            self._totals = Totals(long_value + short_value, long_value, short_value, long_value - short_value,
+                                  longs, shorts)
+            self._totals_version = self.version
+        return self._totals
+
     @property
     def positions_value(self) -> float:
-        return sum(p.amount * p.last_sale_price * p.asset.multiplier for p in self._positions.values())
+        return self.totals().net
 
     @property
     def positions_exposure(self) -> float:
-        return self.positions_value
+        return self.totals().net
 
     @property
     def long_value(self) -> float:
-        return sum(
-            p.amount * p.last_sale_price * p.asset.multiplier for p in self._positions.values() if p.amount > 0
-        )
+        return self.totals().long
 
     @property
     def short_value(self) -> float:
-        return sum(
-            p.amount * p.last_sale_price * p.asset.multiplier for p in self._positions.values() if p.amount < 0
-        )
+        return self.totals().short
 
     @property
     def gross_exposure(self) -> float:
-        return sum(abs(p.amount * p.last_sale_price * p.asset.multiplier) for p in self._positions.values())
+        return self.totals().gross
 
     @property
     def portfolio_value(self) -> float:
-        return self.cash + self.positions_value
+        return self.cash + self.totals().net
 
     def leverage(self) -> float:
         pv = self.portfolio_value
         return self.gross_exposure / pv if pv else 0.0
 
     def positions(self) -> Positions:
+        self._flush()
         return Positions(
             {
                 p.asset: Position(

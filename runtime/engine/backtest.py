@@ -120,7 +120,7 @@ def run_backtest(
         else:
             bars = _replay(engine, broker, timeline, daily, minute_for_run, replay_speed, replay_grace_ns)
         t3 = time.perf_counter()
-        perf = recorder.frame(pd.DatetimeIndex(cal.sessions[first : last + 1]))
+        perf = recorder.frame(cal)
         if engine.functions.analyze is not None:
             from runtime.engine.engine import Phase
 

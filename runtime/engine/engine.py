@@ -178,6 +178,7 @@ class Engine:
         self.algo_log = algo_logger or logging.getLogger("ibalgo.algo")
         self.on_session_end_hooks: list[Callable[[Engine, int], None]] = []
         self.stop_requested: str | None = None
+        self._held_cols: dict[tuple, tuple[list[int], np.ndarray]] = {}
         from runtime.algorithm.api import AlgorithmAPI
         from runtime.algorithm.context import Context
 
@@ -430,22 +431,32 @@ class Engine:
 
     # ---------------------------------------------------------------------------------------------- marking
     def mark_positions(self, frame_row: int, minute: bool) -> None:
-        """Mark held positions at the last known price (forward-filled close) of ``frame_row``."""
-        if not self.ledger.has_positions:
+        """Mark held positions at the last known price (forward-filled close) of ``frame_row``.
+
+        Deferred: the ledger runs the marking only when something reads a price-dependent value before the next
+        bar, so bars nobody looks at cost nothing.
+        """
+        if frame_row < 0 or not self.ledger.has_positions:
             return
-        sids = self.ledger.held_sids()
+        ns = self.clock.now_ns
+        self.ledger.defer_mark(lambda: self._mark_now(frame_row, minute, ns))
+
+    def _mark_now(self, frame_row: int, minute: bool, ns: int) -> None:
         frame = self.portal.minute if minute else self.portal.daily
         assert frame is not None
-        cols = np.fromiter((frame.bars.sid_to_col.get(s, -1) for s in sids), dtype=np.int64, count=len(sids))
-        valid = cols >= 0
-        if frame_row < 0:
-            return
-        safe = np.where(valid, cols, 0)
-        prices = frame.adj_close_ffill[frame_row, safe] / frame.bars.price_factor[frame_row, safe]
-        ns = self.clock.now_ns
-        for sid, ok, price in zip(sids, valid, prices):
-            if ok:
-                self.ledger.mark(sid, float(price), ns)
+        sids = self.ledger.held_sids()
+        key = (minute, *sids)
+        cols = self._held_cols.get(key)
+        if cols is None:
+            to_col = frame.bars.sid_to_col
+            found = [(s, to_col[s]) for s in sids if s in to_col]
+            cols = ([s for s, _ in found], np.fromiter((c for _, c in found), dtype=np.int64, count=len(found)))
+            if len(self._held_cols) > 256:
+                self._held_cols.clear()
+            self._held_cols[key] = cols
+        held, idx = cols
+        prices = frame.adj_close_ffill[frame_row, idx] / frame.bars.price_factor[frame_row, idx]
+        self.ledger.mark_many(held, prices.tolist(), ns)
 
     def raise_into_algorithm(self, exc: AlgorithmApiError) -> None:
         raise exc

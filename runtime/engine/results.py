@@ -13,14 +13,37 @@ import pandas as pd
 from runtime.core import metrics
 
 if TYPE_CHECKING:
-    from runtime.engine.engine import Engine
+    from runtime.core.calendar import TradingCalendar
+    from runtime.engine.engine import Engine, OrderRecord
+
+
+SCALAR_COLUMNS = [
+    "starting_cash", "ending_cash", "starting_value", "ending_value", "starting_exposure", "ending_exposure",
+    "portfolio_value", "pnl", "returns", "capital_used", "long_value", "short_value", "long_exposure",
+    "short_exposure", "longs_count", "shorts_count", "gross_leverage", "net_leverage", "leverage",
+]
+
+
+def _order_dict(o: OrderRecord) -> dict[str, Any]:
+    """An order as zipline's perf 'orders' entries show it."""
+    return {
+        "id": o.id, "dt": pd.Timestamp(o.dt_ns, tz="UTC"), "reason": o.reason,
+        "created": pd.Timestamp(o.created_ns, tz="UTC"), "amount": o.amount, "filled": o.filled,
+        "commission": o.commission, "stop": o.stop, "limit": o.limit, "stop_reached": o.stop_reached,
+        "limit_reached": o.limit_reached, "sid": o.asset, "status": int(o.status),
+    }
 
 
 class ResultsRecorder:
     """Collects one row per session at the session's end, then adds the expanding risk metrics."""
 
     def __init__(self, starting_cash: float) -> None:
-        self.rows: list[dict[str, Any]] = []
+        self.sessions: list[int] = []
+        self.scalars: list[tuple[float, ...]] = []
+        self.positions: list[list[dict[str, Any]]] = []
+        self.orders: list[list[dict[str, Any]]] = []
+        self.transactions: list[list[dict[str, Any]]] = []
+        self.recorded: list[dict[str, Any]] = []
         self.starting_cash = starting_cash
         self._prev_value = starting_cash
         self._prev_cash = starting_cash
@@ -30,52 +53,52 @@ class ResultsRecorder:
         self.benchmark_prices: list[float] = []
 
     def on_session_end(self, engine: Engine, session: int) -> None:
+        """Collect the session's figures (raw numbers and small tuples; the table is built once, at the end)."""
         ledger = engine.ledger
-        cal = engine.calendar
-        value = ledger.portfolio_value
-        long_value, short_value = ledger.long_value, ledger.short_value
+        totals = ledger.totals()
+        value = ledger.cash + totals.net
         pnl = value - self._prev_value
-        row: dict[str, Any] = {
-            "period_open": pd.Timestamp(cal.opens[session], tz="UTC"),
-            "period_close": pd.Timestamp(cal.closes[session], tz="UTC"),
-            "starting_cash": self._prev_cash,
-            "ending_cash": ledger.cash,
-            "starting_value": self._prev_value - self._prev_cash,
-            "ending_value": ledger.positions_value,
-            "starting_exposure": self._prev_exposure,
-            "ending_exposure": ledger.positions_exposure,
-            "portfolio_value": value,
-            "pnl": pnl,
-            "returns": pnl / self._prev_value if self._prev_value else 0.0,
-            "capital_used": ledger.period_capital_used,
-            "long_value": long_value,
-            "short_value": short_value,
-            "long_exposure": long_value,
-            "short_exposure": short_value,
-            "longs_count": sum(1 for *_, amount, _, _ in ledger.position_items() if amount > 0),
-            "shorts_count": sum(1 for *_, amount, _, _ in ledger.position_items() if amount < 0),
-            "gross_leverage": ledger.leverage(),
-            "net_leverage": ledger.positions_value / value if value else 0.0,
-            "leverage": ledger.leverage(),
-            "positions": [p.to_dict() for p in ledger.positions().values()],
-            "orders": [o.snapshot().to_dict() for o in engine.today.orders.values()],
-            "transactions": [t.to_dict() for t in engine.today.transactions],
-        }
-        row.update(engine.recorded)
-        self.fill_count += len(engine.today.transactions)
-        self.order_count += engine.today.orders_placed
+        leverage = totals.gross / value if value else 0.0
+        self.sessions.append(session)
+        self.scalars.append((
+            self._prev_cash, ledger.cash, self._prev_value - self._prev_cash, totals.net, self._prev_exposure,
+            totals.net, value, pnl, pnl / self._prev_value if self._prev_value else 0.0, ledger.period_capital_used,
+            totals.long, totals.short, totals.long, totals.short, totals.longs, totals.shorts, leverage,
+            totals.net / value if value else 0.0, leverage,
+        ))
+        self.positions.append(
+            [{"sid": asset, "amount": amount, "cost_basis": basis, "last_sale_price": price}
+             for _, asset, amount, basis, price in ledger.position_items()]
+        )
+        today = engine.today
+        self.orders.append([_order_dict(o) for o in today.orders.values()] if today.orders else [])
+        self.transactions.append([t.to_dict() for t in today.transactions] if today.transactions else [])
+        self.recorded.append(dict(engine.recorded) if engine.recorded else {})
+        self.fill_count += len(today.transactions)
+        self.order_count += today.orders_placed
         if engine.benchmark is not None:
             self.benchmark_prices.append(engine.current_price(engine.benchmark))
-        self.rows.append(row)
         self._prev_value = value
         self._prev_cash = ledger.cash
-        self._prev_exposure = ledger.positions_exposure
+        self._prev_exposure = totals.net
 
-    def frame(self, sessions: pd.DatetimeIndex) -> pd.DataFrame:
+    def frame(self, calendar: TradingCalendar) -> pd.DataFrame:
         """The results table: one row per session, indexed by the session's close (UTC), zipline's columns."""
-        if not self.rows:
+        if not self.sessions:
             return pd.DataFrame()
-        perf = pd.DataFrame(self.rows, index=pd.DatetimeIndex([r["period_close"] for r in self.rows]))
+        idx = np.asarray(self.sessions, dtype=np.int64)
+        closes = pd.DatetimeIndex(calendar.closes[idx].view("datetime64[ns]")).tz_localize("UTC")
+        perf = pd.DataFrame(self.scalars, columns=SCALAR_COLUMNS, index=closes)
+        perf.insert(0, "period_open", pd.DatetimeIndex(calendar.opens[idx].view("datetime64[ns]")).tz_localize("UTC"))
+        perf.insert(1, "period_close", closes)
+        perf["positions"] = self.positions
+        perf["orders"] = self.orders
+        perf["transactions"] = self.transactions
+        if any(self.recorded):
+            recorded = pd.DataFrame(self.recorded, index=closes)
+            for name in recorded.columns:
+                if name not in perf.columns:
+                    perf[name] = recorded[name]
         returns = perf["returns"].to_numpy(dtype=float)
         values = perf["portfolio_value"].to_numpy(dtype=float)
         perf["algorithm_period_return"] = values / self.starting_cash - 1.0
