@@ -1,0 +1,257 @@
+"""The journal: what a live or paper run did, in SQLite, so a restart never loses or repeats an order.
+
+One file per run name (``<output>/journal.sqlite``), WAL mode, every write in its own transaction:
+- ``runs``: one row per start of the process (run id, algorithm, account, mode, start time);
+- ``orders``: every order the runtime sent, written BEFORE it is sent (status ``sending``), with the ``orderRef``
+  that identifies it at the broker; updated as the broker reports;
+- ``fills``: every execution, keyed by the broker's execution id (so a repeated report is booked once);
+- ``records``: the values passed to ``record()``, per session;
+- ``context``: the latest snapshot of the algorithm's ``context`` attributes that can be stored as JSON (others are
+  named in a warning, never pickled).
+
+After a restart, ``initialize`` runs again (as Quantopian relaunched live algorithms every morning) and then the
+saved context is restored on top; open orders are matched to the broker's by ``orderRef``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, algorithm TEXT NOT NULL, account TEXT, mode TEXT NOT NULL,
+    started_ns INTEGER NOT NULL, stopped_ns INTEGER, stop_reason TEXT
+);
+CREATE TABLE IF NOT EXISTS orders (
+    order_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, order_ref TEXT NOT NULL UNIQUE, broker_id TEXT,
+    symbol TEXT NOT NULL, sid INTEGER NOT NULL, amount INTEGER NOT NULL, kind TEXT NOT NULL,
+    limit_price REAL, stop_price REAL, tif TEXT NOT NULL, created_ns INTEGER NOT NULL,
+    status TEXT NOT NULL, filled INTEGER NOT NULL DEFAULT 0, commission REAL NOT NULL DEFAULT 0,
+    reason TEXT, updated_ns INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS fills (
+    exec_id TEXT PRIMARY KEY, order_id TEXT NOT NULL, amount INTEGER NOT NULL, price REAL NOT NULL,
+    commission REAL NOT NULL, time_ns INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS records (
+    time_ns INTEGER NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (time_ns, name)
+);
+CREATE TABLE IF NOT EXISTS context (
+    id INTEGER PRIMARY KEY CHECK (id = 1), saved_ns INTEGER NOT NULL, state TEXT NOT NULL
+);
+"""
+
+#: statuses of a journalled order, in the order they can happen
+SENDING, SENT, OPEN, FILLED, CANCELLED, REJECTED = "sending", "sent", "open", "filled", "cancelled", "rejected"
+FINAL = frozenset({FILLED, CANCELLED, REJECTED})
+
+
+@dataclass(frozen=True)
+class JournalOrder:
+    """An order as the journal knows it."""
+
+    order_id: str
+    run_id: str
+    order_ref: str
+    broker_id: str | None
+    symbol: str
+    sid: int
+    amount: int
+    kind: str
+    limit_price: float | None
+    stop_price: float | None
+    tif: str
+    created_ns: int
+    status: str
+    filled: int
+    commission: float
+    reason: str | None
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL
+
+
+def _jsonable(value: Any, path: str, skipped: list[str]) -> Any:
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else {"__float__": repr(value)}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v, f"{path}[{i}]", skipped) for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if isinstance(k, str):
+                out[k] = _jsonable(v, f"{path}[{k!r}]", skipped)
+            else:
+                skipped.append(f"{path}[{k!r}]")
+        return out
+    if hasattr(value, "sid") and hasattr(value, "symbol"):
+        return {"__asset__": int(value.sid), "symbol": str(value.symbol)}
+    if hasattr(value, "item") and callable(value.item):  # numpy scalars
+        try:
+            return _jsonable(value.item(), path, skipped)
+        except (TypeError, ValueError):
+            pass
+    skipped.append(path)
+    return None
+
+
+def _restore(value: Any, resolve_sid: Any) -> Any:
+    if isinstance(value, list):
+        return [_restore(v, resolve_sid) for v in value]
+    if isinstance(value, dict):
+        if set(value) == {"__float__"}:
+            return float(value["__float__"])
+        if "__asset__" in value:
+            return resolve_sid(int(value["__asset__"]))
+        return {k: _restore(v, resolve_sid) for k, v in value.items()}
+    return value
+
+
+def snapshot_state(attributes: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The JSON-storable part of ``context`` attributes, and the names of what could not be stored."""
+    skipped: list[str] = []
+    state = {}
+    for name, value in attributes.items():
+        if name.startswith("_"):
+            continue
+        before = len(skipped)
+        converted = _jsonable(value, name, skipped)
+        if len(skipped) == before or converted is not None:
+            state[name] = converted
+    return state, skipped
+
+
+class Journal:
+    """The SQLite journal of one run name. Thread-safe (one connection, one lock)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # --------------------------------------------------------------------------------------------------- runs
+    def start_run(self, run_id: str, algorithm: str, account: str | None, mode: str, now_ns: int | None = None) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO runs (run_id, algorithm, account, mode, started_ns) VALUES (?, ?, ?, ?, ?)",
+                (run_id, algorithm, account, mode, now_ns if now_ns is not None else time.time_ns()),
+            )
+
+    def stop_run(self, run_id: str, reason: str, now_ns: int | None = None) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE runs SET stopped_ns = ?, stop_reason = ? WHERE run_id = ?",
+                (now_ns if now_ns is not None else time.time_ns(), reason, run_id),
+            )
+
+    def runs(self) -> list[tuple[str, str, str | None, str, int, int | None, str | None]]:
+        with self._lock:
+            return list(self._db.execute("SELECT * FROM runs ORDER BY started_ns"))
+
+    # ------------------------------------------------------------------------------------------------- orders
+    def order_sending(self, order: JournalOrder) -> None:
+        """Write an order BEFORE it is sent: if the process dies in between, the restart finds it by orderRef."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO orders (order_id, run_id, order_ref, broker_id, symbol, sid, amount, kind, limit_price,"
+                " stop_price, tif, created_ns, status, filled, commission, reason, updated_ns)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (order.order_id, order.run_id, order.order_ref, order.broker_id, order.symbol, order.sid,
+                 order.amount, order.kind, order.limit_price, order.stop_price, order.tif, order.created_ns,
+                 order.status, order.filled, order.commission, order.reason, order.created_ns),
+            )
+
+    def order_update(self, order_id: str, now_ns: int, *, status: str | None = None, broker_id: str | None = None,
+                     filled: int | None = None, commission: float | None = None, reason: str | None = None) -> None:
+        sets, args = ["updated_ns = ?"], [now_ns]
+        for column, value in (("status", status), ("broker_id", broker_id), ("filled", filled),
+                              ("commission", commission), ("reason", reason)):
+            if value is not None:
+                sets.append(f"{column} = ?")
+                args.append(value)
+        with self._tx() as db:
+            db.execute(f"UPDATE orders SET {', '.join(sets)} WHERE order_id = ?", (*args, order_id))
+
+    def orders(self, *, open_only: bool = False) -> list[JournalOrder]:
+        query = "SELECT order_id, run_id, order_ref, broker_id, symbol, sid, amount, kind, limit_price, stop_price," \
+                " tif, created_ns, status, filled, commission, reason FROM orders"
+        if open_only:
+            query += " WHERE status NOT IN ('filled', 'cancelled', 'rejected')"
+        with self._lock:
+            rows = list(self._db.execute(query + " ORDER BY created_ns, rowid"))
+        return [JournalOrder(*row) for row in rows]
+
+    def order_by_ref(self, order_ref: str) -> JournalOrder | None:
+        return next((o for o in self.orders() if o.order_ref == order_ref), None)
+
+    # -------------------------------------------------------------------------------------------------- fills
+    def add_fill(self, exec_id: str, order_id: str, amount: int, price: float, commission: float,
+                 time_ns: int) -> bool:
+        """Book an execution once; returns False if this execution id was already booked."""
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO fills (exec_id, order_id, amount, price, commission, time_ns)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (exec_id, order_id, amount, price, commission, time_ns),
+            )
+            return cur.rowcount == 1
+
+    def fills(self, order_id: str | None = None) -> list[tuple[str, str, int, float, float, int]]:
+        with self._lock:
+            if order_id is None:
+                return list(self._db.execute("SELECT * FROM fills ORDER BY time_ns, rowid"))
+            return list(self._db.execute("SELECT * FROM fills WHERE order_id = ? ORDER BY time_ns", (order_id,)))
+
+    # ------------------------------------------------------------------------------------------ records/context
+    def add_records(self, time_ns: int, values: dict[str, Any]) -> None:
+        skipped: list[str] = []
+        rows = [(time_ns, k, json.dumps(_jsonable(v, k, skipped))) for k, v in values.items()]
+        with self._tx() as db:
+            db.executemany("INSERT OR REPLACE INTO records (time_ns, name, value) VALUES (?, ?, ?)", rows)
+
+    def save_context(self, attributes: dict[str, Any], now_ns: int) -> list[str]:
+        """Store the JSON-storable context attributes; returns the names that could not be stored."""
+        state, skipped = snapshot_state(attributes)
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO context (id, saved_ns, state) VALUES (1, ?, ?)",
+                       (now_ns, json.dumps(state)))
+        return skipped
+
+    def load_context(self, resolve_sid: Any) -> dict[str, Any] | None:
+        """The saved context attributes (assets resolved again through ``resolve_sid``), or None if none."""
+        with self._lock:
+            row = self._db.execute("SELECT state FROM context WHERE id = 1").fetchone()
+        if row is None:
+            return None
+        return {k: _restore(v, resolve_sid) for k, v in json.loads(row[0]).items()}
