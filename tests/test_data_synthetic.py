@@ -108,6 +108,8 @@ def test_expansion_matches_any_daily_bars(
     high = low + width
     open_ = np.round((low + (high - low) * rng.uniform(0, 1, n_days)) / tick) * tick
     close = np.round((low + (high - low) * rng.uniform(0, 1, n_days)) / tick) * tick
+    # rounding can put open/close one ulp outside [low, high]; real bars never are
+    open_, close = np.clip(open_, low, high), np.clip(close, low, high)
     volume = np.round(rng.uniform(0, 1e6, n_days))
     missing = np.array(gaps[:n_days]) & (np.arange(n_days) > 0) & (np.arange(n_days) < n_days - 1)
     for arr in (open_, high, low, close):

@@ -13,8 +13,12 @@ Conventions used everywhere in the runtime:
 
 from __future__ import annotations
 
+import datetime
 import functools
+import hashlib
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -134,6 +138,61 @@ class TradingCalendar:
         return pd.Timestamp(ns, tz="UTC").tz_convert(self.tz)
 
 
+def _cache_dir() -> Path | None:
+    """Where built calendars are kept between processes (IBALGO_CACHE_DIR, else ~/.cache/ibalgo); None: nowhere."""
+    root = os.environ.get("IBALGO_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "ibalgo")
+    return None if root.lower() in ("", "0", "off", "none") else Path(root) / "calendars"
+
+
+def _cache_key(name: str, start: str, end: str | None) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        xcals_version = version("exchange_calendars")
+    except PackageNotFoundError:
+        xcals_version = "unknown"
+    # exchange_calendars' default horizon moves with today's date, so an open-ended calendar is cached per day
+    horizon = end if end is not None else f"today{datetime.date.today().isoformat()}"
+    raw = f"{name}|{start}|{horizon}|{xcals_version}"
+    return f"{name.replace('/', '_')}-{hashlib.sha1(raw.encode()).hexdigest()[:16]}.npz"
+
+
+def _load_cached(path: Path, name: str) -> TradingCalendar | None:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            bounds = (z["bounds"][0], z["bounds"][1])
+            return TradingCalendar(name, str(z["tz"]), z["sessions"], z["opens"], z["closes"], z["early"],
+                                   z["offsets"], bounds)
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def _store_cached(path: Path, cal: TradingCalendar) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez(tmp, tz=np.array(cal.tz), sessions=cal.sessions, opens=cal.opens, closes=cal.closes,
+                 early=cal.early_close, offsets=cal._minute_offsets, bounds=np.array(cal.date_bounds()))
+        os.replace(tmp, path)  # atomic: a reader never sees half a file
+    except OSError:
+        pass  # a read-only home: just build it every time
+
+
+def _build_cached(name: str, start: str, end: str | None) -> TradingCalendar:
+    """Build a calendar, or load the arrays of an identical earlier build (saves importing exchange_calendars and
+    evaluating its holiday rules, about 0.3 s a process)."""
+    folder = _cache_dir()
+    path = folder / _cache_key(name, start, end) if folder is not None else None
+    if path is not None and path.is_file():
+        cached = _load_cached(path, name)
+        if cached is not None:
+            return cached
+    cal = _build(name, start, end)
+    if path is not None:
+        _store_cached(path, cal)
+    return cal
+
+
 def _build(name: str, start: str, end: str | None) -> TradingCalendar:
     import exchange_calendars as xcals  # imported lazily: it costs ~0.2 s
 
@@ -162,4 +221,4 @@ def get_calendar(name: str = "XNYS", start: str = "1995-01-01", end: str | None 
     Built once per process and argument set; exchange_calendars knows sessions up to about a year ahead of today.
     """
     code = CALENDAR_ALIASES.get(name, name)
-    return _build(code, start, end)
+    return _build_cached(code, start, end)
