@@ -1,0 +1,220 @@
+"""Paper accounts: the shared ledger plus what IB reports about an account (values, portfolio, margin).
+
+Cash and positions are booked by :class:`runtime.core.ledger.Ledger`, the same bookkeeping the backtester uses.
+This module adds IB's account-window view: realized P&L per contract, a simple Reg T style margin model
+(stocks 50% initial / 25% maintenance, futures 6% / 5%, FX 3% / 2.5% of notional) and the key/value rows of
+``updateAccountValue`` and ``accountSummary``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from runtime.core.ledger import Ledger
+from runtime.core.matching import Fill
+from runtime.gateway.contracts import Instrument
+
+#: (initial, maintenance) margin rates by security type.
+MARGIN_RATES = {"STK": (0.5, 0.25), "FUT": (0.06, 0.05), "CASH": (0.03, 0.025)}
+#: Tags reported by reqAccountSummary for "All" and $LEDGER-less requests.
+SUMMARY_TAGS = (
+    "AccountType", "NetLiquidation", "TotalCashValue", "SettledCash", "AccruedCash", "BuyingPower",
+    "EquityWithLoanValue", "PreviousEquityWithLoanValue", "GrossPositionValue", "ReqTEquity", "ReqTMargin", "SMA",
+    "InitMarginReq", "MaintMarginReq", "AvailableFunds", "ExcessLiquidity", "Cushion", "FullInitMarginReq",
+    "FullMaintMarginReq", "FullAvailableFunds", "FullExcessLiquidity", "LookAheadNextChange",
+    "LookAheadInitMarginReq", "LookAheadMaintMarginReq", "LookAheadAvailableFunds", "LookAheadExcessLiquidity",
+    "HighestSeverity", "DayTradesRemaining", "Leverage",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """One position as IB reports it (avgCost includes the multiplier, as IB's does for futures)."""
+
+    instrument: Instrument
+    amount: float
+    avg_cost: float
+    market_price: float
+    market_value: float
+    unrealized: float
+    realized: float
+
+
+def _money(x: float) -> str:
+    return f"{x:.2f}"
+
+
+class AccountBook:
+    """One paper account: a ledger, realized P&L per contract and IB's reporting of both."""
+
+    def __init__(self, code: str, starting_cash: float) -> None:
+        self.code = code
+        self.ledger = Ledger(starting_cash)
+        self.instruments: dict[int, Instrument] = {}
+        self.realized: dict[int, float] = {}
+        self.prices: dict[int, float] = {}
+        self.realized_total = 0.0
+
+    # ----------------------------------------------------------------------------------------------- booking
+    def book(self, fill: Fill, inst: Instrument) -> float | None:
+        """Book a fill; returns the realized P&L of the closing part (after commission), None if it opened."""
+        sid = inst.asset.sid if inst.asset is not None else inst.con_id
+        before, basis = self.position_of(sid)
+        realized: float | None = None
+        if before and (before > 0) != (fill.amount > 0):
+            closed = min(abs(before), abs(fill.amount))
+            sign = 1.0 if before > 0 else -1.0
+            realized = closed * (fill.price - basis) * inst.multiplier * sign - fill.commission
+            self.realized[inst.con_id] = self.realized.get(inst.con_id, 0.0) + realized
+            self.realized_total += realized
+        self.ledger.apply_fill(fill)
+        self.instruments[inst.con_id] = inst
+        self.prices[inst.con_id] = fill.price
+        return realized
+
+    def position_of(self, sid: int) -> tuple[int, float]:
+        """(amount, cost basis per unit) of the ledger's position in ``sid``."""
+        for s, _asset, amount, basis, _last in self.ledger.position_items():
+            if s == sid:
+                return amount, basis
+        return 0, 0.0
+
+    def mark(self, inst: Instrument, price: float, now_ns: int) -> None:
+        if price == price and price > 0:
+            self.prices[inst.con_id] = price
+            sid = inst.asset.sid if inst.asset is not None else inst.con_id
+            self.ledger.mark(sid, price, now_ns)
+
+    # ------------------------------------------------------------------------------------------------ views
+    def holdings(self) -> list[Holding]:
+        """Open positions, plus closed ones with realized P&L today (IB lists them with position 0)."""
+        out: list[Holding] = []
+        held: set[int] = set()
+        by_sid = {(i.asset.sid if i.asset is not None else i.con_id): i for i in self.instruments.values()}
+        for sid, _asset, amount, basis, last in self.ledger.position_items():
+            inst = by_sid.get(sid)
+            if inst is None:
+                continue
+            held.add(inst.con_id)
+            m = inst.multiplier
+            price = self.prices.get(inst.con_id, last)
+            value = amount * price * m
+            out.append(Holding(inst, float(amount), basis * m, price, value, value - amount * basis * m,
+                               self.realized.get(inst.con_id, 0.0)))
+        for con_id, pnl in self.realized.items():
+            if con_id not in held and con_id in self.instruments:
+                inst = self.instruments[con_id]
+                out.append(Holding(inst, 0.0, 0.0, self.prices.get(con_id, 0.0), 0.0, 0.0, pnl))
+        return out
+
+    def holding(self, inst: Instrument) -> Holding:
+        for h in self.holdings():
+            if h.instrument.con_id == inst.con_id:
+                return h
+        return Holding(inst, 0.0, 0.0, self.prices.get(inst.con_id, 0.0), 0.0, 0.0, 0.0)
+
+    def margin(self) -> tuple[float, float, float]:
+        """(gross position value, initial margin, maintenance margin)."""
+        gross = init = maint = 0.0
+        for h in self.holdings():
+            v = abs(h.market_value)
+            gross += v
+            i, m = MARGIN_RATES.get(h.instrument.sec_type, (0.5, 0.25))
+            init += v * i
+            maint += v * m
+        return gross, init, maint
+
+    def order_margin(self, inst: Instrument, signed_qty: float, price: float) -> float:
+        """The extra initial margin an order would need (0 when it only reduces the position)."""
+        sid = inst.asset.sid if inst.asset is not None else inst.con_id
+        before, _ = self.position_of(sid)
+        grow = abs(before + signed_qty) - abs(before)
+        if grow <= 0:
+            return 0.0
+        rate = MARGIN_RATES.get(inst.sec_type, (0.5, 0.25))[0]
+        return grow * price * inst.multiplier * rate
+
+    def values(self) -> dict[str, float]:
+        """The numeric account values IB reports, by tag."""
+        cash = self.ledger.cash
+        net_liq = self.ledger.portfolio_value
+        gross, init, maint = self.margin()
+        available = net_liq - init
+        excess = net_liq - maint
+        unrealized = sum(h.unrealized for h in self.holdings())
+        stock_value = sum(h.market_value for h in self.holdings() if h.instrument.sec_type == "STK")
+        return {
+            "NetLiquidation": net_liq,
+            "TotalCashValue": cash,
+            "SettledCash": cash,
+            "AccruedCash": 0.0,
+            "BuyingPower": max(available, 0.0) * 4.0,
+            "EquityWithLoanValue": net_liq,
+            "PreviousEquityWithLoanValue": net_liq,
+            "GrossPositionValue": gross,
+            "ReqTEquity": net_liq,
+            "ReqTMargin": init,
+            "SMA": max(available, 0.0),
+            "InitMarginReq": init,
+            "MaintMarginReq": maint,
+            "AvailableFunds": available,
+            "ExcessLiquidity": excess,
+            "Cushion": excess / net_liq if net_liq else 0.0,
+            "FullInitMarginReq": init,
+            "FullMaintMarginReq": maint,
+            "FullAvailableFunds": available,
+            "FullExcessLiquidity": excess,
+            "LookAheadNextChange": 0.0,
+            "LookAheadInitMarginReq": init,
+            "LookAheadMaintMarginReq": maint,
+            "LookAheadAvailableFunds": available,
+            "LookAheadExcessLiquidity": excess,
+            "HighestSeverity": 0.0,
+            "DayTradesRemaining": -1.0,
+            "Leverage": gross / net_liq if net_liq else 0.0,
+            "UnrealizedPnL": unrealized,
+            "RealizedPnL": self.realized_total,
+            "CashBalance": cash,
+            "TotalCashBalance": cash,
+            "StockMarketValue": stock_value,
+            "NetLiquidationByCurrency": net_liq,
+        }
+
+    def update_rows(self) -> list[tuple[str, str, str]]:
+        """``(key, value, currency)`` rows of updateAccountValue."""
+        rows: list[tuple[str, str, str]] = [
+            ("AccountCode", self.code, ""),
+            ("AccountReady", "true", ""),
+            ("AccountType", "INDIVIDUAL", ""),
+            ("Currency", "USD", "USD"),
+            ("Currency", "BASE", "BASE"),
+            ("RealCurrency", "USD", "USD"),
+        ]
+        unitless = {"Cushion", "Leverage", "DayTradesRemaining", "HighestSeverity", "LookAheadNextChange"}
+        for key, value in self.values().items():
+            if key in unitless:
+                rows.append((key, f"{value:g}", ""))
+            else:
+                rows.append((key, _money(value), "USD"))
+                if key in ("CashBalance", "TotalCashBalance", "NetLiquidationByCurrency", "UnrealizedPnL",
+                           "RealizedPnL", "StockMarketValue"):
+                    rows.append((key, _money(value), "BASE"))
+        return rows
+
+    def summary_rows(self, tags: str) -> list[tuple[str, str, str]]:
+        """``(tag, value, currency)`` rows of accountSummary for a comma-separated tag list."""
+        wanted = [t.strip() for t in tags.split(",") if t.strip()] or list(SUMMARY_TAGS)
+        values = self.values()
+        rows: list[tuple[str, str, str]] = []
+        for tag in wanted:
+            if tag == "AccountType":
+                rows.append((tag, "INDIVIDUAL", ""))
+            elif tag.startswith("$LEDGER"):
+                for key in ("CashBalance", "TotalCashBalance", "NetLiquidationByCurrency", "UnrealizedPnL",
+                            "RealizedPnL", "StockMarketValue"):
+                    rows.append((key, _money(values[key]), "USD" if tag != "$LEDGER" else "BASE"))
+            elif tag in ("Cushion", "Leverage", "DayTradesRemaining", "HighestSeverity", "LookAheadNextChange"):
+                rows.append((tag, f"{values[tag]:g}", ""))
+            elif tag in values:
+                rows.append((tag, _money(values[tag]), "USD"))
+        return rows

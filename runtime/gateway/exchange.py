@@ -1,0 +1,588 @@
+"""Orders and executions: IB's order lifecycle around the shared matching engine.
+
+Matching (triggers, fill prices, volume limits, brackets, OCA, IOC) is done by
+:class:`runtime.core.matching.MatchingEngine`, the very code the backtester uses; cash and positions are booked by
+:class:`runtime.core.ledger.Ledger` (see accounts.py). This module owns what is specific to IB: validation with IB's
+error codes, permIds and execIds, the held (not yet transmitted) parts of a bracket, modify-by-replacing, DAY expiry
+at each instrument's own session close, and the exact message sequences TWS sends:
+
+- accepted: ``openOrder`` + ``orderStatus`` (Submitted, or PreSubmitted for a bracket child waiting on its parent);
+- each fill: ``execDetails`` (reqId -1), ``openOrder`` + ``orderStatus`` (cumulative), ``commissionReport``;
+- cancelled: ``orderStatus`` Cancelled + error 202; rejected: error 201 (+ ``orderStatus`` Inactive), 110, 200, 103.
+
+Orders are matched against the instrument's minute bars as the gateway's clock passes their ends, and once more at
+arrival against the current quote (a bar that ends just after the order), so a marketable order fills at once, as
+it would at IB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from runtime.core.costs import CommissionModel, FixedBasisPointsSlippage, IBFixedCommission, SlippageModel
+from runtime.core.matching import BarQuote, Cancelled, Fill, MatchEvent, MatchingEngine, WorkingOrder
+from runtime.core.orders import OrderKind, TimeInForce
+from runtime.gateway import responses as msg
+from runtime.gateway.accounts import AccountBook
+from runtime.gateway.contracts import ContractBook, Instrument
+from runtime.gateway.ids import Code
+from runtime.gateway.market import Market
+from runtime.gateway.order_wire import encode_completed_order, encode_open_order
+from runtime.gateway.tickets import IbStatus, OrderRecord, OrderTicket
+
+ORDER_KINDS = {
+    "MKT": OrderKind.MARKET,
+    "LMT": OrderKind.LIMIT,
+    "STP": OrderKind.STOP,
+    "STP LMT": OrderKind.STOP_LIMIT,
+    "TRAIL": OrderKind.TRAIL,
+    "MOC": OrderKind.MARKET_ON_CLOSE,
+    "LOC": OrderKind.LIMIT_ON_CLOSE,
+}
+TIFS = {"DAY": TimeInForce.DAY, "GTC": TimeInForce.GTC, "IOC": TimeInForce.IOC}
+
+
+class Outbox(Protocol):
+    """Where the exchange's messages go (implemented by the gateway)."""
+
+    def to_client(self, client_id: int, data: bytes) -> None: ...
+
+    def account_changed(self, account: str, inst: Instrument | None) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """One fill as reported by execDetails and commissionReport."""
+
+    exec_id: str
+    time_ns: int
+    client_id: int
+    order_id: int
+    perm_id: int
+    account: str
+    instrument: Instrument
+    side: str
+    shares: float
+    price: float
+    cum_qty: float
+    avg_price: float
+    order_ref: str
+    commission: float
+    realized_pnl: float | None
+    exchange: str
+
+
+class Rejection(Exception):
+    """An order that cannot be accepted: the IB error code and text to send."""
+
+    def __init__(self, code: int, text: str, inactive: bool = False) -> None:
+        super().__init__(text)
+        self.code = code
+        self.text = text
+        self.inactive = inactive
+
+
+def _on_tick(price: float, tick: float) -> bool:
+    if tick <= 0:
+        return True
+    k = round(price / tick)
+    return abs(price - k * tick) <= 1e-9 * max(1.0, abs(price))
+
+
+class Exchange:
+    """Orders, executions and accounts of the simulated gateway (used only on the gateway's event loop)."""
+
+    def __init__(
+        self,
+        book: ContractBook,
+        market: Market,
+        accounts: Sequence[str],
+        outbox: Outbox,
+        starting_cash: float = 1_000_000.0,
+        slippage: SlippageModel | None = None,
+        commission: CommissionModel | None = None,
+        time_zone: str = "US/Eastern",
+    ) -> None:
+        if not accounts:
+            raise ValueError("the gateway needs at least one account")
+        self.book = book
+        self.market = market
+        self.outbox = outbox
+        self.time_zone = time_zone
+        self.starting_cash = starting_cash
+        self.matcher = MatchingEngine(slippage or FixedBasisPointsSlippage(), commission or IBFixedCommission())
+        self.accounts: dict[str, AccountBook] = {a: AccountBook(a, starting_cash) for a in accounts}
+        self.orders: dict[tuple[int, int], OrderRecord] = {}
+        self.by_working: dict[str, OrderRecord] = {}
+        self.executions: list[Execution] = []
+        self.next_order_id = 1
+        self.next_perm_id = 1_000_000_001
+        self.exec_seq = 0
+        self._fed_until: dict[int, int] = {}
+        self._expiry: dict[str, int] = {}
+        self._waiting_children: set[str] = set()
+        self.reject_next: str | None = None
+        self.master_client_id: int | None = None
+        self.on_execution: Callable[[Execution], None] | None = None
+
+    # ------------------------------------------------------------------------------------------------- helpers
+    @property
+    def default_account(self) -> str:
+        return next(iter(self.accounts))
+
+    def local_time(self, ns: int) -> pd.Timestamp:
+        return pd.Timestamp(ns, tz="UTC").tz_convert(self.time_zone)
+
+    def time_text(self, ns: int) -> str:
+        """IB's execution/completion time text: ``yyyymmdd hh:mm:ss Zone``."""
+        return f"{self.local_time(ns):%Y%m%d %H:%M:%S} {self.time_zone}"
+
+    def _send(self, rec: OrderRecord, data: bytes) -> None:
+        self.outbox.to_client(rec.client_id, data)
+        master = self.master_client_id
+        if master is not None and master != rec.client_id:
+            self.outbox.to_client(master, data)
+
+    def _status_msg(self, rec: OrderRecord) -> bytes:
+        parent = rec.ticket.parent_id
+        return msg.order_status(rec.ticket.order_id, rec.status.value, rec.filled, rec.remaining, rec.avg_fill_price,
+                                rec.perm_id, parent, rec.last_fill_price, rec.client_id, rec.why_held)
+
+    def notify(self, rec: OrderRecord) -> None:
+        """openOrder + orderStatus for the record's current state."""
+        self._sync_stop(rec)
+        self._send(rec, encode_open_order(rec))
+        self._send(rec, self._status_msg(rec))
+
+    def _sync_stop(self, rec: OrderRecord) -> None:
+        w = self.matcher.get(rec.working_id) if rec.working_id else None
+        if w is not None and w.stop is not None:
+            rec.stop_price = w.stop
+
+    def _error(self, client_id: int, req_id: int, code: int, text: str) -> None:
+        self.outbox.to_client(client_id, msg.error(req_id, code, text))
+
+    # ------------------------------------------------------------------------------------------------ placing
+    def place(self, client_id: int, ticket: OrderTicket, now_ns: int) -> None:
+        """A placeOrder from ``client_id``: new order, modification of a working one, or a rejection."""
+        key = (client_id, ticket.order_id)
+        self.next_order_id = max(self.next_order_id, ticket.order_id + 1)
+        existing = self.orders.get(key)
+        try:
+            if existing is not None:
+                if existing.is_done:
+                    raise Rejection(Code.DUPLICATE_ORDER_ID, f"Duplicate order id {ticket.order_id}")
+                self._modify(existing, ticket, now_ns)
+                return
+            inst = self._validate(ticket)
+            account = self._account_of(ticket)
+            self._check_funds(inst, ticket, account, now_ns)
+        except Rejection as rej:
+            self._error(client_id, ticket.order_id, rej.code, rej.text)
+            if rej.inactive:
+                self.outbox.to_client(client_id, msg.order_status(ticket.order_id, IbStatus.INACTIVE.value, 0.0,
+                                                                  ticket.quantity, 0.0, 0, ticket.parent_id, 0.0,
+                                                                  client_id))
+            return
+        if ticket.what_if:
+            self._what_if(client_id, ticket, inst, account, now_ns)
+            return
+        rec = OrderRecord(ticket=ticket, instrument=inst, client_id=client_id, perm_id=self.next_perm_id,
+                          account=account.code, created_ns=now_ns)
+        self.next_perm_id += 1
+        self.orders[key] = rec
+        if not ticket.transmit:
+            return  # held until a later order of the bracket (or this id again) is transmitted
+        for held in self._held_family(client_id, ticket):
+            self._submit(held, now_ns)
+        self._submit(rec, now_ns)
+        self.match_now(inst, now_ns)
+
+    def _held_family(self, client_id: int, ticket: OrderTicket) -> list[OrderRecord]:
+        """Held orders transmitted together with ``ticket``: its parent and the parent's other children."""
+        if not ticket.parent_id:
+            return []
+        out: list[OrderRecord] = []
+        parent = self.orders.get((client_id, ticket.parent_id))
+        if parent is not None and not parent.transmitted and not parent.is_done:
+            out.append(parent)
+        for rec in self.orders.values():
+            if (rec.client_id == client_id and rec.ticket.parent_id == ticket.parent_id and not rec.transmitted
+                    and rec.ticket.order_id != ticket.order_id and not rec.is_done):
+                out.append(rec)
+        return out
+
+    def _validate(self, t: OrderTicket) -> Instrument:
+        found = self.book.resolve(t.contract)
+        if not isinstance(found, Instrument):
+            if found:
+                raise Rejection(Code.NO_SECURITY, f"The contract description specified for {t.contract.symbol} is "
+                                "ambiguous.")
+            raise Rejection(Code.NO_SECURITY, "No security definition has been found for the request")
+        inst = found
+        if t.has_conditions:
+            raise Rejection(Code.ORDER_REJECTED, "Order rejected - reason:conditional orders are not supported "
+                            "by the simulated gateway", inactive=True)
+        if t.order_type not in ORDER_KINDS:
+            raise Rejection(Code.ORDER_REJECTED, f"Order rejected - reason:order type {t.order_type!r} is not "
+                            f"supported (supported: {', '.join(ORDER_KINDS)})", inactive=True)
+        if t.tif not in TIFS:
+            raise Rejection(Code.ORDER_REJECTED, f"Order rejected - reason:time in force {t.tif!r} is not "
+                            "supported (supported: DAY, GTC, IOC)", inactive=True)
+        if t.action not in ("BUY", "SELL", "SSHORT"):
+            raise Rejection(Code.VALIDATION, f"Error validating request:-'action' : cause - invalid action "
+                            f"{t.action!r}")
+        if not t.quantity > 0 or not float(t.quantity).is_integer():
+            raise Rejection(Code.ORDER_REJECTED, f"Order rejected - reason:invalid order size {t.quantity:g} "
+                            "(whole positive quantities only)", inactive=True)
+        kind = ORDER_KINDS[t.order_type]
+        tick = inst.min_tick
+        if kind in (OrderKind.LIMIT, OrderKind.STOP_LIMIT, OrderKind.LIMIT_ON_CLOSE):
+            if t.lmt_price is None or not t.lmt_price > 0:
+                raise Rejection(Code.ORDER_REJECTED, "Order rejected - reason:a limit price is required",
+                                inactive=True)
+            if not _on_tick(t.lmt_price, tick):
+                raise Rejection(Code.TICK_SIZE, "The price does not conform to the minimum price variation for "
+                                f"this contract ({tick:g}).")
+        if kind in (OrderKind.STOP, OrderKind.STOP_LIMIT):
+            if t.aux_price is None or not t.aux_price > 0:
+                raise Rejection(Code.ORDER_REJECTED, "Order rejected - reason:a stop price (auxPrice) is required",
+                                inactive=True)
+            if not _on_tick(t.aux_price, tick):
+                raise Rejection(Code.TICK_SIZE, "The price does not conform to the minimum price variation for "
+                                f"this contract ({tick:g}).")
+        if kind is OrderKind.TRAIL and not ((t.aux_price or 0) > 0 or (t.trailing_percent or 0) > 0):
+            raise Rejection(Code.ORDER_REJECTED, "Order rejected - reason:a trailing amount (auxPrice) or "
+                            "trailingPercent is required", inactive=True)
+        if self.reject_next is not None:
+            reason, self.reject_next = self.reject_next, None
+            raise Rejection(Code.ORDER_REJECTED, f"Order rejected - reason:{reason}", inactive=True)
+        return inst
+
+    def _account_of(self, t: OrderTicket) -> AccountBook:
+        code = t.account or self.default_account
+        book = self.accounts.get(code)
+        if book is None:
+            raise Rejection(Code.VALIDATION, f"Error validating request:-'{code}' : cause - the account code is not "
+                            f"one of {', '.join(self.accounts)}")
+        return book
+
+    def _price_for(self, inst: Instrument, t: OrderTicket, now_ns: int) -> float:
+        quote = self.market.quote(inst, now_ns)
+        if quote is not None:
+            return quote.last
+        return t.lmt_price or t.aux_price or 0.0
+
+    def _check_funds(self, inst: Instrument, t: OrderTicket, account: AccountBook, now_ns: int) -> None:
+        price = self._price_for(inst, t, now_ns)
+        need = account.order_margin(inst, t.signed_quantity, price)
+        if need <= 0:
+            return
+        self._mark_account(account, now_ns)
+        available = account.values()["AvailableFunds"]
+        if need > available:
+            raise Rejection(Code.ORDER_REJECTED, "Order rejected - reason:YOUR ORDER IS NOT ACCEPTED. IN ORDER TO "
+                            f"OBTAIN THE DESIRED POSITION YOUR AVAILABLE FUNDS [{available:.2f} USD] MUST EXCEED "
+                            f"THE INITIAL MARGIN [{need:.2f} USD]", inactive=True)
+
+    def _what_if(self, client_id: int, t: OrderTicket, inst: Instrument, account: AccountBook, now_ns: int) -> None:
+        price = self._price_for(inst, t, now_ns)
+        _, init, maint = account.margin()
+        need = account.order_margin(inst, t.signed_quantity, price)
+        rec = OrderRecord(ticket=t, instrument=inst, client_id=client_id, perm_id=0, account=account.code,
+                          status=IbStatus.PRE_SUBMITTED)
+        equity = account.ledger.portfolio_value
+        data = encode_open_order(rec, (f"{init + need:.2f}", f"{maint + need / 2:.2f}", f"{equity:.2f}"),
+                                 commission=self.matcher.commission.calculate(_Blank(), price, int(t.quantity)))
+        self.outbox.to_client(client_id, data)
+
+    def _working_order(self, rec: OrderRecord, now_ns: int) -> WorkingOrder:
+        t = rec.ticket
+        kind = ORDER_KINDS[t.order_type]
+        amount = int(t.quantity) if t.is_buy else -int(t.quantity)
+        limit = t.lmt_price if kind in (OrderKind.LIMIT, OrderKind.STOP_LIMIT, OrderKind.LIMIT_ON_CLOSE) else None
+        stop = t.aux_price if kind in (OrderKind.STOP, OrderKind.STOP_LIMIT) else None
+        trail_amount = trail_pct = None
+        if kind is OrderKind.TRAIL:
+            if t.trailing_percent:
+                trail_pct = t.trailing_percent
+            else:
+                trail_amount = t.aux_price
+            stop = t.trail_stop_price
+        parent_working = None
+        if t.parent_id:
+            parent = self.orders.get((rec.client_id, t.parent_id))
+            if parent is not None and parent.working_id and self.matcher.get(parent.working_id) is not None:
+                parent_working = parent.working_id
+        oca = f"{rec.account}/{t.oca_group}" if t.oca_group else None
+        return WorkingOrder(
+            id=f"{rec.client_id}:{t.order_id}", asset=rec.instrument.asset, amount=amount, kind=kind, limit=limit,
+            stop=stop, tif=TIFS[t.tif], created_ns=now_ns, trail_amount=trail_amount, trail_percent=trail_pct,
+            parent_id=parent_working, oca_group=oca, outside_rth=t.outside_rth,
+        )
+
+    def _submit(self, rec: OrderRecord, now_ns: int) -> None:
+        t = rec.ticket
+        if t.parent_id:
+            parent = self.orders.get((rec.client_id, t.parent_id))
+            if parent is not None and parent.status in (IbStatus.CANCELLED, IbStatus.API_CANCELLED,
+                                                        IbStatus.INACTIVE):
+                rec.transmitted = True
+                self._finish(rec, IbStatus.CANCELLED, now_ns, "parent order was cancelled")
+                self._send(rec, self._status_msg(rec))
+                self._error(rec.client_id, t.order_id, Code.ORDER_CANCELLED, "Order Canceled - reason:parent "
+                            "order was cancelled")
+                return
+            if parent is not None:
+                rec.parent_perm_id = parent.perm_id
+        working = self._working_order(rec, now_ns)
+        rec.working_id = working.id
+        rec.transmitted = True
+        self.matcher.submit(working)
+        self.by_working[working.id] = rec
+        rec.status = IbStatus.PRE_SUBMITTED if working.parent_id else IbStatus.SUBMITTED
+        if working.parent_id:
+            self._waiting_children.add(working.id)
+        if working.tif is TimeInForce.DAY or working.kind in (OrderKind.MARKET_ON_CLOSE, OrderKind.LIMIT_ON_CLOSE):
+            self._expiry[working.id] = self._session_close_after(rec.instrument, now_ns)
+        self._fed_until.setdefault(rec.instrument.con_id, now_ns)
+        self.notify(rec)
+
+    def _session_close_after(self, inst: Instrument, now_ns: int) -> int:
+        series = self.market.series(inst)
+        cal = series.calendar if series is not None else inst.calendar
+        i = int(np.searchsorted(cal.closes, now_ns, side="right"))
+        return int(cal.closes[min(i, len(cal) - 1)])
+
+    def _modify(self, rec: OrderRecord, t: OrderTicket, now_ns: int) -> None:
+        old = rec.ticket
+        if t.action != old.action or t.order_type != old.order_type:
+            raise Rejection(Code.MODIFY_MISMATCH, "Order being modified does not match original order")
+        inst = self._validate(t)
+        if inst.con_id != rec.instrument.con_id:
+            raise Rejection(Code.MODIFY_MISMATCH, "Order being modified does not match original order")
+        if t.quantity < rec.filled:
+            raise Rejection(Code.ORDER_REJECTED, "Order rejected - reason:the new quantity is below the filled "
+                            "quantity")
+        rec.ticket = t
+        if not rec.transmitted:
+            if t.transmit:
+                for held in self._held_family(rec.client_id, t):
+                    self._submit(held, now_ns)
+                self._submit(rec, now_ns)
+                self.match_now(inst, now_ns)
+            return
+        amount = int(t.quantity) if t.is_buy else -int(t.quantity)
+        kind = ORDER_KINDS[t.order_type]
+        limit = t.lmt_price if kind in (OrderKind.LIMIT, OrderKind.STOP_LIMIT, OrderKind.LIMIT_ON_CLOSE) else None
+        stop = t.aux_price if kind in (OrderKind.STOP, OrderKind.STOP_LIMIT) else None
+        w = self.matcher.get(rec.working_id)
+        if w is None:
+            raise Rejection(Code.CANNOT_MODIFY_FILLED, "Cannot modify a filled order")
+        self.matcher.modify(rec.working_id, now_ns, amount=amount, limit=limit, stop=stop, tif=TIFS[t.tif])
+        if kind is OrderKind.TRAIL:
+            w.trail_amount = None if t.trailing_percent else t.aux_price
+            w.trail_percent = t.trailing_percent or None
+        w.created_ns = now_ns  # a modified order is new to the market: it may fill from the next quote on
+        self.notify(rec)
+        self.match_now(inst, now_ns)
+
+    # ---------------------------------------------------------------------------------------------- cancelling
+    def cancel(self, client_id: int, order_id: int, now_ns: int) -> None:
+        rec = self.orders.get((client_id, order_id))
+        if rec is None:
+            self._error(client_id, order_id, Code.CANCEL_NOT_FOUND,
+                        f"OrderId {order_id} that needs to be cancelled is not found.")
+            return
+        if rec.is_done:
+            self._error(client_id, order_id, Code.CANCEL_NOT_ALLOWED, f"OrderId {order_id} that needs to be "
+                        f"cancelled cannot be cancelled, state: {rec.status.value}.")
+            return
+        self._cancel_record(rec, now_ns, "")
+
+    def _cancel_record(self, rec: OrderRecord, now_ns: int, reason: str) -> None:
+        if not rec.transmitted:
+            self._finish(rec, IbStatus.CANCELLED, now_ns, reason or "cancelled")
+            self._send(rec, self._status_msg(rec))
+            self._error(rec.client_id, rec.ticket.order_id, Code.ORDER_CANCELLED, f"Order Canceled - reason:{reason}")
+            return
+        for w in self.matcher.cancel(rec.working_id, now_ns, reason or None):
+            self._on_cancelled(Cancelled(w.id, w.asset, now_ns, w.reason or reason), now_ns)
+
+    def global_cancel(self, now_ns: int) -> None:
+        """reqGlobalCancel: cancel every working and held order of every client."""
+        for rec in list(self.orders.values()):
+            if not rec.is_done:
+                self._cancel_record(rec, now_ns, "global cancel")
+
+    def _finish(self, rec: OrderRecord, status: IbStatus, now_ns: int, text: str) -> None:
+        rec.status = status
+        rec.completed_ns = now_ns
+        rec.completed_status = text
+        self._expiry.pop(rec.working_id, None)
+        self._waiting_children.discard(rec.working_id)
+        self.by_working.pop(rec.working_id, None)
+
+    def _on_cancelled(self, ev: Cancelled, now_ns: int) -> None:
+        rec = self.by_working.get(ev.order_id)
+        if rec is None or rec.is_done:
+            return
+        self._finish(rec, IbStatus.CANCELLED, ev.time_ns, ev.reason or "Cancelled")
+        self._send(rec, self._status_msg(rec))
+        self._error(rec.client_id, rec.ticket.order_id, Code.ORDER_CANCELLED,
+                    f"Order Canceled - reason:{ev.reason or ''}")
+
+    # ------------------------------------------------------------------------------------------------ matching
+    def match_now(self, inst: Instrument, now_ns: int) -> None:
+        """Match the instrument's working orders against the current quote (a bar ending just after now)."""
+        if not self.matcher.open_orders(inst.asset):
+            return
+        quote = self.market.quote(inst, now_ns)
+        if quote is None or not quote.trading:
+            return
+        bar = BarQuote(close=quote.last, volume=quote.minute_volume, time_ns=now_ns + 1)
+        self._apply(self.matcher.on_bar(inst.asset, bar), now_ns)
+
+    def advance(self, now_ns: int) -> None:
+        """Feed the minute bars that ended since the last call to the matcher, then expire DAY orders."""
+        for con_id, since in list(self._fed_until.items()):
+            if since >= now_ns:
+                continue
+            inst = self.book.by_con_id(con_id)
+            if inst is None or not self.matcher.open_orders(inst.asset):
+                self._fed_until.pop(con_id, None)
+                continue
+            series = self.market.series(inst)
+            self._fed_until[con_id] = now_ns
+            if series is None:
+                continue
+            bars = series.minutes_between(since, now_ns)
+            if len(bars):
+                closes = series.calendar.closes
+                at_close = closes[np.minimum(np.searchsorted(closes, bars.end_ns), len(closes) - 1)] == bars.end_ns
+                for i in range(len(bars)):
+                    bar = BarQuote(float(bars.close[i]), float(bars.volume[i]), int(bars.end_ns[i]), bool(at_close[i]))
+                    events = self.matcher.on_bar(inst.asset, bar)
+                    if events:
+                        self._apply(events, int(bars.end_ns[i]))
+                    if not self.matcher.open_orders(inst.asset):
+                        break
+        expired = [wid for wid, t in self._expiry.items() if t <= now_ns]
+        for wid in expired:
+            self._expiry.pop(wid, None)
+            rec = self.by_working.get(wid)
+            if rec is not None and not rec.is_done:
+                reason = "DAY order expired at the close"
+                for w in self.matcher.cancel(wid, now_ns, reason):
+                    self._on_cancelled(Cancelled(w.id, w.asset, now_ns, w.reason or reason), now_ns)
+
+    def _apply(self, events: Iterable[MatchEvent], now_ns: int) -> None:
+        touched: set[tuple[str, int]] = set()
+        for ev in events:
+            if isinstance(ev, Fill):
+                rec = self.by_working.get(ev.order_id)
+                if rec is not None:
+                    self._on_fill(rec, ev)
+                    touched.add((rec.account, rec.instrument.con_id))
+            else:
+                self._on_cancelled(ev, now_ns)
+        for account, con_id in touched:
+            self.outbox.account_changed(account, self.book.by_con_id(con_id))
+        self._release_children(now_ns)
+
+    def _release_children(self, now_ns: int) -> None:
+        """Bracket children whose parent filled become Submitted (the matcher lets them work from now on)."""
+        for wid in list(self._waiting_children):
+            rec = self.by_working.get(wid)
+            w = self.matcher.get(wid)
+            if rec is None or w is None:
+                self._waiting_children.discard(wid)
+            elif w.parent_id is None or self.matcher.get(w.parent_id) is None:
+                self._waiting_children.discard(wid)
+                rec.status = IbStatus.SUBMITTED
+                self.notify(rec)
+
+    def _on_fill(self, rec: OrderRecord, fill: Fill) -> None:
+        account = self.accounts[rec.account]
+        inst = rec.instrument
+        realized = account.book(fill, inst)
+        shares = abs(fill.amount)
+        rec.filled = abs(fill.cum_filled)
+        rec.avg_fill_price = fill.avg_price
+        rec.last_fill_price = fill.price
+        rec.commission += fill.commission
+        self.exec_seq += 1
+        exec_id = f"{rec.perm_id:08x}.{self.exec_seq:08x}.01.01"
+        rec.exec_ids.append(exec_id)
+        exchange = inst.primary_exchange if inst.is_stock else inst.exchange
+        t = rec.ticket
+        ex = Execution(exec_id, fill.time_ns, rec.client_id, t.order_id, rec.perm_id, rec.account, inst,
+                       "BOT" if fill.amount > 0 else "SLD", float(shares), fill.price, rec.filled, fill.avg_price,
+                       t.order_ref, fill.commission, realized, exchange)
+        self.executions.append(ex)
+        self._send(rec, self.exec_message(ex, -1))
+        if fill.order_done:
+            self._finish(rec, IbStatus.FILLED, fill.time_ns, "Filled")
+            self.notify(rec)
+        else:
+            self._send(rec, self._status_msg(rec))
+        self._send(rec, msg.commission_report(exec_id, fill.commission, inst.currency, realized))
+        if self.on_execution is not None:
+            self.on_execution(ex)
+
+    def exec_message(self, ex: Execution, req_id: int) -> bytes:
+        return msg.exec_details(req_id, ex.order_id, ex.instrument, ex.exec_id, self.time_text(ex.time_ns),
+                                ex.account, ex.exchange, ex.side, ex.shares, ex.price, ex.perm_id, ex.client_id,
+                                ex.cum_qty, ex.avg_price, ex.order_ref)
+
+    def commission_message(self, ex: Execution) -> bytes:
+        return msg.commission_report(ex.exec_id, ex.commission, ex.instrument.currency, ex.realized_pnl)
+
+    def _mark_account(self, account: AccountBook, now_ns: int) -> None:
+        for h in account.holdings():
+            q = self.market.quote(h.instrument, now_ns)
+            if q is not None:
+                account.mark(h.instrument, q.last, now_ns)
+
+    def mark_all(self, now_ns: int) -> None:
+        """Mark every account's positions at the current quotes."""
+        for account in self.accounts.values():
+            self._mark_account(account, now_ns)
+
+    # ------------------------------------------------------------------------------------------------- queries
+    def open_orders(self, client_id: int | None) -> list[OrderRecord]:
+        """Working orders of one client (None: of all clients), in placement order."""
+        return [r for r in self.orders.values()
+                if r.transmitted and not r.is_done and (client_id is None or r.client_id == client_id)]
+
+    def completed(self) -> list[OrderRecord]:
+        return sorted((r for r in self.orders.values() if r.is_done and r.transmitted), key=lambda r: r.completed_ns)
+
+    def completed_message(self, rec: OrderRecord) -> bytes:
+        return encode_completed_order(rec, self.time_text(rec.completed_ns or rec.created_ns))
+
+    def status_message(self, rec: OrderRecord) -> bytes:
+        return self._status_msg(rec)
+
+    def open_order_message(self, rec: OrderRecord) -> bytes:
+        self._sync_stop(rec)
+        return encode_open_order(rec)
+
+    def has_working_orders(self) -> bool:
+        return len(self.matcher) > 0 or bool(self._expiry)
+
+
+class _Blank:
+    """A fresh order for a what-if commission estimate."""
+
+    amount = 0
+    filled = 0
+    commission = 0.0
+
+
+__all__ = ["Exchange", "Execution", "Outbox", "Rejection"]

@@ -1,0 +1,181 @@
+"""Message ids, tick types and error codes of the TWS protocol, as Enums."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class In(IntEnum):
+    """Ids of the messages a client sends."""
+
+    REQ_MKT_DATA = 1
+    CANCEL_MKT_DATA = 2
+    PLACE_ORDER = 3
+    CANCEL_ORDER = 4
+    REQ_OPEN_ORDERS = 5
+    REQ_ACCT_DATA = 6
+    REQ_EXECUTIONS = 7
+    REQ_IDS = 8
+    REQ_CONTRACT_DATA = 9
+    REQ_MKT_DEPTH = 10
+    CANCEL_MKT_DEPTH = 11
+    REQ_NEWS_BULLETINS = 12
+    CANCEL_NEWS_BULLETINS = 13
+    SET_SERVER_LOGLEVEL = 14
+    REQ_AUTO_OPEN_ORDERS = 15
+    REQ_ALL_OPEN_ORDERS = 16
+    REQ_MANAGED_ACCTS = 17
+    REQ_HISTORICAL_DATA = 20
+    CANCEL_HISTORICAL_DATA = 25
+    REQ_CURRENT_TIME = 49
+    REQ_REAL_TIME_BARS = 50
+    CANCEL_REAL_TIME_BARS = 51
+    REQ_GLOBAL_CANCEL = 58
+    REQ_MARKET_DATA_TYPE = 59
+    REQ_POSITIONS = 61
+    REQ_ACCOUNT_SUMMARY = 62
+    CANCEL_ACCOUNT_SUMMARY = 63
+    CANCEL_POSITIONS = 64
+    START_API = 71
+    REQ_POSITIONS_MULTI = 74
+    CANCEL_POSITIONS_MULTI = 75
+    REQ_ACCOUNT_UPDATES_MULTI = 76
+    CANCEL_ACCOUNT_UPDATES_MULTI = 77
+    REQ_HEAD_TIMESTAMP = 87
+    CANCEL_HEAD_TIMESTAMP = 90
+    REQ_MARKET_RULE = 91
+    REQ_PNL = 92
+    CANCEL_PNL = 93
+    REQ_PNL_SINGLE = 94
+    CANCEL_PNL_SINGLE = 95
+    REQ_COMPLETED_ORDERS = 99
+
+
+class Out(IntEnum):
+    """Ids of the messages the gateway sends."""
+
+    TICK_PRICE = 1
+    TICK_SIZE = 2
+    ORDER_STATUS = 3
+    ERR_MSG = 4
+    OPEN_ORDER = 5
+    ACCT_VALUE = 6
+    PORTFOLIO_VALUE = 7
+    ACCT_UPDATE_TIME = 8
+    NEXT_VALID_ID = 9
+    CONTRACT_DATA = 10
+    EXECUTION_DATA = 11
+    MANAGED_ACCTS = 15
+    HISTORICAL_DATA = 17
+    TICK_GENERIC = 45
+    TICK_STRING = 46
+    CURRENT_TIME = 49
+    REAL_TIME_BARS = 50
+    CONTRACT_DATA_END = 52
+    OPEN_ORDER_END = 53
+    ACCT_DOWNLOAD_END = 54
+    EXECUTION_DATA_END = 55
+    TICK_SNAPSHOT_END = 57
+    MARKET_DATA_TYPE = 58
+    COMMISSION_REPORT = 59
+    POSITION_DATA = 61
+    POSITION_END = 62
+    ACCOUNT_SUMMARY = 63
+    ACCOUNT_SUMMARY_END = 64
+    POSITION_MULTI = 71
+    POSITION_MULTI_END = 72
+    ACCOUNT_UPDATE_MULTI = 73
+    ACCOUNT_UPDATE_MULTI_END = 74
+    TICK_REQ_PARAMS = 81
+    HEAD_TIMESTAMP = 88
+    HISTORICAL_DATA_UPDATE = 90
+    MARKET_RULE = 93
+    PNL = 94
+    PNL_SINGLE = 95
+    COMPLETED_ORDER = 101
+    COMPLETED_ORDERS_END = 102
+
+
+class Tick(IntEnum):
+    """Tick types used by market data messages."""
+
+    BID_SIZE = 0
+    BID = 1
+    ASK = 2
+    ASK_SIZE = 3
+    LAST = 4
+    LAST_SIZE = 5
+    HIGH = 6
+    LOW = 7
+    VOLUME = 8
+    CLOSE = 9
+    OPEN = 14
+    LAST_TIMESTAMP = 45
+    HALTED = 49
+    DELAYED_BID = 66
+    DELAYED_ASK = 67
+    DELAYED_LAST = 68
+    DELAYED_BID_SIZE = 69
+    DELAYED_ASK_SIZE = 70
+    DELAYED_LAST_SIZE = 71
+    DELAYED_HIGH = 72
+    DELAYED_LOW = 73
+    DELAYED_VOLUME = 74
+    DELAYED_CLOSE = 75
+    DELAYED_OPEN = 76
+    DELAYED_LAST_TIMESTAMP = 88
+
+    def delayed(self) -> Tick:
+        """The delayed-data counterpart of a live tick type (itself when there is none)."""
+        return _DELAYED.get(self, self)
+
+
+_DELAYED = {
+    Tick.BID_SIZE: Tick.DELAYED_BID_SIZE,
+    Tick.BID: Tick.DELAYED_BID,
+    Tick.ASK: Tick.DELAYED_ASK,
+    Tick.ASK_SIZE: Tick.DELAYED_ASK_SIZE,
+    Tick.LAST: Tick.DELAYED_LAST,
+    Tick.LAST_SIZE: Tick.DELAYED_LAST_SIZE,
+    Tick.HIGH: Tick.DELAYED_HIGH,
+    Tick.LOW: Tick.DELAYED_LOW,
+    Tick.VOLUME: Tick.DELAYED_VOLUME,
+    Tick.CLOSE: Tick.DELAYED_CLOSE,
+    Tick.OPEN: Tick.DELAYED_OPEN,
+    Tick.LAST_TIMESTAMP: Tick.DELAYED_LAST_TIMESTAMP,
+}
+
+
+class Code(IntEnum):
+    """Error and notice codes the gateway sends (message 4)."""
+
+    MAX_RATE = 100
+    DUPLICATE_ORDER_ID = 103
+    CANNOT_MODIFY_FILLED = 104
+    MODIFY_MISMATCH = 105
+    TICK_SIZE = 110
+    HISTORICAL_DATA = 162
+    HISTORICAL_CANCELLED = 366
+    NO_SECURITY = 200
+    ORDER_REJECTED = 201
+    ORDER_CANCELLED = 202
+    VALIDATION = 321
+    CLIENT_ID_IN_USE = 326
+    NOT_SUBSCRIBED = 354
+    ORDER_MESSAGE = 399
+    NOT_CONNECTED = 504
+    DISPLAY_DELAYED = 10167
+    CONNECTIVITY_LOST = 1100
+    RESTORED_DATA_LOST = 1101
+    RESTORED_DATA_KEPT = 1102
+    MARKET_FARM_OK = 2104
+    HISTORICAL_FARM_OK = 2106
+    HISTORICAL_FARM_INACTIVE = 2107
+    MARKET_FARM_INACTIVE = 2108
+    SECDEF_FARM_OK = 2158
+    CANCEL_NOT_FOUND = 10147
+    CANCEL_NOT_ALLOWED = 10148
+
+
+#: The id field of error messages that concern no request.
+NO_ID = -1
