@@ -1,0 +1,193 @@
+"""Historical bars (reqHistoricalData) as numpy arrays labelled by bar END, a per-bar cache, and the live data
+portal's :class:`~runtime.data.store.BarArrays` built from them.
+
+An intraday bar still forming (IB sends it) is left out until it has ended; today's partial DAILY bar is kept,
+labelled with today's close (the portal decides what an algorithm sees of it).
+
+IB labels a bar by its START ('20121114' for a day, epoch seconds with formatDate=2 for intraday bars); the
+runtime labels it by its END (a day by its session's close, a minute by the minute that ended). TRADES volumes
+come in lots of ``mdSizeMultiplier`` below server version 163 and are converted to shares.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from runtime.brokers.ib.errors import HistoricalDataError
+from runtime.brokers.ib.pacing import HistoricalPacer, HistoryKey
+from runtime.brokers.ib.records import BarInfo
+from runtime.core.assets import Asset
+from runtime.core.calendar import TradingCalendar
+from runtime.core.ib_mapping import (
+    NS_PER_SECOND,
+    bar_seconds,
+    duration_for_sessions,
+    end_labels_daily,
+    end_labels_intraday,
+    ib_end_time,
+    normalize_bar_size,
+    parse_duration,
+    parse_ib_time,
+)
+from runtime.data.store import DAILY, MINUTE, BarArrays
+
+#: fetch(asset, end, duration, bar_size, what_to_show, use_rth, timeout) -> IB's bars (start-labelled)
+Fetch = Callable[[Asset, str, str, str, str, bool, float], list[BarInfo]]
+
+
+@dataclass(frozen=True, eq=False)
+class HistoryBars:
+    """Bars of one asset: ``end_ns`` int64 ns UTC (bar END), float64 fields, ascending."""
+
+    asset: Asset
+    bar_size: str
+    end_ns: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.end_ns)
+
+    def tail(self, n: int) -> HistoryBars:
+        """The last ``n`` bars."""
+        s = slice(max(len(self) - n, 0), len(self))
+        return HistoryBars(self.asset, self.bar_size, self.end_ns[s], self.open[s], self.high[s], self.low[s],
+                           self.close[s], self.volume[s])
+
+
+class HistoryService:
+    """reqHistoricalData with IB's pacing respected (requests wait their turn) and a cache per bar."""
+
+    def __init__(self, fetch: Fetch, calendar_for: Callable[[Asset], TradingCalendar], *,
+                 pacer: HistoricalPacer | None = None, time_zone: str = "US/Eastern", timeout_s: float = 30.0,
+                 lot_for: Callable[[Asset], int] | None = None, cache_size: int = 512,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self._fetch = fetch
+        self._calendar_for = calendar_for
+        self.pacer = pacer or HistoricalPacer()
+        self.time_zone = time_zone
+        self.timeout_s = timeout_s
+        self._lot_for = lot_for or (lambda a: 1)
+        self._sleep = sleep
+        self._cache: OrderedDict[tuple, HistoryBars] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.cache_hits = 0
+        self.waited_s = 0.0
+
+    def bars(self, asset: Asset, duration: str, bar_size: str, what_to_show: str = "TRADES", use_rth: bool = True,
+             end_ns: int | None = None, as_of_ns: int | None = None, timeout: float | None = None) -> HistoryBars:
+        """Bars of ``asset`` covering ``duration`` ('30 D', '3600 S', '1 Y') up to ``end_ns`` (None: now).
+
+        Answers are cached per bar: asking the same again before the next bar of ``bar_size`` has ended (at
+        ``as_of_ns``, the engine's clock; wall time if None) costs nothing.
+        """
+        size = normalize_bar_size(bar_size)
+        parse_duration(duration)
+        what = what_to_show.upper()
+        seconds = bar_seconds(size)
+        now = time.time_ns() if as_of_ns is None else as_of_ns
+        bucket = now // (seconds * NS_PER_SECOND) if end_ns is None else None
+        key = (asset.sid, asset.con_id, duration, size, what, use_rth, end_ns, bucket)
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                self.cache_hits += 1
+                return hit
+        end = ib_end_time(end_ns)
+        pace_key = HistoryKey((asset.con_id or asset.sid, end, duration, size, what, use_rth),
+                              (asset.con_id or asset.sid, asset.exchange, what), 2 if what == "BID_ASK" else 1)
+        budget = timeout or self.timeout_s
+        deadline = time.monotonic() + budget
+        while True:
+            wait = self.pacer.reserve(pace_key)
+            if wait <= 0:
+                break
+            if time.monotonic() + wait > deadline:
+                raise HistoricalDataError(
+                    f"history for {asset.symbol} ({duration} of {size}) would have to wait {wait:.0f} s for IB's "
+                    "historical-data pacing (max 60 requests / 10 min, 6 per contract / 2 s, no identical request "
+                    "within 15 s): ask for fewer or longer series, or rely on the cache", 162)
+            self.waited_s += wait
+            self._sleep(wait)
+        self.requests += 1
+        rows = self._fetch(asset, end, duration, size, what, use_rth, max(deadline - time.monotonic(), 1.0))
+        lot = self._lot_for(asset) if what in ("TRADES", "ADJUSTED_LAST") else 1
+        result = self._to_bars(asset, size, seconds, rows, lot, now)
+        with self._lock:
+            self._cache[key] = result
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return result
+
+    def _to_bars(self, asset: Asset, size: str, seconds: int, rows: Sequence[BarInfo], lot: int,
+                 now_ns: int) -> HistoryBars:
+        cal = self._calendar_for(asset)
+        n = len(rows)
+        fields = np.array([[r.open, r.high, r.low, r.close, r.volume] for r in rows], dtype=np.float64).reshape(n, 5)
+        vol = fields[:, 4]
+        vol = np.where(vol < 0, np.nan, vol * lot)
+        if seconds >= 86_400:
+            ends = end_labels_daily([r.date.split()[0] for r in rows], cal.sessions, cal.closes)
+        else:
+            starts = np.fromiter((parse_ib_time(r.date, self.time_zone) for r in rows), dtype=np.int64, count=n)
+            ends = end_labels_intraday(starts, seconds, cal.closes)
+            # IB includes the bar still forming; the runtime knows a bar once it has ended
+            keep = ends <= now_ns
+            ends, fields, vol = ends[keep], fields[keep], vol[keep]
+        order = np.argsort(ends, kind="stable")
+        return HistoryBars(asset, size, ends[order], fields[order, 0], fields[order, 1], fields[order, 2],
+                           fields[order, 3], vol[order])
+
+    # ------------------------------------------------------------------------------------------ bar stores
+    def daily_bar_arrays(self, assets: Sequence[Asset], n_sessions: int, calendar: TradingCalendar,
+                         now_ns: int | None = None, timeout: float | None = None) -> BarArrays:
+        """Daily BarArrays of the last ``n_sessions`` sessions up to now (today's partial bar included when IB sends
+        it: it is labelled with today's close)."""
+        now = time.time_ns() if now_ns is None else now_ns
+        last = calendar.last_session_started_by(now)
+        first = max(last - n_sessions + 1, 0)
+        times = calendar.closes[first: last + 1].astype(np.int64)
+        data = [self.bars(a, duration_for_sessions(n_sessions), "1 day", end_ns=None, as_of_ns=now,
+                          timeout=timeout) for a in assets]
+        return _bar_arrays(DAILY, calendar, first, last, assets, times, np.arange(len(times) + 1, dtype=np.int64),
+                           data)
+
+    def minute_bar_arrays(self, assets: Sequence[Asset], calendar: TradingCalendar, now_ns: int | None = None,
+                          timeout: float | None = None) -> BarArrays:
+        """Minute BarArrays of the current session so far (the last session if none is open)."""
+        now = time.time_ns() if now_ns is None else now_ns
+        k = calendar.last_session_started_by(now)
+        minutes = calendar.session_minutes(k)
+        minutes = minutes[minutes <= now]
+        data = [self.bars(a, "1 D", "1 min", end_ns=None, as_of_ns=now, timeout=timeout) for a in assets]
+        return _bar_arrays(MINUTE, calendar, k, k, assets, minutes.astype(np.int64),
+                           np.array([0, len(minutes)], dtype=np.int64), data)
+
+
+def _bar_arrays(frequency: str, calendar: TradingCalendar, first: int, last: int, assets: Sequence[Asset],
+                times: np.ndarray, session_row_start: np.ndarray, data: Sequence[HistoryBars]) -> BarArrays:
+    n, m = len(times), len(assets)
+    out = {f: np.full((n, m), np.nan) for f in ("open", "high", "low", "close")}
+    volume = np.zeros((n, m))
+    for c, bars in enumerate(data):
+        rows = np.searchsorted(times, bars.end_ns)
+        ok = (rows < n) & (times[np.minimum(rows, n - 1)] == bars.end_ns) if n else np.zeros(len(bars), bool)
+        r = rows[ok]
+        for f in out:
+            out[f][r, c] = getattr(bars, f)[ok]
+        volume[r, c] = np.nan_to_num(bars.volume[ok])
+    ones = np.ones((n, m))
+    return BarArrays(frequency, calendar, first, last, tuple(assets), times, session_row_start, out["open"],
+                     out["high"], out["low"], out["close"], volume, ones, ones.copy())
