@@ -112,15 +112,15 @@ def cmd_backtest(settings: Settings) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``ibalgo`` command."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "gateway":  # the gateway parses its own options (argparse would eat --help)
+        from runtime.gateway import run_gateway
+
+        return int(run_gateway(argv[1:]) or 0)
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
-    if args.command == "gateway":
-        from runtime.gateway import run_gateway
-
-        return int(run_gateway(args.rest) or 0)
     try:
         settings = _settings_from(args)
         _configure_logging(settings.log_level)
