@@ -299,12 +299,15 @@ class ClientSession(asyncio.Protocol):
     def h_place_order(self, fields: list[str]) -> None:
         ticket = decode_place_order(fields)
         self.gw.exchange.place(self._cid, ticket, self.gw.clock.now_ns())
+        self.gw.save()
 
     def h_cancel_order(self, fields: list[str]) -> None:
         self.gw.exchange.cancel(self._cid, rq.cancel_order(fields), self.gw.clock.now_ns())
+        self.gw.save()
 
     def h_global_cancel(self, fields: list[str]) -> None:
         self.gw.exchange.global_cancel(self.gw.clock.now_ns())
+        self.gw.save()
 
     def h_open_orders(self, fields: list[str]) -> None:
         self.gw.send_open_orders(self, self._cid if self._cid != 0 else None)
