@@ -44,42 +44,43 @@ class TradingControl:
 
 
 @dataclass(frozen=True)
-class MaxOrderSize(TradingControl):
-    """No single order larger than ``max_shares`` shares or ``max_notional`` in value (for one asset or all)."""
+class _SizeLimit(TradingControl):
+    """Shares/notional limits on a quantity derived from the order (one asset, or all when ``asset`` is None)."""
 
     asset: Asset | None = None
     max_shares: float | None = None
     max_notional: float | None = None
 
+    def _quantity(self, check: OrderCheck) -> tuple[int, str, str]:
+        """(shares, what to call them, the verb) for the messages."""
+        raise NotImplementedError
+
     def violation(self, check: OrderCheck) -> str | None:
         if self.asset is not None and check.asset != self.asset:
             return None
-        if self.max_shares is not None and abs(check.amount) > self.max_shares:
-            return f"order of {check.amount} {check.asset.symbol} exceeds max_shares={self.max_shares}"
-        notional = abs(check.amount * check.price * check.asset.multiplier)
-        if self.max_notional is not None and check.price == check.price and notional > self.max_notional:
-            return f"order value {notional:,.2f} for {check.asset.symbol} exceeds max_notional={self.max_notional}"
+        shares, what, verb = self._quantity(check)
+        if self.max_shares is not None and abs(shares) > self.max_shares:
+            return f"{what} of {shares} {check.asset.symbol} {verb} max_shares={self.max_shares}"
+        value = abs(shares * check.price * check.asset.multiplier)
+        if self.max_notional is not None and check.price == check.price and value > self.max_notional:
+            return f"{what} value {value:,.2f} for {check.asset.symbol} {verb} max_notional={self.max_notional}"
         return None
 
 
 @dataclass(frozen=True)
-class MaxPositionSize(TradingControl):
+class MaxOrderSize(_SizeLimit):
+    """No single order larger than ``max_shares`` shares or ``max_notional`` in value (for one asset or all)."""
+
+    def _quantity(self, check: OrderCheck) -> tuple[int, str, str]:
+        return check.amount, "order", "exceeds"
+
+
+@dataclass(frozen=True)
+class MaxPositionSize(_SizeLimit):
     """The position after this order (open orders ignored) no larger than ``max_shares`` / ``max_notional``."""
 
-    asset: Asset | None = None
-    max_shares: float | None = None
-    max_notional: float | None = None
-
-    def violation(self, check: OrderCheck) -> str | None:
-        if self.asset is not None and check.asset != self.asset:
-            return None
-        after = check.current_position + check.amount
-        if self.max_shares is not None and abs(after) > self.max_shares:
-            return f"position of {after} {check.asset.symbol} would exceed max_shares={self.max_shares}"
-        value = abs(after * check.price * check.asset.multiplier)
-        if self.max_notional is not None and check.price == check.price and value > self.max_notional:
-            return f"position value {value:,.2f} for {check.asset.symbol} would exceed max_notional={self.max_notional}"
-        return None
+    def _quantity(self, check: OrderCheck) -> tuple[int, str, str]:
+        return check.current_position + check.amount, "position", "would exceed"
 
 
 @dataclass(frozen=True)
