@@ -19,7 +19,7 @@ MARGIN_RATES = {"STK": (0.5, 0.25), "FUT": (0.06, 0.05), "CASH": (0.03, 0.025)}
 #: Tags reported by reqAccountSummary for "All" and $LEDGER-less requests.
 SUMMARY_TAGS = (
     "AccountType", "NetLiquidation", "TotalCashValue", "SettledCash", "AccruedCash", "BuyingPower",
-    "EquityWithLoanValue", "PreviousEquityWithLoanValue", "GrossPositionValue", "ReqTEquity", "ReqTMargin", "SMA",
+    "EquityWithLoanValue", "PreviousEquityWithLoanValue", "GrossPositionValue", "RegTEquity", "RegTMargin", "SMA",
     "InitMarginReq", "MaintMarginReq", "AvailableFunds", "ExcessLiquidity", "Cushion", "FullInitMarginReq",
     "FullMaintMarginReq", "FullAvailableFunds", "FullExcessLiquidity", "LookAheadNextChange",
     "LookAheadInitMarginReq", "LookAheadMaintMarginReq", "LookAheadAvailableFunds", "LookAheadExcessLiquidity",
@@ -152,8 +152,8 @@ class AccountBook:
             "EquityWithLoanValue": net_liq,
             "PreviousEquityWithLoanValue": net_liq,
             "GrossPositionValue": gross,
-            "ReqTEquity": net_liq,
-            "ReqTMargin": init,
+            "RegTEquity": net_liq,
+            "RegTMargin": init,
             "SMA": max(available, 0.0),
             "InitMarginReq": init,
             "MaintMarginReq": maint,
