@@ -9,7 +9,7 @@ ibalgo from.
 #: The algorithm file (a Quantopian/zipline-style file with initialize(context) and handle_data(context, data)).
 ALGORITHM = "user_algos/dual_moving_average.py"
 
-#: What the command does when no sub-command is given: "backtest" (the only mode so far).
+#: What the command does when no sub-command is given: "backtest".
 RUN_MODE = "backtest"
 
 # --- backtest ---------------------------------------------------------------------------------------------------
@@ -59,6 +59,32 @@ ACCOUNT_CODE = "DU0000001"
 BROKER_HOST = "127.0.0.1"
 BROKER_PORT = 4002
 CLIENT_ID = 1
+
+# --- ibalgo run (paper and live trading) -----------------------------------------------------------------------
+#: "sim": the built-in simulated IB Gateway, started inside ibalgo (no account, no TWS needed);
+#: "ib": TWS or IB Gateway at BROKER_HOST:BROKER_PORT with CLIENT_ID and ACCOUNT_CODE.
+BROKER = "sim"
+
+#: The simulated gateway's replay window "START:END" (dates). None: START and END above.
+REPLAY = None
+
+#: Replay speed: a number (times real time, 60 = a minute per second) or "max" (as fast as possible).
+SPEED = "max"
+
+#: Trading a live account (a live port 7496/4001 or an account not starting with DU/DF) needs LIVE = True
+#: (or --live): without it ibalgo refuses, so real money is never used by mistake.
+LIVE = False
+
+#: On Ctrl-C / SIGTERM: cancel the run's open orders (True) or leave them working at IB (False; a restart with
+#: the same RUN_ID adopts them by their orderRef).
+CANCEL_ON_STOP = False
+
+#: The run's name in the journal and in every order's orderRef. None: a new id each start. Keep it to restart a
+#: run (same journal, same --output folder): its open orders are adopted, never sent twice.
+RUN_ID = None
+
+#: How many daily bars back the live data holds (data.history windows longer than this are NaN-padded).
+HISTORY_SESSIONS = 260
 
 # --- logging ----------------------------------------------------------------------------------------------------
 #: DEBUG, INFO, WARNING or ERROR.

@@ -14,6 +14,9 @@ from runtime.data.errors import DataError
 from runtime.errors import IbAlgoError
 
 EPILOG = """examples:
+  ibalgo run user_algos/dual_moving_average.py --replay 2012-01-03:2012-03-30
+  ibalgo run user_algos/scheduled_minute.py --frequency minute --replay 2012-11-19:2012-11-21 --speed 600
+  ibalgo run user_algos/buy_and_hold.py --broker ib --port 7497 --account DU1234567   (TWS paper)
   ibalgo backtest user_algos/dual_moving_average.py
   ibalgo backtest user_algos/buy_and_hold.py --start 2010-01-04 --end 2012-12-31 --capital 50000
   ibalgo backtest user_algos/scheduled_minute.py --frequency minute --start 2012-11-01 --end 2012-11-30
@@ -54,6 +57,40 @@ def _parser() -> argparse.ArgumentParser:
                     help="stop at the first exception in the algorithm instead of logging it and continuing")
     bt.add_argument("--log-level", dest="log_level", help="DEBUG, INFO, WARNING or ERROR (default: LOG_LEVEL)")
     bt.add_argument("--settings", help="settings file to read instead of ./settings.py")
+    run = sub.add_parser(
+        "run",
+        help="run an algorithm through the IB API: on the built-in simulated gateway (default) or TWS / IB Gateway",
+        description="Run an algorithm through Interactive Brokers' ibapi client. Without --broker ib, a simulated "
+        "IB Gateway starts inside ibalgo and replays the bundled (or --data) bars; results are written like a "
+        "backtest's, so the two compare. Ctrl-C stops cleanly (a second Ctrl-C exits at once).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("algorithm", nargs="?", help="the algorithm file (default: ALGORITHM in settings.py)")
+    run.add_argument("--replay", metavar="START:END", help="simulated gateway: replay these sessions (default: "
+                     "START:END in settings.py)")
+    run.add_argument("--speed", help="replay speed: N times real time, or 'max' (default)")
+    run.add_argument("--capital", type=float, help="simulated gateway: the paper account's cash (default: CAPITAL)")
+    run.add_argument("--frequency", choices=["daily", "minute"], help="bar frequency (default: FREQUENCY)")
+    run.add_argument("--data", dest="data_dir", metavar="DIR", help="simulated gateway: bars to replay")
+    run.add_argument("--output", dest="output_dir", metavar="DIR", help="results and journal.sqlite go here")
+    run.add_argument("--seed", type=int, help="seed of the simulated gateway's minute bars (default: SEED)")
+    run.add_argument("--broker", choices=["sim", "ib"], help="sim: the built-in simulated gateway (default); "
+                     "ib: TWS / IB Gateway")
+    run.add_argument("--host", dest="broker_host", help="TWS / IB Gateway host (default: BROKER_HOST)")
+    run.add_argument("--port", dest="broker_port", type=int, help="TWS / IB Gateway API port: TWS paper 7497, "
+                     "Gateway paper 4002 (default: BROKER_PORT)")
+    run.add_argument("--client-id", dest="client_id", type=int, help="API client id (default: CLIENT_ID)")
+    run.add_argument("--account", dest="account_code", help="account code (default: the only managed account)")
+    run.add_argument("--live", action="store_true", default=None,
+                     help="confirm trading a live account (ports 7496/4001, accounts not starting with DU/DF)")
+    run.add_argument("--run-id", dest="run_id", help="the run's name (keep it to restart a run: its open orders "
+                     "are adopted, never sent again)")
+    run.add_argument("--cancel-on-stop", dest="cancel_on_stop", action="store_true", default=None,
+                     help="cancel the run's open orders when it stops (default: leave them working)")
+    run.add_argument("--strict", action="store_true", default=None, help="stop at the first algorithm exception")
+    run.add_argument("--log-level", dest="log_level", help="DEBUG, INFO, WARNING or ERROR (default: LOG_LEVEL)")
+    run.add_argument("--settings", help="settings file to read instead of ./settings.py")
     gw = sub.add_parser("gateway", help="run the simulated IB Gateway", add_help=False)
     gw.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
@@ -75,14 +112,87 @@ def _configure_logging(level: str) -> None:
     root.setLevel(level)
 
 
+_OVERRIDES = ("algorithm", "start", "end", "capital", "data_dir", "frequency", "output_dir", "seed", "strict",
+              "log_level", "rep_bar_freq", "replay", "speed", "broker", "broker_host", "broker_port", "client_id",
+              "account_code", "live", "run_id", "cancel_on_stop")
+
+
 def _settings_from(args: argparse.Namespace) -> Settings:
     settings = load_settings(args.settings)
-    overrides = {
-        "algorithm": args.algorithm, "start": args.start, "end": args.end, "capital": args.capital,
-        "data_dir": args.data_dir, "frequency": args.frequency, "output_dir": args.output_dir, "seed": args.seed,
-        "strict": args.strict, "log_level": args.log_level, "rep_bar_freq": args.rep_bar_freq,
-    }
+    overrides = {name: getattr(args, name, None) for name in _OVERRIDES}
+    if args.command == "run" and args.broker_host is not None and args.broker is None:
+        overrides["broker"] = "ib"  # --host names a TWS / IB Gateway
     return with_overrides(settings, overrides)
+
+
+def _replay_window(settings: Settings) -> tuple:
+    import pandas as pd
+
+    from runtime.errors import ConfigError
+
+    if settings.replay:
+        start, sep, end = str(settings.replay).partition(":")
+        try:
+            return pd.Timestamp(start), (pd.Timestamp(end) if sep and end else None)
+        except ValueError:
+            raise ConfigError(f"--replay must be START:END dates like 2012-01-03:2012-03-30, got "
+                              f"{settings.replay!r}") from None
+    return settings.start_ts or pd.Timestamp("2012-06-01"), settings.end_ts
+
+
+def cmd_run(settings: Settings) -> int:
+    """``ibalgo run``: the algorithm through the IB adapter (simulated gateway by default)."""
+    import os
+    import signal
+
+    from runtime.live.paper import BrokerTarget, run_algorithm
+    from runtime.live.session import ExchangeTimeFilter, LiveSession
+
+    if settings.broker == "ib":
+        account = None if settings.account_code == "DU0000001" else settings.account_code
+        target = BrokerTarget(settings.broker_host, int(settings.broker_port), int(settings.client_id), account,
+                              bool(settings.live))
+    else:
+        target = BrokerTarget(client_id=int(settings.client_id))
+    speed = None if str(settings.speed).lower() == "max" else float(settings.speed)
+    interrupts = []
+
+    def install(session: LiveSession) -> None:
+        def on_signal(signum: int, _frame: object) -> None:
+            interrupts.append(signum)
+            if len(interrupts) > 1:
+                sys.stderr.write("\nsecond interrupt: exiting at once\n")
+                os._exit(130)
+            sys.stderr.write("\nstopping (open orders are kept or cancelled as configured; Ctrl-C again to exit at "
+                             "once)\n")
+            session.stop("interrupted" if signum == signal.SIGINT else "terminated (SIGTERM)")
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, on_signal)
+        stamp = ExchangeTimeFilter(session.clock, session.calendar)
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(stamp)  # log lines show the run's clock in exchange time
+
+    started = time.perf_counter()
+    output = Path(settings.output_dir)
+    result = run_algorithm(
+        settings.algorithm, target=target, frequency=settings.frequency, replay=_replay_window(settings),
+        speed=speed, capital=settings.capital, data_dir=settings.data_dir, seed=settings.seed, output=output,
+        run_id=settings.run_id, strict=settings.strict, cancel_on_stop=settings.cancel_on_stop,
+        calendar_name=settings.exchange_calendar, before_trading_start=settings.before_trading_start,
+        history_sessions=int(settings.history_sessions), on_session=install)
+    elapsed = time.perf_counter() - started
+    out = sys.stdout
+    where = "the simulated gateway" if target.host is None else f"{target.host}:{target.port}"
+    out.write(f"\nrun {result.engine.functions.path} on {where} ({settings.frequency} bars): "
+              f"{result.stopped_because}\n")
+    for line in result.summary.lines():
+        out.write(f"  {line}\n")
+    if result.engine.error_count:
+        out.write(f"  errors in the algorithm: {result.engine.error_count} (see the log above)\n")
+    out.write(f"  results written to {output}/ (results.csv, trades.csv, orders.csv, results.pkl; journal.sqlite)\n")
+    out.write(f"  whole run {elapsed:.2f} s\n")
+    return 0
 
 
 def cmd_backtest(settings: Settings) -> int:
@@ -124,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = _settings_from(args)
         _configure_logging(settings.log_level)
+        if args.command == "run":
+            return cmd_run(settings)
         return cmd_backtest(settings)
     except (IbAlgoError, DataError) as exc:
         sys.stderr.write(f"error: {exc}\n")

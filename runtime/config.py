@@ -35,6 +35,13 @@ class Settings:
     broker_port: int = 4002
     client_id: int = 1
     log_level: str = "INFO"
+    broker: str = "sim"
+    replay: str | None = None
+    speed: str = "max"
+    live: bool = False
+    cancel_on_stop: bool = False
+    run_id: str | None = None
+    history_sessions: int = 260
 
     def __repr__(self) -> str:
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -108,5 +115,14 @@ def with_overrides(settings: Settings, overrides: dict[str, Any]) -> Settings:
         if not freq > 0:
             raise ConfigError(f"rep_bar_freq must be positive, got {out.rep_bar_freq!r}")
         out = replace(out, rep_bar_freq=freq)
+    if out.broker not in ("sim", "ib"):
+        raise ConfigError(f"broker must be 'sim' (the embedded simulated gateway) or 'ib' (TWS / IB Gateway), got "
+                          f"{out.broker!r}")
+    if str(out.speed).lower() != "max":
+        try:
+            if not float(out.speed) > 0:
+                raise ValueError
+        except (TypeError, ValueError):
+            raise ConfigError(f"speed must be a positive number or 'max', got {out.speed!r}") from None
     out.start_ts, out.end_ts  # noqa: B018 - validate the dates now
     return replace(out, capital=capital, log_level=out.log_level.upper())

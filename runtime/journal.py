@@ -6,8 +6,8 @@ One file per run name (``<output>/journal.sqlite``), WAL mode, every write in it
   that identifies it at the broker; updated as the broker reports;
 - ``fills``: every execution, keyed by the broker's execution id (so a repeated report is booked once);
 - ``records``: the values passed to ``record()``, per session;
-- ``context``: the latest snapshot of the algorithm's ``context`` attributes that can be stored as JSON (others are
-  named in a warning, never pickled).
+- ``run_context``: per run id, the latest snapshot of the algorithm's ``context`` attributes that can be stored as
+  JSON (others are named in a warning, never pickled).
 
 After a restart, ``initialize`` runs again (as Quantopian relaunched live algorithms every morning) and then the
 saved context is restored on top; open orders are matched to the broker's by ``orderRef``.
@@ -45,8 +45,8 @@ CREATE TABLE IF NOT EXISTS fills (
 CREATE TABLE IF NOT EXISTS records (
     time_ns INTEGER NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (time_ns, name)
 );
-CREATE TABLE IF NOT EXISTS context (
-    id INTEGER PRIMARY KEY CHECK (id = 1), saved_ns INTEGER NOT NULL, state TEXT NOT NULL
+CREATE TABLE IF NOT EXISTS run_context (
+    run_id TEXT PRIMARY KEY, saved_ns INTEGER NOT NULL, state TEXT NOT NULL
 );
 """
 
@@ -88,6 +88,8 @@ def _jsonable(value: Any, path: str, skipped: list[str]) -> Any:
         return value if math.isfinite(value) else {"__float__": repr(value)}
     if isinstance(value, (list, tuple)):
         return [_jsonable(v, f"{path}[{i}]", skipped) for i, v in enumerate(value)]
+    if isinstance(value, (set, frozenset)):
+        return {"__set__": [_jsonable(v, f"{path}{{}}", skipped) for v in value]}
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
@@ -115,6 +117,8 @@ def _restore(value: Any, resolve_sid: Any) -> Any:
             return float(value["__float__"])
         if "__asset__" in value:
             return resolve_sid(int(value["__asset__"]))
+        if set(value) == {"__set__"}:
+            return {_restore(v, resolve_sid) for v in value["__set__"]}
         return {k: _restore(v, resolve_sid) for k, v in value.items()}
     return value
 
@@ -240,18 +244,20 @@ class Journal:
         with self._tx() as db:
             db.executemany("INSERT OR REPLACE INTO records (time_ns, name, value) VALUES (?, ?, ?)", rows)
 
-    def save_context(self, attributes: dict[str, Any], now_ns: int) -> list[str]:
-        """Store the JSON-storable context attributes; returns the names that could not be stored."""
+    def save_context(self, attributes: dict[str, Any], now_ns: int, run_id: str = "") -> list[str]:
+        """Store the JSON-storable context attributes of run ``run_id``; returns the names that could not be
+        stored."""
         state, skipped = snapshot_state(attributes)
         with self._tx() as db:
-            db.execute("INSERT OR REPLACE INTO context (id, saved_ns, state) VALUES (1, ?, ?)",
-                       (now_ns, json.dumps(state)))
+            db.execute("INSERT OR REPLACE INTO run_context (run_id, saved_ns, state) VALUES (?, ?, ?)",
+                       (run_id, now_ns, json.dumps(state)))
         return skipped
 
-    def load_context(self, resolve_sid: Any) -> dict[str, Any] | None:
-        """The saved context attributes (assets resolved again through ``resolve_sid``), or None if none."""
+    def load_context(self, resolve_sid: Any, run_id: str = "") -> dict[str, Any] | None:
+        """The saved context attributes of run ``run_id`` (assets resolved again through ``resolve_sid``), or None
+        if that run saved none: another run's context is never restored."""
         with self._lock:
-            row = self._db.execute("SELECT state FROM context WHERE id = 1").fetchone()
+            row = self._db.execute("SELECT state FROM run_context WHERE run_id = ?", (run_id,)).fetchone()
         if row is None:
             return None
         return {k: _restore(v, resolve_sid) for k, v in json.loads(row[0]).items()}

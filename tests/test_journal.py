@@ -51,9 +51,10 @@ def test_context_round_trip_keeps_assets_and_reports_what_it_cannot_store(tmp_pa
 
     attrs = {"asset": AAPL, "weights": {"a": 0.5, "b": math.nan}, "days": [1, 2, 3], "flag": True,
              "model": Custom(), "_private": 1}
-    skipped = j.save_context(attrs, now_ns=10)
+    skipped = j.save_context(attrs, now_ns=10, run_id="run1")
     assert skipped == ["model"]
-    restored = j.load_context(lambda sid: {24: AAPL}[sid])
+    assert j.load_context(lambda sid: {24: AAPL}[sid], "another run") is None
+    restored = j.load_context(lambda sid: {24: AAPL}[sid], "run1")
     assert restored["asset"] == AAPL
     assert restored["days"] == [1, 2, 3] and restored["flag"] is True
     assert restored["weights"]["a"] == 0.5 and math.isnan(restored["weights"]["b"])

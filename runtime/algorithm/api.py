@@ -7,7 +7,7 @@ Every function here is injected into the algorithm's namespace (no imports neede
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -134,6 +134,8 @@ class AlgorithmAPI:
         self._engine = engine
         self.log = AlgoLog(engine)
         self._finder = AssetFinder(engine.portal.assets)
+        #: live runs: resolves a symbol the data does not hold yet through the broker (and adds it to the data)
+        self.symbol_source: Callable[[str], Asset] | None = None
         self._portfolio_cache: tuple[int, int, Portfolio] | None = None
 
     # ------------------------------------------------------------------------------------------------ assets
@@ -155,11 +157,23 @@ class AlgorithmAPI:
         try:
             return self._finder.lookup_symbol(symbol_str)
         except SymbolNotFound as exc:
+            if self.symbol_source is not None:
+                return self._add_from_source(symbol_str)
             known = ", ".join(self._finder.symbols[:20])
             hint = f" Did you mean {' or '.join(exc.suggestions)}?" if exc.suggestions else ""
             raise SymbolNotFoundError(
                 f"no data for symbol {symbol_str!r}.{hint} Symbols in the data: {known}"
             ) from None
+
+    def _add_from_source(self, symbol_str: str) -> Asset:
+        assert self.symbol_source is not None
+        asset = self.symbol_source(symbol_str)
+        self._finder = AssetFinder(self._finder.assets, [asset])
+        return asset
+
+    def add_assets(self, assets: list[Asset]) -> None:
+        """Make ``assets`` known to symbol()/sid() (live runs: positions held at the broker)."""
+        self._finder = AssetFinder(self._finder.assets, assets)
 
     def symbols(self, *symbols: str, **kwargs: Any) -> list[Asset]:
         """Several assets at once: ``symbols('AAPL', 'MSFT')``."""

@@ -67,6 +67,12 @@ class BarData:
         self._column_index_cache: dict[tuple[int, ...], pd.Index] = {}
         self._lookup_cache: dict[tuple[int, ...], tuple[list[Asset], np.ndarray]] = {}
 
+    def set_portal(self, portal: DataPortal, assets_changed: bool = True) -> None:
+        """Read from ``portal`` from now on (live runs refresh the data as bars arrive)."""
+        self._portal = portal
+        if assets_changed:
+            self._lookup_cache.clear()
+
     # ------------------------------------------------------------------------------------------------ helpers
     @staticmethod
     def _fields(fields: object) -> tuple[list[str], bool]:

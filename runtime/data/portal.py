@@ -118,6 +118,18 @@ class DataPortal:
             if mcols != self._col:
                 raise ValueError("the daily and minute stores must hold the same assets in the same order")
 
+    @classmethod
+    def from_frames(cls, daily: Frame, minute: Frame | None = None) -> DataPortal:
+        """A portal over frames built before (live runs rebuild only the frame that changed at a bar)."""
+        portal = cls.__new__(cls)
+        portal.daily = daily
+        portal.minute = minute
+        portal.assets = daily.bars.assets
+        portal._col = {a.sid: i for i, a in enumerate(daily.bars.assets)}
+        if minute is not None and minute.bars.assets != daily.bars.assets:
+            raise ValueError("the daily and minute stores must hold the same assets in the same order")
+        return portal
+
     # ------------------------------------------------------------------------------------------------- lookups
     def column(self, asset: Asset) -> int:
         """The store column of ``asset`` (-1 if the store does not hold it)."""

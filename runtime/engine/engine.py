@@ -214,6 +214,14 @@ class Engine:
             return float(self.portal.current_minute(self.clock.minute_row, cols, "price")[0])
         return float(self.portal.current_daily(self.clock.daily_row, cols, "price")[0])
 
+    def set_portal(self, portal: DataPortal) -> None:
+        """Swap the data the algorithm sees (live runs refresh it from the broker); same assets or more."""
+        assets_changed = portal.assets != self.portal.assets
+        self.portal = portal
+        self.data.set_portal(portal, assets_changed)
+        if assets_changed:
+            self._held_cols.clear()
+
     # ----------------------------------------------------------------------------------------------- user code
     def call_user(self, phase: Phase, func: Callable[..., Any], *args: Any) -> bool:
         """Run one piece of algorithm code under ``phase``; returns False if it raised (and logs it)."""

@@ -46,8 +46,10 @@ class LiveLoop:
         clock: Clock,
         *,
         grace_ns: int = DEFAULT_GRACE_NS,
+        resume_after_ns: int | None = None,
     ) -> None:
         self.dispatcher = dispatcher
+        self.resume_after_ns = resume_after_ns
         self.engine = dispatcher.engine
         self.timeline = timeline
         self.clock = clock
@@ -69,6 +71,8 @@ class LiveLoop:
         tl = self.timeline
         cal = self.engine.calendar
         cursor = tl.start_index_for(cal, self.clock.now_ns())
+        if self.resume_after_ns is not None:  # a restart: never handle an event twice
+            cursor = max(cursor, tl.index_after(self.resume_after_ns))
         if cursor >= len(tl):
             self.stopped_because = "nothing left to run"
             return
@@ -91,7 +95,7 @@ class LiveLoop:
                         self.stopped_because = item.reason
                         break
                     else:
-                        self.engine.apply_broker_events([item])
+                        self.on_item(item)
                     if self.engine.stop_requested:
                         self.stopped_because = self.engine.stop_requested
                         break
@@ -99,6 +103,10 @@ class LiveLoop:
                     self.queue.task_done()
             else:
                 self.stopped_because = "the run reached its end"
+
+    def on_item(self, item: object) -> None:
+        """Anything posted that is not a tick or a stop request: a broker event, booked at once."""
+        self.engine.apply_broker_events([item])  # type: ignore[list-item]
 
     def _on_tick(self, cursor: int) -> int:
         tl = self.timeline

@@ -1,0 +1,1 @@
+"""Paper and live runs: the engine trading through the IB adapter (``ibalgo run``)."""

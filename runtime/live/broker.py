@@ -1,0 +1,194 @@
+"""The broker side of paper and live runs.
+
+- :class:`SyncedIBBroker`: the IB adapter plus :meth:`~SyncedIBBroker.barrier`, a ``reqCurrentTime`` round trip.
+  ibapi handles messages in the order TWS sent them, so once the answer is in, every message sent before it (fills,
+  commissions, quotes) has been handled too.
+- :class:`EventInbox`: where the adapter's events wait for the engine thread (thread-safe).
+- :class:`EngineBroker`: the :class:`~runtime.brokers.base.Broker` the engine talks to: it journals each order
+  before it is sent, applies the daily-bar order rule, logs each order's lifecycle, and forwards cost models to an
+  in-process simulated gateway.
+
+The daily-bar order rule: in a daily run an algorithm sees one bar per session, at the close, and a backtest fills
+its market orders at the next session's close. So a market order of a daily run goes to the broker as
+market-on-close (``MOC``): it executes in the next session's closing auction, in a backtest and at the broker
+alike. Other order types are sent as they are (they work during the session at the broker).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from runtime.brokers.base import BrokerEvent, OrderRequest
+from runtime.brokers.ib.broker import IBBroker
+from runtime.core.orders import OrderKind, TimeInForce
+from runtime.journal import Journal, JournalOrder
+
+log = logging.getLogger("ibalgo.orders")
+
+
+class SyncedIBBroker(IBBroker):
+    """:class:`IBBroker` with a round-trip barrier (see the module docstring)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._barriers: deque[threading.Event] = deque()
+        self._barrier_lock = threading.Lock()
+
+    def _h_current_time(self, epoch_s: int) -> None:
+        with self._barrier_lock:
+            waiter = self._barriers.popleft() if self._barriers else None
+        if waiter is not None:
+            waiter.set()
+
+    _handlers: ClassVar[dict[str, Callable[..., None]]] = {**IBBroker._handlers, "current_time": _h_current_time}
+
+    def on_lost(self, reason: str, code: int | None) -> None:
+        with self._barrier_lock:
+            waiting, self._barriers = list(self._barriers), deque()
+        for waiter in waiting:  # their answers will never come
+            waiter.set()
+        super().on_lost(reason, code)
+
+    def barrier(self, timeout_s: float = 10.0) -> bool:
+        """Wait until every message TWS sent so far has been handled; False if disconnected or timed out."""
+        client = self.conn.client
+        if client is None or not self.is_connected():
+            return False
+        waiter = threading.Event()
+        with self._barrier_lock:
+            self._barriers.append(waiter)
+        try:
+            client.reqCurrentTime()
+        except Exception:
+            with self._barrier_lock:
+                if waiter in self._barriers:
+                    self._barriers.remove(waiter)
+            return False
+        if waiter.wait(timeout_s):
+            return True
+        with self._barrier_lock:
+            if waiter in self._barriers:
+                self._barriers.remove(waiter)
+        return False
+
+
+class Wake:
+    """Posted to the live loop when the inbox has something (the loop then drains the inbox)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "WAKE"
+
+
+WAKE = Wake()
+
+
+class EventInbox:
+    """Broker events waiting for the engine thread. ``put`` from any thread; ``drain`` on the engine thread."""
+
+    def __init__(self) -> None:
+        self._events: deque[object] = deque()
+        self._wake: Callable[[object], None] | None = None
+
+    def connect(self, wake: Callable[[object], None]) -> None:
+        """Call ``wake(WAKE)`` whenever an event arrives (e.g. the live loop's ``post``)."""
+        self._wake = wake
+
+    def put(self, event: object) -> None:
+        self._events.append(event)
+        wake = self._wake
+        if wake is not None:
+            wake(WAKE)
+
+    def drain(self) -> list[object]:
+        out: list[object] = []
+        events = self._events
+        while events:
+            out.append(events.popleft())
+        return out
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+
+class EngineBroker:
+    """The Broker the engine uses in paper and live runs (over a :class:`SyncedIBBroker`)."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        run_id: str,
+        frequency: str,
+        *,
+        set_models: Callable[..., None] | None = None,
+        describe_time: Callable[[int], str] = str,
+    ) -> None:
+        self.ib: SyncedIBBroker | None = None
+        self.journal = journal
+        self.run_id = run_id
+        self.frequency = frequency
+        self._set_models = set_models
+        self._describe_time = describe_time
+        self._sending: dict[str, OrderRequest] = {}
+        self.dirty = False  # orders placed or cancelled since the last barrier
+        self.sent = 0
+
+    def attach(self, ib: SyncedIBBroker) -> None:
+        self.ib = ib
+
+    def journal_hook(self, order_id: str, ib_order_id: int, order_ref: str) -> None:
+        """IBBroker's ``order_journal``: the order is written to the journal before it is sent."""
+        r = self._sending.get(order_id)
+        if r is None:  # a bracket child sent by the adapter itself
+            return
+        self.journal.order_sending(JournalOrder(
+            order_id, self.run_id, order_ref, str(ib_order_id), r.asset.symbol, r.asset.sid, r.amount, r.kind.value,
+            r.limit, r.stop, r.tif.value, r.created_ns, "sending", 0, 0.0, None))
+
+    def for_broker(self, request: OrderRequest) -> OrderRequest:
+        """The order as the broker gets it (the daily-bar rule of the module docstring)."""
+        if self.frequency == "daily" and request.kind is OrderKind.MARKET:
+            return dataclasses.replace(request, kind=OrderKind.MARKET_ON_CLOSE, tif=TimeInForce.DAY)
+        return request
+
+    # -------------------------------------------------------------------------------------------- Broker
+    def place_order(self, request: OrderRequest) -> None:
+        """Journal and send; NotConnectedError (nothing sent, nothing journaled) while disconnected."""
+        assert self.ib is not None
+        sent = self.for_broker(request)
+        self._sending[request.id] = sent
+        try:
+            self.ib.place_order(sent)
+        finally:
+            self._sending.pop(request.id, None)
+        self.dirty = True
+        self.sent += 1
+        self.journal.order_update(request.id, request.created_ns, status="submitted")
+        log.info("order %s sent: %s %d %s %s%s%s (IB id %s)", request.id[:8], "BUY" if request.amount > 0 else "SELL",
+                 abs(request.amount), request.asset.symbol, sent.kind.value,
+                 f" limit {sent.limit:g}" if sent.limit is not None else "",
+                 f" stop {sent.stop:g}" if sent.stop is not None else "", self.ib.ib_order_id(request.id))
+
+    def cancel_order(self, order_id: str, now_ns: int) -> None:
+        assert self.ib is not None
+        self.ib.cancel_order(order_id, now_ns)
+        self.dirty = True
+        log.info("order %s: cancel requested", order_id[:8])
+
+    def poll_events(self, now_ns: int) -> list[BrokerEvent]:
+        """Always []: the adapter's events reach the engine through the inbox."""
+        return []
+
+    def set_models(self, slippage: object = None, commission: object = None) -> None:
+        """set_slippage / set_commission: the in-process simulated gateway uses them; a real broker decides."""
+        if self._set_models is not None:
+            self._set_models(slippage=slippage, commission=commission)
+        else:
+            logging.getLogger("ibalgo.algo").warning(
+                "set_slippage/set_commission have no effect on a real broker: IB decides fill prices and fees")

@@ -1,0 +1,481 @@
+"""A paper or live run: the engine driven by the live loop, trading through the IB adapter.
+
+Start-up (every start, including a restart with the same run id and journal):
+1. the journal's open orders of this run are handed to the adapter (``restore_orders``) before it connects, so
+   reconciliation adopts them by ``orderRef`` and nothing is sent again;
+2. the ledger starts from the broker's account: cash and positions with their average cost;
+3. ``initialize`` runs, then the context saved in the journal is restored on top of it;
+4. the live loop resumes after the last event the previous start handled.
+
+All broker events are handled on the engine thread (:meth:`LiveSession.handle_pending`): fills (journaled by
+execution, booked once), cancellations, rejections, late commissions, connection changes, adopted orders,
+position snapshots, IB's warnings. An order call while disconnected raises the adapter's NotConnectedError into the
+algorithm, where the engine's error policy logs it with the file:line and the run goes on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from runtime.algorithm.loader import load_algorithm
+from runtime.algorithm.namespace import build_namespace
+from runtime.brokers.base import OrderRejected
+from runtime.brokers.ib.events import (
+    CancelRejected,
+    CommissionReported,
+    ConnectionLost,
+    ConnectionRestored,
+    IBNotice,
+    MarketDataDelayed,
+    OrderAdopted,
+    OrderStatusChanged,
+    PositionsSnapshot,
+    Reconciled,
+)
+from runtime.brokers.ib.orders import KnownOrder
+from runtime.core.assets import Asset
+from runtime.core.calendar import TradingCalendar
+from runtime.core.ledger import _Pos
+from runtime.core.matching import Cancelled, Fill
+from runtime.core.metrics import Summary
+from runtime.core.orders import OrderKind, TimeInForce
+from runtime.engine.clocks import Clock
+from runtime.engine.engine import Engine, OrderRecord, Phase
+from runtime.engine.live import LiveLoop
+from runtime.engine.results import ResultsRecorder, summary_of, write_results
+from runtime.engine.timeline import Timeline, build_timeline
+from runtime.journal import Journal
+from runtime.live.broker import WAKE, EngineBroker, EventInbox, SyncedIBBroker
+from runtime.live.feed import BrokerDispatcher, BrokerFeed
+
+log = logging.getLogger("ibalgo.live")
+order_log = logging.getLogger("ibalgo.orders")
+
+#: the context key under which the last handled event's time is saved (a restart resumes after it)
+RESUME_KEY = "_ibalgo_resume_ns"
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    """How a paper or live run goes (besides the broker connection)."""
+
+    algorithm: str
+    run_id: str
+    journal_path: Path
+    frequency: str = "daily"
+    end: pd.Timestamp | None = None
+    output: Path | None = None
+    strict: bool = False
+    history_sessions: int = 260
+    cancel_on_stop: bool = False
+    before_trading_start: str = "08:45"
+    mode: str = "paper"
+
+
+@dataclass
+class LiveResult:
+    """What a paper or live run produced."""
+
+    perf: pd.DataFrame
+    summary: Summary
+    engine: Engine
+    stopped_because: str | None
+    files: list[Path] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    orders_sent: int = 0
+    history_requests: int = 0
+
+
+class _Loop(LiveLoop):
+    """The live loop of a broker run: inbox wake-ups drain the inbox; after a tick that sent orders, a barrier."""
+
+    def __init__(self, session: LiveSession, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.session = session
+
+    def on_item(self, item: object) -> None:
+        if item is WAKE:
+            self.session.handle_pending()
+        else:
+            self.session.handle([item])
+
+    def _on_tick(self, cursor: int) -> int:
+        out = super()._on_tick(cursor)
+        self.session.after_tick()
+        return out
+
+
+class ExchangeTimeFilter(logging.Filter):
+    """Stamps log records with the run's clock in the exchange's time zone (``record.simtime``)."""
+
+    def __init__(self, clock: Clock, calendar: TradingCalendar) -> None:
+        super().__init__()
+        self.clock = clock
+        self.calendar = calendar
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.simtime = self.calendar.to_local(self.clock.now_ns()).strftime("%Y-%m-%d %H:%M:%S %Z")
+        return True
+
+
+class LiveSession:
+    """One start of a paper or live run (see the module docstring)."""
+
+    def __init__(
+        self,
+        options: LiveOptions,
+        connect_broker: Callable[[EventInbox, EngineBroker], SyncedIBBroker],
+        clock: Clock,
+        calendar: TradingCalendar,
+        *,
+        sync: Callable[[], None] | None = None,
+        set_models: Callable[..., None] | None = None,
+    ) -> None:
+        self.options = options
+        self.clock = clock
+        self.calendar = calendar
+        self.journal = Journal(options.journal_path)
+        self.inbox = EventInbox()
+        self.link = EngineBroker(self.journal, options.run_id, options.frequency, set_models=set_models)
+        self._connect_broker = connect_broker
+        self._sync_extra = sync
+        self.ib: SyncedIBBroker | None = None
+        self.engine: Engine | None = None
+        self.feed: BrokerFeed | None = None
+        self.loop: _Loop | None = None
+        self.recorder: ResultsRecorder | None = None
+        self.connected = True
+        self.last_event_ns: int | None = None
+        self.fills = 0
+
+    # ---------------------------------------------------------------------------------------------- start-up
+    def _known_orders(self) -> list[KnownOrder]:
+        out = []
+        for o in self.journal.orders(open_only=True):
+            if o.run_id != self.options.run_id:
+                continue
+            asset = Asset(sid=o.sid, symbol=o.symbol)
+            out.append(KnownOrder(o.order_id, asset, o.amount, o.filled, int(o.broker_id or 0), False))
+        return out
+
+    def start(self) -> None:
+        """Connect, build the engine from the broker's account, run initialize and restore the saved context."""
+        opts = self.options
+        known = self._known_orders()
+        self.ib = self._connect_broker(self.inbox, self.link)
+        self.link.attach(self.ib)
+        self.journal.start_run(opts.run_id, opts.algorithm, self.ib.account, opts.mode, self.clock.now_ns())
+        self.ib.wait_account(20.0)
+        now = self.clock.now_ns()
+        cash = _number(self.ib.account_value("TotalCashValue"))
+        if cash is None:
+            cash = self.ib.account_snapshot().settled_cash
+        cal = self.calendar
+        first = int(np.searchsorted(cal.closes, now, side="left"))
+        last = cal.session_index_on_or_before(opts.end) if opts.end is not None else len(cal) - 1
+        from runtime.engine.engine import Engine
+        from runtime.live.feed import _empty, _store
+
+        empty = _store("daily", cal, max(first - 1, 0), max(first - 1, 0), [], cal.closes[max(first - 1, 0):first][:1],
+                       np.arange(2), _empty(1, 0))
+        from runtime.data.portal import DataPortal
+
+        engine = Engine(None, portal=DataPortal(empty), calendar=cal, broker=self.link, frequency=opts.frequency,
+                        capital=max(float(cash), 0.0), start_session=first, end_session=last, mode=opts.mode,
+                        strict=opts.strict, algo_logger=logging.getLogger("ibalgo.algo"))
+        self.engine = engine
+        engine.clock.now_ns = now
+        feed = BrokerFeed(self.ib, engine, cal, opts.frequency, now=self.clock.now_ns, sync=self.sync,
+                          handle_pending=self.handle_pending, history_sessions=opts.history_sessions)
+        self.feed = feed
+        feed.start(now)
+        self._seed_positions()
+        engine.functions = load_algorithm(opts.algorithm, build_namespace(engine.api))
+        engine.api.symbol_source = feed.add_symbol
+        engine.run_initialize()
+        self._restore_orders(known)
+        saved = self.journal.load_context(lambda sid: engine.api.sid(int(sid)), opts.run_id)
+        if saved:
+            self.last_event_ns = saved.pop(RESUME_KEY, None)
+            for name, value in saved.items():
+                if value is None and getattr(engine.context, name, None) is not None:
+                    continue  # not storable as JSON when saved: initialize's value stands
+                setattr(engine.context, name, value)
+            log.info("restored the saved context (%d values) after initialize", len(saved))
+        self.recorder = ResultsRecorder(engine.ledger.portfolio_value)
+        engine.on_session_end_hooks.append(self.recorder.on_session_end)
+        engine.on_session_end_hooks.append(self._on_session_end)
+        self.handle_pending()
+
+    def _seed_positions(self) -> None:
+        """The broker's positions (with average cost) into the ledger, and their assets into the data."""
+        assert self.ib is not None and self.engine is not None and self.feed is not None
+        ledger = self.engine.ledger
+        positions = [p for p in self.ib.positions() if p.amount]
+        for p in positions:
+            pos = _Pos(p.asset)
+            pos.amount = round(p.amount)
+            pos.cost_basis = float(p.avg_cost) / (p.asset.multiplier or 1.0)
+            pos.last_sale_price = float(p.market_price or pos.cost_basis)
+            ledger._positions[p.asset.sid] = pos
+        if positions:
+            ledger.version += 1
+            self.feed.add_assets([p.asset for p in positions])
+            log.info("starting positions from the broker: %s",
+                     ", ".join(f"{p.asset.symbol} {p.amount:+g} @ {p.avg_cost:.2f}" for p in positions))
+
+    def _restore_orders(self, known: list[KnownOrder]) -> None:
+        """Engine records of the journal's open orders (the adapter adopts them by orderRef)."""
+        assert self.engine is not None
+        engine = self.engine
+        for o in self.journal.orders(open_only=True):
+            if o.run_id != self.options.run_id or o.order_id in engine.orders:
+                continue
+            try:
+                asset = engine.api.sid(o.sid)
+            except Exception:
+                asset = Asset(sid=o.sid, symbol=o.symbol)
+            kind = OrderKind(o.kind)
+            if kind is OrderKind.MARKET_ON_CLOSE and self.options.frequency == "daily":
+                kind = OrderKind.MARKET
+            record = OrderRecord(o.order_id, asset, o.amount, kind, o.limit_price, o.stop_price,
+                                 TimeInForce(o.tif), o.created_ns, o.created_ns, filled=o.filled,
+                                 commission=o.commission, broker_id=o.broker_id)
+            engine.orders[o.order_id] = record
+            engine.open_order_ids[o.order_id] = None
+        if known:
+            order_log.info("%d open orders of this run from the journal: adopted by orderRef, not sent again",
+                           len(known))
+
+    # ------------------------------------------------------------------------------------------------ events
+    def sync(self) -> None:
+        """Everything the broker reported up to now is in the inbox (in-process gateway: it follows the clock)."""
+        if self.ib is None or not self.ib.is_connected():
+            return
+        if self._sync_extra is not None:
+            self._sync_extra()
+        self.ib.barrier()
+        self.link.dirty = False
+
+    def after_tick(self) -> None:
+        """Orders placed or cancelled at this instant reach the broker before the clock moves on."""
+        if self.link.dirty:
+            self.sync()
+        self.handle_pending()
+
+    def handle_pending(self) -> None:
+        events = self.inbox.drain()
+        if events:
+            self.handle(events)
+
+    def handle(self, events: list[object]) -> None:
+        """Handle broker events on the engine thread, in order."""
+        engine = self.engine
+        assert engine is not None
+        for ev in events:
+            if isinstance(ev, Fill):
+                self._on_fill(ev)
+            elif isinstance(ev, (Cancelled, OrderRejected)):
+                engine.apply_broker_events([ev])
+                status = "cancelled" if isinstance(ev, Cancelled) else "rejected"
+                self.journal.order_update(ev.order_id, ev.time_ns, status=status, reason=ev.reason)
+                order_log.info("order %s %s: %s", ev.order_id[:8], status, ev.reason)
+            elif isinstance(ev, CommissionReported):
+                engine.ledger.cash -= ev.commission
+                engine.ledger.version += 1
+                record = engine.orders.get(ev.order_id)
+                if record is not None:
+                    record.commission += ev.commission
+                    self.journal.order_update(ev.order_id, ev.time_ns, commission=record.commission)
+            elif isinstance(ev, ConnectionLost):
+                self.connected = False
+                log.warning("connection lost: %s%s; orders raise NotConnectedError until it is back", ev.reason,
+                            f" (IB {ev.code})" if ev.code else "")
+            elif isinstance(ev, ConnectionRestored):
+                self.connected = True
+                log.info("connection restored: %s", ev.reason)
+            elif isinstance(ev, OrderAdopted):
+                self._on_adopted(ev)
+            elif isinstance(ev, PositionsSnapshot):
+                self._check_positions(ev)
+            elif isinstance(ev, Reconciled):
+                log.info("reconciled with the broker: %d open orders of this run, %d fills recovered, %d closed "
+                         "while away, %d positions", ev.open_orders, ev.recovered_fills, ev.closed_while_away,
+                         ev.positions)
+            elif isinstance(ev, OrderStatusChanged):
+                order_log.debug("order %s is %s (%s)%s", ev.order_id[:8], ev.status.value, ev.ib_status,
+                                f": {ev.why_held}" if ev.why_held else "")
+            elif isinstance(ev, CancelRejected):
+                order_log.warning("cancel of order %s refused: IB %d: %s", ev.order_id[:8], ev.code, ev.text)
+            elif isinstance(ev, IBNotice):
+                order_log.warning("IB %d%s: %s", ev.code, f" (order {ev.order_id[:8]})" if ev.order_id else "",
+                                  ev.text)
+            elif isinstance(ev, MarketDataDelayed):
+                log.warning("%s: delayed market data (IB %d: %s)", ev.asset.symbol, ev.code, ev.text)
+            else:
+                log.debug("ignored broker event %r", ev)
+
+    def _on_fill(self, fill: Fill) -> None:
+        engine = self.engine
+        assert engine is not None
+        if not self.journal.add_fill(f"{fill.order_id}:{fill.cum_filled}", fill.order_id, fill.amount, fill.price,
+                                     fill.commission, fill.time_ns):
+            return  # booked before (a restart or a reconnect reported it again)
+        record = engine.orders.get(fill.order_id)
+        if record is not None:
+            fill = dataclasses.replace(fill, asset=record.asset)  # the engine's asset (its sid)
+        engine.apply_broker_events([fill])
+        self.fills += 1
+        status = "filled" if fill.order_done else "partially filled"
+        self.journal.order_update(fill.order_id, fill.time_ns, status="filled" if fill.order_done else None,
+                                  filled=abs(fill.cum_filled), commission=record.commission if record else None)
+        order_log.info("order %s %s: %+d %s @ %.4f (commission %.2f)", fill.order_id[:8], status, fill.amount,
+                       fill.asset.symbol, fill.price, fill.commission)
+
+    def _on_adopted(self, ev: OrderAdopted) -> None:
+        engine = self.engine
+        assert engine is not None
+        order_log.info("order %s adopted from the broker (IB id %d, %s, %d of %+d filled)", ev.order_id[:8],
+                       ev.ib_order_id, ev.ib_status, ev.filled, ev.amount)
+        if ev.order_id in engine.orders:
+            return
+        now = self.clock.now_ns()
+        record = OrderRecord(ev.order_id, ev.asset, ev.amount, OrderKind.MARKET, None, None, TimeInForce.GTC, now,
+                             now, filled=ev.filled, broker_id=str(ev.ib_order_id))
+        engine.orders[ev.order_id] = record
+        engine.open_order_ids[ev.order_id] = None
+
+    def _check_positions(self, ev: PositionsSnapshot) -> None:
+        engine = self.engine
+        assert engine is not None
+        broker = {p.asset.symbol: round(p.amount) for p in ev.positions}
+        ours = {a.symbol: n for _, a, n, _, _ in engine.ledger.position_items()}
+        if broker != ours:
+            log.warning("positions differ from the broker's: ledger %s, broker %s", ours, broker)
+
+    def _on_session_end(self, engine: Engine, session: int) -> None:
+        self.last_event_ns = engine.clock.now_ns
+        self.save_context()
+        if engine.recorded:
+            self.journal.add_records(engine.clock.now_ns, dict(engine.recorded))
+
+    def save_context(self) -> None:
+        engine = self.engine
+        if engine is None:
+            return
+        attributes = {k: v for k, v in vars(engine.context).items() if not k.startswith("_")}
+        if self.last_event_ns is not None:
+            attributes[RESUME_KEY] = int(self.last_event_ns)
+        skipped = self.journal.save_context(attributes, self.clock.now_ns(), self.options.run_id)
+        if skipped:
+            log.debug("context values not saved (not JSON-storable): %s", ", ".join(skipped))
+
+    # -------------------------------------------------------------------------------------------------- run
+    def timeline(self) -> Timeline:
+        engine = self.engine
+        assert engine is not None
+        from runtime.engine.backtest import _as_time
+
+        rules = [rule for rule, _ in engine.scheduled]
+        return build_timeline(self.calendar, engine.start_session, engine.end_session, self.options.frequency, rules,
+                              before_trading_start=_as_time(self.options.before_trading_start))
+
+    def run(self, on_loop: Callable[[_Loop], None] | None = None, stop_after: Callable[[Engine], bool] | None = None
+            ) -> LiveResult:
+        """Start, run the live loop to the end (or a stop request), shut down, write the results."""
+        t0 = time.perf_counter()
+        try:
+            self.start()
+            engine, feed = self.engine, self.feed
+            assert engine is not None and feed is not None
+            timeline = self.timeline()
+            dispatcher = BrokerDispatcher(engine, feed)
+            loop = _Loop(self, dispatcher, timeline, self.clock, resume_after_ns=self.last_event_ns)
+            self.loop = loop
+            self.inbox.connect(loop.post)
+            if stop_after is not None:
+                engine.on_session_end_hooks.append(lambda e, s: loop.stop("stop requested") if stop_after(e) else None)
+            if on_loop is not None:
+                on_loop(loop)
+            t1 = time.perf_counter()
+            loop.run()
+            t2 = time.perf_counter()
+            reason = loop.stopped_because
+        except BaseException:
+            self.close(cancel=False)
+            raise
+        self.shutdown(reason or "stopped")
+        return self._result(reason, {"start": t1 - t0, "loop": t2 - t1, "total": time.perf_counter() - t0})
+
+    def stop(self, reason: str) -> None:
+        """Thread-safe: ask the run to stop after the event being handled (Ctrl-C, SIGTERM)."""
+        if self.loop is not None:
+            self.loop.stop(reason)
+
+    def shutdown(self, reason: str) -> None:
+        """Stop scheduling, keep or cancel open orders, save the context, disconnect."""
+        engine = self.engine
+        log.info("stopping: %s", reason)
+        if engine is not None:
+            self.handle_pending()
+            if self.options.cancel_on_stop and self.ib is not None and self.ib.is_connected():
+                for record in list(engine.open_orders()):
+                    try:
+                        self.link.cancel_order(record.id, self.clock.now_ns())
+                    except Exception as exc:  # keep shutting down
+                        log.warning("cancel of order %s failed: %s", record.id[:8], exc)
+                self.sync()
+                self.handle_pending()
+            elif engine.open_order_ids:
+                log.info("%d open orders stay working at the broker (a restart adopts them)",
+                         len(engine.open_order_ids))
+            self.save_context()
+        self.close(cancel=False, reason=reason)
+
+    def close(self, cancel: bool = False, reason: str = "error") -> None:
+        if self.ib is not None:
+            try:
+                self.ib.disconnect()
+            except Exception:
+                log.debug("disconnect failed", exc_info=True)
+        try:
+            self.journal.stop_run(self.options.run_id, reason, self.clock.now_ns())
+            self.journal.close()
+        except Exception:
+            pass
+
+    def _result(self, reason: str | None, timings: dict[str, float]) -> LiveResult:
+        engine, recorder = self.engine, self.recorder
+        assert engine is not None and recorder is not None
+        perf = recorder.frame(self.calendar)
+        if engine.functions.analyze is not None:
+            engine.call_user(Phase.ANALYZE, engine.functions.analyze, engine.context, perf)
+        summary = summary_of(perf, recorder.starting_cash, recorder.fill_count, recorder.order_count)
+        files: list[Path] = []
+        if self.options.output is not None:
+            meta = {"algorithm": self.options.algorithm, "frequency": self.options.frequency, "mode": self.options.mode,
+                    "run_id": self.options.run_id, "capital": recorder.starting_cash,
+                    "errors_in_algorithm": engine.error_count, "stopped": reason,
+                    "loop_seconds": timings.get("loop")}
+            files = write_results(perf, self.options.output, summary, meta)
+        return LiveResult(perf, summary, engine, reason, files, timings, self.link.sent,
+                          self.feed.history_requests if self.feed else 0)
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        return float(text) if text not in (None, "") else None
+    except ValueError:
+        return None
+
+
+__all__ = ["ExchangeTimeFilter", "LiveOptions", "LiveResult", "LiveSession"]
