@@ -66,7 +66,9 @@ CLIENT_ID = 1
 BROKER = "sim"
 
 #: The simulated gateway's replay window "START:END" (dates). None: START and END above.
-REPLAY = None
+#: A replay goes through the whole live path (gateway, ibapi, engine), so it is slower than a backtest: a quarter
+#: of daily bars takes a few seconds.
+REPLAY = "2012-10-01:2012-12-31"
 
 #: Replay speed: a number (times real time, 60 = a minute per second) or "max" (as fast as possible).
 SPEED = "max"
