@@ -15,8 +15,9 @@ setup(
     long_description=(here / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=find_packages(include=["runtime", "runtime.*"]),
-    package_data={"runtime.data": ["sample/*.csv.gz", "sample/*.md"]},
+    # runtime.data.sample holds the bundled bars (data only, no Python), listed so setuptools ships it as such
+    packages=[*find_packages(include=["runtime", "runtime.*"]), "runtime.data.sample"],
+    package_data={"runtime.data.sample": ["*.csv.gz", "*.md"]},
     include_package_data=True,
     install_requires=[
         "ibapi>=9.81.1",
