@@ -1,6 +1,10 @@
 """The journal: what a live or paper run did, in SQLite, so a restart never loses or repeats an order.
 
-One file per run name (``<output>/journal.sqlite``), WAL mode, every write in its own transaction:
+One file per run name (``<output>/journal.sqlite``), WAL mode, every write in its own transaction, except the
+writes a caller marks ``defer=True`` (order updates after the send, fills after they are booked): those go to a
+background writer that commits them in one transaction as soon as it gets the lock, and every later synchronous
+write or read commits them first (so the file's order of writes is the callers' order). An order's write-ahead row
+(:meth:`Journal.order_sending`) is never deferred:
 - ``runs``: one row per start of the process (run id, algorithm, account, mode, start time);
 - ``orders``: every order the runtime sent, written BEFORE it is sent (status ``sending``), with the ``orderRef``
   that identifies it at the broker; updated as the broker reports;
@@ -148,21 +152,78 @@ class Journal:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        self._pending: list[tuple[str, tuple[Any, ...]]] = []  # deferred statements, in call order
+        self._fill_ids: set[str] | None = None  # execution ids booked (loaded on the first deferred add_fill)
+        self._wake = threading.Condition(self._lock)
+        self._writer: threading.Thread | None = None
+        self._closed = False
 
     def close(self) -> None:
+        """Commit the deferred writes, stop the writer, close the file."""
+        with self._lock:
+            if self._closed:
+                return
+            self._flush_locked()
+            self._closed = True
+            self._wake.notify_all()
+            writer = self._writer
+        if writer is not None and writer is not threading.current_thread():
+            writer.join(5.0)
         with self._lock:
             self._db.close()
 
+    def flush(self) -> None:
+        """Commit the deferred writes now."""
+        with self._lock:
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        if not self._pending or self._closed:
+            return
+        with self._tx_locked():
+            pass  # _tx_locked commits the pending statements first
+
+    def _defer(self, sql: str, args: tuple[Any, ...]) -> None:
+        """Queue one statement for the writer thread (caller holds the lock)."""
+        if self._closed:
+            raise sqlite3.ProgrammingError("the journal is closed")
+        self._pending.append((sql, args))
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._write_loop, name="ibalgo-journal", daemon=True)
+            self._writer.start()
+        self._wake.notify()
+
+    def _write_loop(self) -> None:
+        with self._lock:
+            while not self._closed:
+                if self._pending:
+                    try:
+                        self._flush_locked()
+                    except sqlite3.Error:
+                        # keep the statements: the next synchronous write retries them and raises to its caller
+                        self._wake.wait(0.5)
+                    continue
+                self._wake.wait()
+
+    @contextmanager
+    def _tx_locked(self) -> Iterator[sqlite3.Connection]:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            pending = self._pending
+            for sql, args in pending:
+                db.execute(sql, args)
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        del pending[:]
+
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._lock, self._tx_locked() as db:
+            yield db
 
     # --------------------------------------------------------------------------------------------------- runs
     def start_run(self, run_id: str, algorithm: str, account: str | None, mode: str, now_ns: int | None = None) -> None:
@@ -181,6 +242,7 @@ class Journal:
 
     def runs(self) -> list[tuple[str, str, str | None, str, int, int | None, str | None]]:
         with self._lock:
+            self._flush_locked()
             return list(self._db.execute("SELECT * FROM runs ORDER BY started_ns"))
 
     # ------------------------------------------------------------------------------------------------- orders
@@ -197,15 +259,22 @@ class Journal:
             )
 
     def order_update(self, order_id: str, now_ns: int, *, status: str | None = None, broker_id: str | None = None,
-                     filled: int | None = None, commission: float | None = None, reason: str | None = None) -> None:
+                     filled: int | None = None, commission: float | None = None, reason: str | None = None,
+                     defer: bool = False) -> None:
+        """Change an order's row; ``defer``: by the writer thread, off the caller's path (see the module docstring)."""
         sets, args = ["updated_ns = ?"], [now_ns]
         for column, value in (("status", status), ("broker_id", broker_id), ("filled", filled),
                               ("commission", commission), ("reason", reason)):
             if value is not None:
                 sets.append(f"{column} = ?")
                 args.append(value)
+        sql = f"UPDATE orders SET {', '.join(sets)} WHERE order_id = ?"
+        if defer:
+            with self._lock:
+                self._defer(sql, (*args, order_id))
+            return
         with self._tx() as db:
-            db.execute(f"UPDATE orders SET {', '.join(sets)} WHERE order_id = ?", (*args, order_id))
+            db.execute(sql, (*args, order_id))
 
     def orders(self, *, open_only: bool = False) -> list[JournalOrder]:
         query = "SELECT order_id, run_id, order_ref, broker_id, symbol, sid, amount, kind, limit_price, stop_price," \
@@ -213,6 +282,7 @@ class Journal:
         if open_only:
             query += " WHERE status NOT IN ('filled', 'cancelled', 'rejected')"
         with self._lock:
+            self._flush_locked()
             rows = list(self._db.execute(query + " ORDER BY created_ns, rowid"))
         return [JournalOrder(*row) for row in rows]
 
@@ -221,18 +291,34 @@ class Journal:
 
     # -------------------------------------------------------------------------------------------------- fills
     def add_fill(self, exec_id: str, order_id: str, amount: int, price: float, commission: float,
-                 time_ns: int) -> bool:
-        """Book an execution once; returns False if this execution id was already booked."""
+                 time_ns: int, *, defer: bool = False) -> bool:
+        """Book an execution once; returns False if this execution id was already booked.
+
+        ``defer``: decide from the journal's set of booked execution ids (in memory) and let the writer thread
+        store the row (see the module docstring).
+        """
+        sql = ("INSERT OR IGNORE INTO fills (exec_id, order_id, amount, price, commission, time_ns)"
+               " VALUES (?, ?, ?, ?, ?, ?)")
+        args = (exec_id, order_id, amount, price, commission, time_ns)
+        if defer:
+            with self._lock:
+                if self._fill_ids is None:
+                    self._flush_locked()
+                    self._fill_ids = {row[0] for row in self._db.execute("SELECT exec_id FROM fills")}
+                if exec_id in self._fill_ids:
+                    return False
+                self._defer(sql, args)
+                self._fill_ids.add(exec_id)
+                return True
         with self._tx() as db:
-            cur = db.execute(
-                "INSERT OR IGNORE INTO fills (exec_id, order_id, amount, price, commission, time_ns)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (exec_id, order_id, amount, price, commission, time_ns),
-            )
-            return cur.rowcount == 1
+            new = db.execute(sql, args).rowcount == 1
+            if self._fill_ids is not None:
+                self._fill_ids.add(exec_id)
+            return new
 
     def fills(self, order_id: str | None = None) -> list[tuple[str, str, int, float, float, int]]:
         with self._lock:
+            self._flush_locked()
             if order_id is None:
                 return list(self._db.execute("SELECT * FROM fills ORDER BY time_ns, rowid"))
             return list(self._db.execute("SELECT * FROM fills WHERE order_id = ? ORDER BY time_ns", (order_id,)))
@@ -257,6 +343,7 @@ class Journal:
         """The saved context attributes of run ``run_id`` (assets resolved again through ``resolve_sid``), or None
         if that run saved none: another run's context is never restored."""
         with self._lock:
+            self._flush_locked()
             row = self._db.execute("SELECT state FROM run_context WHERE run_id = ?", (run_id,)).fetchone()
         if row is None:
             return None

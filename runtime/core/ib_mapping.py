@@ -16,6 +16,7 @@ without a connection is decided here and tested with tables.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -573,6 +574,7 @@ _IB_TZ = {"EST": "US/Eastern", "EDT": "US/Eastern", "CST": "US/Central", "CDT": 
           "MET": "MET", "JST": "Asia/Tokyo", "HKT": "Asia/Hong_Kong"}
 
 
+@functools.lru_cache(maxsize=64)
 def ib_time_zone(name: str, default: str = "US/Eastern") -> str:
     """A time zone name pandas understands for one IB uses ('EST' -> 'US/Eastern'); ``default`` if unknown."""
     name = (name or "").strip()

@@ -169,7 +169,7 @@ class EngineBroker:
             self._sending.pop(request.id, None)
         self.dirty = True
         self.sent += 1
-        self.journal.order_update(request.id, request.created_ns, status="submitted")
+        self.journal.order_update(request.id, request.created_ns, status="submitted", defer=True)
         log.info("order %s sent: %s %d %s %s%s%s (IB id %s)", request.id[:8], "BUY" if request.amount > 0 else "SELL",
                  abs(request.amount), request.asset.symbol, sent.kind.value,
                  f" limit {sent.limit:g}" if sent.limit is not None else "",

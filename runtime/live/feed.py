@@ -31,6 +31,7 @@ from runtime.data.portal import DataPortal, Frame
 from runtime.data.store import DAILY, MINUTE, BarArrays
 from runtime.engine.dispatch import BTS, Dispatcher
 from runtime.engine.engine import Engine
+from runtime.errors import NotConnectedError
 from runtime.live.broker import SyncedIBBroker
 
 log = logging.getLogger("ibalgo.data")
@@ -114,7 +115,7 @@ class BrokerFeed:
         for a in new:
             try:
                 self.broker.subscribe(a)
-            except IBError as exc:
+            except (IBError, NotConnectedError) as exc:
                 log.warning("no market data for %s: %s", a.symbol, exc)
         self.assets.extend(new)
         self.engine.api.add_assets(new)
@@ -160,7 +161,7 @@ class BrokerFeed:
         try:
             self.history_requests += 1
             return self.broker.history_bars(asset, duration, bar_size, as_of_ns=now_ns)
-        except IBError as exc:
+        except (IBError, NotConnectedError) as exc:  # disconnected: NaN bars now, fetched again after the reconnect
             key = (asset.sid, bar_size)
             (log.debug if key in self._warned else log.warning)("no %s history for %s: %s", bar_size, asset.symbol,
                                                                  exc)
