@@ -179,6 +179,9 @@ class Engine:
         self.on_session_end_hooks: list[Callable[[Engine, int], None]] = []
         self.stop_requested: str | None = None
         self._held_cols: dict[tuple, tuple[list[int], np.ndarray]] = {}
+        #: (splits, dividends) the broker applies to the account, when the run knows them (the simulated gateway's
+        #: data); None: those of the data portal's bars (backtests)
+        self.corporate_actions: tuple[tuple, tuple] | None = None
         from runtime.algorithm.api import AlgorithmAPI
         from runtime.algorithm.context import Context
 
@@ -419,21 +422,24 @@ class Engine:
             self.algo_log.error("account control violated: %s", message)
 
     def _apply_corporate_actions(self, session: int) -> None:
+        """Splits and cash dividends whose ex-date is ``session`` (from :attr:`corporate_actions` when the broker's
+        data is known to the run, else from the bars of the data portal)."""
         bars = self.portal.daily.bars
+        splits, dividends = self.corporate_actions or (bars.splits, bars.dividends)
         label = self.calendar.session_label(session)
-        for split in bars.splits:
+        for split in splits:
             if split.date == label:
+                asset = next((a for sid, a, *_ in self.ledger.position_items() if sid == split.sid), None)
                 payout = self.ledger.apply_split(split.sid, split.ratio, self.clock.now_ns)
                 if hasattr(self.broker, "apply_split"):
                     self.broker.apply_split(split.sid, split.ratio)
                 held = self.ledger.amount(split.sid)
-                if held or payout:
-                    symbol = bars.assets[bars.sid_to_col[split.sid]].symbol
+                if asset is not None:
                     self.algo_log.info(
-                        "%s split %g-for-1: position is now %d shares%s", symbol, split.ratio, held,
+                        "%s split %g-for-1: position is now %d shares%s", asset.symbol, split.ratio, held,
                         f" ({payout:.2f} paid for a fractional share)" if payout else "",
                     )
-        for div in bars.dividends:
+        for div in dividends:
             if div.ex_date == label:
                 self.ledger.apply_dividend(div.sid, div.amount)
 

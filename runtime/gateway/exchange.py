@@ -29,6 +29,7 @@ from runtime.core.matching import BarQuote, Cancelled, Fill, MatchEvent, Matchin
 from runtime.core.orders import OrderKind, TimeInForce
 from runtime.gateway import responses as msg
 from runtime.gateway.accounts import AccountBook
+from runtime.gateway.actions import CorporateAction, collect_actions
 from runtime.gateway.contracts import ContractBook, Instrument
 from runtime.gateway.ids import Code
 from runtime.gateway.market import Market
@@ -129,6 +130,14 @@ class Exchange:
         self.reject_next: str | None = None
         self.master_client_id: int | None = None
         self.on_execution: Callable[[Execution], None] | None = None
+        #: Splits and dividends of the market's data, in the order they take effect.
+        self.actions: list[CorporateAction] = collect_actions(market)
+        self.actions_by_key: dict[str, CorporateAction] = {a.key: a for a in self.actions}
+        #: Actions already applied to the accounts (key -> time), kept in the state file so each applies once.
+        self.applied_actions: dict[str, int] = {}
+        self._action_pos = 0
+        #: Called after an action changed an account (the gateway saves its state file).
+        self.on_actions: Callable[[], None] | None = None
 
     # ------------------------------------------------------------------------------------------------- helpers
     @property
@@ -170,6 +179,8 @@ class Exchange:
     # ------------------------------------------------------------------------------------------------ placing
     def place(self, client_id: int, ticket: OrderTicket, now_ns: int) -> None:
         """A placeOrder from ``client_id``: new order, modification of a working one, or a rejection."""
+        if self._action_due(now_ns) is not None:
+            self.advance(now_ns)  # a split or dividend took effect since the last pump: book it first
         key = (client_id, ticket.order_id)
         self.next_order_id = max(self.next_order_id, ticket.order_id + 1)
         existing = self.orders.get(key)
@@ -449,7 +460,71 @@ class Exchange:
         self._apply(self.matcher.on_bar(inst.asset, bar), now_ns)
 
     def advance(self, now_ns: int) -> None:
-        """Feed the minute bars that ended since the last call to the matcher, then expire DAY orders."""
+        """Feed the minute bars that ended since the last call to the matcher, then expire DAY orders.
+
+        Splits and dividends whose ex-date session opened before ``now_ns`` are applied at that open, after the
+        bars that ended before it and before those that end after it.
+        """
+        while True:
+            due = self._action_due(now_ns)
+            if due is None:
+                break
+            self._advance(due)
+            self.apply_corporate_actions(due)
+        self._advance(now_ns)
+
+    # ---------------------------------------------------------------------------------------- corporate actions
+    def _action_due(self, now_ns: int) -> int | None:
+        """The open of the first action not yet applied if the clock has passed it, else None."""
+        actions = self.actions
+        while self._action_pos < len(actions) and actions[self._action_pos].key in self.applied_actions:
+            self._action_pos += 1
+        if self._action_pos < len(actions) and actions[self._action_pos].time_ns < now_ns:
+            return actions[self._action_pos].time_ns
+        return None
+
+    def apply_corporate_actions(self, now_ns: int) -> None:
+        """Apply every action due at or before ``now_ns`` not applied yet, and push the changed accounts."""
+        touched: dict[tuple[str, int], Instrument] = {}
+        actions = self.actions
+        while self._action_pos < len(actions) and actions[self._action_pos].time_ns <= now_ns:
+            action = actions[self._action_pos]
+            self._action_pos += 1
+            if action.key in self.applied_actions:
+                continue
+            for code in self.apply_action(action):
+                touched[(code, action.instrument.con_id)] = action.instrument
+            self.applied_actions[action.key] = action.time_ns
+        if touched:
+            if self.on_actions is not None:
+                self.on_actions()
+            for (code, _con_id), inst in touched.items():
+                self.outbox.account_changed(code, inst)
+
+    def apply_action(self, action: CorporateAction) -> list[str]:
+        """Apply one action to every account holding its asset (through the shared ledger); returns their codes.
+
+        Does not record the action as applied nor notify anyone (the state file replays recorded actions with it).
+        """
+        changed: list[str] = []
+        inst = action.instrument
+        for code, account in self.accounts.items():
+            if not account.ledger.amount(action.sid):
+                continue
+            if action.kind == "split":
+                quote = self.market.quote(inst, action.time_ns)  # the previous close: the fraction's price
+                if quote is not None:
+                    account.mark(inst, quote.last, action.time_ns)
+                account.ledger.apply_split(action.sid, action.value, action.time_ns)
+                if inst.con_id in account.prices:
+                    account.prices[inst.con_id] /= action.value
+            else:
+                account.ledger.apply_dividend(action.sid, action.value)
+            changed.append(code)
+        return changed
+
+    def _advance(self, now_ns: int) -> None:
+        """:meth:`advance` without corporate actions."""
         for con_id, since in list(self._fed_until.items()):
             if since >= now_ns:
                 continue

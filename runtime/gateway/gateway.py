@@ -147,6 +147,7 @@ class Gateway:
             self.exchange.reject_next = "simulated rejection (fault injection)"
         self.pacer.force_next = plan.pacing_violations
         self.exchange.on_execution = self._on_execution
+        self.exchange.on_actions = self.save
 
     # ---------------------------------------------------------------------------------------------- lifecycle
     async def start(self) -> None:
@@ -245,7 +246,7 @@ class Gateway:
             s.send(data)
 
     def account_changed(self, account: str, inst: Instrument | None) -> None:
-        """After a fill: push the subscriptions that IB keeps up to date."""
+        """After a fill, split or dividend: push the subscriptions that IB keeps up to date."""
         now = self.clock.now_ns()
         book = self.exchange.accounts[account]
         self.exchange.mark_all(now)
@@ -641,6 +642,7 @@ class Gateway:
                              self.exchange.matcher.commission, self.config.time_zone)
             fresh.master_client_id = self.config.master_client_id
             fresh.on_execution = self._on_execution
+            fresh.on_actions = self.save
             load_state(fresh, Path(self.config.state_file))
             self.exchange = fresh
 

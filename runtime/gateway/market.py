@@ -384,6 +384,10 @@ class Market:
     def series(self, inst: Instrument) -> Series | None:
         return self._series.get(inst.con_id)
 
+    def all_series(self) -> list[Series]:
+        """Every instrument's series, in the order they were added."""
+        return list(self._series.values())
+
     def quote(self, inst: Instrument, now_ns: int) -> Quote | None:
         s = self._series.get(inst.con_id)
         return None if s is None else s.quote(now_ns)

@@ -1,8 +1,10 @@
-"""The gateway's state file: orders, executions and id counters, so a restarted gateway remembers its accounts.
+"""The gateway's state file: orders, executions, id counters and the corporate actions applied, so a restarted
+gateway remembers its accounts.
 
 JSON, written atomically (temporary file + rename). Cash and positions are not stored as numbers: they are rebuilt
 by booking the stored executions again through the ledger, so they cannot drift from the executions a client can
-download with reqExecutions. Working orders go back into the matcher with what they had filled.
+download with reqExecutions; the splits and dividends already applied are applied again between them, at their
+times, and never a second time afterwards. Working orders go back into the matcher with what they had filled.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ def save_state(exchange: Exchange, path: Path, now_ns: int = 0) -> None:
         "accounts": {code: {"starting_cash": book.ledger.starting_cash} for code, book in exchange.accounts.items()},
         "executions": [_execution_dict(e) for e in exchange.executions],
         "orders": [_order_dict(r) for r in exchange.orders.values()],
+        "corporate_actions": dict(exchange.applied_actions),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -69,16 +72,24 @@ def load_state(exchange: Exchange, path: Path) -> None:
     exchange.next_order_id = int(data["next_order_id"])
     exchange.next_perm_id = int(data["next_perm_id"])
     exchange.exec_seq = int(data["exec_seq"])
+    # splits and dividends applied before: applied again between the executions, where they happened
+    applied = {str(k): int(v) for k, v in (data.get("corporate_actions") or {}).items()}
+    exchange.applied_actions.update(applied)
+    replay = [a for a in exchange.actions if a.key in applied]  # in the order they took effect
     for e in data["executions"]:
         inst = book.by_con_id(int(e.pop("con_id")))
         if inst is None or e["account"] not in exchange.accounts:
             continue
         ex = Execution(instrument=inst, **e)
+        while replay and replay[0].time_ns < ex.time_ns:
+            exchange.apply_action(replay.pop(0))
         exchange.executions.append(ex)
         signed = int(ex.shares) if ex.side == "BOT" else -int(ex.shares)
         fill = Fill(f"{ex.client_id}:{ex.order_id}", inst.asset, signed, ex.price, ex.commission, ex.time_ns,
                     int(ex.cum_qty), ex.avg_price, False)
         exchange.accounts[ex.account].book(fill, inst)
+    for action in replay:
+        exchange.apply_action(action)
     saved_ns = int(data.get("saved_ns") or 0)
     for o in data["orders"]:
         inst = book.by_con_id(int(o.pop("con_id")))

@@ -94,12 +94,16 @@ class EmbeddedGateway:
             from runtime.data.store import MINUTE
 
             store = load_folder(data_dir)
-            universe = (build_universe(clock.now_ns(), [aggregate_daily(store)], seed, minute_stores=[store])
+            daily = aggregate_daily(store) if store.frequency == MINUTE else store
+            universe = (build_universe(clock.now_ns(), [daily], seed, minute_stores=[store])
                         if store.frequency == MINUTE else build_universe(clock.now_ns(), [store], seed))
         else:
             from runtime.data.sample import load_sample
 
-            universe = build_universe(clock.now_ns(), [load_sample()], seed)
+            daily = load_sample()
+            universe = build_universe(clock.now_ns(), [daily], seed)
+        #: the splits and dividends the gateway applies to its paper accounts (the run's ledger applies them too)
+        self.corporate_actions = (daily.splits, daily.dividends)
         config = GatewayConfig(port=0, accounts=(account,), starting_cash=capital, pacing=False,
                                max_messages_per_second=None)
         self.account = account
@@ -211,7 +215,8 @@ def run_algorithm(
         algorithm=str(algorithm), run_id=run_id, journal_path=journal_path or Path(output or "output") /
         "journal.sqlite", frequency=frequency, end=end, output=output, strict=strict,
         history_sessions=history_sessions, cancel_on_stop=cancel_on_stop,
-        before_trading_start=before_trading_start, mode=mode)
+        before_trading_start=before_trading_start, mode=mode,
+        corporate_actions=gateway.corporate_actions if gateway is not None else None)
     session = LiveSession(
         options, broker_factory(config, run_id, clock, virtual_pacing=gateway is not None,
                                 target=target), clock, calendar,

@@ -79,6 +79,9 @@ class LiveOptions:
     cancel_on_stop: bool = False
     before_trading_start: str = "08:45"
     mode: str = "paper"
+    #: (splits, dividends) the broker applies to the account, when known (the embedded simulated gateway's data), so
+    #: the run's ledger applies them too; None: none are known (TWS/IB Gateway)
+    corporate_actions: tuple[tuple, tuple] | None = None
 
 
 @dataclass
@@ -193,6 +196,7 @@ class LiveSession:
                         capital=max(float(cash), 0.0), start_session=first, end_session=last, mode=opts.mode,
                         strict=opts.strict, algo_logger=logging.getLogger("ibalgo.algo"))
         self.engine = engine
+        engine.corporate_actions = opts.corporate_actions
         engine.clock.now_ns = now
         feed = BrokerFeed(self.ib, engine, cal, opts.frequency, now=self.clock.now_ns, sync=self.sync,
                           handle_pending=self.handle_pending, history_sessions=opts.history_sessions)
@@ -287,7 +291,7 @@ class LiveSession:
             elif isinstance(ev, (Cancelled, OrderRejected)):
                 engine.apply_broker_events([ev])
                 status = "cancelled" if isinstance(ev, Cancelled) else "rejected"
-                self.journal.order_update(ev.order_id, ev.time_ns, status=status, reason=ev.reason)
+                self.journal.order_update(ev.order_id, ev.time_ns, status=status, reason=ev.reason, defer=True)
                 order_log.info("order %s %s: %s", ev.order_id[:8], status, ev.reason)
             elif isinstance(ev, CommissionReported):
                 engine.ledger.cash -= ev.commission
@@ -295,7 +299,7 @@ class LiveSession:
                 record = engine.orders.get(ev.order_id)
                 if record is not None:
                     record.commission += ev.commission
-                    self.journal.order_update(ev.order_id, ev.time_ns, commission=record.commission)
+                    self.journal.order_update(ev.order_id, ev.time_ns, commission=record.commission, defer=True)
             elif isinstance(ev, ConnectionLost):
                 self.connected = False
                 log.warning("connection lost: %s%s; orders raise NotConnectedError until it is back", ev.reason,
@@ -327,8 +331,10 @@ class LiveSession:
     def _on_fill(self, fill: Fill) -> None:
         engine = self.engine
         assert engine is not None
+        # booked once: the journal's set of booked executions decides; its row is written off the engine thread,
+        # after the fill is in the ledger (the order itself was journaled before it was sent)
         if not self.journal.add_fill(f"{fill.order_id}:{fill.cum_filled}", fill.order_id, fill.amount, fill.price,
-                                     fill.commission, fill.time_ns):
+                                     fill.commission, fill.time_ns, defer=True):
             return  # booked before (a restart or a reconnect reported it again)
         record = engine.orders.get(fill.order_id)
         if record is not None:
@@ -337,7 +343,8 @@ class LiveSession:
         self.fills += 1
         status = "filled" if fill.order_done else "partially filled"
         self.journal.order_update(fill.order_id, fill.time_ns, status="filled" if fill.order_done else None,
-                                  filled=abs(fill.cum_filled), commission=record.commission if record else None)
+                                  filled=abs(fill.cum_filled), commission=record.commission if record else None,
+                                  defer=True)
         order_log.info("order %s %s: %+d %s @ %.4f (commission %.2f)", fill.order_id[:8], status, fill.amount,
                        fill.asset.symbol, fill.price, fill.commission)
 
