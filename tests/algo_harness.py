@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import textwrap
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -55,3 +57,13 @@ def run_algo(
         path, daily=daily, minute=minute, start=s, end=e, capital=capital, frequency=frequency, output=output,
         strict=strict,
     )
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 20.0) -> bool:
+    """Poll ``predicate`` until it is true (True) or ``timeout`` seconds pass (False), for cross-thread tests."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False

@@ -8,13 +8,12 @@ adapter has reconnected, orders work again.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+from algo_harness import wait_until
 
 from runtime.core.calendar import get_calendar
 from runtime.engine.clocks import ReplayClock
@@ -40,15 +39,6 @@ def handle_data(context, data):
     context.placed += 1
 """
 ORDER_LINE = 11  # the line of ``order(...)`` in ALGO
-
-
-def _wait(predicate: Callable[[], bool], timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def _gateway_orders(gw: EmbeddedGateway) -> int:
@@ -79,14 +69,14 @@ def test_order_while_disconnected_raises_into_the_algorithm_and_nothing_is_sent_
                 seen["sent_before"] = _gateway_orders(gw)
                 gw.thread.refuse_connections(3.0)
                 gw.thread.drop_connections()
-                assert _wait(lambda: not session.ib.is_connected(), 10)
+                assert wait_until(lambda: not session.ib.is_connected(), 10)
                 session.ib.reconciled.clear()
                 seen["errors_before"] = engine.error_count
             elif engine.sessions_done == BACK_AFTER:
                 seen["errors_while_down"] = engine.error_count - seen["errors_before"]
                 seen["sent_while_down"] = _gateway_orders(gw) - seen["sent_before"]
                 seen["journal_while_down"] = len(session.journal.orders())
-                assert _wait(lambda: session.ib.is_connected() and session.ib.reconciled.is_set(), 30)
+                assert wait_until(lambda: session.ib.is_connected() and session.ib.reconciled.is_set(), 30)
                 seen["sent_at_reconnect"] = _gateway_orders(gw) - seen["sent_before"]
 
         session.start = start

@@ -7,11 +7,11 @@ neither lose nor duplicate an order.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from algo_harness import wait_until
 
 from runtime.core.calendar import get_calendar
 from runtime.data.runs import load_daily_and_minute
@@ -95,15 +95,6 @@ def _gateway(start: str) -> EmbeddedGateway:
     return EmbeddedGateway(clock, capital=100_000.0)
 
 
-def _wait(predicate, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def test_connection_drop_mid_run_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     start, end = "2012-01-03", "2012-03-30"
     gw = _gateway(start)
@@ -116,8 +107,8 @@ def test_connection_drop_mid_run_loses_and_duplicates_nothing(tmp_path: Path) ->
             dropped.append(gw.thread.drop_connections())
             # the engine thread waits here (the replay clock stands still) until the adapter is back and reconciled
             session.ib.reconciled.clear()
-            assert _wait(lambda: not session.ib.is_connected() or session.ib.reconciled.is_set(), 10)
-            assert _wait(lambda: session.ib.is_connected() and session.ib.reconciled.is_set(), 20)
+            assert wait_until(lambda: not session.ib.is_connected() or session.ib.reconciled.is_set(), 10)
+            assert wait_until(lambda: session.ib.is_connected() and session.ib.reconciled.is_set(), 20)
 
         session.engine_hooks = on_end
 
