@@ -329,3 +329,28 @@ def test_eod_cancel_is_a_no_op_in_daily_runs_as_in_zipline(algo_runner) -> None:
     """With daily bars an order placed at a session's bar fills at the next one; EODCancel must not kill it."""
     ctx = algo_runner(EOD_CANCEL, start="2012-01-03", end="2012-01-05").engine.context
     assert ctx.statuses == [OrderStatus.FILLED, OrderStatus.OPEN]
+
+
+ACCOUNT_INFO = """
+def initialize(context):
+    context.seen = {}
+
+def handle_data(context, data):
+    for tag in ("NetLiquidation", "TotalCashValue", "GrossPositionValue", "Leverage-S", "leverage"):
+        context.seen[tag] = show_account_info(tag)
+    try:
+        show_account_info("NoSuchTag")
+    except Exception as exc:
+        context.error = str(exc)
+"""
+
+
+def test_show_account_info_reads_ib_tags_and_zipline_names(algo_runner) -> None:
+    result = algo_runner(ACCOUNT_INFO, start="2012-01-03", end="2012-01-04")
+    ctx = result.engine.context
+    account = result.engine.ledger.account()
+    assert ctx.seen["NetLiquidation"] == account.net_liquidation == 100_000.0
+    assert ctx.seen["TotalCashValue"] == account.settled_cash
+    assert ctx.seen["GrossPositionValue"] == account.total_positions_value == 0.0
+    assert ctx.seen["Leverage-S"] == ctx.seen["leverage"] == account.leverage
+    assert "unknown account field 'NoSuchTag'" in ctx.error and "NetLiquidation" in ctx.error

@@ -23,6 +23,7 @@ from runtime.core.controls import (
     MinLeverage,
     RestrictedList,
 )
+from runtime.core.ib_mapping import ACCOUNT_TAGS
 from runtime.core.ledger import Account, Portfolio, Position
 from runtime.core.orders import ExecutionStyle, Order, resolve_style
 from runtime.data.errors import SidNotFound, SymbolNotFound
@@ -463,12 +464,10 @@ class AlgorithmAPI:
         """IBridgePy: an account value by IB tag (NetLiquidation, AvailableFunds, BuyingPower, ...) or zipline
         name."""
         account = self.account
-        tags = {
-            "NetLiquidation": "net_liquidation", "AvailableFunds": "available_funds", "BuyingPower": "buying_power",
-            "ExcessLiquidity": "excess_liquidity", "Cushion": "cushion", "GrossPositionValue": "total_positions_value",
-            "EquityWithLoanValue": "equity_with_loan", "TotalCashValue": "settled_cash",
-            "DayTradesRemaining": "day_trades_remaining", "Leverage-S": "leverage",
-        }
+        tags: dict[str, str] = {}
+        for name, ib_tags in ACCOUNT_TAGS.items():  # the adapter's table, read backwards: IB tag -> zipline field
+            for tag in ib_tags:
+                tags.setdefault(tag, name)
         name = tags.get(field, field)
         if not hasattr(account, name):
             raise AlgorithmApiError(f"unknown account field {field!r}; known IB tags: {sorted(tags)}")
