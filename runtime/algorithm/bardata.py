@@ -117,13 +117,12 @@ class BarData:
             self._column_index_cache[key] = idx
         return idx
 
-    def _current_values(self, cols: np.ndarray, field: str) -> np.ndarray:
+    def values_now(self, cols: np.ndarray, field: str) -> np.ndarray:
+        """Raw current values of ``field`` for store columns ``cols``: the current bar's, or outside market hours
+        the last bar's (zipline uses the last close). The engine sizes orders with the same values."""
         c = self._clock
         portal = self._portal
         if self._frequency == "minute" and portal.minute is not None:
-            if field in ("price", "last_traded") or c.in_session:
-                return portal.current_minute(c.minute_row, cols, field)
-            # outside market hours: the last bar's values (zipline uses the last close)
             return portal.current_minute(c.minute_row, cols, field)
         return portal.current_daily(c.daily_row, cols, field)
 
@@ -136,7 +135,7 @@ class BarData:
         """
         asset_list, many_assets, cols = self._assets_and_columns(assets)
         names, many_fields = self._fields(fields)
-        columns = {f: self._convert(f, self._current_values(cols, f)) for f in names}
+        columns = {f: self._convert(f, self.values_now(cols, f)) for f in names}
         if not many_assets and not many_fields:
             return columns[names[0]][0]
         if not many_assets:
@@ -221,7 +220,7 @@ class BarData:
     def can_trade(self, assets: object):
         """Whether each asset can be traded now: held in the data, listed, not restricted, market open, priced."""
         asset_list, many, cols = self._assets_and_columns(assets)
-        price = self._current_values(cols, "price")
+        price = self.values_now(cols, "price")
         open_now = self._clock.in_session or self._frequency == "daily"
         session = self._portal.daily.bars.calendar.session_label(self._clock.session) if self._clock.session >= 0 \
             else None

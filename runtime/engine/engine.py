@@ -212,10 +212,8 @@ class Engine:
             raise PhaseError(f"{what} may only be called in {where}, not in {self.phase.value}")
 
     def current_price(self, asset: Asset) -> float:
-        cols = self.portal.columns([asset])
-        if self.frequency == "minute" and self.portal.minute is not None:
-            return float(self.portal.current_minute(self.clock.minute_row, cols, "price")[0])
-        return float(self.portal.current_daily(self.clock.daily_row, cols, "price")[0])
+        """The asset's current price as ``data.current(asset, 'price')`` sees it (NaN if it never traded)."""
+        return float(self.data.values_now(self.portal.columns([asset]), "price")[0])
 
     def set_portal(self, portal: DataPortal) -> None:
         """Swap the data the algorithm sees (live runs refresh it from the broker); same assets or more."""
