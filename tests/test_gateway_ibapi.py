@@ -187,18 +187,40 @@ def test_market_order_fill_sequence_positions_and_account(gw):
         c.wait("accountDownloadEnd")
         oid = c.wait("nextValidId")[-1][0]
         c.placeOrder(oid, stock("AAPL"), order("BUY", 100, orderRef="ref-1"))
-        c.wait("commissionReport")
-        assert _fill_sequence(c, oid) == ["openOrder", "orderStatus:Submitted", "execDetails", "openOrder",
-                                          "orderStatus:Filled", "commissionReport"]
+        c.wait("orderStatus", lambda o, st, *a: o == oid and st == "Filled")
+        assert _fill_sequence(c, oid) == ["openOrder", "orderStatus:Submitted", "execDetails", "commissionReport",
+                                          "openOrder", "orderStatus:Filled"]
         (req, _contract, ex), = c.named("execDetails")
         assert req == -1 and ex.side == "BOT" and ex.shares == 100 and ex.cumQty == 100 and ex.orderRef == "ref-1"
         assert c.named("openOrder")[0][2].orderRef == "ref-1"
         pos = c.wait("position", lambda acct, ct, p, cost: p == 100)
         assert pos[0][1].conId == 24 and pos[0][3] > ex.price  # avgCost includes the commission
         c.wait("updatePortfolio", lambda ct, p, *a: p == 100)
+        c.wait("updateAccountValue", lambda k, v, *a: k == "TotalCashValue" and float(v) < 1_000_000)
         cash = [float(v) for k, v, cur, a in c.named("updateAccountValue") if k == "TotalCashValue"]
         assert cash[0] == 1_000_000 and cash[-1] < 1_000_000 - 100 * ex.price
 
+
+
+def test_account_values_after_a_burst_of_fills_are_coalesced_and_end_current(gw):
+    """Positions go out with every fill; account values at most every account_update_interval_s, the last push
+    carrying the values after the last fill."""
+    gateway, _ = gw
+    with clients(gateway.port, 1) as (c,):
+        c.reqAccountUpdates(True, "")
+        c.wait("accountDownloadEnd")
+        oid = c.wait("nextValidId")[-1][0]
+        for i in range(20):
+            c.placeOrder(oid + i, stock("AAPL"), order("BUY", 1))
+        c.wait("updatePortfolio", lambda ct, p, *a: p == 20)
+        executions = c.wait("execDetails", count=20)
+        commissions = c.wait("commissionReport", count=20)
+        spent = sum(e.shares * e.price for _, _, e in executions) + sum(r.commission for (r,) in commissions)
+        expected = f"{1_000_000 - spent:.2f}"
+        c.wait("updateAccountValue", lambda k, v, *a: k == "TotalCashValue" and v == expected)
+        pushes = [v for k, v, cur, a in c.named("updateAccountValue") if k == "TotalCashValue"]
+        assert len(pushes) < 20 and pushes[-1] == expected
+        assert [p for _, p, *_ in c.named("updatePortfolio")] == list(range(1, 21))
 
 def test_limit_order_rests_then_cancel_and_cancel_errors(gw):
     gateway, _ = gw

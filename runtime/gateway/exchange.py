@@ -601,12 +601,12 @@ class Exchange:
                        t.order_ref, fill.commission, realized, exchange)
         self.executions.append(ex)
         self._send(rec, self.exec_message(ex, -1))
+        self._send(rec, msg.commission_report(exec_id, fill.commission, inst.currency, realized))
         if fill.order_done:
             self._finish(rec, IbStatus.FILLED, fill.time_ns, "Filled")
             self.notify(rec)
         else:
             self._send(rec, self._status_msg(rec))
-        self._send(rec, msg.commission_report(exec_id, fill.commission, inst.currency, realized))
         if self.on_execution is not None:
             self.on_execution(ex)
 

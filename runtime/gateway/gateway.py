@@ -81,6 +81,10 @@ class GatewayConfig:
         auto_advance_ns: with a replay clock that only moves when told (speed "max"), advance it this much on
             every pump (None: leave the clock to its owner).
         master_client_id: a client that also receives every order's messages (TWS's "master API client id").
+        account_update_interval_s: after fills, account values (updateAccountValue, accountSummary, account
+            updates multi, PnL) are pushed at most this often, always ending with the latest values (TWS pushes
+            them on position changes and otherwise every three minutes). Positions and portfolio rows go out at
+            once. A burst of fills thus costs one account push instead of one per fill.
     """
 
     host: str = "127.0.0.1"
@@ -98,6 +102,7 @@ class GatewayConfig:
     allow_remote: bool = False
     auto_advance_ns: int | None = None
     master_client_id: int | None = None
+    account_update_interval_s: float = 0.05
     faults: FaultPlan = field(default_factory=FaultPlan)
 
 
@@ -137,6 +142,8 @@ class Gateway:
         self._reopen: asyncio.TimerHandle | None = None
         self._stopping = False
         self.pumps = 0
+        self._account_pushed: dict[str, float] = {}  # account -> time.monotonic() of its last account-values push
+        self._account_timers: dict[str, asyncio.TimerHandle] = {}
         if self.config.state_file:
             path = Path(self.config.state_file)
             if path.exists():
@@ -180,6 +187,9 @@ class Gateway:
         self._stopping = True
         if self._reopen is not None:
             self._reopen.cancel()
+        for timer in self._account_timers.values():
+            timer.cancel()
+        self._account_timers.clear()
         for task in (self._pump_task, self._drop_task):
             if task is not None:
                 task.cancel()
@@ -246,19 +256,51 @@ class Gateway:
             s.send(data)
 
     def account_changed(self, account: str, inst: Instrument | None) -> None:
-        """After a fill, split or dividend: push the subscriptions that IB keeps up to date."""
+        """After a fill, split or dividend: push the subscriptions that IB keeps up to date (positions now, account
+        values at most every ``account_update_interval_s``)."""
+        if inst is not None:
+            self._push_position(account, inst)
+        self._schedule_account_values(account)
+
+    def _push_position(self, account: str, inst: Instrument) -> None:
+        book = self.exchange.accounts[account]
+        self.exchange.mark_all(self.clock.now_ns())
+        h = book.holding(inst)
+        for s in self.ready_sessions():
+            if s.account_sub == account:
+                self._send_portfolio_row(s, account, inst)
+            if s.positions_sub:
+                s.send(msg.position(account, inst, h.amount, h.avg_cost))
+            for req_id, acct in s.positions_multi_subs.items():
+                if acct in ("", "All", account):
+                    s.send(msg.position_multi(req_id, account, inst, h.amount, h.avg_cost))
+            for req_id, (acct, con_id) in s.pnl_single_subs.items():
+                if acct in ("", account) and con_id == inst.con_id:
+                    self._send_pnl_single(s, req_id, account, inst)
+
+    def _schedule_account_values(self, account: str) -> None:
+        if account in self._account_timers:
+            return  # a push is already due; it will send the latest values
+        wait = self.config.account_update_interval_s - (time.monotonic() - self._account_pushed.get(account, -1e18))
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if wait <= 0 or loop is None:
+            self._push_account_values(account)
+        else:
+            self._account_timers[account] = loop.call_later(wait, self._push_account_values, account)
+
+    def _push_account_values(self, account: str) -> None:
+        self._account_timers.pop(account, None)
+        self._account_pushed[account] = time.monotonic()
         now = self.clock.now_ns()
         book = self.exchange.accounts[account]
         self.exchange.mark_all(now)
         for s in self.ready_sessions():
             if s.account_sub == account:
-                self._send_account_values(s, account)
-                if inst is not None:
-                    self._send_portfolio_row(s, account, inst)
+                self._send_account_values(s, account, changed_only=True)
                 s.send(msg.account_time(self._hhmm(now)))
-            if s.positions_sub and inst is not None:
-                h = book.holding(inst)
-                s.send(msg.position(account, inst, h.amount, h.avg_cost))
             for req_id, tags in s.summary_subs.items():
                 for tag, value, cur in book.summary_rows(tags):
                     s.send(msg.account_summary(req_id, account, tag, value, cur))
@@ -266,16 +308,9 @@ class Gateway:
                 if acct in ("", "All", account):
                     for key, value, cur in book.update_rows():
                         s.send(msg.account_update_multi(req_id, account, model, key, value, cur))
-            for req_id, acct in s.positions_multi_subs.items():
-                if acct in ("", "All", account) and inst is not None:
-                    h = book.holding(inst)
-                    s.send(msg.position_multi(req_id, account, inst, h.amount, h.avg_cost))
             for req_id, acct in s.pnl_subs.items():
                 if acct in ("", account):
                     self._send_pnl(s, req_id, account)
-            for req_id, (acct, con_id) in s.pnl_single_subs.items():
-                if acct in ("", account) and inst is not None and con_id == inst.con_id:
-                    self._send_pnl_single(s, req_id, account, inst)
 
     # ------------------------------------------------------------------------------------------------ requests
     def _resolve(self, session: ClientSession, req_id: int, contract) -> Instrument | None:
@@ -439,9 +474,16 @@ class Gateway:
     def _hhmm(self, now: int) -> str:
         return f"{pd.Timestamp(now, tz='UTC').tz_convert(self.config.time_zone):%H:%M}"
 
-    def _send_account_values(self, session: ClientSession, account: str) -> None:
+    def _send_account_values(self, session: ClientSession, account: str, *, changed_only: bool = False) -> None:
+        """updateAccountValue rows: all of them (on subscription), or those whose value changed since the session
+        last got them (after a fill, as TWS pushes on a position change)."""
+        sent = session.account_values_sent
+        if not changed_only:
+            sent.clear()
         for key, value, cur in self.exchange.accounts[account].update_rows():
-            session.send(msg.account_value(key, value, cur, account))
+            if sent.get((key, cur)) != value:
+                sent[(key, cur)] = value
+                session.send(msg.account_value(key, value, cur, account))
 
     def _send_portfolio_row(self, session: ClientSession, account: str, inst: Instrument) -> None:
         h = self.exchange.accounts[account].holding(inst)
