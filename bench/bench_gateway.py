@@ -5,13 +5,14 @@
 2. Order-to-fill round trip: time from ``placeOrder`` (a 1-share market order) to the ``execDetails`` callback,
    p50 and p99 over many orders (targets: under 1 ms and under 5 ms).
 
-Run: ``python bench/bench_gateway.py [--seconds 5] [--orders 2000] [--streams 120]``.
+Run: ``python bench/bench_gateway.py [--seconds 5] [--orders 2000] [--streams 120] [--runs 5] [--out FILE]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import socket
 import statistics
 import subprocess
@@ -19,9 +20,11 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import repeat  # bench/repeat.py (this script's folder is on sys.path)
 from ibapi.client import EClient
 from ibapi.contract import Contract
 from ibapi.order import Order
@@ -168,19 +171,41 @@ def bench_round_trip(orders: int, separate_process: bool = True) -> dict[str, fl
     }
 
 
+def one_run(seconds: float, orders: int, streams: int) -> dict[str, float]:
+    """One process's figures: messages per second, and the order round trip with the gateway in its own process
+    and on a thread of the client."""
+    m = bench_messages(seconds, streams)
+    own = bench_round_trip(orders, True)
+    thread = bench_round_trip(orders, False)
+    return {"client_msgs_per_s": m["client_msgs_per_s"], "dropped": m["dropped"],
+            "round_trip_p50_ms": own["p50_ms"], "round_trip_p99_ms": own["p99_ms"],
+            "round_trip_thread_p50_ms": thread["p50_ms"], "round_trip_thread_p99_ms": thread["p99_ms"],
+            "orders": own["orders"]}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=float, default=5.0)
     p.add_argument("--orders", type=int, default=2000)
     p.add_argument("--streams", type=int, default=120)
+    p.add_argument("--runs", type=int, default=1, help="separate process runs (medians; default 1)")
+    p.add_argument("--out", help="write the figures as JSON to this file")
+    p.add_argument("--single", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
-    m = bench_messages(args.seconds, args.streams)
-    print(f"messages/s decoded by the ibapi client: {m['client_msgs_per_s']:,.0f} "
-          f"(gateway sent {m['gateway_msgs_per_s']:,.0f}/s, dropped {m['dropped']:.0f}) [target >= 20,000]")
-    for separate, where in ((True, "gateway in its own process"), (False, "gateway on a thread of the client")):
-        r = bench_round_trip(args.orders, separate)
-        print(f"order-to-fill round trip over {r['orders']:.0f} orders ({where}): p50 {r['p50_ms']:.3f} ms, "
-              f"p99 {r['p99_ms']:.3f} ms, max {r['max_ms']:.3f} ms [targets < 1 ms / < 5 ms]")
+    if args.single:
+        Path(args.out).write_text(json.dumps(one_run(args.seconds, args.orders, args.streams)))
+        return
+    runs = repeat.in_processes(__file__, ["--seconds", str(args.seconds), "--orders", str(args.orders),
+                                          "--streams", str(args.streams)], args.runs)
+    med = repeat.medians(runs)
+    if args.out:
+        Path(args.out).write_text(json.dumps({**med, "runs": runs}, indent=1) + "\n")
+    print(f"messages/s decoded by the ibapi client: {med['client_msgs_per_s']:,.0f} (dropped {med['dropped']:.0f}) "
+          "[target >= 20,000]")
+    print(f"order-to-fill round trip, {len(runs)} x {med['orders']:.0f} orders (median of runs), gateway in its own "
+          f"process: p50 {med['round_trip_p50_ms']:.3f} ms, p99 {med['round_trip_p99_ms']:.3f} ms; on a thread of the "
+          f"client: p50 {med['round_trip_thread_p50_ms']:.3f} ms, p99 {med['round_trip_thread_p99_ms']:.3f} ms "
+          "[targets < 1 ms / < 5 ms]")
 
 
 if __name__ == "__main__":

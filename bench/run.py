@@ -260,9 +260,11 @@ def main(argv: list[str] | None = None) -> int:
         suite = Suite(runs, data, peers, out)
         suite.ingest_zipline({w.dataset for w in chosen})
         results["workloads"] = {w.key: suite.workload(w) for w in chosen}
-        log("W4 (live path through the simulated gateway) ...")
+        log("W4 (the simulated gateway with the raw ibapi client) ...")
         results["W4"] = optional_script("bench_gateway.py", out, runs, ("--seconds", "2", "--orders", "300"),
                                        opts.quick)
+        log("W4 (the runtime's live path: engine, adapter, ibapi, simulated gateway) ...")
+        results["W4-runtime"] = optional_script("bench_live.py", out, runs, ("--orders", "300"), opts.quick)
         log("W5 (simulated scheduler) ...")
         results["W5"] = optional_script("bench_scheduler.py", out, max(runs, 3))
         log("reference: loopback TCP round trips ...")
