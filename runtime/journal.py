@@ -10,6 +10,8 @@ write or read commits them first (so the file's order of writes is the callers' 
   that identifies it at the broker; updated as the broker reports;
 - ``fills``: every execution, keyed by the broker's execution id (so a repeated report is booked once);
 - ``records``: the values passed to ``record()``, per session;
+- ``events``: what the runtime did to the run's state on its own (e.g. a split IB booked, applied to the ledger),
+  with the details as JSON;
 - ``run_context``: per run id, the latest snapshot of the algorithm's ``context`` attributes that can be stored as
   JSON (others are named in a warning, never pickled).
 
@@ -48,6 +50,9 @@ CREATE TABLE IF NOT EXISTS fills (
 );
 CREATE TABLE IF NOT EXISTS records (
     time_ns INTEGER NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (time_ns, name)
+);
+CREATE TABLE IF NOT EXISTS events (
+    time_ns INTEGER NOT NULL, run_id TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS run_context (
     run_id TEXT PRIMARY KEY, saved_ns INTEGER NOT NULL, state TEXT NOT NULL
@@ -329,6 +334,22 @@ class Journal:
         rows = [(time_ns, k, json.dumps(_jsonable(v, k, skipped))) for k, v in values.items()]
         with self._tx() as db:
             db.executemany("INSERT OR REPLACE INTO records (time_ns, name, value) VALUES (?, ?, ?)", rows)
+
+    def add_event(self, time_ns: int, run_id: str, kind: str, detail: dict[str, Any]) -> None:
+        """Record something the runtime did to the run's state on its own (``kind``, e.g. ``broker_split``)."""
+        skipped: list[str] = []
+        with self._tx() as db:
+            db.execute("INSERT INTO events (time_ns, run_id, kind, detail) VALUES (?, ?, ?, ?)",
+                       (time_ns, run_id, kind, json.dumps(_jsonable(detail, kind, skipped))))
+
+    def events(self, run_id: str | None = None) -> list[tuple[int, str, str, dict[str, Any]]]:
+        """``(time_ns, run_id, kind, detail)`` of the recorded events (of one run, or all), oldest first."""
+        with self._lock:
+            self._flush_locked()
+            query = "SELECT time_ns, run_id, kind, detail FROM events"
+            rows = (self._db.execute(query + " WHERE run_id = ? ORDER BY time_ns, rowid", (run_id,)) if run_id
+                    is not None else self._db.execute(query + " ORDER BY time_ns, rowid"))
+            return [(t, r, k, json.loads(d)) for t, r, k, d in rows]
 
     def save_context(self, attributes: dict[str, Any], now_ns: int, run_id: str = "") -> list[str]:
         """Store the JSON-storable context attributes of run ``run_id``; returns the names that could not be

@@ -11,6 +11,10 @@ All broker events are handled on the engine thread (:meth:`LiveSession.handle_pe
 execution, booked once), cancellations, rejections, late commissions, connection changes, adopted orders,
 position snapshots, IB's warnings. An order call while disconnected raises the adapter's NotConnectedError into the
 algorithm, where the engine's error policy logs it with the file:line and the run goes on.
+
+IB's positions are compared with the ledger at each session's start (before ``before_trading_start``, and again
+before the session's first bar, after the open) and after each reconciliation: a split IB booked is applied to the
+ledger, any other difference is reported and left alone (:meth:`LiveSession.check_broker_positions`).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +53,7 @@ from runtime.core.matching import Cancelled, Fill
 from runtime.core.metrics import Summary
 from runtime.core.orders import OrderKind, TimeInForce
 from runtime.engine.clocks import Clock
+from runtime.engine.dispatch import BAR, BTS
 from runtime.engine.engine import Engine, OrderRecord, Phase
 from runtime.engine.live import LiveLoop
 from runtime.engine.results import ResultsRecorder, summary_of, write_results
@@ -56,6 +61,7 @@ from runtime.engine.timeline import Timeline, build_timeline
 from runtime.journal import Journal
 from runtime.live.broker import WAKE, EngineBroker, EventInbox, SyncedIBBroker
 from runtime.live.feed import BrokerDispatcher, BrokerFeed
+from runtime.live.positions import AppliedSplit, Holding, PositionDifference, compare_positions, describe_ratio
 
 log = logging.getLogger("ibalgo.live")
 order_log = logging.getLogger("ibalgo.orders")
@@ -96,6 +102,8 @@ class LiveResult:
     timings: dict[str, float] = field(default_factory=dict)
     orders_sent: int = 0
     history_requests: int = 0
+    #: splits IB booked that the run inferred from IB's positions and applied to its ledger
+    broker_splits: list[AppliedSplit] = field(default_factory=list)
 
 
 class _Loop(LiveLoop):
@@ -115,6 +123,25 @@ class _Loop(LiveLoop):
         out = super()._on_tick(cursor)
         self.session.after_tick()
         return out
+
+
+class _SessionDispatcher(BrokerDispatcher):
+    """The broker run's dispatcher: IB's positions are checked against the ledger at each session's start, before
+    ``before_trading_start`` and again before the session's first bar (IB books a split before the open; the
+    simulated gateway at the open)."""
+
+    def __init__(self, live: LiveSession, engine: Engine, feed: BrokerFeed) -> None:
+        super().__init__(engine, feed)
+        self.live = live
+        self._bar_checked = -1
+
+    def dispatch(self, t: int, kind: int, rule: int, session: int) -> bool:
+        if kind == BTS:
+            self.live.check_positions_at_session_start(session)
+        elif kind == BAR and session != self._bar_checked:
+            self._bar_checked = session
+            self.live.check_positions_at_session_start(session)
+        return super().dispatch(t, kind, rule, session)
 
 
 class ExchangeTimeFilter(logging.Filter):
@@ -159,6 +186,8 @@ class LiveSession:
         self.connected = True
         self.last_event_ns: int | None = None
         self.fills = 0
+        self.broker_splits: list[AppliedSplit] = []
+        self._reported_differences: set[tuple[int, int, int]] = set()
 
     # ---------------------------------------------------------------------------------------------- start-up
     def _known_orders(self) -> list[KnownOrder]:
@@ -310,7 +339,7 @@ class LiveSession:
             elif isinstance(ev, OrderAdopted):
                 self._on_adopted(ev)
             elif isinstance(ev, PositionsSnapshot):
-                self._check_positions(ev)
+                self._on_positions_snapshot(ev)
             elif isinstance(ev, Reconciled):
                 log.info("reconciled with the broker: %d open orders of this run, %d fills recovered, %d closed "
                          "while away, %d positions", ev.open_orders, ev.recovered_fills, ev.closed_while_away,
@@ -361,13 +390,98 @@ class LiveSession:
         engine.orders[ev.order_id] = record
         engine.open_order_ids[ev.order_id] = None
 
-    def _check_positions(self, ev: PositionsSnapshot) -> None:
-        engine = self.engine
+    # ------------------------------------------------------------------------------------ broker positions
+    def _on_positions_snapshot(self, ev: PositionsSnapshot) -> None:
+        """IB's positions after a reconciliation (its fills recovered while away are booked before it)."""
+        account = self.ib.account if self.ib is not None else ""
+        held = [_holding(p.asset, p.amount, p.avg_cost) for p in ev.positions
+                if not account or not p.account or p.account == account]
+        self.check_broker_positions(held, "reconciliation")
+
+    def check_positions_at_session_start(self, session: int) -> None:
+        """IB's positions (kept current by the adapter's subscription) against the ledger, once everything IB sent
+        up to now is booked. Skipped while disconnected or while a reconciliation reloads the positions: the
+        reconciliation after the reconnect reports them."""
+        ib = self.ib
+        if ib is None or not self.connected or not ib.is_connected() or not ib.account_state.positions_loaded.is_set():
+            return
+        self.sync()
+        self.handle_pending()
+        held = [_holding(p.asset, p.amount, p.avg_cost) for p in ib.positions()]
+        if not ib.account_state.positions_loaded.is_set():
+            return  # a reconciliation began reloading them while they were read
+        self.check_broker_positions(held, f"the start of {self.calendar.session_label(session).date()}")
+
+    def check_broker_positions(self, positions: Iterable[Holding], when: str) -> list[PositionDifference]:
+        """Compare IB's ``positions`` with the ledger's; apply a split IB booked, report anything else.
+
+        Assets with a working order of the run (at the engine or the adapter: a fill not yet booked keeps the
+        engine's order open) are skipped: their difference is the run's own trade on its way. For the others
+        (policy in :mod:`runtime.live.positions`):
+
+        - IB's amount and average cost show a split (``trunc(ledger x p/q)`` shares of small whole numbers p, q,
+          average cost = cost basis / ratio): the split is applied to the ledger as a backtest applies one
+          (:meth:`~runtime.core.ledger.Ledger.apply_split`: amount x ratio, cost basis and last price / ratio, the
+          fractional share paid in cash), logged at WARNING with the reason, kept in :attr:`broker_splits` (the
+          results' ``summary.json``) and in the journal's events (kind ``broker_split``);
+        - anything else (a trade outside the run, a spin-off, a position IB no longer reports, an ambiguous ratio)
+          is not guessed: a WARNING names the asset, both amounts and what to check; the ledger is not changed;
+        - a run started with the broker's corporate actions (``LiveOptions.corporate_actions``: the simulated
+          gateway's data) applies them from that data already, so nothing is applied a second time here; a
+          difference is only reported.
+
+        Cash dividends IB credits are not visible per asset through the API and are not inferred here.
+        """
+        engine, ib = self.engine, self.ib
         assert engine is not None
-        broker = {p.asset.symbol: round(p.amount) for p in ev.positions}
-        ours = {a.symbol: n for _, a, n, _, _ in engine.ledger.position_items()}
-        if broker != ours:
-            log.warning("positions differ from the broker's: ledger %s, broker %s", ours, broker)
+        ledger = engine.ledger
+        ours = [Holding(asset, amount, basis) for _, asset, amount, basis, _ in ledger.position_items()]
+        busy = {o.asset.sid for o in engine.open_orders()}
+        if ib is not None:
+            busy |= {o.asset.sid for o in ib.orders.open_orders()}
+        differences = compare_positions(ours, positions, busy)
+        known_actions = self.options.corporate_actions is not None
+        current: set[tuple[int, int, int]] = set()
+        for d in differences:
+            if d.split is not None and not known_actions:
+                self._apply_broker_split(d, when)
+            else:
+                current.add((d.asset.sid, d.ledger_amount, d.broker_amount))
+                self._report_difference(d, when, known_actions)
+        self._reported_differences = {k for k in self._reported_differences if k in current or k[0] in busy}
+        return differences
+
+    def _apply_broker_split(self, d: PositionDifference, when: str) -> None:
+        engine = self.engine
+        assert engine is not None and d.split is not None
+        ledger = engine.ledger
+        sid = d.asset.sid
+        now = self.clock.now_ns()
+        before = ledger.amount(sid)
+        paid = ledger.apply_split(sid, d.split, now)  # a Fraction: the whole amount and the fraction are exact
+        applied = AppliedSplit(now, d.asset, d.split, before, ledger.amount(sid), paid, d.reason)
+        self.broker_splits.append(applied)
+        log.warning("%s: IB booked a %s split (found at %s): the ledger's position is now %+d shares (was %+d)%s, "
+                    "cost basis and last price divided by %g. Why: %s", d.asset.symbol, describe_ratio(d.split), when,
+                    applied.amount_after, before, f", {paid:.2f} paid for the fractional share" if paid else "",
+                    float(d.split), d.reason)
+        self.journal.add_event(now, self.options.run_id, "broker_split", applied.to_dict())
+
+    def _report_difference(self, d: PositionDifference, when: str, known_actions: bool) -> None:
+        key = (d.asset.sid, d.ledger_amount, d.broker_amount)
+        first = key not in self._reported_differences
+        self._reported_differences.add(key)
+        if known_actions and d.split is not None:
+            why = (f"{d.reason}; this run applies the broker's corporate actions from its data, so it does not apply "
+                   "this one again")
+        else:
+            why = f"not a split the run can infer: {d.reason}"
+        (log.warning if first else log.debug)(
+            "%s: the ledger holds %+d shares, IB holds %+d (found at %s); %s. The ledger is left unchanged, so the "
+            "portfolio value and order_target use %+d. Check %s's trades and corporate actions in TWS (an order "
+            "outside this run: TWS, another client or run on this account; a spin-off or merger); a restart of the "
+            "run takes IB's positions as its starting positions.", d.asset.symbol, d.ledger_amount, d.broker_amount,
+            when, why, d.ledger_amount, d.asset.symbol)
 
     def _on_session_end(self, engine: Engine, session: int) -> None:
         self.last_event_ns = engine.clock.now_ns
@@ -405,7 +519,7 @@ class LiveSession:
             engine, feed = self.engine, self.feed
             assert engine is not None and feed is not None
             timeline = self.timeline()
-            dispatcher = BrokerDispatcher(engine, feed)
+            dispatcher = _SessionDispatcher(self, engine, feed)
             loop = _Loop(self, dispatcher, timeline, self.clock, resume_after_ns=self.last_event_ns)
             self.loop = loop
             self.inbox.connect(loop.post)
@@ -472,10 +586,16 @@ class LiveSession:
             meta = {"algorithm": self.options.algorithm, "frequency": self.options.frequency, "mode": self.options.mode,
                     "run_id": self.options.run_id, "capital": recorder.starting_cash,
                     "errors_in_algorithm": engine.error_count, "stopped": reason,
-                    "loop_seconds": timings.get("loop")}
+                    "loop_seconds": timings.get("loop"),
+                    "broker_splits": [s.to_dict() for s in self.broker_splits]}
             files = write_results(perf, self.options.output, summary, meta)
         return LiveResult(perf, summary, engine, reason, files, timings, self.link.sent,
-                          self.feed.history_requests if self.feed else 0)
+                          self.feed.history_requests if self.feed else 0, list(self.broker_splits))
+
+
+def _holding(asset: Asset, amount: float, avg_cost: float) -> Holding:
+    """A position as IB reports it (average cost per contract) as a Holding (cost per unit, like the ledger's)."""
+    return Holding(asset, round(amount), float(avg_cost) / (asset.multiplier or 1.0))
 
 
 def _number(text: str | None) -> float | None:
