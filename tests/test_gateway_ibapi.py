@@ -9,6 +9,9 @@ from ibapi.contract import Contract
 from ibapi.execution import ExecutionFilter
 from test_gateway_support import NS_MIN, Recorder, advance, clients, fx, order, start_gateway, stock
 
+from runtime.gateway.market import NS_PER_SECOND
+from runtime.gateway.universe import sample_universe
+
 
 @pytest.fixture()
 def gw():
@@ -88,21 +91,36 @@ def test_contract_details_stock_fx_future_and_unknown(shared):
 
 
 # --------------------------------------------------------------------------------------------------- market data
+def _minute_close(symbol: str, end_ns: int) -> float:
+    """The close of the sample's minute bar of ``symbol`` ending at ``end_ns``."""
+    (series,) = [s for s in sample_universe(end_ns).market.all_series() if s.inst.symbol == symbol]
+    bars = series.minutes_between(end_ns - NS_MIN, end_ns)
+    assert len(bars) == 1
+    return float(bars.close[0])
+
+
 def test_snapshot_and_streaming_ticks(shared):
     gateway, clock = shared
+    start = clock.now_ns()  # a minute boundary: the last price is the close of the minute that just ended
     with clients(gateway.port, 16) as (c,):
         c.reqMktData(1, stock("AAPL"), "", True, False, [])
         c.wait("tickSnapshotEnd", lambda r: r == 1)
         prices = {t: p for r, t, p, _ in c.named("tickPrice", lambda r, *a: r == 1)}
         assert {1, 2, 4, 6, 7, 9, 14} <= set(prices)
         assert prices[1] < prices[4] < prices[2]
+        assert prices[4] == _minute_close("AAPL", start)
+        assert c.named("tickString", lambda r, t, v: r == 1 and t == 45 and v == str(start // NS_PER_SECOND))
         assert c.named("tickSize", lambda r, t, s: r == 1 and t == 8)
         assert c.named("tickReqParams", lambda r, *a: r == 1)
         c.reqMktData(2, stock("IBM"), "", False, False, [])
-        c.wait("tickPrice", lambda r, t, *a: r == 2 and t == 4)
-        before = len(c.named("tickPrice", lambda r, *a: r == 2))
-        advance(gateway, clock, 3)
-        c.wait("tickPrice", lambda r, *a: r == 2, count=before + 1)
+        close = _minute_close("IBM", start)
+        c.wait("tickPrice", lambda r, t, p, _: r == 2 and t == 4 and p == close)
+        for step in (2, 1):  # the last price changes at 10:37 and changes back at 10:38
+            advance(gateway, clock, step)
+            now = clock.now_ns()
+            close = _minute_close("IBM", now)
+            c.wait("tickString", lambda r, t, v, now=now: r == 2 and t == 45 and v == str(now // NS_PER_SECOND))
+            assert c.named("tickPrice", lambda r, t, *a: r == 2 and t == 4)[-1][2] == close
         c.cancelMktData(2)
         c.reqMarketDataType(3)
         c.reqMktData(3, fx(), "", False, False, [])

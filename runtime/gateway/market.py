@@ -6,8 +6,9 @@ layer's :func:`~runtime.data.synthetic.expand_to_minutes` (they agree exactly wi
 the price follows a seeded path from the minute's open to its close through its high and low, so ticks, 5-second
 bars and seconds bars are consistent with the minute bars the matcher and the backtester see.
 
-Replay is simply a clock set in the past: the quote at instant ``t`` uses only bars that ended by ``t`` plus the
-part of the current minute's path up to ``t``.
+Replay is simply a clock set in the past: the quote at instant ``t`` summarises the 1-second bars of the session
+that ended by ``t`` (the minute bars that ended plus the seconds of the current minute that ended), so at a minute
+boundary it shows the close of the minute that just ended and nothing of the next one.
 """
 
 from __future__ import annotations
@@ -134,6 +135,7 @@ class Series:
         self.last_row = int(traded[-1]) if len(traded) else -1
         self._minute_volume_floor = FX_MINUTE_VOLUME if inst.sec_type == "CASH" else 0.0
         self._paths: OrderedDict[tuple[int, float, float, float, float], np.ndarray] = OrderedDict()
+        self._volumes: OrderedDict[tuple[int, float], np.ndarray] = OrderedDict()
         self._session_cache: tuple[int, Bars] | None = None
         self._quote_cache: Quote | None = None
 
@@ -267,7 +269,7 @@ class Series:
             highs.append(np.maximum(prev, path))
             lows.append(np.minimum(prev, path))
             closes.append(path)
-            vols.append(_split_volume(float(minutes.volume[i]), 60, self.seed, e))
+            vols.append(self.second_volumes(e, float(minutes.volume[i])))
         if not ends:
             return Bars.empty()
         out = Bars(*(np.concatenate(x) for x in (ends, opens, highs, lows, closes, vols)))
@@ -283,7 +285,25 @@ class Series:
         self._quote_cache = quote
         return quote
 
+    def second_volumes(self, minute_end_ns: int, volume: float) -> np.ndarray:
+        """The volume of each second of a minute (as the 1-second bars split it; seeded)."""
+        key = (minute_end_ns, volume)
+        hit = self._volumes.get(key)
+        if hit is not None:
+            return hit
+        split = _split_volume(volume, 60, self.seed, minute_end_ns)
+        self._volumes[key] = split
+        if len(self._volumes) > 128:
+            self._volumes.popitem(last=False)
+        return split
+
     def _quote(self, now_ns: int) -> Quote | None:
+        """The 1-second bars of the session that ended by ``now_ns``, summarised.
+
+        A minute bar ending at ``e`` is known from ``e`` on; second ``i`` (1..60) of the minute, the seeded path's
+        price ``i - 1``, from ``e - 60 s + i s`` on. So at a minute boundary the last price is the close of the minute
+        that just ended, and nothing of the minute starting there shows before its first second has passed.
+        """
         cal = self.calendar
         k = int(np.searchsorted(cal.opens, now_ns, side="left")) - 1  # last session opened before now
         k = min(k, self.daily.first_session + self.last_row)
@@ -297,31 +317,40 @@ class Series:
         if not len(bars):
             return None
         trading = bool(now_ns < int(cal.closes[k]))
-        done = int(np.searchsorted(bars.end_ns, now_ns, side="right"))
-        prev_close = self._prev_close(k, float(bars.open[0]))
-        tick = self.tick
-        if done >= len(bars) or not trading:
-            j = len(bars) - 1 if not trading else done - 1
-            last = float(bars.close[j])
-            vol = float(bars.volume[: j + 1].sum())
-            high = float(bars.high[: j + 1].max())
-            low = float(bars.low[: j + 1].min())
-            minute_vol = float(bars.volume[j])
-            last_ns = int(bars.end_ns[j])
-        else:
-            e = int(bars.end_ns[done])
-            path = self.second_path(e, float(bars.open[done]), float(bars.high[done]), float(bars.low[done]),
-                                    float(bars.close[done]))
-            s = int((now_ns - (e - NS_PER_MINUTE)) // NS_PER_SECOND)
-            s = min(max(s, 0), 59)
-            part = path[: s + 1]
+        done = int(np.searchsorted(bars.end_ns, now_ns, side="right")) if trading else len(bars)
+        e = int(bars.end_ns[done]) if done < len(bars) else 0  # the minute in progress ends at e
+        secs = max(int((now_ns - (e - NS_PER_MINUTE)) // NS_PER_SECOND), 0) if e else 0  # its seconds that ended
+        previous = self._prev_close(k)
+        if not done and not secs:
+            if previous is None:
+                return None
+            prev_close, prev_ns = previous
+            return self._make_quote(now_ns, prev_close, 0.0, prev_close, prev_close, prev_close, prev_close,
+                                    trading, 0.0, prev_ns)
+        prev_close = float(bars.open[0]) if previous is None else previous[0]
+        high = float(bars.high[:done].max(initial=-math.inf))
+        low = float(bars.low[:done].min(initial=math.inf))
+        vol = float(bars.volume[:done].sum())
+        if secs:
+            part = self.second_path(e, float(bars.open[done]), float(bars.high[done]), float(bars.low[done]),
+                                    float(bars.close[done]))[:secs]
+            part_vol = float(self.second_volumes(e, float(bars.volume[done]))[:secs].sum())
             last = float(part[-1])
-            frac = (s + 1) / 60.0
-            vol = float(bars.volume[:done].sum() + bars.volume[done] * frac)
-            high = float(max(bars.high[:done].max(initial=-math.inf), part.max(), bars.open[done]))
-            low = float(min(bars.low[:done].min(initial=math.inf), part.min(), bars.open[done]))
-            minute_vol = float(bars.volume[done - 1]) if done else float(bars.volume[0])
-            last_ns = e - NS_PER_MINUTE + s * NS_PER_SECOND
+            high = max(high, float(part.max()), float(bars.open[done]))
+            low = min(low, float(part.min()), float(bars.open[done]))
+            vol += part_vol
+            minute_vol = float(bars.volume[done - 1]) if done else part_vol
+            last_ns = e - NS_PER_MINUTE + secs * NS_PER_SECOND
+        else:
+            last = float(bars.close[done - 1])
+            minute_vol = float(bars.volume[done - 1])
+            last_ns = int(bars.end_ns[done - 1])
+        return self._make_quote(now_ns, last, vol, float(bars.open[0]), high, low, prev_close, trading, minute_vol,
+                                last_ns)
+
+    def _make_quote(self, now_ns: int, last: float, volume: float, open_: float, high: float, low: float,
+                    prev_close: float, trading: bool, minute_volume: float, last_trade_ns: int) -> Quote:
+        tick = self.tick
         mult = self.inst.md_size_multiplier or 1
         lots = 1 + hash((self.seed, self.inst.con_id, now_ns // NS_PER_SECOND)) % 9  # ints hash deterministically
         return Quote(
@@ -332,24 +361,25 @@ class Series:
             bid_size=(lots + 2) * mult,
             ask=_round_to_scalar(last + tick, tick),
             ask_size=(lots + 3) * mult,
-            volume=vol,
-            open=float(bars.open[0]),
+            volume=volume,
+            open=open_,
             high=high,
             low=low,
             prev_close=prev_close,
             trading=trading,
-            minute_volume=minute_vol,
-            last_trade_ns=last_ns,
+            minute_volume=minute_volume,
+            last_trade_ns=last_trade_ns,
         )
 
-    def _prev_close(self, k: int, fallback: float) -> float:
+    def _prev_close(self, k: int) -> tuple[float, int] | None:
+        """The last close before session ``k`` and the end of its session (None if the data starts at ``k``)."""
         row = k - self.daily.first_session - 1
         while row >= 0:
             v = self.daily.close[row, self.col]
             if v == v:
-                return float(v)
+                return float(v), int(self.calendar.closes[self.daily.first_session + row])
             row -= 1
-        return fallback
+        return None
 
 
 def _round_to(values: np.ndarray, tick: float) -> np.ndarray:
