@@ -16,11 +16,15 @@ from test_ib_harness import ACCOUNT, EventLog, ScriptedServer, SimGateway, free_
 
 from runtime.brokers.base import OrderRequest
 from runtime.brokers.ib import ConnectionConfig, IBBroker
+from runtime.brokers.ib.broker import EXECUTION_LOOKBACK_NS
 from runtime.brokers.ib.errors import AccountNotFoundError, ClientIdInUseError, IBConnectError, IBTimeoutError
 from runtime.brokers.ib.events import ConnectionLost, ConnectionRestored, ConnectionState, Reconciled
+from runtime.brokers.ib.orders import KnownOrder, OrderTracker
+from runtime.brokers.ib.records import ExecutionInfo, OpenOrderInfo
 from runtime.core.assets import Asset
+from runtime.core.ib_mapping import ContractFacts, asset_from_facts
 from runtime.core.matching import Fill
-from runtime.core.orders import LimitOrder, MarketOrder, OrderKind, TimeInForce
+from runtime.core.orders import LimitOrder, MarketOrder, OrderKind, OrderStatus, TimeInForce
 from runtime.errors import NotConnectedError
 
 
@@ -233,3 +237,108 @@ def test_connect_again_after_disconnect(gw: SimGateway) -> None:
         log.wait_for(lambda e: isinstance(e, Fill) and e.order_id == "again")
     finally:
         b.disconnect()
+
+
+def _stalled_fill_then_reconnect(gw: SimGateway, b: IBBroker, log: EventLog, order_id: str,
+                                 notice_after_s: float = 0.0) -> Reconciled:
+    """The link stalls (the gateway's messages stop arriving), a market order fills at the gateway meanwhile, the
+    socket closes ``notice_after_s`` gateway seconds after the fill (that is when the adapter notices the loss), and
+    the adapter reconnects: its reconciliation after the reconnect."""
+    aapl = b.symbol("AAPL")
+    b.wait_for_quote(aapl, 5)
+    gw.thread.delay_messages(3600.0)
+    b.place_order(market(order_id, aapl))
+    exchange = gw.gateway.exchange
+    assert wait_until(lambda: gw.thread.call(lambda: len(exchange.executions)) == 1, 5)
+    filled_at = gw.thread.call(lambda: exchange.executions[0].time_ns)
+    assert wait_until(lambda: gw.clock.now_ns() - filled_at > notice_after_s * 1e9, 10)
+    assert b.orders.get(order_id) is not None and not b.orders.get(order_id).closed
+    gw.thread.refuse_connections(0.3)
+    gw.thread.drop_connections()
+    log.wait_for(lambda e: isinstance(e, ConnectionLost))
+    gw.thread.delay_messages(0.0)
+    log.wait_for(lambda e: isinstance(e, ConnectionRestored), 10)
+    return second_reconciliation(log)
+
+
+def _booked_once(gw: SimGateway, b: IBBroker, log: EventLog, rec: Reconciled, order_id: str) -> None:
+    assert rec.recovered_fills == 1 and rec.closed_while_away == 0 and rec.open_orders == 0
+    fills = [e for e in log.of(Fill) if e.order_id == order_id]
+    assert len(fills) == 1
+    fill = fills[0]
+    execution = gw.thread.call(lambda: gw.gateway.exchange.executions[0])
+    assert fill.amount == 10 and fill.order_done and fill.price == execution.price
+    assert fill.commission == execution.commission > 0
+    tracked = b.orders.get(order_id)
+    assert tracked.closed and tracked.status is OrderStatus.FILLED and tracked.filled == 10
+    assert gw.thread.call(lambda: (len(gw.gateway.exchange.orders), len(gw.gateway.exchange.executions))) == (1, 1)
+
+
+def test_fill_before_a_late_noticed_loss_is_recovered_once(gw: SimGateway, caplog: pytest.LogCaptureFixture) -> None:
+    """The loss is noticed 20 minutes (gateway time) after the fill: the executions asked for after the reconnect reach
+    back to the order's sending, not only to the moment the loss was noticed."""
+    log = EventLog()
+    b = make_broker(gw.port, log, clock=gw.clock.now_ns)
+    try:
+        b.connect()
+        rec = _stalled_fill_then_reconnect(gw, b, log, "late", notice_after_s=1200.0)
+        _booked_once(gw, b, log, rec, "late")
+        assert "asking for all executions" not in caplog.text
+    finally:
+        b.disconnect()
+
+
+def test_fill_outside_the_execution_window_is_recovered_from_completed_orders(gw: SimGateway) -> None:
+    """The adapter's clock (the wall clock) is years ahead of the gateway's (a replay in 2012): the executions asked
+    for by time miss the fill; the completed order shows it filled, so all executions are asked for once more."""
+    log = EventLog()
+    b = make_broker(gw.port, log)
+    try:
+        b.connect()
+        rec = _stalled_fill_then_reconnect(gw, b, log, "skewed")
+        _booked_once(gw, b, log, rec, "skewed")
+    finally:
+        b.disconnect()
+
+
+def test_execution_window_after_a_loss() -> None:
+    """After a loss, executions are asked for from before the first loss not yet reconciled and before the sending of
+    every order still open; an order not sent by this process widens the window to everything."""
+    now = [0]
+    b = IBBroker(ConnectionConfig(port=free_port()), "run1", EventLog().put, clock=lambda: now[0])
+    minute = 60 * 10**9
+    lookback = EXECUTION_LOOKBACK_NS
+    aapl = Asset(24, "AAPL", primary_exchange="NASDAQ")
+    try:
+        now[0] = 100 * minute
+        b.on_lost("the socket closed", None)
+        now[0] = 200 * minute
+        b.on_lost("TWS lost IB", 1100)
+        b.on_lost("the socket closed", None)  # a later loss before any reconciliation: the first one still counts
+        assert b._executions_since() == 100 * minute - lookback
+        b.orders.register("o1", aapl, 10, 5, "ibalgo:run1:o1", 40 * minute)
+        assert b._executions_since() == 40 * minute - lookback
+        b.orders.restore([KnownOrder("o0", aapl, 10, 0, 4)], lambda oid: f"ibalgo:run1:{oid}")
+        assert b._executions_since() is None
+    finally:
+        b.disconnect()
+
+
+def test_orders_filled_at_ib_beyond_what_was_booked() -> None:
+    """After a reconnect: which of the orders TWS no longer works still wait for executions (Filled, or cancelled
+    after a partial fill that was not booked)."""
+    facts = ContractFacts(24, "AAPL", "STK", "USD", "SMART", "NASDAQ", "AAPL", "NMS", 0.01, "", "", 0.0, "", "APPLE")
+    aapl = Asset(24, "AAPL", con_id=24)
+    tracker = OrderTracker("r", lambda e: None, asset_from_facts, 0.0)
+    for i, oid in enumerate(("filled", "partial", "cancelled", "booked", "working")):
+        tracker.register(oid, aapl, 10, 5 + i, f"ibalgo:r:{oid}")
+    tracker.on_execution(ExecutionInfo(-1, "e1", 8, 1, 1, "ibalgo:r:booked", facts, "20121114 10:00:00 US/Eastern",
+                                       "DU1", "BOT", 10, 1.0, 10, 1.0), 0, 0.0)
+
+    def completed(ib_id: int, oid: str, status: str, filled: float) -> OpenOrderInfo:
+        return OpenOrderInfo(ib_id, 1, 1, f"ibalgo:r:{oid}", facts, "BUY", 10, "LMT", 1.0, None, "DAY", "DU1", 0,
+                             status, filled=filled, completed=True)
+
+    done = {"filled": completed(5, "filled", "Filled", 10), "partial": completed(6, "partial", "Cancelled", 4),
+            "cancelled": completed(7, "cancelled", "Cancelled", 0), "booked": completed(8, "booked", "Filled", 10)}
+    assert tracker.unbooked_at_ib({9}, done) == ["filled", "partial"]

@@ -8,6 +8,11 @@ engine's ``event_sink`` (e.g. ``queue.put``) as they happen; without a sink they
 Orders carry ``orderRef = 'ibalgo:<run_id>:<order id>'``; the IB order id is recorded (and handed to the optional
 ``order_journal``) before anything is sent, an order id is never sent twice, and an order while disconnected
 raises :class:`~runtime.errors.NotConnectedError` (nothing is queued).
+
+After a reconnect (or 1101/1102) the executions asked for start before the first loss not yet reconciled AND
+before the sending of every order still open here: a loss is often noticed late (a stalled link, a replay clock
+that moved on), and an order may have executed before it was noticed. When completed orders still show more filled
+than was booked, all executions TWS has are asked for once more.
 """
 
 from __future__ import annotations
@@ -128,7 +133,9 @@ class IBBroker:
         self._order_lock = threading.Lock()
         self._reconcile_lock = threading.Lock()
         self._md_type = 1
-        self._lost_at_ns: int | None = None
+        self._lost_at_ns: int | None = None  # the first loss not yet followed by a complete reconciliation
+        self._losses = 0
+        self._loss_lock = threading.Lock()
         self.last_reconciled: Reconciled | None = None
         self.reconciled = threading.Event()
 
@@ -188,7 +195,7 @@ class IBBroker:
         if reconnect:
             self._emit(ConnectionRestored(self.now_ns(), "reconnected to TWS / IB Gateway", True, attempts))
             self._resubscribe_market_data()
-        since = self._lost_at_ns - EXECUTION_LOOKBACK_NS if reconnect and self._lost_at_ns else self._since_ns
+        since = self._executions_since() if reconnect else self._since_ns
         try:
             self.reconcile(since)
         except IBError as exc:
@@ -196,8 +203,10 @@ class IBBroker:
 
     def on_lost(self, reason: str, code: int | None) -> None:
         now = self.now_ns()
-        if self._lost_at_ns is None or code is None:
-            self._lost_at_ns = now
+        with self._loss_lock:
+            self._losses += 1
+            if self._lost_at_ns is None:
+                self._lost_at_ns = now
         if code is None:
             self.registry.fail_all(reason)
         self._emit(ConnectionLost(now, reason, code))
@@ -207,11 +216,18 @@ class IBBroker:
                                       else ""), data_lost))
         if data_lost:
             self._resubscribe_market_data()
-        since = self._lost_at_ns - EXECUTION_LOOKBACK_NS if self._lost_at_ns else self._since_ns
         try:
-            self.reconcile(since)
+            self.reconcile(self._executions_since())
         except IBError as exc:
             log.warning("reconciliation after 1101/1102 failed: %s", exc)
+
+    def _executions_since(self) -> int | None:
+        """Where the executions asked for after a loss start (see the module docstring); None: all of them."""
+        any_open, oldest_sent = self.orders.executions_needed_since()
+        if any_open and oldest_sent is None:
+            return self._since_ns
+        starts = [t for t in (self._lost_at_ns, oldest_sent) if t is not None]
+        return min(starts) - EXECUTION_LOOKBACK_NS if starts else self._since_ns
 
     def on_message(self, name: str, *args: Any) -> None:
         """Everything from the message thread that is not about the connection."""
@@ -403,7 +419,7 @@ class IBBroker:
                 parent_ib = self._parent_ib_id(r)
                 spec = self._spec_for(r, transmit, parent_ib)
                 ib_id = self.conn.take_order_id()
-                tracked = self.orders.register(r.id, r.asset, r.amount, ib_id, spec.order_ref)
+                tracked = self.orders.register(r.id, r.asset, r.amount, ib_id, spec.order_ref, self.now_ns())
                 tracked.spec, tracked.contract = spec, contract
                 if self._journal is not None:
                     self._journal(r.id, ib_id, spec.order_ref)
@@ -454,12 +470,15 @@ class IBBroker:
 
     # ======================================================================================= reconciliation
     def reconcile(self, since_ns: int | None = None) -> Reconciled:
-        """Open orders (by orderRef), executions since ``since_ns`` and positions, reported as events.
+        """Open orders (by orderRef), executions since ``since_ns`` (None: all) and positions, reported as events.
 
         Orders of this run that TWS no longer works and that no execution finished are closed (Cancelled /
         OrderRejected with the reason); fills missed while away are reported as Fills (deduplicated by execId).
+        When a completed order shows more filled than was booked, all executions are asked for once more.
         """
         with self._reconcile_lock:
+            with self._loss_lock:
+                losses, lost_at = self._losses, self._lost_at_ns
             timeout = self.config.request_timeout_s
             client = self.conn.require("reconciliation")
             rid, fut = self.registry.open("open orders", req_id=OPEN_ORDERS_ID)
@@ -475,9 +494,16 @@ class IBBroker:
                     if parsed is not None and parsed[0] == self.run_id:
                         completed[parsed[1]] = info
             booked = self.orders.booked
-            rid, fut = self.registry.open("executions")
-            client.reqExecutions(rid, make_execution_filter(0, self.conn.account, since_ns))
-            self.registry.wait(rid, fut, timeout, "executions")
+            self._request_executions(client, since_ns, timeout)
+            unbooked = self.orders.unbooked_at_ib(ours_open, completed)
+            if unbooked and since_ns is not None:
+                log.info("IB reports %d order(s) of this run filled beyond what was booked: asking for all executions",
+                         len(unbooked))
+                self._request_executions(client, None, timeout)
+                unbooked = self.orders.unbooked_at_ib(ours_open, completed)
+            for order_id in unbooked:
+                log.warning("order %s: IB reports it filled beyond what was booked, but sent no execution for it; its "
+                            "fills are not booked (check the order in TWS's trade log)", order_id)
             recovered = self.orders.booked - booked
             self.orders.flush_due(time.monotonic() + self.config.commission_wait_s)
             closed = self.orders.close_missing(ours_open, completed, self.now_ns())
@@ -490,10 +516,19 @@ class IBBroker:
                             for p in positions if p.position)
             self._emit(PositionsSnapshot(now, records))
             result = Reconciled(now, len(ours_open), recovered, closed, len(records))
+            with self._loss_lock:
+                covered = since_ns is None or lost_at is None or since_ns <= lost_at - EXECUTION_LOOKBACK_NS
+                if covered and self._losses == losses:
+                    self._lost_at_ns = None
             self._emit(result)
             self.last_reconciled = result
             self.reconciled.set()
             return result
+
+    def _request_executions(self, client: Any, since_ns: int | None, timeout: float) -> None:
+        rid, fut = self.registry.open("executions")
+        client.reqExecutions(rid, make_execution_filter(0, self.conn.account, since_ns))
+        self.registry.wait(rid, fut, timeout, "executions")
 
     def _is_ours(self, ref: str) -> bool:
         parsed = parse_order_ref(ref)

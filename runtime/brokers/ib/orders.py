@@ -10,7 +10,9 @@
   for its commission up to ``commission_wait_s`` (later events of the same order wait behind it), then goes out
   with 0.0 and a :class:`CommissionReported` follows when the report arrives;
 - orders are recognised by ``orderRef`` ('ibalgo:<run_id>:<order id>'), so after a restart the run adopts its
-  orders again.
+  orders again;
+- an order sent by this process remembers when (``sent_ns``): after a reconnect, the executions asked for reach
+  back to the oldest order still open, however late the loss of the connection was noticed.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ class TrackedOrder:
     pending_fills: int = 0
     spec: object = None  # the last OrderSpec sent (for modifications)
     contract: object = None
+    sent_ns: int | None = None  # None: not sent by this process (restored from the journal or adopted)
 
 
 @dataclass
@@ -105,13 +108,14 @@ class OrderTracker:
         self.booked = 0  # fills booked so far (reconciliation counts the ones it recovered)
 
     # -------------------------------------------------------------------------------------------- registry
-    def register(self, order_id: str, asset: Asset, amount: int, ib_order_id: int, ref: str) -> TrackedOrder:
-        """Record an order about to be sent. ValueError if the runtime id was registered before."""
+    def register(self, order_id: str, asset: Asset, amount: int, ib_order_id: int, ref: str,
+                 sent_ns: int | None = None) -> TrackedOrder:
+        """Record an order about to be sent (at ``sent_ns``). ValueError if the runtime id was registered before."""
         with self._lock:
             if order_id in self._by_id:
                 raise ValueError(f"order {order_id} was already sent (IB order id "
                                  f"{self._by_id[order_id].ib_order_id}); it is never sent twice")
-            o = TrackedOrder(order_id, asset, amount, ib_order_id, ref)
+            o = TrackedOrder(order_id, asset, amount, ib_order_id, ref, sent_ns=sent_ns)
             self._by_id[order_id] = o
             self._by_ib[ib_order_id] = o
             return o
@@ -139,6 +143,18 @@ class OrderTracker:
     def open_orders(self) -> list[TrackedOrder]:
         with self._lock:
             return [o for o in self._by_id.values() if not o.closed]
+
+    def executions_needed_since(self) -> tuple[bool, int | None]:
+        """Since when executions may be missing for the orders still open: ``(False, None)`` if none is open,
+        ``(True, None)`` if one was not sent by this process (its executions may be of any time), else
+        ``(True, oldest sent_ns)``."""
+        with self._lock:
+            sent = [o.sent_ns for o in self._by_id.values() if not o.closed]
+        if not sent:
+            return False, None
+        if any(t is None for t in sent):
+            return True, None
+        return True, min(t for t in sent if t is not None)
 
     def __len__(self) -> int:
         with self._lock:
@@ -326,6 +342,22 @@ class OrderTracker:
             return bool(self._pending)
 
     # ------------------------------------------------------------------------------------- reconciliation
+    def unbooked_at_ib(self, open_ib_ids: set[int], completed: dict[str, OpenOrderInfo]) -> list[str]:
+        """Open orders here that TWS no longer works and whose completedOrder shows more filled than was booked
+        (Filled, or a filled quantity above the tracker's): their executions are still to come."""
+        out = []
+        with self._lock:
+            for o in self._by_id.values():
+                if o.closed or o.ib_order_id in open_ib_ids:
+                    continue
+                info = completed.get(o.order_id)
+                if info is None:
+                    continue
+                filled_at_ib = round(info.filled or 0)
+                if order_status_from_ib(info.status) is OrderStatus.FILLED or filled_at_ib > abs(o.filled):
+                    out.append(o.order_id)
+        return out
+
     def close_missing(self, open_ib_ids: set[int], completed: dict[str, OpenOrderInfo], now_ns: int) -> int:
         """After reconciliation: orders neither open at TWS nor finished by a fill are closed with a reason.
 
