@@ -73,6 +73,16 @@ def replay_window(calendar: TradingCalendar, start: pd.Timestamp, end: pd.Timest
     return first, last
 
 
+def _replay_end(gateway: EmbeddedGateway, start: pd.Timestamp, end: pd.Timestamp | None) -> pd.Timestamp:
+    """The replay's last session: ``end``, or the data's last session when no end is given; a window outside the
+    data is a ConfigError that names the data's sessions."""
+    first, last = gateway.data_sessions
+    if start.tz_localize(None).normalize() > last.tz_localize(None):
+        raise ConfigError(f"the replayed data ends on {last.date()} and the replay starts on {start.date()}: choose "
+                          f"--replay START:END between {first.date()} and {last.date()} (or other bars with --data)")
+    return end if end is not None else last.tz_localize(None)
+
+
 def replay_start_ns(calendar: TradingCalendar, first: int, before_trading_start: str = "08:45") -> int:
     label = calendar.session_label(first)
     bts = pd.Timestamp(f"{label.date()} {before_trading_start}").tz_localize(calendar.tz).value
@@ -104,6 +114,9 @@ class EmbeddedGateway:
             universe = build_universe(clock.now_ns(), [daily], seed)
         #: the splits and dividends the gateway applies to its paper accounts (the run's ledger applies them too)
         self.corporate_actions = (daily.splits, daily.dividends)
+        #: the first and last sessions of the replayed data
+        self.data_sessions = (daily.calendar.session_label(daily.first_session),
+                              daily.calendar.session_label(daily.last_session))
         config = GatewayConfig(port=0, accounts=(account,), starting_cash=capital, pacing=False,
                                max_messages_per_second=None)
         self.account = account
@@ -201,6 +214,12 @@ def run_algorithm(
             gateway = EmbeddedGateway(clock, capital=capital, data_dir=data_dir, seed=seed)
         else:
             clock = gateway.clock
+        try:
+            end = _replay_end(gateway, start_ts, end)
+        except ConfigError:
+            if own_gateway:
+                gateway.stop()
+            raise
         # the embedded gateway has no message-rate limit, so neither does the adapter's outbound pacer here
         config = connection or ConnectionConfig(host="127.0.0.1", port=gateway.port, client_id=target.client_id,
                                                 account=gateway.account, message_rate=UNPACED_RATE)

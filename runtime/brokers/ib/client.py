@@ -18,6 +18,7 @@ from ibapi.wrapper import EWrapper
 
 from runtime.brokers.ib.compat import ErrorArgs, normalize_error, number
 from runtime.brokers.ib.pacing import TokenBucket
+from runtime.brokers.ib.receive import install as install_receive
 from runtime.brokers.ib.records import (
     BarInfo,
     CommissionInfo,
@@ -103,6 +104,11 @@ class IBClient(EWrapper, EClient):
         self.closed = threading.Event()
 
     # ------------------------------------------------------------------------------------------ plumbing
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "conn" and value is not None:  # EClient.connect's new Connection, before any read
+            install_receive(value)
+        super().__setattr__(name, value)
+
     def start_thread(self) -> None:
         """Run ibapi's message loop on a daemon thread."""
         self.thread = threading.Thread(target=self._loop, name=f"ibapi-{id(self):x}", daemon=True)
