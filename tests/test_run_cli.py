@@ -45,3 +45,16 @@ def test_cli_run_on_the_simulated_gateway_writes_backtest_shaped_results(
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["trades"] == 1 and summary["sessions"] == 20
     assert (tmp_path / "trades.csv").read_text().count("AAPL") == 1
+
+
+def test_a_replay_without_an_end_stops_at_the_data_and_one_after_the_data_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", str(ALGOS / "buy_and_hold.py"), "--replay", "2013-02-25:", "--output", str(tmp_path / "a")])
+    assert code == 0
+    results = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert results["end"][:10] == "2013-03-01"  # the bundled data's last session, not the calendar's
+    code = main(["run", str(ALGOS / "buy_and_hold.py"), "--replay", "2015-01-05:2015-02-27", "--output",
+                 str(tmp_path / "b")])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "the replayed data ends on 2013-03-01" in err and "--replay START:END between" in err
