@@ -207,3 +207,14 @@ def test_identity_holds_through_the_engine_across_a_split(tmp_path_factory, seed
     positions_value = perf["positions"].map(lambda ps: sum(p["amount"] * p["last_sale_price"] for p in ps))
     assert ((perf["ending_cash"] + positions_value - perf["portfolio_value"]).abs() < 1e-6).all()
     assert (perf["ending_value"] - positions_value).abs().max() < 1e-6
+
+
+def test_position_values_are_the_marked_positions_in_one_flat_list() -> None:
+    ledger = Ledger(100_000.0)
+    ledger.apply_fill(fill(A, 100, 10.0))
+    ledger.apply_fill(fill(B, -20, 50.0))
+    ledger.defer_mark(lambda: ledger.mark_many([A.sid, B.sid], [11.0, 49.0], 5))
+    assert ledger.position_values() == [A.sid, 100, 10.0, 11.0, B.sid, -20, 50.0, 49.0]
+    assert ledger.held_assets() == {A.sid: A, B.sid: B}
+    assert set(ledger.held_sid_set()) == {A.sid, B.sid}
+    assert [row[0] for row in ledger.position_items()] == [A.sid, B.sid]

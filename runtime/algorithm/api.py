@@ -25,13 +25,16 @@ from runtime.core.controls import (
 )
 from runtime.core.ib_mapping import ACCOUNT_TAGS
 from runtime.core.ledger import Account, Portfolio, Position
-from runtime.core.orders import ExecutionStyle, Order, resolve_style
+from runtime.core.orders import ExecutionStyle, MarketOrder, Order, resolve_style
 from runtime.data.errors import SidNotFound, SymbolNotFound
 from runtime.data.finder import AssetFinder
 from runtime.errors import AlgorithmApiError, BadOrderError, ScheduleError
 
 if TYPE_CHECKING:
     from runtime.engine.engine import Engine
+
+#: the style of every plain market order (immutable, so one instance serves them all)
+_MARKET = MarketOrder()
 
 
 class SymbolNotFoundError(AlgorithmApiError, LookupError):
@@ -202,7 +205,10 @@ class AlgorithmAPI:
         with ``style``. Orders fill at the next bar at the earliest. Not allowed in initialize or
         before_trading_start.
         """
-        resolved = resolve_style(limit_price, stop_price, style)
+        if style is None and limit_price is None and stop_price is None:
+            resolved = _MARKET
+        else:
+            resolved = resolve_style(limit_price, stop_price, style)
         return self._engine.place_order(
             self.resolve_asset(asset), self._amount(amount), resolved,
             outside_rth=bool(ib_options.get("outsideRth", ib_options.get("outside_rth", False))),

@@ -17,17 +17,20 @@ history's last row is today's partial bar. Prices are split-adjusted as of the c
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from runtime.core.assets import Asset
-from runtime.data.portal import ALL_FIELDS, DataPortal
+from runtime.data.portal import ALL_FIELDS, Columns, DataPortal
 from runtime.errors import HistoryError
 
 _NAT = np.iinfo(np.int64).min
+_FREQUENCIES = {"1d": "1d", "daily": "1d", "1m": "1m", "minute": "1m"}
+_MEMO_LIMIT = 64
+_LOOKUP_LIMIT = 4096
 
 
 @dataclass
@@ -40,6 +43,63 @@ class SimTime:
     minute_row: int = -1  # current minute row (minute mode)
     bar_row: int = -1  # row of the current bar in the store that drives the run (daily or minute)
     in_session: bool = False
+
+
+@dataclass(eq=False, slots=True)
+class _Lookup:
+    """Resolved assets of one ``assets`` argument, whether it was a list, their store columns and (once asked for)
+    the column index of the frames built for them."""
+
+    assets: list[Asset]
+    many: bool
+    columns: Columns
+    index: pd.Index | None = None
+
+
+def _frame_builder() -> Callable[[np.ndarray, pd.Index, pd.Index], pd.DataFrame]:
+    """A function ``(values, index, columns) -> DataFrame`` equal to ``pd.DataFrame(values, index=index,
+    columns=columns, copy=False)`` for a 2-d float array, skipping the constructor's argument inspection (~4 us a
+    call) when the installed pandas allows it; checked against the constructor once, else the constructor is used."""
+
+    def plain(values: np.ndarray, index: pd.Index, columns: pd.Index) -> pd.DataFrame:
+        return pd.DataFrame(values, index=index, columns=columns, copy=False)
+
+    try:
+        from pandas._libs.internals import BlockPlacement
+        from pandas.core.internals import BlockManager
+        from pandas.core.internals.blocks import new_block_2d
+
+        from_mgr = pd.DataFrame._from_mgr
+        placements: dict[int, BlockPlacement] = {}
+
+        def fast(values: np.ndarray, index: pd.Index, columns: pd.Index) -> pd.DataFrame:
+            if values.dtype.kind != "f" or values.ndim != 2 or values.shape != (len(index), len(columns)):
+                return plain(values, index, columns)
+            k = values.shape[1]
+            placement = placements.get(k)
+            if placement is None:
+                placement = placements[k] = BlockPlacement(slice(0, k))
+            mgr = BlockManager((new_block_2d(values.T, placement=placement),), [columns, index],
+                               verify_integrity=False)
+            return from_mgr(mgr, mgr.axes)
+
+        for order in ("F", "C"):
+            sample = np.asarray(np.arange(6.0).reshape(3, 2), order=order)
+            index = pd.DatetimeIndex(["2020-01-02", "2020-01-03", "2020-01-06"])
+            columns = pd.Index(["a", "b"], dtype=object)
+            want, got = plain(sample, index, columns), fast(sample, index, columns)
+            if not (got.equals(want) and type(got) is type(want) and got.index is want.index
+                    and got.columns is want.columns and got.dtypes.equals(want.dtypes)
+                    and np.shares_memory(got.to_numpy(), sample)
+                    and got.to_numpy().flags.f_contiguous == want.to_numpy().flags.f_contiguous
+                    and got._mgr.blocks[0].refs.has_reference() == want._mgr.blocks[0].refs.has_reference()):
+                return plain
+        return fast
+    except Exception:  # another pandas: the internals moved
+        return plain
+
+
+_build_frame = _frame_builder()
 
 
 def _is_listlike(x: object) -> bool:
@@ -64,14 +124,16 @@ class BarData:
         self._frequency = frequency
         self._resolve = resolve
         self._restricted = restricted
-        self._column_index_cache: dict[tuple[int, ...], pd.Index] = {}
-        self._lookup_cache: dict[tuple[int, ...], tuple[list[Asset], np.ndarray]] = {}
+        self._lookup_cache: dict[tuple[int, ...], _Lookup] = {}
+        #: id(argument) -> (argument, its items when it is a list, lookup): the same list or tuple passed again
+        self._memo: dict[int, tuple[object, tuple | None, _Lookup]] = {}
 
     def set_portal(self, portal: DataPortal, assets_changed: bool = True) -> None:
         """Read from ``portal`` from now on (live runs refresh the data as bars arrive)."""
         self._portal = portal
         if assets_changed:
             self._lookup_cache.clear()
+            self._memo.clear()
 
     # ------------------------------------------------------------------------------------------------ helpers
     @staticmethod
@@ -87,8 +149,12 @@ class BarData:
                 raise HistoryError(f"unknown field {f!r}: use one of {', '.join(ALL_FIELDS)}")
         return names, many
 
-    def _assets_and_columns(self, assets: object) -> tuple[list[Asset], bool, np.ndarray]:
-        """Resolved assets, whether a list was given, and their store columns (cached per set of assets)."""
+    def _lookup(self, assets: object) -> _Lookup:
+        """The resolved assets and columns of ``assets``: cached per set of assets, and per list or tuple object
+        (a list passed again with the same items is found without resolving them)."""
+        memo = self._memo.get(id(assets))
+        if memo is not None and memo[0] is assets and (memo[1] is None or memo[1] == tuple(assets)):  # type: ignore
+            return memo[2]
         if isinstance(assets, Asset):
             key: tuple[int, ...] = (assets.sid,)
             many = False
@@ -104,18 +170,19 @@ class BarData:
         hit = self._lookup_cache.get(key)
         if hit is None:
             asset_list = [self._resolve(a) for a in assets] if many else [self._resolve(assets)]  # type: ignore
-            hit = (asset_list, self._portal.columns(asset_list))
-            if len(self._lookup_cache) < 4096:
+            hit = _Lookup(asset_list, many, Columns.of(self._portal.columns(asset_list)))
+            if len(self._lookup_cache) < _LOOKUP_LIMIT:
                 self._lookup_cache[key] = hit
-        return hit[0], many, hit[1]
+        kind = type(assets)
+        if (kind is list or kind is tuple or kind is Asset) and len(self._memo) < _MEMO_LIMIT:
+            self._memo[id(assets)] = (assets, tuple(assets) if kind is list else None, hit)  # type: ignore
+        return hit
 
-    def _asset_index(self, assets: list[Asset]) -> pd.Index:
-        key = tuple(a.sid for a in assets)
-        idx = self._column_index_cache.get(key)
-        if idx is None:
-            idx = pd.Index(assets, dtype=object)
-            self._column_index_cache[key] = idx
-        return idx
+    @staticmethod
+    def _column_index(hit: _Lookup) -> pd.Index:
+        if hit.index is None:
+            hit.index = pd.Index(hit.assets, dtype=object)
+        return hit.index
 
     def values_now(self, cols: np.ndarray, field: str) -> np.ndarray:
         """Raw current values of ``field`` for store columns ``cols``: the current bar's, or outside market hours
@@ -126,6 +193,14 @@ class BarData:
             return portal.current_minute(c.minute_row, cols, field)
         return portal.current_daily(c.daily_row, cols, field)
 
+    def price_now(self, col: int) -> float:
+        """The current price of store column ``col`` as :meth:`values_now` gives it, as a float."""
+        c = self._clock
+        portal = self._portal
+        if self._frequency == "minute" and portal.minute is not None:
+            return portal.price_at(portal.minute, c.minute_row, col)
+        return portal.price_at(portal.daily, c.daily_row, col)
+
     # ------------------------------------------------------------------------------------------------- current
     def current(self, assets: object, fields: object):
         """The current value of ``fields`` for ``assets``.
@@ -133,7 +208,8 @@ class BarData:
         ``price`` is the last known close (forward-filled; NaN if the asset never traded); ``open``, ``high``,
         ``low``, ``close`` are NaN for a bar without trades and ``volume`` is 0; ``last_traded`` is a Timestamp.
         """
-        asset_list, many_assets, cols = self._assets_and_columns(assets)
+        hit = self._lookup(assets)
+        asset_list, many_assets, cols = hit.assets, hit.many, hit.columns.cols
         names, many_fields = self._fields(fields)
         columns = {f: self._convert(f, self.values_now(cols, f)) for f in names}
         if not many_assets and not many_fields:
@@ -142,8 +218,8 @@ class BarData:
             return pd.Series([columns[f][0] for f in names], index=pd.Index(names), name=asset_list[0], dtype=object
                              if "last_traded" in names else float)
         if not many_fields:
-            return pd.Series(columns[names[0]], index=self._asset_index(asset_list), name=names[0])
-        return pd.DataFrame({f: columns[f] for f in names}, index=self._asset_index(asset_list))
+            return pd.Series(columns[names[0]], index=self._column_index(hit), name=names[0])
+        return pd.DataFrame({f: columns[f] for f in names}, index=self._column_index(hit))
 
     @staticmethod
     def _convert(field: str, values: np.ndarray):
@@ -161,23 +237,24 @@ class BarData:
         """
         if not isinstance(bar_count, (int, np.integer)) or isinstance(bar_count, bool) or bar_count < 1:
             raise HistoryError(f"bar_count must be a whole number >= 1, got {bar_count!r}")
-        freq = {"1d": "1d", "daily": "1d", "1m": "1m", "minute": "1m"}.get(frequency)
+        freq = _FREQUENCIES.get(frequency)
         if freq is None:
             raise HistoryError(f"frequency must be '1d' or '1m', got {frequency!r}")
-        asset_list, many_assets, cols = self._assets_and_columns(assets)
+        hit = self._lookup(assets)
+        asset_list, many_assets = hit.assets, hit.many
         names, many_fields = self._fields(fields)
         if "last_traded" in names:
             raise HistoryError("'last_traded' is not available in history; use data.current(asset, 'last_traded')")
         blocks: dict[str, np.ndarray] = {}
         index: pd.DatetimeIndex | None = None
         for f in names:
-            blocks[f], index = self._window(cols, f, int(bar_count), freq)
+            blocks[f], index = self._window(hit.columns, f, int(bar_count), freq)
         assert index is not None
         if not many_fields:
             values = blocks[names[0]]
             if not many_assets:
                 return pd.Series(values[:, 0], index=index, name=asset_list[0])
-            return pd.DataFrame(values, index=index, columns=self._asset_index(asset_list), copy=False)
+            return _build_frame(values, index, self._column_index(hit))
         if not many_assets:
             return pd.DataFrame({f: blocks[f][:, 0] for f in names}, index=index)
         n_assets = len(asset_list)
@@ -187,17 +264,18 @@ class BarData:
         )
         return pd.DataFrame({f: blocks[f].reshape(-1) for f in names}, index=mi)
 
-    def _window(self, cols: np.ndarray, field: str, n: int, freq: str) -> tuple[np.ndarray, pd.DatetimeIndex]:
+    def _window(self, columns: Columns, field: str, n: int, freq: str) -> tuple[np.ndarray, pd.DatetimeIndex]:
         portal, c = self._portal, self._clock
+        cols = columns.cols
         if freq == "1m":
             if portal.minute is None:
                 raise HistoryError("'1m' history needs minute data: run the backtest with --frequency minute")
-            return portal.history_window(portal.minute, c.minute_row, n, cols, field)
+            return portal.history_window(portal.minute, c.minute_row, n, columns, field)
         if self._frequency == "minute" and portal.minute is not None and c.minute_row >= 0 and c.in_session:
             # completed sessions plus today's partial bar
             today_row = c.session - portal.daily.bars.first_session
             if n > 1:
-                values, index = portal.history_window(portal.daily, today_row - 1, n - 1, cols, field)
+                values, index = portal.history_window(portal.daily, today_row - 1, n - 1, columns, field)
                 values = values * self._rescale(today_row, cols, field)
             else:
                 values = np.empty((0, len(cols)))
@@ -206,7 +284,7 @@ class BarData:
             values = np.vstack([values, partial[None, :]])
             label = portal.daily.bars.calendar.sessions[c.session]
             return values, index.append(pd.DatetimeIndex([label]))
-        return portal.history_window(portal.daily, c.daily_row, n, cols, field)
+        return portal.history_window(portal.daily, c.daily_row, n, columns, field)
 
     def _rescale(self, today_row: int, cols: np.ndarray, field: str) -> np.ndarray:
         """Factor that moves a window adjusted as of yesterday to as of today (a split effective today)."""
@@ -219,7 +297,8 @@ class BarData:
     # ------------------------------------------------------------------------------------------------- status
     def can_trade(self, assets: object):
         """Whether each asset can be traded now: held in the data, listed, not restricted, market open, priced."""
-        asset_list, many, cols = self._assets_and_columns(assets)
+        hit = self._lookup(assets)
+        asset_list, many, cols = hit.assets, hit.many, hit.columns.cols
         price = self.values_now(cols, "price")
         open_now = self._clock.in_session or self._frequency == "daily"
         session = self._portal.daily.bars.calendar.session_label(self._clock.session) if self._clock.session >= 0 \
@@ -237,11 +316,12 @@ class BarData:
         )
         if not many:
             return bool(out[0])
-        return pd.Series(out, index=self._asset_index(asset_list))
+        return pd.Series(out, index=self._column_index(hit))
 
     def is_stale(self, assets: object):
         """Whether each asset traded before but not in the current bar."""
-        asset_list, many, cols = self._assets_and_columns(assets)
+        hit = self._lookup(assets)
+        many, cols = hit.many, hit.columns.cols
         c = self._clock
         if self._frequency == "minute" and self._portal.minute is not None:
             frame, row = self._portal.minute, c.minute_row
@@ -251,7 +331,7 @@ class BarData:
         out = (last >= 0) & (last != row) & (cols >= 0)
         if not many:
             return bool(out[0])
-        return pd.Series(out, index=self._asset_index(asset_list))
+        return pd.Series(out, index=self._column_index(hit))
 
     @property
     def current_dt(self) -> pd.Timestamp:

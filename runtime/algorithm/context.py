@@ -25,15 +25,18 @@ class Context:
         """Cash, positions and values now (read-only; a missing asset gives an empty position)."""
         return self._api.portfolio
 
+    @portfolio.setter
+    def portfolio(self, value: Any) -> None:
+        raise AttributeError("context.portfolio is read-only (it reflects the broker's state)")
+
     @property
     def account(self) -> Account:
         """Account values (buying power, leverage, ...): simulated in backtests, IB's own values live."""
         return self._api.account
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in ("portfolio", "account"):
-            raise AttributeError(f"context.{name} is read-only (it reflects the broker's state)")
-        object.__setattr__(self, name, value)
+    @account.setter
+    def account(self, value: Any) -> None:
+        raise AttributeError("context.account is read-only (it reflects the broker's state)")
 
     def __getattr__(self, name: str) -> Any:
         api = object.__getattribute__(self, "_api")

@@ -46,6 +46,7 @@ class TradingCalendar:
     _minute_offsets: np.ndarray = field(repr=False)
     #: First and last calendar dates (``datetime64[D]``) the calendar was built to cover; None if unknown.
     _date_bounds: tuple[np.datetime64, np.datetime64] | None = field(default=None, repr=False)
+    _labels: dict[int, pd.Timestamp] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # ----------------------------------------------------------------------------------------------------- sessions
     def __len__(self) -> int:
@@ -60,8 +61,11 @@ class TradingCalendar:
         return pd.Timestamp(self.sessions[-1])
 
     def session_label(self, i: int) -> pd.Timestamp:
-        """The date label of session ``i``."""
-        return pd.Timestamp(self.sessions[i])
+        """The date label of session ``i`` (made once per session: Timestamps are immutable)."""
+        label = self._labels.get(i)
+        if label is None:
+            label = self._labels[i] = pd.Timestamp(self.sessions[i])
+        return label
 
     def is_session(self, day: pd.Timestamp | str) -> bool:
         """Whether the calendar date ``day`` is a trading session."""

@@ -12,8 +12,9 @@ Pure bookkeeping with zipline's rules:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, KeysView, Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 
 import pandas as pd
 
@@ -247,8 +248,9 @@ class Ledger:
                 pos.last_sale_ns = time_ns
         self.version += 1
 
-    def apply_split(self, sid: int, ratio: float, time_ns: int) -> float:
-        """Apply a split of ``ratio`` new shares per old share; returns the cash paid for a fractional share."""
+    def apply_split(self, sid: int, ratio: float | Fraction, time_ns: int) -> float:
+        """Apply a split of ``ratio`` new shares per old share; returns the cash paid for a fractional share (a
+        Fraction ratio keeps the whole number of shares exact: 49 x 1/49 is 1, not 0.999...)."""
         self._flush()
         pos = self._positions.get(sid)
         if pos is None or ratio <= 0:
@@ -297,6 +299,24 @@ class Ledger:
         self._flush()
         for sid, p in self._positions.items():
             yield sid, p.asset, p.amount, p.cost_basis, p.last_sale_price
+
+    def position_values(self) -> list[int | float]:
+        """``sid, amount, cost_basis, last_sale_price`` of every position, marked, one after the other in one flat
+        list (a single object however many positions: cheap to keep for every session)."""
+        self._flush()
+        out: list[int | float] = []
+        extend = out.extend
+        for sid, p in self._positions.items():
+            extend((sid, p.amount, p.cost_basis, p.last_sale_price))
+        return out
+
+    def held_assets(self) -> dict[int, Asset]:
+        """The asset of every position, by sid."""
+        return {sid: p.asset for sid, p in self._positions.items()}
+
+    def held_sid_set(self) -> KeysView[int]:
+        """The sids of the positions, as a live set-like view."""
+        return self._positions.keys()
 
     def totals(self) -> Totals:
         """All position aggregates in one pass (cached until the next change)."""

@@ -8,6 +8,7 @@ current simulation time, like zipline). It returns numpy arrays; the user-facing
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,6 +65,31 @@ def _fast_slicer(index: pd.DatetimeIndex):
         return plain
 
 
+@dataclass(frozen=True, eq=False, slots=True)
+class Columns:
+    """Store columns of a list of assets, with what indexing by them needs worked out once.
+
+    ``cols`` holds -1 for an asset the store does not hold; ``safe`` holds 0 there instead; ``span`` is the equal
+    basic slice when ``safe`` is a run of consecutive columns (a view instead of a gather), else None.
+    """
+
+    cols: np.ndarray
+    safe: np.ndarray
+    missing: np.ndarray
+    any_missing: bool
+    span: slice | None
+
+    @classmethod
+    def of(cls, cols: np.ndarray) -> Columns:
+        cols = np.asarray(cols, dtype=np.int64)
+        missing = cols < 0
+        safe = np.where(missing, 0, cols)
+        span = None
+        if len(safe) and bool((safe == np.arange(safe[0], safe[0] + len(safe))).all()):
+            span = slice(int(safe[0]), int(safe[0]) + len(safe))
+        return cls(cols, safe, missing, bool(missing.any()), span)
+
+
 @dataclass(eq=False)
 class Frame:
     """One frequency's arrays plus the derived ones the portal needs."""
@@ -73,6 +99,8 @@ class Frame:
     last_trade_row: np.ndarray
     index: pd.DatetimeIndex
     slice_index: object = None
+    #: per row: whether every price factor of the row is exactly 1 (prices as of that row are the stored ones)
+    unit_factor_rows: np.ndarray | None = None
 
     @classmethod
     def build(cls, bars: BarArrays) -> Frame:
@@ -84,24 +112,38 @@ class Frame:
             index = pd.DatetimeIndex(sessions)
         else:
             index = pd.DatetimeIndex(bars.times.view("datetime64[ns]")).tz_localize("UTC")
-        return cls(bars, adj_close_ffill, last_trade, index, _fast_slicer(index))
+        return cls(bars, adj_close_ffill, last_trade, index, _fast_slicer(index), (factor == 1.0).all(axis=1))
 
     def row_at(self, ns: int) -> int:
         """The last row whose bar ended at or before ``ns`` (-1 if none)."""
         return int(np.searchsorted(self.bars.times, ns, side="right")) - 1
 
-    def field_rows(self, field: str, rows: slice | int, cols: np.ndarray | list[int], asof_row: int) -> np.ndarray:
-        """Values of ``field`` for ``rows`` x ``cols``, price fields adjusted as of ``asof_row``."""
+    def field_rows(self, field: str, rows: slice, cols: np.ndarray | slice, asof_row: int) -> np.ndarray:
+        """Values of ``field`` for ``rows`` (a slice with explicit start and stop) x ``cols``, price fields adjusted
+        as of ``asof_row``.
+
+        ``cols`` is an index array or, for consecutive columns, the equal slice: the values and their column-major
+        layout are the same either way (a slice reads views instead of gathering copies).
+        """
         b = self.bars
+        out = np.empty((rows.stop - rows.start, cols.stop - cols.start), order="F") if isinstance(cols, slice) \
+            else None
         if field == "price":
-            out = self.adj_close_ffill[rows, cols]
-            return out / b.price_factor[asof_row, cols]
+            window = self.adj_close_ffill[rows, cols]
+            unit = self.unit_factor_rows
+            if unit is not None and unit[asof_row]:  # x / 1.0 is x, exactly: the quotient is the window itself
+                if out is not None:
+                    return np.array(window, order="F")
+                if window.flags.f_contiguous:
+                    return window
+            return np.divide(window, b.price_factor[asof_row, cols], out=out)
         if field in PRICE_FIELDS:
-            raw = getattr(b, field)[rows, cols]
-            return raw * b.price_factor[rows, cols] / b.price_factor[asof_row, cols]
+            out = np.multiply(getattr(b, field)[rows, cols], b.price_factor[rows, cols], out=out)
+            return np.divide(out, b.price_factor[asof_row, cols], out=out)
         if field == "volume":
-            raw = b.volume[rows, cols]
-            return np.nan_to_num(raw * b.volume_factor[rows, cols] / b.volume_factor[asof_row, cols], nan=0.0)
+            out = np.multiply(b.volume[rows, cols], b.volume_factor[rows, cols], out=out)
+            out = np.divide(out, b.volume_factor[asof_row, cols], out=out)
+            return np.nan_to_num(out, copy=False, nan=0.0)
         raise HistoryError(f"unknown field {field!r}: use one of {', '.join(ALL_FIELDS)}")
 
 
@@ -171,6 +213,14 @@ class DataPortal:
             out[missing] = 0.0 if field == "volume" else np.nan
         return out
 
+    @staticmethod
+    def price_at(frame: Frame, row: int, col: int) -> float:
+        """The ``current`` price of store column ``col`` at ``row`` (NaN before its first trade, for ``row < 0`` and
+        for ``col < 0``, a column the store does not hold)."""
+        if row < 0 or col < 0:
+            return math.nan
+        return float(frame.adj_close_ffill[row, col] / frame.bars.price_factor[row, col])
+
     def last_trade_row(self, frame: Frame, row: int, cols: np.ndarray) -> np.ndarray:
         if row < 0:
             return np.full(len(cols), -1)
@@ -178,24 +228,25 @@ class DataPortal:
 
     # ------------------------------------------------------------------------------------------------- history
     def history_window(
-        self, frame: Frame, end_row: int, bar_count: int, cols: np.ndarray, field: str
+        self, frame: Frame, end_row: int, bar_count: int, columns: Columns, field: str
     ) -> tuple[np.ndarray, pd.DatetimeIndex]:
         """``bar_count`` rows ending at ``end_row`` (inclusive), NaN-padded before the store's first row."""
         start = end_row - bar_count + 1
-        safe = np.where(cols < 0, 0, cols)
+        safe = columns.safe
         if start >= 0:
-            values = frame.field_rows(field, slice(start, end_row + 1), safe, end_row)
+            span = columns.span
+            values = frame.field_rows(field, slice(start, end_row + 1), safe if span is None else span, end_row)
             index = frame.slice_index(start, end_row + 1)
         else:
             pad = -start
             body = frame.field_rows(field, slice(0, end_row + 1), safe, max(end_row, 0)) if end_row >= 0 else None
-            values = np.full((bar_count, len(cols)), 0.0 if field == "volume" else np.nan)
+            values = np.full((bar_count, len(safe)), 0.0 if field == "volume" else np.nan)
             if body is not None:
                 values[pad:] = body
             index = self._padded_index(frame, start, end_row)
-        if (cols < 0).any():
+        if columns.any_missing:
             values = values.copy()
-            values[:, cols < 0] = 0.0 if field == "volume" else np.nan
+            values[:, columns.missing] = 0.0 if field == "volume" else np.nan
         return values, index
 
     def _padded_index(self, frame: Frame, start: int, end_row: int) -> pd.DatetimeIndex:

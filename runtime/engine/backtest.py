@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import gc
 import logging
 import time
 from dataclasses import dataclass, field
@@ -156,13 +157,15 @@ def _drive(engine: Engine, broker: SimBroker, timeline, daily: BarArrays, minute
     """The discrete-event loop: jump from event to event, in the timeline's order. Returns the bars processed.
 
     Every event runs (the clock is exactly at each event's time, so the live misfire policy would run them all).
+    The objects made before the loop (data, algorithm, engine) live through it, so the garbage collector is told
+    to leave them out of its passes until the loop ends.
     """
     dispatcher = Dispatcher(engine, StoreBarFeed(broker, daily, minute), regular)
-    dispatch = dispatcher.dispatch
-    for t, k, r, s in zip(timeline.times.tolist(), timeline.kinds.tolist(), timeline.rules.tolist(),
-                          timeline.sessions.tolist()):
-        if not dispatch(t, k, r, s):
-            break
+    gc.freeze()
+    try:
+        dispatcher.run(timeline)
+    finally:
+        gc.unfreeze()
     return dispatcher.bars
 
 

@@ -14,13 +14,15 @@ import numpy as np
 
 from runtime.brokers.base import BrokerEvent
 from runtime.data.store import BarArrays
-from runtime.engine.engine import Engine
-from runtime.engine.timeline import EventKind
+from runtime.engine.engine import Engine, Phase
+from runtime.engine.timeline import EventKind, Timeline
+from runtime.errors import AlgorithmLoadError
 
 BTS = int(EventKind.BEFORE_TRADING_START)
 BAR = int(EventKind.BAR)
 SCHEDULED = int(EventKind.SCHEDULED)
 SESSION_END = int(EventKind.SESSION_END)
+HANDLE_DATA = Phase.HANDLE_DATA
 
 
 class BarFeed(Protocol):
@@ -107,3 +109,76 @@ class Dispatcher:
                 engine.algo_log.warning("run stopped: %s", engine.stop_requested)
                 return False
         return True
+
+    def run(self, timeline: Timeline) -> None:
+        """Every event of ``timeline``, in order, until the engine asks to stop: the backtest's discrete-event loop.
+
+        With the calendar-aligned stores of :class:`StoreBarFeed` the bars are handled here directly (the same steps
+        as :meth:`dispatch`, with each bar's store row found for the whole timeline at once); any other feed, or a
+        dispatcher that changes :meth:`dispatch`, gets every event through :meth:`dispatch`.
+        """
+        times, kinds = timeline.times, timeline.kinds
+        events = zip(times.tolist(), kinds.tolist(), timeline.rules.tolist(), timeline.sessions.tolist())
+        feed = self.feed
+        if type(feed) is not StoreBarFeed or self._regular or type(self).dispatch is not Dispatcher.dispatch:
+            dispatch = self.dispatch
+            for t, k, r, s in events:
+                if not dispatch(t, k, r, s):
+                    return
+            return
+        self._run_store_bars(events, feed, self._bar_rows(feed, times, kinds, timeline.sessions))
+
+    def _bar_rows(self, feed: StoreBarFeed, times: np.ndarray, kinds: np.ndarray, sessions: np.ndarray) -> list[int]:
+        """The store row of every event's bar, as :meth:`StoreBarFeed.advance` finds it (only bar events use it)."""
+        if feed.minute_bars is None:
+            return (sessions.astype(np.int64) - feed.daily.first_session).tolist()
+        rows = np.searchsorted(feed.minute_bars.times, times, side="right") - 1
+        return np.where(kinds == BAR, rows, -1).tolist()
+
+    def _run_store_bars(self, events, feed: StoreBarFeed, rows: list[int]) -> None:
+        """The loop of :meth:`run` over :class:`StoreBarFeed` bars (``rows``: each event's bar row)."""
+        engine = self.engine
+        clock = engine.clock
+        broker = feed.broker
+        dispatch = self.dispatch
+        minute = feed.minute
+        daily_first = feed.daily.first_session
+        context, data = engine.context, engine.data
+        handle_data = engine.functions.handle_data
+        bars = 0
+        try:
+            for (t, k, r, s), row in zip(events, rows):
+                if k != BAR:
+                    if not dispatch(t, k, r, s):
+                        return
+                    continue
+                bars += 1
+                clock.now_ns = t
+                clock.session = s
+                clock.in_session = True
+                if minute:
+                    clock.minute_row = row
+                    clock.daily_row = s - daily_first - 1
+                else:
+                    clock.daily_row = row
+                clock.bar_row = row
+                if row > feed._matched_row and broker.has_open_orders:
+                    feed._matched_row = row
+                    fills = broker.process_bar(row)
+                    if fills:
+                        engine.apply_broker_events(fills)
+                if row >= 0 and engine.ledger.has_positions:
+                    engine.defer_mark(row, minute, t)
+                if handle_data is not None:
+                    previous = engine.phase
+                    engine.phase = HANDLE_DATA
+                    try:
+                        handle_data(context, data)
+                    except AlgorithmLoadError:
+                        raise
+                    except Exception as exc:  # the algorithm's mistake: report it, keep the run going
+                        engine.user_failed(HANDLE_DATA, exc)
+                    finally:
+                        engine.phase = previous
+        finally:
+            self.bars += bars

@@ -12,7 +12,8 @@ stops the run with a clear message.
 from __future__ import annotations
 
 import logging
-import uuid
+import os
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -48,6 +49,18 @@ from runtime.errors import (
 )
 
 log = logging.getLogger("ibalgo.engine")
+
+#: order ids: random version-4 UUIDs (as ``uuid.uuid4().hex`` spells them) from a generator of the runtime's own,
+#: seeded from the operating system, so an algorithm's ``random.seed`` neither fixes them nor is disturbed by them
+_ids = random.Random()
+os.register_at_fork(after_in_child=_ids.seed)
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
+def new_order_id() -> str:
+    """A new random order id: 32 hex digits of a version-4 UUID."""
+    return f"{_ids.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET:032x}"
 
 
 class Phase(str, Enum):
@@ -179,6 +192,7 @@ class Engine:
         self.on_session_end_hooks: list[Callable[[Engine, int], None]] = []
         self.stop_requested: str | None = None
         self._held_cols: dict[tuple, tuple[list[int], np.ndarray]] = {}
+        self._mark_args: tuple[int, bool, int] = (-1, False, 0)
         #: (splits, dividends) the broker applies to the account, when the run knows them (the simulated gateway's
         #: data); None: those of the data portal's bars (backtests)
         self.corporate_actions: tuple[tuple, tuple] | None = None
@@ -213,7 +227,7 @@ class Engine:
 
     def current_price(self, asset: Asset) -> float:
         """The asset's current price as ``data.current(asset, 'price')`` sees it (NaN if it never traded)."""
-        return float(self.data.values_now(self.portal.columns([asset]), "price")[0])
+        return self.data.price_now(self.portal.column(asset))
 
     def set_portal(self, portal: DataPortal) -> None:
         """Swap the data the algorithm sees (live runs refresh it from the broker); same assets or more."""
@@ -234,20 +248,24 @@ class Engine:
         except AlgorithmLoadError:
             raise
         except Exception as exc:  # the algorithm's mistake: report it, keep the run going
-            self.error_count += 1
-            text = describe_user_exception(exc, self.functions.path)
-            key = (type(exc).__name__, text.splitlines()[0])
-            seen = self._error_seen.get(key, 0) + 1
-            self._error_seen[key] = seen
-            if self.strict:
-                raise AlgorithmLoadError(f"stopped ({phase.value} raised):\n{text}") from exc
-            if seen <= 3:
-                self.algo_log.error("error in %s at %s:\n%s", phase.value, self.now, text)
-            elif seen == 4:
-                self.algo_log.error("the same error keeps happening; further repeats are counted, not shown")
+            self.user_failed(phase, exc)
             return False
         finally:
             self.phase = previous if previous is not Phase.SETUP else Phase.DONE if phase is Phase.ANALYZE else previous
+
+    def user_failed(self, phase: Phase, exc: Exception) -> None:
+        """Count and log an exception algorithm code raised under ``phase`` (``strict``: stop the run instead)."""
+        self.error_count += 1
+        text = describe_user_exception(exc, self.functions.path)
+        key = (type(exc).__name__, text.splitlines()[0])
+        seen = self._error_seen.get(key, 0) + 1
+        self._error_seen[key] = seen
+        if self.strict:
+            raise AlgorithmLoadError(f"stopped ({phase.value} raised):\n{text}") from exc
+        if seen <= 3:
+            self.algo_log.error("error in %s at %s:\n%s", phase.value, self.now, text)
+        elif seen == 4:
+            self.algo_log.error("the same error keeps happening; further repeats are counted, not shown")
 
     def run_initialize(self) -> None:
         """Call ``initialize(context)``; an exception here stops the run with the algorithm's file:line."""
@@ -296,14 +314,15 @@ class Engine:
         limit = style.limit_for(is_buy, asset.tick_size)
         stop = style.stop_for(is_buy, asset.tick_size)
         tif = style.time_in_force or (TimeInForce.DAY if self.eod_cancel_active else TimeInForce.GTC)
-        price = self.current_price(asset)
-        check_order(
-            self.controls,
-            OrderCheck(asset, shares, price, self.ledger.amount(asset.sid), self.today.orders_placed),
-            lambda msg: self.algo_log.warning(msg),
-        )
+        if self.controls:
+            check_order(
+                self.controls,
+                OrderCheck(asset, shares, self.current_price(asset), self.ledger.amount(asset.sid),
+                           self.today.orders_placed),
+                lambda msg: self.algo_log.warning(msg),
+            )
         now = self.clock.now_ns
-        order_id = uuid.uuid4().hex
+        order_id = new_order_id()
         record = OrderRecord(order_id, asset, shares, style.kind, limit, stop, tif, now, now)
         request = OrderRequest(
             order_id, asset, shares, style, style.kind, limit, stop, tif, now, parent_id, oca_group, outside_rth
@@ -408,6 +427,8 @@ class Engine:
             self.phase = previous
 
     def _check_account_controls(self) -> None:
+        if self.max_leverage is None and self.min_leverage is None:
+            return
         leverage = self.ledger.leverage()
         messages = []
         if self.max_leverage is not None:
@@ -424,6 +445,8 @@ class Engine:
         data is known to the run, else from the bars of the data portal)."""
         bars = self.portal.daily.bars
         splits, dividends = self.corporate_actions or (bars.splits, bars.dividends)
+        if not len(splits) and not len(dividends):
+            return
         label = self.calendar.session_label(session)
         for split in splits:
             if split.date == label:
@@ -450,8 +473,16 @@ class Engine:
         """
         if frame_row < 0 or not self.ledger.has_positions:
             return
-        ns = self.clock.now_ns
-        self.ledger.defer_mark(lambda: self._mark_now(frame_row, minute, ns))
+        self.defer_mark(frame_row, minute, self.clock.now_ns)
+
+    def defer_mark(self, frame_row: int, minute: bool, ns: int) -> None:
+        """:meth:`mark_positions` at ``ns`` for a ``frame_row >= 0`` while positions are held (checked by the
+        caller)."""
+        self._mark_args = (frame_row, minute, ns)
+        self.ledger.defer_mark(self._mark_deferred)
+
+    def _mark_deferred(self) -> None:
+        self._mark_now(*self._mark_args)
 
     def _mark_now(self, frame_row: int, minute: bool, ns: int) -> None:
         frame = self.portal.minute if minute else self.portal.daily
@@ -461,13 +492,21 @@ class Engine:
         cols = self._held_cols.get(key)
         if cols is None:
             to_col = frame.bars.sid_to_col
-            found = [(s, to_col[s]) for s in sids if s in to_col]
-            cols = ([s for s, _ in found], np.fromiter((c for _, c in found), dtype=np.int64, count=len(found)))
+            found = [to_col.get(s, -1) for s in sids]
+            if -1 in found:
+                held = [s for s, c in zip(sids, found) if c >= 0]
+                found = [c for c in found if c >= 0]
+            else:
+                held = sids
+            cols = (held, np.array(found, dtype=np.int64))
             if len(self._held_cols) > 256:
                 self._held_cols.clear()
             self._held_cols[key] = cols
         held, idx = cols
-        prices = frame.adj_close_ffill[frame_row, idx] / frame.bars.price_factor[frame_row, idx]
+        prices = frame.adj_close_ffill[frame_row].take(idx)
+        unit = frame.unit_factor_rows
+        if unit is None or not unit[frame_row]:  # else every factor is 1 and x / 1.0 is x
+            prices = prices / frame.bars.price_factor[frame_row].take(idx)
         self.ledger.mark_many(held, prices.tolist(), ns)
 
     def raise_into_algorithm(self, exc: AlgorithmApiError) -> None:

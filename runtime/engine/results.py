@@ -13,7 +13,9 @@ import pandas as pd
 from runtime.core import metrics
 
 if TYPE_CHECKING:
+    from runtime.core.assets import Asset
     from runtime.core.calendar import TradingCalendar
+    from runtime.core.ledger import Transaction
     from runtime.engine.engine import Engine, OrderRecord
 
 
@@ -24,30 +26,44 @@ SCALAR_COLUMNS = [
 ]
 
 
-def _order_dict(o: OrderRecord) -> dict[str, Any]:
-    """An order as zipline's perf 'orders' entries show it."""
+def _order_state(o: OrderRecord) -> tuple:
+    """The fields of an order that its perf entry shows, as they are now (orders change after the session)."""
+    return (o.id, o.dt_ns, o.reason, o.created_ns, o.amount, o.filled, o.commission, o.stop, o.limit, o.stop_reached,
+            o.limit_reached, o.asset, int(o.status))
+
+
+def _order_entry(state: tuple) -> dict[str, Any]:
+    (order_id, dt_ns, reason, created_ns, amount, filled, commission, stop, limit, stop_reached, limit_reached, asset,
+     status) = state
     return {
-        "id": o.id, "dt": pd.Timestamp(o.dt_ns, tz="UTC"), "reason": o.reason,
-        "created": pd.Timestamp(o.created_ns, tz="UTC"), "amount": o.amount, "filled": o.filled,
-        "commission": o.commission, "stop": o.stop, "limit": o.limit, "stop_reached": o.stop_reached,
-        "limit_reached": o.limit_reached, "sid": o.asset, "status": int(o.status),
+        "id": order_id, "dt": pd.Timestamp(dt_ns, tz="UTC"), "reason": reason,
+        "created": pd.Timestamp(created_ns, tz="UTC"), "amount": amount, "filled": filled,
+        "commission": commission, "stop": stop, "limit": limit, "stop_reached": stop_reached,
+        "limit_reached": limit_reached, "sid": asset, "status": status,
     }
 
 
 class ResultsRecorder:
-    """Collects one row per session at the session's end, then adds the expanding risk metrics."""
+    """Collects one row per session at the session's end, then adds the expanding risk metrics.
+
+    During the run each session keeps compact snapshots (numbers and tuples: few objects for the garbage collector
+    to walk); the results table's dicts are made from them once, in :meth:`frame`.
+    """
 
     def __init__(self, starting_cash: float) -> None:
         self.sessions: list[int] = []
         self.scalars: list[tuple[float, ...]] = []
-        self.positions: list[list[dict[str, Any]]] = []
-        self.orders: list[list[dict[str, Any]]] = []
-        self.transactions: list[list[dict[str, Any]]] = []
+        #: per session: sid, amount, cost basis, last price of each position, in one flat list
+        self.positions: list[list[int | float]] = []
+        #: per session: the state of each order that changed in it (see :func:`_order_state`)
+        self.orders: list[list[tuple]] = []
+        self.transactions: list[list[Transaction]] = []
         self.recorded: list[dict[str, Any]] = []
         self.starting_cash = starting_cash
         self._prev_value = starting_cash
         self._prev_cash = starting_cash
         self._prev_exposure = 0.0
+        self._assets: dict[int, Asset] = {}
         self.fill_count = 0
         self.order_count = 0
         self.benchmark_prices: list[float] = []
@@ -66,13 +82,12 @@ class ResultsRecorder:
             totals.long, totals.short, totals.long, totals.short, totals.longs, totals.shorts, leverage,
             totals.net / value if value else 0.0, leverage,
         ))
-        self.positions.append(
-            [{"sid": asset, "amount": amount, "cost_basis": basis, "last_sale_price": price}
-             for _, asset, amount, basis, price in ledger.position_items()]
-        )
+        self.positions.append(ledger.position_values())
+        if not self._assets.keys() >= ledger.held_sid_set():
+            self._assets.update(ledger.held_assets())
         today = engine.today
-        self.orders.append([_order_dict(o) for o in today.orders.values()] if today.orders else [])
-        self.transactions.append([t.to_dict() for t in today.transactions] if today.transactions else [])
+        self.orders.append([_order_state(o) for o in today.orders.values()] if today.orders else [])
+        self.transactions.append(list(today.transactions))
         self.recorded.append(dict(engine.recorded) if engine.recorded else {})
         self.fill_count += len(today.transactions)
         self.order_count += today.orders_placed
@@ -91,9 +106,14 @@ class ResultsRecorder:
         perf = pd.DataFrame(self.scalars, columns=SCALAR_COLUMNS, index=closes)
         perf.insert(0, "period_open", pd.DatetimeIndex(calendar.opens[idx].view("datetime64[ns]")).tz_localize("UTC"))
         perf.insert(1, "period_close", closes)
-        perf["positions"] = self.positions
-        perf["orders"] = self.orders
-        perf["transactions"] = self.transactions
+        assets = self._assets
+        perf["positions"] = [
+            [{"sid": assets[sid], "amount": amount, "cost_basis": basis, "last_sale_price": price}
+             for sid, amount, basis, price in zip(day[::4], day[1::4], day[2::4], day[3::4])]
+            for day in self.positions
+        ]
+        perf["orders"] = [[_order_entry(state) for state in day] for day in self.orders]
+        perf["transactions"] = [[t.to_dict() for t in day] for day in self.transactions]
         if any(self.recorded):
             recorded = pd.DataFrame(self.recorded, index=closes)
             for name in recorded.columns:
