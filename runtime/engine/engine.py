@@ -386,8 +386,6 @@ class Engine:
         self.clock.now_ns = ns
         self.clock.session = session
         self.clock.in_session = False
-        self.today = SessionStats()
-        self.ledger.start_period()
         self._apply_corporate_actions(session)
         if self.functions.before_trading_start is not None:
             self.call_user(Phase.BEFORE_TRADING_START, self.functions.before_trading_start, self.context, self.data)
@@ -425,6 +423,10 @@ class Engine:
                 hook(self, self.clock.session)
         finally:
             self.phase = previous
+        # the next session's figures start now: a fill the broker reports after the close (a live run's
+        # reconnect overnight) is in the next session's transactions instead of in a session already recorded
+        self.today = SessionStats()
+        self.ledger.start_period()
 
     def _check_account_controls(self) -> None:
         if self.max_leverage is None and self.min_leverage is None:
