@@ -67,3 +67,18 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 20.0) -> bool:
             return True
         time.sleep(0.02)
     return False
+
+
+#: buys 101 AAPL on the first bar and records the position (AAPL splits 2:1 on 2005-02-28)
+HOLD_AAPL_101 = '''
+def initialize(context):
+    context.asset = symbol("AAPL")
+    context.bought = False
+
+
+def handle_data(context, data):
+    if not context.bought:
+        order(context.asset, 101)
+        context.bought = True
+    record(shares=context.portfolio.positions[context.asset].amount)
+'''

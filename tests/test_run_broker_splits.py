@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from algo_harness import HOLD_AAPL_101
 
 from runtime.brokers.ib.connection import ConnectionConfig
 from runtime.core.assets import Asset
@@ -50,18 +51,7 @@ def handle_data(context, data):
     record(shares=context.portfolio.positions[context.asset].amount)
 '''
 
-HOLD = '''
-def initialize(context):
-    context.asset = symbol("AAPL")
-    context.bought = False
-
-
-def handle_data(context, data):
-    if not context.bought:
-        order(context.asset, 101)
-        context.bought = True
-    record(shares=context.portfolio.positions[context.asset].amount)
-'''
+HOLD = HOLD_AAPL_101
 
 
 def _gateway_amount(gw: EmbeddedGateway) -> float:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from algo_harness import HOLD_AAPL_101
 
 from runtime.core.calendar import get_calendar
 from runtime.data.runs import load_daily_and_minute
@@ -84,18 +85,7 @@ def test_replay_portfolio_values_match_the_backtest_across_ex_dates(tmp_path: Pa
     pd.testing.assert_series_equal(paper.perf["portfolio_value"], bt.perf["portfolio_value"], rtol=1e-6)
 
 
-SPLIT_HOLD = '''
-def initialize(context):
-    context.asset = symbol("AAPL")
-    context.bought = False
-
-
-def handle_data(context, data):
-    if not context.bought:
-        order(context.asset, 101)
-        context.bought = True
-    record(shares=context.portfolio.positions[context.asset].amount)
-'''
+SPLIT_HOLD = HOLD_AAPL_101
 
 
 def test_replay_across_a_split_matches_the_backtest(tmp_path: Path) -> None:
