@@ -6,14 +6,17 @@ it the bars of the data store as the simulation clock passes them.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from runtime.brokers.base import BrokerEvent, OrderRejected, OrderRequest
 from runtime.core.costs import CommissionModel, SlippageModel
-from runtime.core.matching import BarQuote, MatchingEngine, WorkingOrder
+from runtime.core.matching import Cancelled, MatchingEngine, WorkingOrder
 from runtime.data.store import BarArrays
+
+
+def session_last_rows(session_row_start: np.ndarray) -> frozenset[int]:
+    """The store rows that end a session (``session_row_start`` as in :class:`~runtime.data.store.BarArrays`)."""
+    return frozenset((np.asarray(session_row_start[1:], dtype=np.int64) - 1).tolist())
 
 
 class SimBroker:
@@ -23,7 +26,8 @@ class SimBroker:
         self.bars = bars
         self.matcher = MatchingEngine(slippage, commission)
         self._pending: list[BrokerEvent] = []
-        self._session_last_rows = np.asarray(bars.session_row_start[1:], dtype=np.int64) - 1
+        self._working = self.matcher._orders
+        self._session_last_rows = session_last_rows(bars.session_row_start)
 
     def set_models(self, slippage: SlippageModel | None = None, commission: CommissionModel | None = None) -> None:
         if slippage is not None:
@@ -57,8 +61,6 @@ class SimBroker:
         )
 
     def cancel_order(self, order_id: str, now_ns: int) -> None:
-        from runtime.core.matching import Cancelled
-
         for order in self.matcher.cancel(order_id, now_ns, "cancelled by the algorithm"):
             self._pending.append(Cancelled(order.id, order.asset, now_ns, order.reason or "cancelled"))
 
@@ -68,34 +70,37 @@ class SimBroker:
 
     @property
     def has_open_orders(self) -> bool:
-        return self.matcher.has_orders
+        return bool(self._working)
 
     # ------------------------------------------------------------------------------------------- simulation
     def process_bar(self, row: int) -> list[BrokerEvent]:
         """Match working orders against bar ``row`` of the store (the bar that just ended)."""
-        if not len(self.matcher):
+        if not self._working:
             return self.poll_events(0)
         bars = self.bars
-        now_ns = int(bars.times[row])
-        session_close = bool(self._is_session_last_row(row))
-        events: list[BrokerEvent] = self.poll_events(now_ns)
-        for sid in self.matcher.sids_with_orders():
-            col = bars.sid_to_col[sid]
-            close = float(bars.close[row, col])
-            volume = float(bars.volume[row, col])
-            if math.isnan(close) or not volume or math.isnan(volume):
+        now_ns = bars.times.item(row)
+        session_close = row in self._session_last_rows
+        events: list[BrokerEvent] = self._pending
+        self._pending = []
+        matcher = self.matcher
+        sid_to_col, close_at, volume_at = bars.sid_to_col, bars.close.item, bars.volume.item
+        for sid, orders in matcher.working_by_sid():
+            if not orders:
                 continue
-            asset = bars.assets[col]
-            events.extend(self.matcher.on_bar(asset, BarQuote(close, volume, now_ns, session_close)))
+            col = sid_to_col[sid]
+            close = close_at(row, col)
+            volume = volume_at(row, col)
+            if close != close or not volume > 0:
+                continue
+            events.extend(matcher.match_orders(orders, close, volume, now_ns, session_close))
         return events
 
     def _is_session_last_row(self, row: int) -> bool:
-        i = int(np.searchsorted(self._session_last_rows, row))
-        return i < len(self._session_last_rows) and self._session_last_rows[i] == row
+        return row in self._session_last_rows
 
     def end_of_session(self, now_ns: int) -> list[BrokerEvent]:
         """Expire DAY orders at the session's end."""
-        return list(self.matcher.end_of_session(now_ns))
+        return self.matcher.end_of_session(now_ns)
 
     def apply_split(self, sid: int, ratio: float) -> None:
         """Adjust working orders for a split, as zipline does: amounts times ratio, prices divided by it."""

@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass, field
 
 from runtime.core.assets import Asset
-from runtime.core.costs import LIQUIDITY_EXCEEDED, CommissionModel, SlippageModel
+from runtime.core.costs import LIQUIDITY_EXCEEDED, CommissionModel, SlippageModel, SlipResult
 from runtime.core.orders import OrderKind, OrderStatus, TimeInForce
 
 
@@ -108,6 +108,9 @@ class Cancelled:
 
 MatchEvent = Fill | Cancelled
 
+_ON_CLOSE = (OrderKind.MARKET_ON_CLOSE, OrderKind.LIMIT_ON_CLOSE)
+_TRAIL, _IOC = OrderKind.TRAIL, TimeInForce.IOC
+
 
 def _update_triggers(order: WorkingOrder, price: float) -> None:
     if order.kind is OrderKind.TRAIL:
@@ -143,6 +146,8 @@ class MatchingEngine:
         self.commission = commission
         self._orders: dict[str, WorkingOrder] = {}
         self._by_sid: dict[int, list[WorkingOrder]] = {}
+        self._sid_rank: dict[int, int] = {}
+        self._active_sids: set[int] = set()
 
     # ---------------------------------------------------------------------------------------------------- book
     def submit(self, order: WorkingOrder) -> None:
@@ -151,7 +156,13 @@ class MatchingEngine:
             raise ValueError(f"order id {order.id!r} is already working")
         order.last_change_ns = order.created_ns
         self._orders[order.id] = order
-        self._by_sid.setdefault(order.asset.sid, []).append(order)
+        sid = order.asset.sid
+        orders = self._by_sid.get(sid)
+        if orders is None:
+            orders = self._by_sid[sid] = []
+            self._sid_rank[sid] = len(self._sid_rank)
+        orders.append(order)
+        self._active_sids.add(sid)
 
     def get(self, order_id: str) -> WorkingOrder | None:
         return self._orders.get(order_id)
@@ -163,7 +174,8 @@ class MatchingEngine:
         return list(self._by_sid.get(asset.sid, ()))
 
     def sids_with_orders(self) -> list[int]:
-        return [sid for sid, orders in self._by_sid.items() if orders]
+        """The sids that have working orders, in the order the sids were first ordered."""
+        return [sid for sid, _ in self.working_by_sid()]
 
     def __len__(self) -> int:
         return len(self._orders)
@@ -210,9 +222,12 @@ class MatchingEngine:
 
     def _remove(self, order: WorkingOrder) -> None:
         del self._orders[order.id]
-        siblings = self._by_sid.get(order.asset.sid)
+        sid = order.asset.sid
+        siblings = self._by_sid.get(sid)
         if siblings is not None:
             siblings.remove(order)
+            if not siblings:
+                self._active_sids.discard(sid)
 
     # -------------------------------------------------------------------------------------------------- matching
     def on_bar(self, asset: Asset, bar: BarQuote) -> list[MatchEvent]:
@@ -223,32 +238,58 @@ class MatchingEngine:
         price, volume = bar.close, bar.volume
         if not volume or volume <= 0 or price is None or math.isnan(price):
             return []
+        return self.match_orders(orders, price, volume, bar.time_ns, bar.session_close)
+
+    def working_by_sid(self) -> list[tuple[int, list[WorkingOrder]]]:
+        """Each sid that has working orders with the live list of them, in the order the sids were first ordered.
+
+        The lists are the engine's own (matching removes filled and cancelled orders from them); pass one to
+        :meth:`match_orders`.
+        """
+        active, by_sid = self._active_sids, self._by_sid
+        if len(active) <= 1:
+            return [(sid, by_sid[sid]) for sid in active]
+        return [(sid, by_sid[sid]) for sid in sorted(active, key=self._sid_rank.__getitem__)]
+
+    def match_orders(
+        self, orders: list[WorkingOrder], price: float, volume: float, time_ns: int, session_close: bool = False
+    ) -> list[MatchEvent]:
+        """:meth:`on_bar` for one asset's working orders (a list from :meth:`working_by_sid`) and a bar with a price
+        and a positive volume, given as numbers."""
+        live = self._orders
         events: list[MatchEvent] = []
         volume_used = 0
-        for order in list(orders):
-            if order.id not in self._orders or order.created_ns >= bar.time_ns:
+        for order in orders[:]:
+            if order.created_ns >= time_ns or order.id not in live:
                 continue
-            if order.parent_id is not None and order.parent_id in self._orders:
+            if order.parent_id is not None and order.parent_id in live:
                 continue  # a bracket child waits for its parent to fill completely
-            if order.kind in (OrderKind.MARKET_ON_CLOSE, OrderKind.LIMIT_ON_CLOSE) and not bar.session_close:
+            kind = order.kind
+            if kind in _ON_CLOSE and not session_close:
                 continue
             first_bar = not order.seen_bar
             order.seen_bar = True
-            _update_triggers(order, price)
-            if order.triggered:
-                result = self.slippage.fill(order.direction, order.open_amount, price, volume, volume_used)
-                if result == LIQUIDITY_EXCEEDED:
+            if kind is _TRAIL or order.stop is not None or order.limit is not None:
+                _update_triggers(order, price)
+                triggered = order.triggered
+            else:
+                triggered = True
+            if triggered:
+                direction = 1 if order.amount > 0 else -1
+                result = self.slippage.fill(direction, order.amount - order.filled, price, volume, volume_used)
+                if result.__class__ is not SlipResult and result == LIQUIDITY_EXCEEDED:
                     break
                 if result is not None:
                     fill_price = result.price
-                    if order.limit is not None:
-                        fill_price = min(fill_price, order.limit) if order.amount > 0 else max(fill_price, order.limit)
-                    events.append(self._execute(order, result.shares * order.direction, fill_price, bar.time_ns))
+                    limit = order.limit
+                    if limit is not None:
+                        fill_price = min(fill_price, limit) if order.amount > 0 else max(fill_price, limit)
+                    events.append(self._execute(order, result.shares * direction, fill_price, time_ns))
                     volume_used += result.shares
                     if order.oca_group:
-                        events.extend(self._cancel_oca(order, bar.time_ns))
-            if order.id in self._orders and order.tif is TimeInForce.IOC and first_bar:
-                events.extend(self._cancel_events(order.id, bar.time_ns, "IOC remainder cancelled"))
+                        events.extend(self._cancel_oca(order, time_ns))
+            if order.tif is _IOC and first_bar and order.id in live:
+                events.extend(self._cancel_events(order.id, time_ns, "IOC remainder cancelled"))
         return events
 
     def _execute(self, order: WorkingOrder, amount: int, price: float, now_ns: int) -> Fill:
@@ -277,6 +318,8 @@ class MatchingEngine:
     def end_of_session(self, now_ns: int) -> list[Cancelled]:
         """Expire DAY orders (and any MOC/LOC that could not execute) at the session's end."""
         out: list[Cancelled] = []
+        if not self._orders:
+            return out
         for order in list(self._orders.values()):
             if order.tif is TimeInForce.DAY and order.id in self._orders:
                 out.extend(self._cancel_events(order.id, now_ns, "DAY order expired at the close"))
