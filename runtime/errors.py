@@ -52,6 +52,18 @@ class HistoryError(AlgorithmApiError, ValueError):
     """``data.history`` / ``data.current`` was asked for something it cannot give."""
 
 
+class ContractNotInDataError(AlgorithmApiError, LookupError):
+    """``superSymbol(...)`` in a backtest named a contract the loaded data does not hold."""
+
+
+class OrderNotFoundError(AlgorithmApiError, LookupError):
+    """An order id that is not an order of this run (e.g. ``get_order_status('123')``)."""
+
+
+class NotAvailableError(AlgorithmApiError, NotImplementedError):
+    """An IBridgePy function this version does not offer; the message says what to use instead."""
+
+
 class NotConnectedError(IbAlgoError):
     """The broker connection is down; the request was not sent (nothing was queued silently)."""
 

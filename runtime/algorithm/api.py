@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from runtime.algorithm.ibridgepy import IBridgePyHelpers
 from runtime.core import costs
 from runtime.core.assets import Asset
 from runtime.core.controls import (
@@ -116,8 +117,9 @@ def _model(positional: object, us_equities: object, kind: str, base: type) -> ob
     return model
 
 
-class AlgorithmAPI:
-    """The functions an algorithm calls, bound to an engine."""
+class AlgorithmAPI(IBridgePyHelpers):
+    """The functions an algorithm calls, bound to an engine (IBridgePy's helpers come from
+    :class:`~runtime.algorithm.ibridgepy.IBridgePyHelpers`)."""
 
     #: names injected into the algorithm's namespace and reachable as context.<name>
     exported_names = frozenset(
@@ -132,7 +134,7 @@ class AlgorithmAPI:
             "isTradingDay", "isEarlyClose", "get_position", "get_all_positions", "show_account_info",
             "show_real_time_price", "cancel_all_orders", "close_all_positions", "end",
         }
-    )
+    ) | IBridgePyHelpers.helper_names
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -140,6 +142,8 @@ class AlgorithmAPI:
         self._finder = AssetFinder(engine.portal.assets)
         #: live runs: resolves a symbol the data does not hold yet through the broker (and adds it to the data)
         self.symbol_source: Callable[[str], Asset] | None = None
+        #: live runs: resolves superSymbol's contract through the broker (and adds it to the data)
+        self.super_symbol_source: Callable[..., Asset] | None = None
         self._portfolio_cache: tuple[int, int, Portfolio] | None = None
 
     # ------------------------------------------------------------------------------------------------ assets

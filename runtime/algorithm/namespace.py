@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from runtime.algorithm.api import AlgorithmAPI, EODCancel, NeverCancel, cancel_policy, commission, slippage
+from runtime.algorithm.ibridgepy import UNAVAILABLE
 from runtime.core.assets import Asset, Equity
 from runtime.core.orders import (
     LimitOnCloseOrder,
@@ -20,8 +21,10 @@ from runtime.core.rules import calendars, date_rules, time_rules
 
 
 def build_namespace(api: AlgorithmAPI) -> dict[str, Any]:
-    """Bound API functions plus the classes and rule factories Quantopian, zipline and IBridgePy files use."""
-    names: dict[str, Any] = {
+    """Bound API functions plus the classes and rule factories Quantopian, zipline and IBridgePy files use, and the
+    IBridgePy functions this version does not offer (each raises NotAvailableError saying what to use instead)."""
+    names: dict[str, Any] = dict(UNAVAILABLE)
+    names |= {
         name: getattr(api, name) for name in sorted(api.exported_names) if name not in ("portfolio", "account")
     }
     names.update(

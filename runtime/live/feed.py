@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -89,6 +90,7 @@ class BrokerFeed:
         self._daily_frame: Frame | None = None
         self.history_requests = 0
         self._warned: set[tuple[int, str]] = set()
+        engine.api.super_symbol_source = self.add_super_symbol
 
     # ------------------------------------------------------------------------------------------------ assets
     def start(self, now_ns: int) -> None:
@@ -105,6 +107,17 @@ class BrokerFeed:
     def add_symbol(self, text: str) -> Asset:
         """``symbol()`` of a live run: resolved by the broker, streamed, its history loaded."""
         asset = self.broker.symbol(text)
+        self.add_assets([asset])
+        return asset
+
+    def add_super_symbol(self, **fields: Any) -> Asset:
+        """``superSymbol()`` of a live run: the contract resolved by the broker (snake_case IB fields: sec_type,
+        symbol, currency, exchange, expiry...), streamed, its history loaded; an asset already in the data is
+        returned as it is."""
+        asset = self.broker.super_symbol(**fields)
+        known = next((a for a in self.assets if a == asset), None)
+        if known is not None:
+            return known
         self.add_assets([asset])
         return asset
 
