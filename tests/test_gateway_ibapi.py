@@ -316,6 +316,22 @@ def test_bracket_and_oca(gw):
         c.wait("orderStatus", lambda oid, st, *a: oid == 51 and st == "Cancelled")
 
 
+
+def test_children_of_a_rejected_parent_are_cancelled_not_worked(gw):
+    gateway, _clock = gw
+    with clients(gateway.port, 1) as (c,):
+        parent = order("BUY", 100_000, "LMT", lmt=600.0, transmit=False)  # ~60 M: more than the account has
+        take = order("SELL", 100, "LMT", lmt=500.0, parentId=70, transmit=False)  # marketable if it worked alone
+        stop = order("SELL", 100, "STP", aux=800.0, parentId=70, transmit=True)
+        c.placeOrder(70, stock("AAPL"), parent)
+        c.placeOrder(71, stock("AAPL"), take)
+        c.placeOrder(72, stock("AAPL"), stop)
+        c.wait("orderStatus", lambda oid, st, *a: oid == 70 and st == "Inactive")
+        for child in (71, 72):
+            c.wait("orderStatus", lambda oid, st, *a, child=child: oid == child and st == "Cancelled")
+            assert c.wait("error", lambda r, code, t, child=child: r == child)[0][1] == 202
+        assert not c.named("execDetails", lambda r, ct, e: e.orderId in (70, 71, 72))
+
 def test_partial_fills_when_volume_is_short_and_modify(gw):
     gateway, clock = gw
     with clients(gateway.port, 1) as (c,):

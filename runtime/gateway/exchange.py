@@ -341,16 +341,15 @@ class Exchange:
         t = rec.ticket
         if t.parent_id:
             parent = self.orders.get((rec.client_id, t.parent_id))
-            if parent is not None and parent.status in (IbStatus.CANCELLED, IbStatus.API_CANCELLED,
-                                                        IbStatus.INACTIVE):
+            if parent is None or parent.status in (IbStatus.CANCELLED, IbStatus.API_CANCELLED, IbStatus.INACTIVE):
+                # a parent that was rejected on arrival (never recorded) or cancelled: its children never work
                 rec.transmitted = True
                 self._finish(rec, IbStatus.CANCELLED, now_ns, "parent order was cancelled")
                 self._send(rec, self._status_msg(rec))
                 self._error(rec.client_id, t.order_id, Code.ORDER_CANCELLED, "Order Canceled - reason:parent "
                             "order was cancelled")
                 return
-            if parent is not None:
-                rec.parent_perm_id = parent.perm_id
+            rec.parent_perm_id = parent.perm_id
         working = self._working_order(rec, now_ns)
         rec.working_id = working.id
         rec.transmitted = True
