@@ -3,7 +3,8 @@
 :class:`IBridgePyHelpers` is mixed into :class:`~runtime.algorithm.api.AlgorithmAPI`, so every helper works the
 same in a backtest, a paper replay and a live run: contracts (``superSymbol``), market data (``show_real_time_size``,
 ``show_timestamp``, ``request_historical_data``), positions and orders (``count_positions``, ``get_order_status``,
-``rebalance_portfolio``, the ``display_*`` tables).
+``rebalance_portfolio``, the ``display_*`` tables, the bracket orders ``place_order_with_stoploss``,
+``place_order_with_takeprofit`` and ``place_order_with_stoploss_takeprofit``).
 
 IBridgePy functions this version cannot offer are in :data:`UNAVAILABLE`: each one raises
 :class:`~runtime.errors.NotAvailableError` naming itself and what to use instead, never a NameError.
@@ -21,9 +22,10 @@ import pandas as pd
 
 from runtime.core.assets import Asset, SecType
 from runtime.core.ib_mapping import ContractSpec, normalize_bar_size, parse_duration, parse_ib_time, super_symbol
-from runtime.core.orders import Order, OrderStatus
+from runtime.core.orders import ExecutionStyle, Order, OrderStatus, TimeInForce, resolve_style
 from runtime.errors import (
     AlgorithmApiError,
+    BadOrderError,
     ContractNotInDataError,
     HistoryError,
     NotAvailableError,
@@ -87,7 +89,8 @@ class IBridgePyHelpers:
             "superSymbol", "show_real_time_size", "show_timestamp", "request_historical_data",
             "count_positions", "hold_any_position", "display_all", "display_positions", "display_orderStatus",
             "get_order_status", "get_all_open_orders", "get_all_orders", "close_all_positions_except",
-            "rebalance_portfolio",
+            "rebalance_portfolio", "place_order_with_stoploss", "place_order_with_takeprofit",
+            "place_order_with_stoploss_takeprofit",
         }
     )
 
@@ -103,6 +106,8 @@ class IBridgePyHelpers:
         def symbol(self, symbol_str: str, country_code: str | None = None) -> Asset: ...
         def order_target(self, asset: Any, target: float) -> str | None: ...
         def order_target_percent(self, asset: Any, target: float) -> str | None: ...
+        @staticmethod
+        def _amount(amount: object) -> float: ...
 
     # ------------------------------------------------------------------------------------------------ helpers
     def _call_site(self) -> str:
@@ -532,6 +537,72 @@ class IBridgePyHelpers:
             out[asset] = self.order_target_percent(asset, value)
         return out
 
+    # ------------------------------------------------------------------------------------------------ brackets
+    def place_order_with_stoploss(
+        self, security: Any, amount: float, stopLossPrice: float, style: ExecutionStyle | None = None,
+        tif: str = "DAY", **ib_options: Any,
+    ) -> tuple[str, str]:
+        """IBridgePy: an entry order (``style``, default MarketOrder()) for ``amount`` shares with a protective STP
+        at ``stopLossPrice`` for the same quantity on the other side, working (time in force ``tif``: 'DAY' or
+        'GTC') once the entry has filled completely. Returns ``(entry id, stop-loss id)`` as IBridgePy does.
+
+        See :meth:`place_order_with_stoploss_takeprofit` for the rules."""
+        ids = self._bracket("place_order_with_stoploss", security, amount, stopLossPrice, None, style, tif,
+                            ib_options)
+        return ids[0], ids[1]
+
+    def place_order_with_takeprofit(
+        self, security: Any, amount: float, takeProfitPrice: float, style: ExecutionStyle | None = None,
+        tif: str = "DAY", **ib_options: Any,
+    ) -> tuple[str, str]:
+        """IBridgePy: an entry order (``style``, default MarketOrder()) for ``amount`` shares with a LMT at
+        ``takeProfitPrice`` for the same quantity on the other side, working (time in force ``tif``: 'DAY' or
+        'GTC') once the entry has filled completely. Returns ``(entry id, take-profit id)`` as IBridgePy does.
+
+        See :meth:`place_order_with_stoploss_takeprofit` for the rules."""
+        ids = self._bracket("place_order_with_takeprofit", security, amount, None, takeProfitPrice, style, tif,
+                            ib_options)
+        return ids[0], ids[1]
+
+    def place_order_with_stoploss_takeprofit(
+        self, security: Any, amount: float, stopLossPrice: float, takeProfitPrice: float,
+        style: ExecutionStyle | None = None, tif: str = "DAY", **ib_options: Any,
+    ) -> tuple[str, str, str]:
+        """IBridgePy: an entry order (``style``, default MarketOrder()) with two exits for the same quantity on the
+        other side: a STP at ``stopLossPrice`` and a LMT at ``takeProfitPrice``, in one OCA group (a fill of one
+        cancels the other). Returns ``(entry id, stop-loss id, take-profit id)``, IBridgePy's order.
+
+        - The exits are HELD (``get_order_status``: 'PreSubmitted') until the entry has filled completely, then
+          OPEN ('Submitted'); they are open orders from the start (``get_open_orders``).
+        - ``tif`` ('DAY' or 'GTC', IBridgePy's default 'DAY') is the exits'; the entry's comes from ``style``. DAY
+          exits expire at the session's close: in a daily run, where the entry fills at the next session's close,
+          pass ``tif='GTC'``.
+        - ``cancel_order(entry id)`` before the entry fills cancels the exits too (IB's rule); cancelling an exit
+          leaves the other working.
+        - For a buy the stop must be below the entry price and the take-profit above it; for a sell (negative
+          ``amount``) the reverse. The entry price is the style's limit price, else its stop price, else the
+          current price. Wrong prices raise BadOrderError and nothing is placed.
+        - All orders of the bracket reach the broker together: IB activates nothing before the last one has arrived.
+        """
+        ids = self._bracket("place_order_with_stoploss_takeprofit", security, amount, stopLossPrice,
+                            takeProfitPrice, style, tif, ib_options)
+        return ids[0], ids[1], ids[2]
+
+    def _bracket(self, what: str, security: Any, amount: float, stop_loss: Any, take_profit: Any,
+                 style: ExecutionStyle | None, tif: Any, ib_options: dict[str, Any]) -> tuple[str, ...]:
+        entry = resolve_style(None, None, style)
+        text = str(tif).strip().upper() if isinstance(tif, (str, TimeInForce)) else ""
+        if text not in (TimeInForce.DAY.value, TimeInForce.GTC.value):
+            raise BadOrderError(f"{what}: tif must be 'DAY' or 'GTC', got {tif!r}")
+        for name, value in (("stopLossPrice", stop_loss), ("takeProfitPrice", take_profit)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.number))):
+                raise BadOrderError(f"{what}: {name} must be a number, got {value!r}")
+        return self._engine.place_bracket(
+            self.resolve_asset(security), self._amount(amount), entry, stop_loss=stop_loss, take_profit=take_profit,
+            tif=TimeInForce(text), what=what,
+            outside_rth=bool(ib_options.get("outsideRth", ib_options.get("outside_rth", False))),
+        )
+
 
 def _table(header: tuple[str, ...], rows: list[tuple], empty: str) -> str:
     """A plain text table (left-aligned columns), or ``empty`` when there are no rows."""
@@ -551,17 +622,10 @@ def _unavailable(name: str, instead: str) -> Callable[..., Any]:
     return unavailable
 
 
-_BRACKET = ("Place the entry with order(), and once get_order_status(entry) is 'Filled' place the exit orders "
-            "yourself (StopOrder for the stop loss, LimitOrder for the take profit; cancel the other with "
-            "cancel_order()).")
-
 #: IBridgePy functions this version does not offer, each raising NotAvailableError with an alternative
 UNAVAILABLE: dict[str, Callable[..., Any]] = {
     name: _unavailable(name, instead)
     for name, instead in (
-        ("place_order_with_stoploss", _BRACKET),
-        ("place_order_with_takeprofit", _BRACKET),
-        ("place_order_with_stoploss_takeprofit", _BRACKET),
         ("modify_order", "Cancel it with cancel_order(orderId) and place a new order with the new quantity or prices."),
         ("order_status_monitor", "Orders fill on a later bar, so waiting inside handle_data cannot work: check "
                                  "get_order_status(orderId) in a later handle_data call instead."),

@@ -6,8 +6,9 @@ adapter (``ibapi`` against TWS, IB Gateway or the simulated gateway). The engine
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from runtime.core.assets import Asset
 from runtime.core.matching import Cancelled, Fill
@@ -47,7 +48,7 @@ BrokerEvent = Fill | Cancelled | OrderRejected
 
 
 class Broker(Protocol):
-    """What the engine needs from a broker."""
+    """What the engine needs from a broker (one that can also place brackets is a :class:`BracketBroker`)."""
 
     def place_order(self, request: OrderRequest) -> None:
         """Send an order. Raises NotConnectedError if it cannot be sent now (nothing is queued silently)."""
@@ -57,3 +58,14 @@ class Broker(Protocol):
 
     def poll_events(self, now_ns: int) -> list[BrokerEvent]:
         """Events that happened up to ``now_ns`` (fills, cancellations, rejections), in order."""
+
+
+@runtime_checkable
+class BracketBroker(Protocol):
+    """A broker that places a bracket (a parent and its exit orders) as one unit: the optional part of
+    :class:`Broker`."""
+
+    def place_bracket(self, parent: OrderRequest, children: Sequence[OrderRequest]) -> None:
+        """Send ``parent`` and ``children`` (each naming the parent in ``parent_id``; two exits share an
+        ``oca_group``) atomically: the children work only once the parent has filled completely, and nothing is
+        sent if any of them cannot be. Raises NotConnectedError if they cannot be sent now."""

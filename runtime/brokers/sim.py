@@ -6,6 +6,9 @@ it the bars of the data store as the simulation clock passes them.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
+
 import numpy as np
 
 from runtime.brokers.base import BrokerEvent, OrderRejected, OrderRequest
@@ -42,6 +45,20 @@ class SimBroker:
                 OrderRejected(request.id, request.asset, request.created_ns, f"no data for {request.asset.symbol}")
             )
             return
+        self._submit(request)
+
+    def place_bracket(self, parent: OrderRequest, children: Sequence[OrderRequest]) -> None:
+        """The parent and its children into the matcher together (the children work once the parent has filled;
+        a fill of one child cancels the others of its OCA group); all rejected when the asset has no data."""
+        if parent.asset.sid not in self.bars.sid_to_col:
+            reason = f"no data for {parent.asset.symbol}"
+            self._pending.extend(OrderRejected(r.id, r.asset, r.created_ns, reason) for r in (parent, *children))
+            return
+        self._submit(parent)
+        for child in children:
+            self._submit(child if child.parent_id == parent.id else dataclasses.replace(child, parent_id=parent.id))
+
+    def _submit(self, request: OrderRequest) -> None:
         self.matcher.submit(
             WorkingOrder(
                 id=request.id,

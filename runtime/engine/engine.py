@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from runtime.algorithm.bardata import BarData, SimTime
-from runtime.brokers.base import Broker, BrokerEvent, OrderRejected, OrderRequest
+from runtime.brokers.base import BracketBroker, Broker, BrokerEvent, OrderRejected, OrderRequest
 from runtime.core.assets import Asset
 from runtime.core.calendar import TradingCalendar
 from runtime.core.controls import MaxLeverage, MinLeverage, OrderCheck, TradingControl, check_order
@@ -31,10 +31,13 @@ from runtime.core.ledger import Ledger, Transaction
 from runtime.core.matching import Cancelled, Fill
 from runtime.core.orders import (
     ExecutionStyle,
+    LimitOrder,
     Order,
     OrderKind,
     OrderStatus,
+    StopOrder,
     TimeInForce,
+    check_price,
     round_amount,
 )
 from runtime.data.portal import DataPortal
@@ -43,6 +46,7 @@ from runtime.errors import (
     AlgorithmLoadError,
     BadOrderError,
     IbAlgoError,
+    NotAvailableError,
     PhaseError,
     describe_user_exception,
     user_location,
@@ -101,6 +105,10 @@ class OrderRecord:
     limit_reached: bool = False
     reason: str | None = None
     broker_id: str | None = None
+    #: a bracket exit: the id of its entry order (it is HELD until that order has filled completely)
+    parent_id: str | None = None
+    #: the OCA group of a bracket's two exits (a fill of one cancels the other)
+    oca_group: str | None = None
 
     def snapshot(self) -> Order:
         return Order(
@@ -176,6 +184,9 @@ class Engine:
         self.ledger = Ledger(capital, calendar.session_label(start_session))
         self.orders: dict[str, OrderRecord] = {}
         self.open_order_ids: dict[str, None] = {}
+        #: bracket entries not done yet: entry id -> its exits' ids
+        self._children: dict[str, list[str]] = {}
+        self._warned_day_exits = False
         self.today = SessionStats()
         self.recorded: dict[str, Any] = {}
         self.controls: list[TradingControl] = []
@@ -286,6 +297,41 @@ class Engine:
             self.phase = Phase.SETUP
 
     # -------------------------------------------------------------------------------------------------- orders
+    def _order_shares(self, asset: Asset, amount: float, what: str = "order()") -> int:
+        """The phase, asset and listing checks every order passes; returns the rounded signed amount."""
+        self.require_phase("ordering", (Phase.HANDLE_DATA, Phase.SCHEDULED))
+        if not isinstance(asset, Asset):
+            raise BadOrderError(f"{what} needs an asset such as symbol('AAPL'), got {asset!r}")
+        shares = round_amount(float(amount))
+        if shares == 0:
+            return 0
+        session = self.calendar.session_label(self.clock.session) if self.clock.session >= 0 else None
+        if session is not None and not asset.is_alive_for_session(session):
+            raise BadOrderError(
+                f"cannot order {asset.symbol} on {session.date()}: it is not listed then "
+                f"({asset.start_date.date() if asset.start_date is not None else '?'}.."
+                f"{asset.end_date.date() if asset.end_date is not None else '?'})"
+            )
+        return shares
+
+    def _default_tif(self) -> TimeInForce:
+        return TimeInForce.DAY if self.eod_cancel_active else TimeInForce.GTC
+
+    def _check_controls(self, asset: Asset, shares: int) -> None:
+        if self.controls:
+            check_order(
+                self.controls,
+                OrderCheck(asset, shares, self.current_price(asset), self.ledger.amount(asset.sid),
+                           self.today.orders_placed),
+                lambda msg: self.algo_log.warning(msg),
+            )
+
+    def _register(self, record: OrderRecord) -> None:
+        self.orders[record.id] = record
+        self.open_order_ids[record.id] = None
+        self.today.orders[record.id] = record
+        self.today.orders_placed += 1
+
     def place_order(
         self,
         asset: Asset,
@@ -297,30 +343,14 @@ class Engine:
         outside_rth: bool = False,
     ) -> str | None:
         """Validate, check controls, register and send one order; returns its id (None for a zero amount)."""
-        self.require_phase("ordering", (Phase.HANDLE_DATA, Phase.SCHEDULED))
-        if not isinstance(asset, Asset):
-            raise BadOrderError(f"order() needs an asset such as symbol('AAPL'), got {asset!r}")
-        shares = round_amount(float(amount))
+        shares = self._order_shares(asset, amount)
         if shares == 0:
             return None
-        session = self.calendar.session_label(self.clock.session) if self.clock.session >= 0 else None
-        if session is not None and not asset.is_alive_for_session(session):
-            raise BadOrderError(
-                f"cannot order {asset.symbol} on {session.date()}: it is not listed then "
-                f"({asset.start_date.date() if asset.start_date is not None else '?'}.."
-                f"{asset.end_date.date() if asset.end_date is not None else '?'})"
-            )
         is_buy = shares > 0
         limit = style.limit_for(is_buy, asset.tick_size)
         stop = style.stop_for(is_buy, asset.tick_size)
-        tif = style.time_in_force or (TimeInForce.DAY if self.eod_cancel_active else TimeInForce.GTC)
-        if self.controls:
-            check_order(
-                self.controls,
-                OrderCheck(asset, shares, self.current_price(asset), self.ledger.amount(asset.sid),
-                           self.today.orders_placed),
-                lambda msg: self.algo_log.warning(msg),
-            )
+        tif = style.time_in_force or self._default_tif()
+        self._check_controls(asset, shares)
         now = self.clock.now_ns
         order_id = new_order_id()
         record = OrderRecord(order_id, asset, shares, style.kind, limit, stop, tif, now, now)
@@ -328,11 +358,97 @@ class Engine:
             order_id, asset, shares, style, style.kind, limit, stop, tif, now, parent_id, oca_group, outside_rth
         )
         self.broker.place_order(request)  # may raise NotConnectedError: nothing registered then
-        self.orders[order_id] = record
-        self.open_order_ids[order_id] = None
-        self.today.orders[order_id] = record
-        self.today.orders_placed += 1
+        self._register(record)
         return order_id
+
+    def place_bracket(
+        self,
+        asset: Asset,
+        amount: float,
+        style: ExecutionStyle,
+        *,
+        stop_loss: float | None = None,
+        take_profit: float | None = None,
+        tif: TimeInForce = TimeInForce.DAY,
+        outside_rth: bool = False,
+        what: str = "bracket order",
+    ) -> tuple[str, ...]:
+        """Place an entry order (``style``) with exit orders as one bracket; returns (entry id, stop-loss id,
+        take-profit id), leaving out the exit not asked for.
+
+        The exits are the opposite side and the same quantity: a STP at ``stop_loss`` and a LMT at
+        ``take_profit``, each with time in force ``tif``. They are HELD until the entry has filled completely, then
+        OPEN; with both, they form an OCA group (a fill of one cancels the other). Cancelling the entry cancels the
+        exits. For a buy the stop must be below the entry price and the take-profit above it (a sell: the reverse);
+        the entry price is the entry's limit price, else its stop price, else the current price. Wrong prices, a
+        zero amount or no exit raise :class:`~runtime.errors.BadOrderError` and nothing is sent.
+        """
+        shares = self._order_shares(asset, amount, what)
+        if shares == 0:
+            raise BadOrderError(f"{what}: the amount {amount!r} rounds to 0 shares; a bracket needs an entry")
+        stop_price = check_price(stop_loss, f"{what}: stopLossPrice")
+        take_price = check_price(take_profit, f"{what}: takeProfitPrice")
+        if stop_price is None and take_price is None:
+            raise BadOrderError(f"{what}: give a stop-loss price, a take-profit price or both")
+        for name, value in (("stopLossPrice", stop_price), ("takeProfitPrice", take_price)):
+            if value is not None and value <= 0:
+                raise BadOrderError(f"{what}: {name} must be above 0, got {value!r}")
+        is_buy = shares > 0
+        tick = asset.tick_size
+        limit = style.limit_for(is_buy, tick)
+        stop = style.stop_for(is_buy, tick)
+        exits: list[ExecutionStyle] = []
+        if stop_price is not None:
+            exits.append(StopOrder(stop_price, tif=tif))
+        if take_price is not None:
+            exits.append(LimitOrder(take_price, tif=tif))
+        exit_prices = [(s.stop_for(not is_buy, tick), s.limit_for(not is_buy, tick)) for s in exits]
+        entry = limit if limit is not None else stop if stop is not None else self.current_price(asset)
+        self._check_bracket_prices(asset, is_buy, entry, None if stop_price is None else exit_prices[0][0],
+                                   None if take_price is None else exit_prices[-1][1], what)
+        if tif is TimeInForce.DAY and self.frequency == "daily" and not self._warned_day_exits:
+            self._warned_day_exits = True
+            self.algo_log.warning("%s: its exits have tif='DAY', so in a daily run they expire at this session's "
+                                  "close, before the entry fills at the next one; pass tif='GTC' to keep them", what)
+        if not isinstance(self.broker, BracketBroker):
+            raise NotAvailableError(f"{what}: this broker cannot place bracket orders")
+        self._check_controls(asset, shares)
+        now = self.clock.now_ns
+        parent_id = new_order_id()
+        group = f"ibalgo-{parent_id}" if len(exits) > 1 else None
+        parent_tif = style.time_in_force or self._default_tif()
+        parent = OrderRequest(parent_id, asset, shares, style, style.kind, limit, stop, parent_tif, now, None, None,
+                              outside_rth)
+        children = [
+            OrderRequest(new_order_id(), asset, -shares, s, s.kind, s_limit, s_stop, tif, now, parent_id, group,
+                         outside_rth)
+            for s, (s_stop, s_limit) in zip(exits, exit_prices)
+        ]
+        self.broker.place_bracket(parent, children)  # may raise NotConnectedError: nothing registered then
+        self._register(OrderRecord(parent_id, asset, shares, style.kind, limit, stop, parent_tif, now, now))
+        kids = []
+        for c in children:
+            self._register(OrderRecord(c.id, asset, c.amount, c.kind, c.limit, c.stop, tif, now, now,
+                                       status=OrderStatus.HELD, parent_id=parent_id, oca_group=group))
+            kids.append(c.id)
+        self._children[parent_id] = kids
+        return (parent_id, *kids)
+
+    @staticmethod
+    def _check_bracket_prices(asset: Asset, is_buy: bool, entry: float, stop: float | None, take: float | None,
+                              what: str) -> None:
+        side = "buy" if is_buy else "sell"
+        below, above = ("below", "above") if is_buy else ("above", "below")
+        known = entry == entry and entry > 0
+        if stop is not None and known and (stop >= entry if is_buy else stop <= entry):
+            raise BadOrderError(f"{what}: for a {side} of {asset.symbol} the stop-loss price {stop:g} must be {below} "
+                                f"the entry price {entry:g}")
+        if take is not None and known and (take <= entry if is_buy else take >= entry):
+            raise BadOrderError(f"{what}: for a {side} of {asset.symbol} the take-profit price {take:g} must be "
+                                f"{above} the entry price {entry:g}")
+        if stop is not None and take is not None and (stop >= take if is_buy else stop <= take):
+            raise BadOrderError(f"{what}: for a {side} of {asset.symbol} the stop-loss price {stop:g} must be {below} "
+                                f"the take-profit price {take:g}")
 
     def cancel_order(self, order_id: str) -> None:
         record = self.orders.get(order_id)
@@ -379,6 +495,22 @@ class Engine:
     def _close(self, record: OrderRecord, status: OrderStatus) -> None:
         record.status = status
         self.open_order_ids.pop(record.id, None)
+        if self._children and record.id in self._children:
+            self._parent_closed(record)
+
+    def _parent_closed(self, parent: OrderRecord) -> None:
+        """A bracket's entry is done: filled, its exits start working; rejected, its exits are cancelled (a broker
+        that let them work without their entry must not keep them)."""
+        kids = [self.orders[i] for i in self._children.pop(parent.id) if i in self.open_order_ids]
+        if parent.status is OrderStatus.FILLED:
+            for kid in kids:
+                if kid.status is OrderStatus.HELD:
+                    kid.status = OrderStatus.OPEN
+                    kid.dt_ns = parent.dt_ns
+                    self.today.orders[kid.id] = kid
+        elif parent.status is OrderStatus.REJECTED:
+            for kid in kids:
+                self.broker.cancel_order(kid.id, self.clock.now_ns)
 
     # ------------------------------------------------------------------------------------------------ events
     def on_before_trading_start(self, ns: int, session: int) -> None:
@@ -411,8 +543,11 @@ class Engine:
         if expired:
             self.apply_broker_events(expired)
         if self.eod_cancel_active:
-            for record in list(self.open_orders()):
-                self.broker.cancel_order(record.id, ns)
+            records = self.open_orders()
+            cancelling = {r.id for r in records}
+            for record in records:
+                if record.parent_id not in cancelling:  # a bracket's exits go with their entry
+                    self.broker.cancel_order(record.id, ns)
             self.apply_broker_events(self.broker.poll_events(ns))
         self._check_account_controls()
         self.sessions_done += 1

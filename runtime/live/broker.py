@@ -5,8 +5,8 @@
   commissions, quotes) has been handled too.
 - :class:`EventInbox`: where the adapter's events wait for the engine thread (thread-safe).
 - :class:`EngineBroker`: the :class:`~runtime.brokers.base.Broker` the engine talks to: it journals each order
-  before it is sent, applies the daily-bar order rule, logs each order's lifecycle, and forwards cost models to an
-  in-process simulated gateway.
+  before it is sent (every order of a bracket before any of them), applies the daily-bar order rule, logs each
+  order's lifecycle, and forwards cost models to an in-process simulated gateway.
 
 The daily-bar order rule: in a daily run an algorithm sees one bar per session, at the close, and a backtest fills
 its market orders at the next session's close. So a market order of a daily run goes to the broker as
@@ -20,7 +20,7 @@ import dataclasses
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from runtime.brokers.base import BrokerEvent, OrderRequest
@@ -145,7 +145,7 @@ class EngineBroker:
     def journal_hook(self, order_id: str, ib_order_id: int, order_ref: str) -> None:
         """IBBroker's ``order_journal``: the order is written to the journal before it is sent."""
         r = self._sending.get(order_id)
-        if r is None:  # a bracket child sent by the adapter itself
+        if r is None:
             return
         self.journal.order_sending(JournalOrder(
             order_id, self.run_id, order_ref, str(ib_order_id), r.asset.symbol, r.asset.sid, r.amount, r.kind.value,
@@ -167,13 +167,35 @@ class EngineBroker:
             self.ib.place_order(sent)
         finally:
             self._sending.pop(request.id, None)
+        self._sent([(request, sent)])
+
+    def place_bracket(self, parent: OrderRequest, children: Sequence[OrderRequest]) -> None:
+        """Journal the parent and every child, then send them as one bracket (``IBBroker.place_bracket``: nothing
+        is transmitted before the last child); NotConnectedError (nothing sent, nothing journaled) while
+        disconnected."""
+        assert self.ib is not None
+        pairs = [(r, self.for_broker(r)) for r in (parent, *children)]
+        for request, sent in pairs:
+            self._sending[request.id] = sent
+        try:
+            self.ib.place_bracket(pairs[0][1], [sent for _, sent in pairs[1:]])
+        finally:
+            for request, _ in pairs:
+                self._sending.pop(request.id, None)
+        self._sent(pairs)
+
+    def _sent(self, pairs: list[tuple[OrderRequest, OrderRequest]]) -> None:
+        assert self.ib is not None
         self.dirty = True
-        self.sent += 1
-        self.journal.order_update(request.id, request.created_ns, status="submitted", defer=True)
-        log.info("order %s sent: %s %d %s %s%s%s (IB id %s)", request.id[:8], "BUY" if request.amount > 0 else "SELL",
-                 abs(request.amount), request.asset.symbol, sent.kind.value,
-                 f" limit {sent.limit:g}" if sent.limit is not None else "",
-                 f" stop {sent.stop:g}" if sent.stop is not None else "", self.ib.ib_order_id(request.id))
+        for request, sent in pairs:
+            self.sent += 1
+            self.journal.order_update(request.id, request.created_ns, status="submitted", defer=True)
+            log.info("order %s sent: %s %d %s %s%s%s%s (IB id %s)", request.id[:8],
+                     "BUY" if request.amount > 0 else "SELL", abs(request.amount), request.asset.symbol,
+                     sent.kind.value, f" limit {sent.limit:g}" if sent.limit is not None else "",
+                     f" stop {sent.stop:g}" if sent.stop is not None else "",
+                     f" (child of {request.parent_id[:8]})" if request.parent_id else "",
+                     self.ib.ib_order_id(request.id))
 
     def cancel_order(self, order_id: str, now_ns: int) -> None:
         assert self.ib is not None
