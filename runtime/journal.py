@@ -94,7 +94,7 @@ def _jsonable(value: Any, path: str, skipped: list[str]) -> Any:
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
-        return value if math.isfinite(value) else {"__float__": repr(value)}
+        return float(value) if math.isfinite(value) else {"__float__": repr(float(value))}  # np.float64 too
     if isinstance(value, (list, tuple)):
         return [_jsonable(v, f"{path}[{i}]", skipped) for i, v in enumerate(value)]
     if isinstance(value, (set, frozenset)):
@@ -123,7 +123,10 @@ def _restore(value: Any, resolve_sid: Any) -> Any:
         return [_restore(v, resolve_sid) for v in value]
     if isinstance(value, dict):
         if set(value) == {"__float__"}:
-            return float(value["__float__"])
+            text = str(value["__float__"])
+            if text.startswith("np.float") and text.endswith(")"):  # written by earlier versions: np.float64(nan)
+                text = text[text.index("(") + 1:-1]
+            return float(text)
         if "__asset__" in value:
             return resolve_sid(int(value["__asset__"]))
         if set(value) == {"__set__"}:

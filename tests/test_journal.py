@@ -69,6 +69,21 @@ def test_snapshot_of_numpy_scalars() -> None:
     assert skipped == ["arr"]
 
 
+
+def test_numpy_nan_and_inf_in_the_context_survive_a_restart(tmp_path) -> None:
+    import numpy as np
+
+    j = Journal(tmp_path / "j.sqlite")
+    j.save_context({"last": np.float64("nan"), "peak": np.float64("-inf"), "prices": [np.float64(2.5)]}, 10, "r")
+    j.close()
+    restored = Journal(tmp_path / "j.sqlite").load_context(lambda sid: AAPL, "r")
+    assert math.isnan(restored["last"]) and restored["peak"] == -math.inf and restored["prices"] == [2.5]
+    assert type(restored["prices"][0]) is float
+    j = Journal(tmp_path / "old.sqlite")  # a journal written by an earlier version (repr of the numpy scalar)
+    j.save_context({"last": {"__float__": "placeholder"}}, 10, "r")
+    j._db.execute("UPDATE run_context SET state = ?", ('{"last": {"__float__": "np.float64(nan)"}}',))
+    assert math.isnan(j.load_context(lambda sid: AAPL, "r")["last"])
+
 def test_concurrent_writers_do_not_lose_rows(tmp_path) -> None:
     j = Journal(tmp_path / "j.sqlite")
     errors: list[BaseException] = []
