@@ -637,3 +637,31 @@ def end_labels_daily(dates: list[str] | np.ndarray, sessions: np.ndarray, closes
     hit = (idx < len(sessions)) & (sessions[idx_c] == days)
     fallback = days.astype(np.int64) + 86_400 * NS_PER_SECOND
     return np.where(hit, closes[idx_c], fallback).astype(np.int64)
+
+
+#: The whatToShow of the price history of each security type (reqHistoricalData). IB has no TRADES (and no
+#: ADJUSTED_LAST) bars for currency pairs: it answers error 162 and serves MIDPOINT, BID, ASK and BID_ASK for CASH;
+#: MIDPOINT bars carry no volume (-1).
+HISTORY_WHAT_TO_SHOW: dict[SecType, str] = {SecType.CASH: "MIDPOINT"}
+
+
+def history_what_to_show(sec_type: SecType | str) -> str:
+    """The whatToShow of a security type's price history: MIDPOINT for currency pairs, TRADES otherwise."""
+    try:
+        key = SecType(sec_type)
+    except ValueError:
+        return "TRADES"
+    return HISTORY_WHAT_TO_SHOW.get(key, "TRADES")
+
+
+def session_end_labels(dates: np.ndarray, sessions: np.ndarray, closes: np.ndarray) -> np.ndarray:
+    """END labels on a calendar of daily bars given by their trade date (datetime64, IB's label of a daily bar):
+    the close of that calendar's session of the same date, -1 where the date is not one of its sessions."""
+    days = np.asarray(dates).astype("datetime64[D]").astype("datetime64[ns]")
+    sess = np.asarray(sessions).astype("datetime64[ns]")
+    if not len(sess) or not len(days):
+        return np.full(len(days), -1, dtype=np.int64)
+    idx = np.searchsorted(sess, days)
+    idx_c = np.minimum(idx, len(sess) - 1)
+    hit = (idx < len(sess)) & (sess[idx_c] == days)
+    return np.where(hit, np.asarray(closes, dtype=np.int64)[idx_c], -1).astype(np.int64)

@@ -10,6 +10,21 @@ What the algorithm sees has the backtest's shapes and semantics (the same BarDat
   those two, widened when the day's high/low moved);
 - in a minute run, today's minutes so far from history once when the run starts in the middle of a session.
 
+Prices by security type, as IB serves them (TWS API "Historical Bar Data", whatToShow per product:
+https://interactivebrokers.github.io/tws-api/historical_bars.html):
+
+- stocks, futures and indices: TRADES history (first, highest, lowest, last traded price and traded volume) and
+  the last-trade tick for the current price;
+- currency pairs (CASH on IDEALPRO): IB has no trades for them and refuses TRADES history with error 162; it
+  serves MIDPOINT, BID, ASK and BID_ASK. The feed asks for MIDPOINT bars and prices the current bar at the bid/ask
+  midpoint (IB sends bid and ask ticks but no last price for a currency pair). FX volume is not available from IB
+  (MIDPOINT bars carry -1, the quote has no volume tick): a currency pair's volume is 0 in ``data.current`` and
+  ``data.history``.
+
+IB labels a daily bar by its trade date, while the session behind it is the asset's own (a future trades on CME
+hours, a currency pair around the clock): a daily bar goes to the run calendar's session of the same date (none if
+that date is not one of its sessions). Intraday bars are placed by the instant they end.
+
 Before a bar is shown, :attr:`sync` makes sure everything the broker reported up to now (fills, quotes) has been
 handled (against the in-process gateway: it follows the clock to now first), so that fills are booked on the
 same bar as in a backtest.
@@ -25,9 +40,9 @@ import numpy as np
 
 from runtime.brokers.ib.errors import IBError
 from runtime.brokers.ib.history import HistoryBars
-from runtime.core.assets import Asset
+from runtime.core.assets import Asset, SecType
 from runtime.core.calendar import TradingCalendar
-from runtime.core.ib_mapping import duration_for_sessions
+from runtime.core.ib_mapping import duration_for_sessions, history_what_to_show
 from runtime.data.portal import DataPortal, Frame
 from runtime.data.store import DAILY, MINUTE, BarArrays
 from runtime.engine.dispatch import BTS, Dispatcher
@@ -159,7 +174,7 @@ class BrokerFeed:
         for c, a in enumerate(assets):
             bars = self._history(a, duration, "1 day", now_ns)
             if bars is not None:
-                self._place(out, c, closes, bars)
+                self._place(out, c, closes, bars.end_labels_on(self.cal), bars)
         return out
 
     def _fetch_minutes(self, assets: Sequence[Asset], now_ns: int) -> dict[str, np.ndarray]:
@@ -167,13 +182,14 @@ class BrokerFeed:
         for c, a in enumerate(assets):
             bars = self._history(a, "1 D", "1 min", now_ns)
             if bars is not None:
-                self._place(out, c, self._minutes, bars)
+                self._place(out, c, self._minutes, bars.end_ns, bars)
         return out
 
     def _history(self, asset: Asset, duration: str, bar_size: str, now_ns: int) -> HistoryBars | None:
         try:
             self.history_requests += 1
-            return self.broker.history_bars(asset, duration, bar_size, as_of_ns=now_ns)
+            return self.broker.history_bars(asset, duration, bar_size, history_what_to_show(asset.sec_type),
+                                            as_of_ns=now_ns)
         except (IBError, NotConnectedError) as exc:  # disconnected: NaN bars now, fetched again after the reconnect
             key = (asset.sid, bar_size)
             (log.debug if key in self._warned else log.warning)("no %s history for %s: %s", bar_size, asset.symbol,
@@ -182,12 +198,13 @@ class BrokerFeed:
             return None
 
     @staticmethod
-    def _place(out: dict[str, np.ndarray], col: int, times: np.ndarray, bars: HistoryBars) -> None:
+    def _place(out: dict[str, np.ndarray], col: int, times: np.ndarray, ends: np.ndarray, bars: HistoryBars) -> None:
+        """Put ``bars`` (labelled ``ends`` on the run's calendar) in column ``col`` of the rows at ``times``."""
         n = len(times)
         if not n or not len(bars):
             return
-        rows = np.searchsorted(times, bars.end_ns)
-        ok = (rows < n) & (times[np.minimum(rows, n - 1)] == bars.end_ns)
+        rows = np.searchsorted(times, ends)
+        ok = (rows < n) & (times[np.minimum(rows, n - 1)] == ends)
         r = rows[ok]
         for f in FIELDS:
             values = getattr(bars, f)[ok]
@@ -209,16 +226,22 @@ class BrokerFeed:
 
     # --------------------------------------------------------------------------------------------- quotes
     def _quote_row(self) -> dict[str, np.ndarray]:
+        """The latest quote of every asset: open, high, low, volume, and ``last`` the last trade, else the bid/ask
+        midpoint (currency pairs, whose volume is 0)."""
         m = len(self.assets)
         row = {f: np.full(m, np.nan) for f in ("open", "high", "low", "last", "volume")}
         for c, a in enumerate(self.assets):
             q = self.broker.quote(a)
             if q is None:
                 continue
-            for f in row:
+            for f in ("open", "high", "low", "volume"):
                 value = getattr(q, f)
                 if value is not None:
                     row[f][c] = value
+            if q.price is not None:
+                row["last"][c] = q.price
+            if a.sec_type is SecType.CASH:
+                row["volume"][c] = 0.0
         return row
 
     def _daily_today(self) -> None:

@@ -5,8 +5,12 @@ An intraday bar still forming (IB sends it) is left out until it has ended; toda
 labelled with today's close (the portal decides what an algorithm sees of it).
 
 IB labels a bar by its START ('20121114' for a day, epoch seconds with formatDate=2 for intraday bars); the
-runtime labels it by its END (a day by its session's close, a minute by the minute that ended). TRADES volumes
-come in lots of ``mdSizeMultiplier`` below server version 163 and are converted to shares.
+runtime labels it by its END (a day by its session's close, a minute by the minute that ended). A daily bar is
+IB's bar of a trade date, and the session it closes is the asset's own (a future's CME session and a currency
+pair's day end at other hours than NYSE's): :attr:`HistoryBars.dates` keeps the trade dates and
+:meth:`HistoryBars.end_labels_on` places the bars on another calendar (the run's) by date. TRADES volumes come in
+lots of ``mdSizeMultiplier`` below server version 163 and are converted to shares; MIDPOINT, BID and ASK bars have
+no volume (IB sends -1, kept as NaN).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from runtime.core.ib_mapping import (
     normalize_bar_size,
     parse_duration,
     parse_ib_time,
+    session_end_labels,
 )
 from runtime.data.store import DAILY, MINUTE, BarArrays
 
@@ -43,7 +48,8 @@ Fetch = Callable[[Asset, str, str, str, str, bool, float], list[BarInfo]]
 
 @dataclass(frozen=True, eq=False)
 class HistoryBars:
-    """Bars of one asset: ``end_ns`` int64 ns UTC (bar END), float64 fields, ascending."""
+    """Bars of one asset: ``end_ns`` int64 ns UTC (bar END), float64 fields, ascending; ``dates`` (datetime64[ns]
+    midnights) the trade date IB labels each daily bar with, None for intraday bars."""
 
     asset: Asset
     bar_size: str
@@ -53,6 +59,7 @@ class HistoryBars:
     low: np.ndarray
     close: np.ndarray
     volume: np.ndarray
+    dates: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.end_ns)
@@ -61,7 +68,14 @@ class HistoryBars:
         """The last ``n`` bars."""
         s = slice(max(len(self) - n, 0), len(self))
         return HistoryBars(self.asset, self.bar_size, self.end_ns[s], self.open[s], self.high[s], self.low[s],
-                           self.close[s], self.volume[s])
+                           self.close[s], self.volume[s], None if self.dates is None else self.dates[s])
+
+    def end_labels_on(self, calendar: TradingCalendar) -> np.ndarray:
+        """END labels of the bars on ``calendar``: a daily bar at the close of that calendar's session of its trade
+        date (-1 if the date is not one of its sessions), an intraday bar at its own end."""
+        if self.dates is None:
+            return self.end_ns
+        return session_end_labels(self.dates, calendar.sessions, calendar.closes)
 
 
 class HistoryService:
@@ -138,8 +152,12 @@ class HistoryService:
         fields = np.array([[r.open, r.high, r.low, r.close, r.volume] for r in rows], dtype=np.float64).reshape(n, 5)
         vol = fields[:, 4]
         vol = np.where(vol < 0, np.nan, vol * lot)
+        dates = None
         if seconds >= 86_400:
-            ends = end_labels_daily([r.date.split()[0] for r in rows], cal.sessions, cal.closes)
+            days = [r.date.split()[0] for r in rows]
+            ends = end_labels_daily(days, cal.sessions, cal.closes)
+            dates = np.array([np.datetime64(f"{d[:4]}-{d[4:6]}-{d[6:8]}", "ns") for d in days],
+                             dtype="datetime64[ns]")
         else:
             starts = np.fromiter((parse_ib_time(r.date, self.time_zone) for r in rows), dtype=np.int64, count=n)
             ends = end_labels_intraday(starts, seconds, cal.closes)
@@ -148,7 +166,7 @@ class HistoryService:
             ends, fields, vol = ends[keep], fields[keep], vol[keep]
         order = np.argsort(ends, kind="stable")
         return HistoryBars(asset, size, ends[order], fields[order, 0], fields[order, 1], fields[order, 2],
-                           fields[order, 3], vol[order])
+                           fields[order, 3], vol[order], None if dates is None else dates[order])
 
     # ------------------------------------------------------------------------------------------ bar stores
     def daily_bar_arrays(self, assets: Sequence[Asset], n_sessions: int, calendar: TradingCalendar,
@@ -182,8 +200,9 @@ def _bar_arrays(frequency: str, calendar: TradingCalendar, first: int, last: int
     out = {f: np.full((n, m), np.nan) for f in ("open", "high", "low", "close")}
     volume = np.zeros((n, m))
     for c, bars in enumerate(data):
-        rows = np.searchsorted(times, bars.end_ns)
-        ok = (rows < n) & (times[np.minimum(rows, n - 1)] == bars.end_ns) if n else np.zeros(len(bars), bool)
+        ends = bars.end_labels_on(calendar)
+        rows = np.searchsorted(times, ends)
+        ok = (rows < n) & (times[np.minimum(rows, n - 1)] == ends) if n else np.zeros(len(bars), bool)
         r = rows[ok]
         for f in out:
             out[f][r, c] = getattr(bars, f)[ok]

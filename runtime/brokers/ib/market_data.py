@@ -2,7 +2,9 @@
 
 Ticks are folded into one :class:`Quote` per subscription on the message thread; the engine reads snapshots.
 Delayed tick types (66..76, 88) fill the same fields and mark the quote ``delayed``. Sizes are in lots of the
-contract's ``mdSizeMultiplier`` below server version 163 and are converted to shares here.
+contract's ``mdSizeMultiplier`` below server version 163 and are converted to shares here. A currency pair (CASH on
+IDEALPRO) gets bid/ask ticks (and high/low/close) but no last price and no volume: :attr:`Quote.price` is then the
+bid/ask midpoint.
 """
 
 from __future__ import annotations
@@ -46,13 +48,19 @@ class Quote:
     delayed: bool = False
 
     @property
+    def midpoint(self) -> float | None:
+        """The mid of bid and ask (None unless both are there), rounded to 10 decimals: 1.1188, not 1.1187999999999998
+        (what IB's MIDPOINT bars show)."""
+        if self.bid and self.ask and self.bid > 0 and self.ask > 0:
+            return round((self.bid + self.ask) / 2, 10)
+        return None
+
+    @property
     def price(self) -> float | None:
-        """zipline's 'price': the last trade, else the mid of bid/ask (FX has no trades)."""
+        """zipline's 'price': the last trade, else the mid of bid/ask (a currency pair has no last trade at IB)."""
         if self.last is not None and self.last > 0:
             return self.last
-        if self.bid and self.ask and self.bid > 0 and self.ask > 0:
-            return (self.bid + self.ask) / 2
-        return None
+        return self.midpoint
 
 
 @dataclass
