@@ -146,6 +146,9 @@ def test_daily_run_prices_fx_at_the_midpoint_and_futures_by_trade_date(tmp_path:
         assert np.isfinite(row["es"]) and row["es"] == gateway.universe.market.quote(_inst(gateway, es), now).last
         _check_days(gateway, eur, es, row)
     _check_fills(result, gateway, eur, 2)
+    # a daily run sends stock market orders as market-on-close; IDEALPRO has no closing auction: plain MKT
+    types = {rec.ticket.order_type for rec in gateway.exchange.orders.values() if rec.instrument.con_id == eur.con_id}
+    assert types == {"MKT"}
 
 
 def test_minute_run_prices_fx_at_the_midpoint_and_futures_by_trade_date(tmp_path: Path) -> None:

@@ -11,7 +11,9 @@
 The daily-bar order rule: in a daily run an algorithm sees one bar per session, at the close, and a backtest fills
 its market orders at the next session's close. So a market order of a daily run goes to the broker as
 market-on-close (``MOC``): it executes in the next session's closing auction, in a backtest and at the broker
-alike. Other order types are sent as they are (they work during the session at the broker).
+alike. Only stocks have a closing auction: a market order for a currency pair (IDEALPRO takes no MOC), a future or
+anything else is sent as a market order and fills when it arrives. Other order types are sent as they are (they
+work during the session at the broker).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any, ClassVar
 
 from runtime.brokers.base import BrokerEvent, OrderRequest
 from runtime.brokers.ib.broker import IBBroker
+from runtime.core.assets import SecType
 from runtime.core.orders import OrderKind, TimeInForce
 from runtime.journal import Journal, JournalOrder
 
@@ -153,7 +156,7 @@ class EngineBroker:
 
     def for_broker(self, request: OrderRequest) -> OrderRequest:
         """The order as the broker gets it (the daily-bar rule of the module docstring)."""
-        if self.frequency == "daily" and request.kind is OrderKind.MARKET:
+        if self.frequency == "daily" and request.kind is OrderKind.MARKET and request.asset.sec_type is SecType.STOCK:
             return dataclasses.replace(request, kind=OrderKind.MARKET_ON_CLOSE, tif=TimeInForce.DAY)
         return request
 
