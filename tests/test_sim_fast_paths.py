@@ -69,7 +69,7 @@ def test_session_last_rows_equal_the_search_with_early_closes(calendar: str, sta
     for row in range(-2, store.n_rows + 2):
         expected = searched_last_row(store.session_row_start, row)
         assert (row in flags) == expected
-        assert broker._is_session_last_row(row) == expected
+        assert (row in broker._session_last_rows) == expected
     closes = cal.closes[store.first_session:store.last_session + 1]
     assert sorted(flags) == np.flatnonzero(np.isin(store.times, closes)).tolist()
 

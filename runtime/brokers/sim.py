@@ -112,9 +112,6 @@ class SimBroker:
             events.extend(matcher.match_orders(orders, close, volume, now_ns, session_close))
         return events
 
-    def _is_session_last_row(self, row: int) -> bool:
-        return row in self._session_last_rows
-
     def end_of_session(self, now_ns: int) -> list[BrokerEvent]:
         """Expire DAY orders at the session's end."""
         return self.matcher.end_of_session(now_ns)

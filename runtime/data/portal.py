@@ -118,6 +118,14 @@ class Frame:
         """The last row whose bar ended at or before ``ns`` (-1 if none)."""
         return int(np.searchsorted(self.bars.times, ns, side="right")) - 1
 
+    def prices_at(self, row: int, cols: np.ndarray) -> np.ndarray:
+        """The current prices (last known close, as of ``row``) of store columns ``cols`` (all held), a new array."""
+        prices = self.adj_close_ffill[row].take(cols)
+        unit = self.unit_factor_rows
+        if unit is None or not unit[row]:  # else every factor is 1 and x / 1.0 is x
+            prices = prices / self.bars.price_factor[row].take(cols)
+        return prices
+
     def field_rows(self, field: str, rows: slice, cols: np.ndarray | slice, asof_row: int) -> np.ndarray:
         """Values of ``field`` for ``rows`` (a slice with explicit start and stop) x ``cols``, price fields adjusted
         as of ``asof_row``.
@@ -201,7 +209,7 @@ class DataPortal:
             out = np.where(rows >= 0, frame.bars.times[np.maximum(rows, 0)], np.iinfo(np.int64).min)
             return np.where(missing, np.iinfo(np.int64).min, out)
         if field == "price":
-            out = frame.adj_close_ffill[row, safe] / frame.bars.price_factor[row, safe]
+            out = frame.prices_at(row, safe)
         elif field == "volume":
             out = np.nan_to_num(frame.bars.volume[row, safe], nan=0.0)
         elif field in PRICE_FIELDS:

@@ -640,11 +640,7 @@ class Engine:
                 self._held_cols.clear()
             self._held_cols[key] = cols
         held, idx = cols
-        prices = frame.adj_close_ffill[frame_row].take(idx)
-        unit = frame.unit_factor_rows
-        if unit is None or not unit[frame_row]:  # else every factor is 1 and x / 1.0 is x
-            prices = prices / frame.bars.price_factor[frame_row].take(idx)
-        self.ledger.mark_many(held, prices.tolist(), ns)
+        self.ledger.mark_many(held, frame.prices_at(frame_row, idx).tolist(), ns)
 
     def raise_into_algorithm(self, exc: AlgorithmApiError) -> None:
         raise exc
