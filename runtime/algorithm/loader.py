@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from runtime.algorithm.optimize_shim import optimize_modules
 from runtime.engine.engine import UserFunctions
 from runtime.errors import AlgorithmLoadError, user_location
 
@@ -31,7 +32,6 @@ _UNSUPPORTED = {
     "before_trading_start or a scheduled function instead",
     "zipline.pipeline": "Pipeline is not supported yet: compute factors from data.history in "
     "before_trading_start or a scheduled function instead",
-    "quantopian.optimize": "quantopian.optimize is not supported: use order_target_percent for each asset",
     "quantopian.research": "quantopian.research is a notebook API and is not available in algorithms",
 }
 
@@ -67,8 +67,10 @@ def build_shims(namespace: dict[str, Any]) -> dict[str, types.ModuleType]:
     zapi = _module("zipline.api", api_names)
     zipline = _module("zipline", {"api": zapi, "finance": finance, "utils": utils})
     qalgo = _module("quantopian.algorithm", api_names)
-    quantopian = _module("quantopian", {"algorithm": qalgo})
+    optimize = optimize_modules(namespace)
+    quantopian = _module("quantopian", {"algorithm": qalgo, "optimize": optimize["quantopian.optimize"]})
     return {
+        **optimize,
         "zipline": zipline, "zipline.api": zapi, "zipline.finance": finance,
         "zipline.finance.commission": finance_commission, "zipline.finance.slippage": finance_slippage,
         "zipline.finance.execution": execution, "zipline.finance.cancel_policy": cancel,
