@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from runtime.algorithm.libraries import MissingLibraryError, missing_library
 from runtime.algorithm.optimize_shim import optimize_modules
 from runtime.engine.engine import UserFunctions
 from runtime.errors import AlgorithmLoadError, user_location
@@ -95,7 +96,13 @@ def _make_import(shims: dict[str, types.ModuleType]) -> Callable[..., Any]:
                     f"{name} is not provided by this runtime; the supported imports are: "
                     + ", ".join(sorted(shims))
                 )
-        return real_import(name, globals, locals, fromlist, level)
+        try:
+            return real_import(name, globals, locals, fromlist, level)
+        except ModuleNotFoundError as exc:
+            ours = missing_library(exc)
+            if ours is None:
+                raise
+            raise ours from None
 
     return algo_import
 
@@ -152,6 +159,8 @@ def load_algorithm(path: str | Path, namespace: dict[str, Any]) -> UserFunctions
     module_globals.update({"__name__": "__algorithm__", "__file__": resolved, "__builtins__": algo_builtins})
     try:
         exec(code, module_globals)
+    except MissingLibraryError as exc:
+        raise AlgorithmLoadError(str(exc), resolved, user_location(exc.__traceback__, resolved)[0]) from None
     except Exception as exc:
         line, text = user_location(exc.__traceback__, resolved)
         message = f"the file raised while loading: {type(exc).__name__}: {exc}"

@@ -31,7 +31,8 @@ def _cvxpy() -> Any:
         import cvxpy
     except ImportError:
         raise SolverNotInstalled(
-            'quantopian.optimize needs the cvxpy package: pip install "ibalgo[quant]" (or pip install cvxpy)'
+            'quantopian.optimize needs the cvxpy package: pip install cvxpy (or pip install "ibalgo[optimize]", '
+            'or "ibalgo[quant]" for all the libraries Quantopian provided)'
         ) from None
     return cvxpy
 
