@@ -175,6 +175,8 @@ def load_fetch(
     raw = frame[date_column]
     try:
         stamps = pd.to_datetime(raw, format=date_format, errors="coerce")
+        if date_format is None and (stamps.isna() & raw.notna()).any():  # dates in several formats: one by one
+            stamps = pd.to_datetime(raw, format="mixed", errors="coerce")
     except (ValueError, TypeError) as exc:
         raise FetchError(f"fetch_csv: cannot parse the {date_column!r} column with date_format={date_format!r}: "
                          f"{exc}") from None
