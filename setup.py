@@ -38,7 +38,7 @@ setup(
             "scipy>=1.10,<2",
             "statsmodels>=0.14,<0.16",
             "scikit-learn>=1.3,<2",
-            "ta-lib>=0.6.5,<0.9",
+            "ta-lib>=0.6.8,<1",
         ],
         "parquet": ["pyarrow>=14"],
         # the libraries Quantopian gave every algorithm (ta-lib's wheels bundle the TA-Lib C library); cvxpy (with
@@ -48,7 +48,7 @@ setup(
             "scipy>=1.10,<2",
             "statsmodels>=0.14,<0.16",
             "scikit-learn>=1.3,<2",
-            "ta-lib>=0.6.5,<0.9",
+            "ta-lib>=0.6.8,<1",
             "cvxpy>=1.5,<2",
             "pykalman>=0.9.7,<0.12",
         ],

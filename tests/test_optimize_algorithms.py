@@ -107,3 +107,21 @@ def test_every_quantopian_optimize_import_form(algo_runner) -> None:
     result = algo_runner(source, start="2012-01-03", end="2012-01-05")
     assert result.engine.context.same == (True, True, True)
     assert "FactorExposure" in result.engine.context.risk
+
+
+def test_an_unpriced_asset_orders_nothing(algo_runner) -> None:
+    source = """
+    import quantopian.optimize as opt
+
+    def initialize(context):
+        context.errors = []
+
+    def handle_data(context, data):
+        try:
+            order_optimal_portfolio(opt.TargetWeights({symbol("AAPL"): 0.5, symbol("FB"): 0.3}), [])
+        except Exception as exc:
+            context.errors.append(str(exc))
+    """
+    result = algo_runner(source, start="2012-01-03", end="2012-01-05")  # FB is listed from 2012-05-18
+    assert len(result.engine.context.errors) == 3 and "no price now for FB" in result.engine.context.errors[0]
+    assert result.summary.orders == 0

@@ -349,7 +349,14 @@ class AlgorithmAPI(IBridgePyHelpers):
         from runtime.engine.engine import Phase
 
         self._engine.require_phase("order_optimal_portfolio", (Phase.HANDLE_DATA, Phase.SCHEDULED))
-        weights = self.calculate_optimal_portfolio(objective, constraints)
+        current = self.current_weights()
+        weights = self.calculate_optimal_portfolio(objective, constraints, current)
+        unpriced = [a for a, w in weights.items() if w != current.get(a, 0.0)
+                    and not (math.isfinite(p := self._engine.current_price(a)) and p > 0)]
+        if unpriced:
+            names = ", ".join(getattr(a, "symbol", str(a)) for a in unpriced[:10])
+            raise BadOrderError(f"order_optimal_portfolio: no price now for {names}, so nothing was ordered; leave "
+                                "such assets out of the objective (check data.can_trade) or hold them with Frozen")
         placed: dict[Asset, str] = {}
         for asset, weight in weights.items():
             order_id = self.order_target_percent(asset, float(weight))
