@@ -191,3 +191,50 @@ def test_minute_runs_see_a_row_from_its_timestamp(algo_runner, tmp_path: Path) -
     assert [t[:16] for t, _ in seen] == ["2012-01-04 10:30", "2012-01-04 11:30", "2012-01-05 10:30",
                                          "2012-01-05 11:30"]
     assert values == [None, 1.0, 2.0, 2.0]  # 10:30 before the 11:00 row, 11:30 after it; the 5th from midnight
+
+
+def test_corpus_fetcher_file_sees_each_score_from_the_session_after_its_date(tmp_path: Path) -> None:
+    """tests/quant_algos/fetcher_scores.py reads weekly_scores.csv (found next to the algorithm file): with its
+    one-day lag, a score dated D is first used on the first session after D, never on D."""
+    import pandas as pd
+    from algo_harness import run_algo
+
+    algos = Path(__file__).resolve().parent / "quant_algos"
+    result = run_algo(tmp_path, algos / "fetcher_scores.py", start="2011-01-03", end="2011-03-31")
+    assert result.engine.error_count == 0 and result.summary.orders > 0
+    table = pd.read_csv(algos / "weekly_scores.csv")
+    table["Date"] = pd.to_datetime(table["Date"], format="%m/%d/%Y").dt.date
+    for day, scores in result.engine.context.scores_seen:
+        earlier = table[table["Date"] < day]
+        for asset, value in scores.items():
+            rows = earlier[earlier["Ticker"] == asset.symbol]
+            if rows.empty:
+                assert math.isnan(value), (day, asset)
+            else:
+                assert value == rows.iloc[-1]["score"], (day, asset)
+
+
+def test_corpus_fetcher_file_trades_the_same_in_a_paper_replay(tmp_path: Path) -> None:
+    import pandas as pd
+    from algo_harness import run_algo
+
+    from runtime.live.paper import run_algorithm
+
+    algo = Path(__file__).resolve().parent / "quant_algos" / "fetcher_scores.py"
+    start, end = "2011-01-03", "2011-02-28"
+    backtest = run_algo(tmp_path, algo, start=start, end=end)
+    paper = run_algorithm(str(algo), frequency="daily", replay=(pd.Timestamp(start), pd.Timestamp(end)),
+                          output=tmp_path / "paper", run_id="fetcher-parity")
+    assert paper.engine.error_count == 0
+
+    def seen(result) -> list[tuple]:
+        return [(day, {a.symbol: None if math.isnan(v) else v for a, v in scores.items()})
+                for day, scores in result.engine.context.scores_seen]
+
+    assert seen(paper) == seen(backtest) and any(v for _, s in seen(paper) for v in s.values())
+
+    def fills(perf: pd.DataFrame) -> list[tuple]:
+        return [(pd.Timestamp(t["dt"]), t["sid"].symbol, t["amount"], round(t["price"], 6))
+                for day in perf["transactions"] for t in day]
+
+    assert fills(backtest.perf) and sorted(fills(paper.perf)) == sorted(fills(backtest.perf))

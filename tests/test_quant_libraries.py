@@ -114,3 +114,12 @@ def test_every_library_of_the_quant_extra_is_in_setup_py() -> None:
     for dist, extra in LIBRARIES.values():
         if extra == "quant":
             assert f'"{dist}>=' in quant, dist
+
+
+def test_a_library_missing_under_another_names_both() -> None:
+    from runtime.algorithm.libraries import missing_library
+
+    error = missing_library(ModuleNotFoundError("No module named 'scipy'", name="scipy.linalg"), "sklearn.ensemble")
+    assert error is not None and error.name == "scipy"
+    assert str(error).startswith("the algorithm imports 'sklearn', which needs 'scipy' (Quantopian provided it)")
+    assert missing_library(ModuleNotFoundError("No module named 'foo'", name="foo"), "foo") is None

@@ -30,7 +30,7 @@ from runtime.core.ledger import Account, Portfolio, Position
 from runtime.core.orders import ExecutionStyle, MarketOrder, Order, resolve_style
 from runtime.data.errors import SidNotFound, SymbolNotFound
 from runtime.data.finder import AssetFinder
-from runtime.errors import AlgorithmApiError, BadOrderError, ScheduleError
+from runtime.errors import AlgorithmApiError, BadOrderError, IbAlgoError, ScheduleError
 
 if TYPE_CHECKING:
     from runtime.engine.engine import Engine
@@ -391,6 +391,11 @@ class AlgorithmAPI(IBridgePyHelpers):
             try:
                 return self._finder.lookup_symbol(name)
             except SymbolNotFound:
+                if self.symbol_source is None:
+                    return None
+            try:  # live runs: ask the broker, as symbol() does
+                return self.symbol(name)
+            except (IbAlgoError, LookupError):
                 return None
 
         from pathlib import Path

@@ -28,14 +28,17 @@ class MissingLibraryError(AlgorithmApiError, ModuleNotFoundError):
     """An algorithm imported a library Quantopian provided that is not installed here."""
 
 
-def missing_library(exc: ModuleNotFoundError) -> MissingLibraryError | None:
-    """Our error for ``exc`` if the missing module is one of :data:`LIBRARIES` (else None: not ours to explain)."""
+def missing_library(exc: ModuleNotFoundError, imported: str = "") -> MissingLibraryError | None:
+    """Our error for ``exc`` (raised importing ``imported``) if the missing module is one of :data:`LIBRARIES`
+    (else None: not ours to explain)."""
     top = (exc.name or "").split(".")[0]
     known = LIBRARIES.get(top)
     if known is None:
         return None
     dist, extra = known
-    message = f"the algorithm imports {top!r}, which Quantopian provided, but it is not installed: pip install {dist}"
+    wanted = imported.split(".")[0]
+    what = f"{top!r}" if not wanted or wanted == top else f"{wanted!r}, which needs {top!r}"
+    message = f"the algorithm imports {what} (Quantopian provided it), but it is not installed: pip install {dist}"
     if extra:
         message += f' (or pip install "ibalgo[{extra}]" for all the libraries Quantopian provided)'
     error = MissingLibraryError(message)

@@ -99,7 +99,7 @@ def _make_import(shims: dict[str, types.ModuleType]) -> Callable[..., Any]:
         try:
             return real_import(name, globals, locals, fromlist, level)
         except ModuleNotFoundError as exc:
-            ours = missing_library(exc)
+            ours = missing_library(exc, name)
             if ours is None:
                 raise
             raise ours from None
