@@ -146,3 +146,15 @@ def test_pure_module_has_no_engine_imports() -> None:
             "and not m.startswith('runtime.optimize')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['runtime.errors']"
+
+
+def test_run_optimization_returns_failures_instead_of_raising() -> None:
+    ok = opt.run_optimization(opt.TargetWeights({"A": 0.6, "B": 0.6}), [opt.MaxGrossExposure(1.0)])
+    assert ok.success and ok.new_weights["A"] == pytest.approx(0.5, abs=1e-6)
+    ok.raise_for_status()
+    bad = opt.run_optimization(opt.MaximizeAlpha(ALPHA), [opt.MaxGrossExposure(0.5), opt.NetExposure(0.8, 1.0)],
+                               {"A": 0.1})
+    assert not bad.success and bad.new_weights is None and "MaxGrossExposure(0.5)" in bad.status
+    assert bad.old_weights.to_dict() == {"A": 0.1}
+    with pytest.raises(opt.InfeasibleConstraints):
+        bad.raise_for_status()

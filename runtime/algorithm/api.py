@@ -339,6 +339,16 @@ class AlgorithmAPI(IBridgePyHelpers):
             current_portfolio = self.current_weights()
         return calculate_optimal_portfolio(objective, constraints, current_portfolio)
 
+    def run_optimization(self, objective: Any, constraints: Any, current_portfolio: Any = None) -> Any:
+        """Quantopian's ``quantopian.optimize.run_optimization``: an ``OptimizationResult`` (``success``,
+        ``new_weights``, ``status``, ``raise_for_status()``) instead of an exception when the optimization fails;
+        ``current_portfolio`` defaults to the algorithm's current weights."""
+        from runtime.optimize import run_optimization
+
+        if current_portfolio is None:
+            current_portfolio = self.current_weights()
+        return run_optimization(objective, constraints, current_portfolio)
+
     def order_optimal_portfolio(self, objective: Any, constraints: Any) -> pd.Series:
         """Compute the optimal portfolio and order toward it: for each asset of the result (the objective's and
         the held ones), ``order_target_percent(asset, weight)``, so the order is the target minus the current

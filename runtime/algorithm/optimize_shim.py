@@ -1,7 +1,8 @@
 """The ``quantopian.optimize`` (and ``quantopian.optimize.experimental``) modules an algorithm file imports.
 
-They hold :mod:`runtime.optimize`'s objectives, constraints and errors; ``calculate_optimal_portfolio`` is bound to
-the algorithm, so its ``current_portfolio`` defaults to the algorithm's holdings (as on Quantopian).
+They hold :mod:`runtime.optimize`'s objectives, constraints and errors; ``calculate_optimal_portfolio`` and
+``run_optimization`` are bound to the algorithm, so their ``current_portfolio`` defaults to the algorithm's holdings
+(as on Quantopian).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def optimize_modules(namespace: dict[str, Any]) -> dict[str, types.ModuleType]:
     names: dict[str, Any] = {name: getattr(pure, name) for name in pure.__all__}
     if api is not None:
         names["calculate_optimal_portfolio"] = api.calculate_optimal_portfolio
+        names["run_optimization"] = api.run_optimization
         names["order_optimal_portfolio"] = api.order_optimal_portfolio
     names["RiskModelExposure"] = _Unavailable("RiskModelExposure", _RISK_MODEL_HINT)
     experimental = types.ModuleType("quantopian.optimize.experimental")

@@ -34,12 +34,12 @@ from runtime.optimize.model import (
     ShortOnly,
     TargetWeights,
 )
-from runtime.optimize.solve import calculate_optimal_portfolio
+from runtime.optimize.solve import OptimizationResult, calculate_optimal_portfolio, run_optimization
 
 __all__ = [
     "BadOptimizationInput", "Basket", "CannotHold", "Constraint", "DollarNeutral", "FactorExposure", "FixedWeight",
     "Frozen", "InfeasibleConstraints", "LongOnly", "MaxGrossExposure", "MaxTurnover", "MaximizeAlpha", "NetExposure",
-    "NetGroupExposure", "Objective", "OptimizationError", "OptimizationFailed", "Pair", "PositionConcentration",
-    "ReduceOnly", "ShortOnly", "SolverNotInstalled", "TargetWeights", "UnboundedObjective",
-    "calculate_optimal_portfolio",
+    "NetGroupExposure", "Objective", "OptimizationError", "OptimizationFailed", "OptimizationResult", "Pair",
+    "PositionConcentration", "ReduceOnly", "ShortOnly", "SolverNotInstalled", "TargetWeights", "UnboundedObjective",
+    "calculate_optimal_portfolio", "run_optimization",
 ]

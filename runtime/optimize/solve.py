@@ -8,6 +8,7 @@ pay for it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ import pandas as pd
 from runtime.optimize.errors import (
     BadOptimizationInput,
     InfeasibleConstraints,
+    OptimizationError,
     OptimizationFailed,
     SolverNotInstalled,
     UnboundedObjective,
@@ -185,3 +187,35 @@ def calculate_optimal_portfolio(objective: Objective, constraints: Sequence[Cons
         raise UnboundedObjective(f"{objective!r} is unbounded under the constraints {constraints!r}:{hint}")
     raise OptimizationFailed(f"the solver stopped without an answer (status {status!r}) for {objective!r} under "
                              f"{constraints!r}")
+
+
+@dataclass(frozen=True)
+class OptimizationResult:
+    """What :func:`run_optimization` found: ``new_weights`` (None when it failed), ``success``, ``status`` (the
+    error's message on failure), the ``old_weights`` it started from, and the objective and constraints."""
+
+    objective: Objective
+    constraints: tuple[Constraint, ...]
+    old_weights: pd.Series
+    new_weights: pd.Series | None
+    success: bool
+    status: str
+    error: OptimizationError | None = None
+
+    def raise_for_status(self) -> None:
+        """Raise the error the optimization failed with (InfeasibleConstraints, UnboundedObjective, ...)."""
+        if self.error is not None:
+            raise self.error
+
+
+def run_optimization(objective: Objective, constraints: Sequence[Constraint] | Constraint,
+                     current_portfolio: pd.Series | dict | None = None) -> OptimizationResult:
+    """Quantopian's ``run_optimization``: like :func:`calculate_optimal_portfolio`, but a failed optimization is
+    returned (``success=False``, ``status`` and ``raise_for_status()``) instead of raised. Bad input still raises."""
+    listed = tuple(_check_inputs(objective, constraints))
+    old = pd.Series(dtype=float) if current_portfolio is None else pd.Series(current_portfolio, dtype=float)
+    try:
+        weights = calculate_optimal_portfolio(objective, list(listed), current_portfolio)
+    except (InfeasibleConstraints, UnboundedObjective, OptimizationFailed) as exc:
+        return OptimizationResult(objective, listed, old, None, False, str(exc), exc)
+    return OptimizationResult(objective, listed, old, weights, True, "optimal")
