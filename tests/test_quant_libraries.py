@@ -123,3 +123,10 @@ def test_a_library_missing_under_another_names_both() -> None:
     assert error is not None and error.name == "scipy"
     assert str(error).startswith("the algorithm imports 'sklearn', which needs 'scipy' (Quantopian provided it)")
     assert missing_library(ModuleNotFoundError("No module named 'foo'", name="foo"), "foo") is None
+
+
+def test_pykalman_filter_on_history(tmp_path: Path) -> None:
+    result = _run(tmp_path, "pykalman_trend.py", end="2011-03-31")
+    gaps = np.array(result.engine.context.gaps)
+    assert len(gaps) == len(result.perf) and np.isfinite(gaps).all()
+    assert result.perf["trend"].between(100, 250).all()  # IBM traded between those in 2011
