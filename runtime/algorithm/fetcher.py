@@ -163,7 +163,7 @@ def load_fetch(
                          f"({', '.join(sorted(READ_CSV_KWARGS))}) and, for URLs, {', '.join(sorted(REQUEST_KWARGS))}")
     csv_kwargs = {k: v for k, v in kwargs.items() if k in READ_CSV_KWARGS}
     csv_kwargs.setdefault("keep_default_na", False)  # a ticker such as 'NA' stays a string, as in zipline
-    csv_kwargs.setdefault("na_values", {symbol_column or "symbol": []} if symbol is None else [""])
+    csv_kwargs.setdefault("na_values", [""])  # only an empty cell is missing
     frame = _read_source(url, base_dir, csv_kwargs, {k: v for k, v in kwargs.items() if k in REQUEST_KWARGS})
     if pre_func is not None:
         frame = pre_func(frame)
