@@ -238,3 +238,11 @@ def test_corpus_fetcher_file_trades_the_same_in_a_paper_replay(tmp_path: Path) -
                 for day in perf["transactions"] for t in day]
 
     assert fills(backtest.perf) and sorted(fills(paper.perf)) == sorted(fills(backtest.perf))
+
+
+def test_a_date_format_that_does_not_match_falls_back_to_reading_each_date(algo_runner, tmp_path: Path) -> None:
+    csv = "date,symbol,signal,note\n2012-01-04,AAPL,1.5,a\n01/06/2012,AAPL,2.5,b\nnot a date,AAPL,9,c\n"
+    seen = _seen(algo_runner, tmp_path, csv, ", date_format='%m/%d/%y'")  # Quantopian's documented default
+    aapl = {d: _num(v[0]) for d, v in seen.items()}
+    assert aapl["2012-01-03"] is None and aapl["2012-01-04"] == 1.5 and aapl["2012-01-06"] == 2.5
+    assert aapl["2012-01-12"] == 2.5  # the unreadable row is dropped (and logged)

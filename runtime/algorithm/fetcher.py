@@ -175,8 +175,11 @@ def load_fetch(
     raw = frame[date_column]
     try:
         stamps = pd.to_datetime(raw, format=date_format, errors="coerce")
-        if date_format is None and (stamps.isna() & raw.notna()).any():  # dates in several formats: one by one
-            stamps = pd.to_datetime(raw, format="mixed", errors="coerce")
+        failed = stamps.isna() & raw.notna()
+        if failed.any():
+            # dates in several formats, or not in date_format (zipline ignores date_format, so Quantopian files
+            # often pass one that does not match): read those one by one
+            stamps = stamps.where(~failed, pd.to_datetime(raw.where(failed), format="mixed", errors="coerce"))
     except (ValueError, TypeError) as exc:
         raise FetchError(f"fetch_csv: cannot parse the {date_column!r} column with date_format={date_format!r}: "
                          f"{exc}") from None
