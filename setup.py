@@ -34,8 +34,24 @@ setup(
             "ruff>=0.6",
             "ib_async>=1.0,<3",
             "pyarrow>=14",
+            "cvxpy>=1.5,<2",
+            "scipy>=1.10,<2",
+            "statsmodels>=0.14,<0.16",
+            "scikit-learn>=1.3,<2",
+            "ta-lib>=0.6.8,<1",
         ],
         "parquet": ["pyarrow>=14"],
+        # the libraries Quantopian gave every algorithm (ta-lib's wheels bundle the TA-Lib C library); cvxpy (with
+        # its Clarabel solver) also solves quantopian.optimize problems
+        "optimize": ["cvxpy>=1.5,<2"],
+        "quant": [
+            "scipy>=1.10,<2",
+            "statsmodels>=0.14,<0.16",
+            "scikit-learn>=1.3,<2",
+            "ta-lib>=0.6.8,<1",
+            "cvxpy>=1.5,<2",
+            "pykalman>=0.9.7,<0.12",
+        ],
     },
     entry_points={"console_scripts": ["ibalgo=runtime.cli:main"]},
     classifiers=[

@@ -127,7 +127,7 @@ def test_zipline_and_quantopian_imports_without_zipline(algo_runner) -> None:
     [
         ("from quantopian.pipeline import Pipeline", "Pipeline is not supported"),
         ("from zipline.pipeline.factors import SimpleMovingAverage", "Pipeline is not supported"),
-        ("import quantopian.optimize as opt", "quantopian.optimize is not supported"),
+        ("from quantopian.research import run_pipeline", "notebook API"),
         ("from zipline.data import bundles", "not provided by this runtime"),
     ],
 )

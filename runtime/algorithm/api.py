@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from runtime.algorithm.fetcher import FetchedData, load_fetch
 from runtime.algorithm.ibridgepy import IBridgePyHelpers
 from runtime.core import costs
 from runtime.core.assets import Asset
@@ -29,7 +30,7 @@ from runtime.core.ledger import Account, Portfolio, Position
 from runtime.core.orders import ExecutionStyle, MarketOrder, Order, resolve_style
 from runtime.data.errors import SidNotFound, SymbolNotFound
 from runtime.data.finder import AssetFinder
-from runtime.errors import AlgorithmApiError, BadOrderError, ScheduleError
+from runtime.errors import AlgorithmApiError, BadOrderError, IbAlgoError, ScheduleError
 
 if TYPE_CHECKING:
     from runtime.engine.engine import Engine
@@ -133,6 +134,7 @@ class AlgorithmAPI(IBridgePyHelpers):
             "schedule_function", "portfolio", "account",
             "isTradingDay", "isEarlyClose", "get_position", "get_all_positions", "show_account_info",
             "show_real_time_price", "cancel_all_orders", "close_all_positions", "end",
+            "order_optimal_portfolio", "fetch_csv",
         }
     ) | IBridgePyHelpers.helper_names
 
@@ -145,6 +147,8 @@ class AlgorithmAPI(IBridgePyHelpers):
         #: live runs: resolves superSymbol's contract through the broker (and adds it to the data)
         self.super_symbol_source: Callable[..., Asset] | None = None
         self._portfolio_cache: tuple[int, int, Portfolio] | None = None
+        #: what fetch_csv loaded (None until the algorithm calls it)
+        self.fetched: FetchedData | None = None
 
     # ------------------------------------------------------------------------------------------------ assets
     def resolve_asset(self, value: object) -> Asset:
@@ -152,7 +156,8 @@ class AlgorithmAPI(IBridgePyHelpers):
         if isinstance(value, Asset):
             return value
         if isinstance(value, str):
-            return self.symbol(value)
+            pseudo = self.fetched.lookup(value) if self.fetched is not None else None
+            return pseudo if pseudo is not None else self.symbol(value)
         if isinstance(value, int) and not isinstance(value, bool):
             return self.sid(value)
         raise AlgorithmApiError(f"expected an asset such as symbol('AAPL'), got {value!r}")
@@ -311,6 +316,108 @@ class AlgorithmAPI(IBridgePyHelpers):
             self._engine.cancel_policy = CancelPolicy.NEVER
         else:
             raise AlgorithmApiError(f"unknown cancel policy {policy!r}: use EODCancel() or NeverCancel()")
+
+    # ------------------------------------------------------------------------------------------------ optimize
+    def current_weights(self) -> pd.Series:
+        """The portfolio's current weights (asset -> position value / portfolio value; shorts negative), the
+        ``current_portfolio`` of an optimization."""
+        portfolio = self.portfolio
+        value = portfolio.portfolio_value
+        if not value or not math.isfinite(value):
+            return pd.Series(dtype=float)
+        weights = {asset: pos.amount * pos.last_sale_price * asset.multiplier / value
+                   for asset, pos in portfolio.positions.items() if pos.amount}
+        return pd.Series(weights, dtype=float)
+
+    def calculate_optimal_portfolio(self, objective: Any, constraints: Any, current_portfolio: Any = None) -> pd.Series:
+        """Quantopian's ``quantopian.optimize.calculate_optimal_portfolio``: the optimal weights (Series asset ->
+        weight) without placing orders. ``current_portfolio`` defaults to the algorithm's current weights.
+        Raises ``InfeasibleConstraints`` (naming the conflicting constraints) or ``UnboundedObjective``."""
+        from runtime.optimize import calculate_optimal_portfolio
+
+        if current_portfolio is None:
+            current_portfolio = self.current_weights()
+        return calculate_optimal_portfolio(objective, constraints, current_portfolio)
+
+    def run_optimization(self, objective: Any, constraints: Any, current_portfolio: Any = None) -> Any:
+        """Quantopian's ``quantopian.optimize.run_optimization``: an ``OptimizationResult`` (``success``,
+        ``new_weights``, ``status``, ``raise_for_status()``) instead of an exception when the optimization fails;
+        ``current_portfolio`` defaults to the algorithm's current weights."""
+        from runtime.optimize import run_optimization
+
+        if current_portfolio is None:
+            current_portfolio = self.current_weights()
+        return run_optimization(objective, constraints, current_portfolio)
+
+    def order_optimal_portfolio(self, objective: Any, constraints: Any) -> pd.Series:
+        """Compute the optimal portfolio and order toward it: for each asset of the result (the objective's and
+        the held ones), ``order_target_percent(asset, weight)``, so the order is the target minus the current
+        holding, rounded to whole shares as zipline rounds; open orders are not taken into account (as
+        order_target_percent). Returns a Series asset -> order id of the orders placed (none for an asset already
+        at its target). Not allowed in initialize or before_trading_start, like every order function.
+        """
+        from runtime.engine.engine import Phase
+
+        self._engine.require_phase("order_optimal_portfolio", (Phase.HANDLE_DATA, Phase.SCHEDULED))
+        current = self.current_weights()
+        weights = self.calculate_optimal_portfolio(objective, constraints, current)
+        unpriced = [a for a, w in weights.items() if w != current.get(a, 0.0)
+                    and not (math.isfinite(p := self._engine.current_price(a)) and p > 0)]
+        if unpriced:
+            names = ", ".join(getattr(a, "symbol", str(a)) for a in unpriced[:10])
+            raise BadOrderError(f"order_optimal_portfolio: no price now for {names}, so nothing was ordered; leave "
+                                "such assets out of the objective (check data.can_trade) or hold them with Frozen")
+        placed: dict[Asset, str] = {}
+        for asset, weight in weights.items():
+            order_id = self.order_target_percent(asset, float(weight))
+            if order_id is not None:
+                placed[asset] = order_id
+        return pd.Series(placed, dtype=object)
+
+    # ------------------------------------------------------------------------------------------------ fetcher
+    def fetch_csv(self, url: str, pre_func: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+                  post_func: Callable[[pd.DataFrame], pd.DataFrame] | None = None, date_column: str = "date",
+                  date_format: str | None = None, timezone: str = "UTC", symbol: str | None = None,
+                  symbol_column: str | None = None, mask: bool = True, **kwargs: Any) -> pd.DataFrame:
+        """Quantopian's Fetcher: load a CSV file (a local path, or an http(s) URL where the network allows) whose
+        rows, keyed by ``date_column`` (and by ``symbol_column``, default 'symbol', mapped to assets), become
+        visible through ``data.current(asset, 'column')``. Only in initialize.
+
+        ``symbol='NAME'`` makes the rows data about a pseudo-asset read as ``data.current('NAME', 'column')``
+        (not tradable). ``pre_func(df)`` runs on the raw frame, ``post_func(df)`` on the frame indexed by UTC
+        time with a ``sid`` column of assets. ``mask=True`` drops rows of tickers the data does not hold (logged);
+        ``mask=False`` keeps them as pseudo-assets. Dates without a time zone are read in ``timezone``. Other
+        keyword arguments go to ``pandas.read_csv``. A row dated D is visible from session D on in daily runs
+        (a row stamped after 16:00 exchange time: the next session), from its timestamp in minute runs; values
+        are forward-filled; ``data.history`` does not include fetched columns. Returns the processed frame.
+        """
+        self._setup_only("fetch_csv")
+        if self.fetched is None:
+            self.fetched = FetchedData()
+            self._engine.data.set_fetched(self.fetched)
+        engine = self._engine
+
+        def resolve(name: str) -> Asset | None:
+            try:
+                return self._finder.lookup_symbol(name)
+            except SymbolNotFound:
+                if self.symbol_source is None:
+                    return None
+            try:  # live runs: ask the broker, as symbol() does
+                return self.symbol(name)
+            except (IbAlgoError, LookupError):
+                return None
+
+        from pathlib import Path
+
+        path = Path(engine.functions.path)
+        return load_fetch(
+            str(url), pre_func=pre_func, post_func=post_func, date_column=date_column, date_format=date_format,
+            timezone=timezone, symbol=symbol, symbol_column=symbol_column, mask=mask, resolve=resolve,
+            store=self.fetched, sessions=engine.calendar.sessions, exchange_tz=engine.calendar.tz,
+            daily=engine.frequency == "daily", first_session=engine.calendar.session_label(engine.start_session),
+            base_dir=path.parent if path.is_file() else None, kwargs=kwargs,
+        )
 
     # ------------------------------------------------------------------------------------------------ setup
     def _setup_only(self, name: str) -> None:

@@ -17,8 +17,10 @@ history's last row is today's partial bar. Prices are split-adjusted as of the c
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -127,6 +129,12 @@ class BarData:
         self._lookup_cache: dict[tuple[int, ...], _Lookup] = {}
         #: id(argument) -> (argument, its items when it is a list, lookup): the same list or tuple passed again
         self._memo: dict[int, tuple[object, tuple | None, _Lookup]] = {}
+        #: columns loaded by fetch_csv (runtime.algorithm.fetcher.FetchedData), None without a fetch
+        self._fetched: Any = None
+
+    def set_fetched(self, fetched: Any) -> None:
+        """Serve the columns ``fetch_csv`` loaded through :meth:`current` from now on."""
+        self._fetched = fetched
 
     def set_portal(self, portal: DataPortal, assets_changed: bool = True) -> None:
         """Read from ``portal`` from now on (live runs refresh the data as bars arrive)."""
@@ -209,9 +217,15 @@ class BarData:
         ``low``, ``close`` are NaN for a bar without trades and ``volume`` is 0; ``last_traded`` is a Timestamp.
         """
         hit = self._lookup(assets)
-        asset_list, many_assets, cols = hit.assets, hit.many, hit.columns.cols
+        if self._fetched is not None:
+            return self._current_with_fetched(hit, fields)
         names, many_fields = self._fields(fields)
+        cols = hit.columns.cols
         columns = {f: self._convert(f, self.values_now(cols, f)) for f in names}
+        return self._shape_current(hit, names, many_fields, columns)
+
+    def _shape_current(self, hit: _Lookup, names: list[str], many_fields: bool, columns: dict):
+        asset_list, many_assets = hit.assets, hit.many
         if not many_assets and not many_fields:
             return columns[names[0]][0]
         if not many_assets:
@@ -220,6 +234,38 @@ class BarData:
         if not many_fields:
             return pd.Series(columns[names[0]], index=self._column_index(hit), name=names[0])
         return pd.DataFrame({f: columns[f] for f in names}, index=self._column_index(hit))
+
+    def _current_with_fetched(self, hit: _Lookup, fields: object):
+        """:meth:`current` when fetch_csv loaded columns: a fetched column (or any field of a fetch_csv
+        pseudo-asset) is its latest visible value, forward-filled; other fields come from the bars."""
+        fetched, cols = self._fetched, hit.columns.cols
+        names = [fields] if isinstance(fields, str) else list(fields) if _is_listlike(fields) else None
+        if names is None:
+            raise HistoryError(f"fields must be a field name or a list of names, got {fields!r}")
+        for f in names:
+            if f not in ALL_FIELDS and not fetched.has(f):
+                raise HistoryError(f"unknown field {f!r}: use one of {', '.join(ALL_FIELDS)} or a column fetch_csv "
+                                   f"loaded ({', '.join(sorted(fetched.fields))})")
+        now = self._clock.now_ns
+        columns: dict[str, Any] = {}
+        for f in names:
+            bars = self._convert(f, self.values_now(cols, f)) if f in ALL_FIELDS else None
+            from_fetch = [i for i, a in enumerate(hit.assets) if fetched.has(f) and (bars is None or cols[i] < 0)]
+            if not from_fetch:
+                columns[f] = bars
+                continue
+            values = np.array([np.nan] * len(cols), dtype=object) if bars is None else np.array(bars, dtype=object)
+            for i in from_fetch:
+                values[i] = fetched.value(hit.assets[i], f, now)
+            with contextlib.suppress(TypeError, ValueError):  # text columns stay objects
+                values = values.astype(float)
+            columns[f] = values
+        return self._shape_current(hit, names, not isinstance(fields, str), columns)
+
+    @property
+    def fetcher_assets(self) -> list[Asset]:
+        """The assets of fetch_csv data (pseudo-assets included) with a row visible now (zipline's name)."""
+        return [] if self._fetched is None else self._fetched.assets_as_of(self._clock.now_ns)
 
     @staticmethod
     def _convert(field: str, values: np.ndarray):
@@ -242,6 +288,13 @@ class BarData:
             raise HistoryError(f"frequency must be '1d' or '1m', got {frequency!r}")
         hit = self._lookup(assets)
         asset_list, many_assets = hit.assets, hit.many
+        if self._fetched is not None:
+            extra = [f for f in ([fields] if isinstance(fields, str) else fields if _is_listlike(fields) else [])
+                     if f not in ALL_FIELDS and self._fetched.has(f)]
+            if extra:
+                raise HistoryError(f"data.history does not include columns loaded by fetch_csv ({extra[0]!r}), as on "
+                                   "Quantopian: read the value with data.current each bar and keep your own window, "
+                                   "or compute the window in fetch_csv's pre_func/post_func")
         names, many_fields = self._fields(fields)
         if "last_traded" in names:
             raise HistoryError("'last_traded' is not available in history; use data.current(asset, 'last_traded')")

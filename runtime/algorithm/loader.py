@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from runtime.algorithm.libraries import MissingLibraryError, missing_library
+from runtime.algorithm.optimize_shim import optimize_modules
 from runtime.engine.engine import UserFunctions
 from runtime.errors import AlgorithmLoadError, user_location
 
@@ -31,7 +33,6 @@ _UNSUPPORTED = {
     "before_trading_start or a scheduled function instead",
     "zipline.pipeline": "Pipeline is not supported yet: compute factors from data.history in "
     "before_trading_start or a scheduled function instead",
-    "quantopian.optimize": "quantopian.optimize is not supported: use order_target_percent for each asset",
     "quantopian.research": "quantopian.research is a notebook API and is not available in algorithms",
 }
 
@@ -67,8 +68,10 @@ def build_shims(namespace: dict[str, Any]) -> dict[str, types.ModuleType]:
     zapi = _module("zipline.api", api_names)
     zipline = _module("zipline", {"api": zapi, "finance": finance, "utils": utils})
     qalgo = _module("quantopian.algorithm", api_names)
-    quantopian = _module("quantopian", {"algorithm": qalgo})
+    optimize = optimize_modules(namespace)
+    quantopian = _module("quantopian", {"algorithm": qalgo, "optimize": optimize["quantopian.optimize"]})
     return {
+        **optimize,
         "zipline": zipline, "zipline.api": zapi, "zipline.finance": finance,
         "zipline.finance.commission": finance_commission, "zipline.finance.slippage": finance_slippage,
         "zipline.finance.execution": execution, "zipline.finance.cancel_policy": cancel,
@@ -93,7 +96,13 @@ def _make_import(shims: dict[str, types.ModuleType]) -> Callable[..., Any]:
                     f"{name} is not provided by this runtime; the supported imports are: "
                     + ", ".join(sorted(shims))
                 )
-        return real_import(name, globals, locals, fromlist, level)
+        try:
+            return real_import(name, globals, locals, fromlist, level)
+        except ModuleNotFoundError as exc:
+            ours = missing_library(exc, name)
+            if ours is None:
+                raise
+            raise ours from None
 
     return algo_import
 
@@ -150,6 +159,8 @@ def load_algorithm(path: str | Path, namespace: dict[str, Any]) -> UserFunctions
     module_globals.update({"__name__": "__algorithm__", "__file__": resolved, "__builtins__": algo_builtins})
     try:
         exec(code, module_globals)
+    except MissingLibraryError as exc:
+        raise AlgorithmLoadError(str(exc), resolved, user_location(exc.__traceback__, resolved)[0]) from None
     except Exception as exc:
         line, text = user_location(exc.__traceback__, resolved)
         message = f"the file raised while loading: {type(exc).__name__}: {exc}"
