@@ -67,11 +67,26 @@ def test_missing_file_error(tmp_path) -> None:
     assert "not found" in line and "no_such_algo.py" in line
 
 
-@pytest.mark.parametrize(("start", "end"), [("1990-01-02", "1990-12-31"), ("2012-06-01", "2014-01-02")])
+@pytest.mark.parametrize(("start", "end"), [("1990-01-02", "1990-12-31"), ("2014-01-02", "2014-06-30")])
 def test_date_range_outside_the_data(tmp_path, start: str, end: str) -> None:
     line = _one_line_error(run("backtest", str(USER_ALGOS / "buy_and_hold.py"), "--start", start, "--end", end,
                                "--output", "o", cwd=tmp_path))
     assert "outside the data" in line and "2000-03-01" in line and "2013-03-01" in line
+
+
+def test_start_after_end_says_so(tmp_path) -> None:
+    line = _one_line_error(run("backtest", str(USER_ALGOS / "buy_and_hold.py"), "--start", "2012-05-01", "--end",
+                               "2012-01-03", "--output", "o", cwd=tmp_path))
+    assert "start 2012-05-01 is after the end 2012-01-03" in line and "outside" not in line
+
+
+def test_a_range_partly_outside_the_data_is_clipped_with_a_warning(tmp_path) -> None:
+    proc = run("backtest", str(USER_ALGOS / "buy_and_hold.py"), "--start", "2013-02-01", "--end", "2014-01-02",
+               "--output", "o", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "running 2013-02-01..2013-03-01" in proc.stderr and "reaches outside the data" in proc.stderr
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["start"] == "2013-02-01" and summary["end"] == "2013-03-01" and summary["sessions"] == 19
 
 
 def test_bad_date_is_a_clear_error(tmp_path) -> None:

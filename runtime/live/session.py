@@ -58,6 +58,7 @@ from runtime.engine.engine import Engine, OrderRecord, Phase
 from runtime.engine.live import LiveLoop
 from runtime.engine.results import ResultsRecorder, summary_of, write_results
 from runtime.engine.timeline import Timeline, build_timeline
+from runtime.errors import AlgorithmLoadError
 from runtime.journal import Journal
 from runtime.live.broker import WAKE, EngineBroker, EventInbox, SyncedIBBroker
 from runtime.live.feed import BrokerDispatcher, BrokerFeed
@@ -104,6 +105,8 @@ class LiveResult:
     history_requests: int = 0
     #: splits IB booked that the run inferred from IB's positions and applied to its ledger
     broker_splits: list[AppliedSplit] = field(default_factory=list)
+    #: the exception text when ``strict`` stopped the run at the algorithm's first error
+    strict_error: str | None = None
 
 
 class _Loop(LiveLoop):
@@ -169,8 +172,12 @@ class LiveSession:
         *,
         sync: Callable[[], None] | None = None,
         set_models: Callable[..., None] | None = None,
+        session_hooks: Iterable[Callable[[Engine, int], None]] = (),
     ) -> None:
         self.options = options
+        #: called after each session's results are recorded (progress bars)
+        self.session_hooks = list(session_hooks)
+        self.strict_error: str | None = None
         self.clock = clock
         self.calendar = calendar
         self.journal = Journal(options.journal_path)
@@ -247,6 +254,7 @@ class LiveSession:
         self.recorder = ResultsRecorder(engine.ledger.portfolio_value)
         engine.on_session_end_hooks.append(self.recorder.on_session_end)
         engine.on_session_end_hooks.append(self._on_session_end)
+        engine.on_session_end_hooks.extend(self.session_hooks)
         self.handle_pending()
 
     def _seed_positions(self) -> None:
@@ -528,9 +536,15 @@ class LiveSession:
             if on_loop is not None:
                 on_loop(loop)
             t1 = time.perf_counter()
-            loop.run()
+            try:
+                loop.run()
+                reason = loop.stopped_because
+            except AlgorithmLoadError as exc:  # strict: the algorithm's first error stops the run, results written
+                if not self.options.strict:
+                    raise
+                self.strict_error = str(exc)
+                reason = "the algorithm raised (--strict)"
             t2 = time.perf_counter()
-            reason = loop.stopped_because
         except BaseException:
             self.close(cancel=False)
             raise
@@ -590,7 +604,7 @@ class LiveSession:
                     "broker_splits": [s.to_dict() for s in self.broker_splits]}
             files = write_results(perf, self.options.output, summary, meta)
         return LiveResult(perf, summary, engine, reason, files, timings, self.link.sent,
-                          self.feed.history_requests if self.feed else 0, list(self.broker_splits))
+                          self.feed.history_requests if self.feed else 0, list(self.broker_splits), self.strict_error)
 
 
 def _holding(asset: Asset, amount: float, avg_cost: float) -> Holding:
