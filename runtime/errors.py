@@ -28,6 +28,14 @@ class AlgorithmLoadError(IbAlgoError):
         super().__init__(where + message)
 
 
+class AlgorithmRaisedError(IbAlgoError):
+    """``strict``: the algorithm raised, so the run stopped; ``perf`` holds the results of the sessions completed."""
+
+    def __init__(self, message: str, perf: object = None) -> None:
+        self.perf = perf
+        super().__init__(message)
+
+
 class AlgorithmApiError(IbAlgoError):
     """The algorithm called the API wrongly (bad arguments, wrong phase). Raised into the algorithm."""
 

@@ -21,7 +21,7 @@ from runtime.core.orders import OrderStatus
 from runtime.data.portal import DataPortal
 from runtime.data.store import BarArrays
 from runtime.engine.dispatch import Dispatcher, StoreBarFeed
-from runtime.engine.engine import Engine
+from runtime.engine.engine import Engine, UserFunctions
 from runtime.engine.results import ResultsRecorder, summary_of, write_results
 from runtime.engine.timeline import build_regular_timeline, build_timeline
 from runtime.errors import AlgorithmLoadError
@@ -147,6 +147,7 @@ def run_backtest(
     on_engine: Callable[[Engine], None] | None = None,
     session_hooks: list[Callable[[Engine, int], None]] | None = None,
     perf_pickle: Path | None = None,
+    functions: UserFunctions | None = None,
 ) -> BacktestResult:
     """Run the algorithm in ``algo_path`` from session ``start`` to ``end`` on the given bars.
 
@@ -162,7 +163,8 @@ def run_backtest(
     session's results are recorded (progress bars). A KeyboardInterrupt during the loop, or ``strict`` stopping at
     the algorithm's first error, still ends with ``analyze`` and the results of the sessions completed so far
     written; :attr:`BacktestResult.stopped` says why. ``perf_pickle`` writes only the results table there (zipline's
-    ``-o FILE.pickle``) instead of the files into ``output``.
+    ``-o FILE.pickle``) instead of the files into ``output``. ``functions`` runs those lifecycle functions instead of
+    loading ``algo_path`` (which then only names them in messages): :func:`runtime.script.run_algorithm`.
     """
     t0 = time.perf_counter()
     cal = daily.calendar
@@ -187,7 +189,8 @@ def run_backtest(
     algo_log.addFilter(clock_filter)
     strict_error: str | None = None
     try:
-        engine.functions = load_algorithm(algo_path, build_namespace(engine.api))
+        engine.functions = functions if functions is not None else load_algorithm(algo_path,
+                                                                                  build_namespace(engine.api))
         recorder = ResultsRecorder(capital)
         engine.on_session_end_hooks.append(recorder.on_session_end)
         engine.on_session_end_hooks.append(OrderLog().on_session_end)
