@@ -212,7 +212,9 @@ def _configure_logging(level: str, calendar_name: str = "XNYS") -> None:
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
+    from runtime.progress import LogHandler
+
+    handler = LogHandler(sys.stderr)
     try:
         from runtime.core.calendar import get_calendar
 
@@ -401,8 +403,11 @@ def cmd_run(settings: Settings, origin: str = "", quiet: bool = False, replay_cl
     interrupts.hard_exit = True  # a second Ctrl-C of a broker run leaves at once (orders stay at the broker)
     progress = SessionProgress("replay" if target.host is None else "run")
 
+    sessions: list[LiveSession] = []
+
     def install(session: LiveSession) -> None:
         interrupts.stop = session.stop
+        sessions.append(session)
 
     def stamp_with(clock: object, calendar: object) -> None:
         stamp = ExchangeTimeFilter(clock, calendar)  # type: ignore[arg-type]
@@ -438,6 +443,10 @@ def cmd_run(settings: Settings, origin: str = "", quiet: bool = False, replay_cl
     if interrupts.signals and not result.perf.empty:
         out.write(f"  results up to {result.perf.index[-1].date()} (the last completed session)\n")
     out.write(f"  results written to {output}/ (results.csv, trades.csv, orders.csv, results.pkl; journal.sqlite)\n")
+    loop = sessions[0].loop if sessions else None
+    if loop is not None and loop.jumped_ns:
+        out.write(f"  the replay jumped over {loop.jumped_ns / 3.6e12:.1f} h of closed market (--replay-closed "
+                  "replays it)\n")
     out.write(f"  whole run {elapsed:.2f} s\n")
     return _exit_code(interrupts, result.engine.error_count)
 

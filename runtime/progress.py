@@ -6,6 +6,7 @@ One small wrapper so every command shows progress the same way and stays quiet w
   line's ``--quiet``);
 - :meth:`Progress.update` is cheap enough for a hot loop: it only adds to a counter, and hands the count to tqdm
   at most every ``min_interval_s`` (0.1 s) of wall time, checked every ``check_every`` calls;
+- log lines written through :class:`LogHandler` (the command line's handler) appear above a bar being shown;
 - it is a leaf module (it imports nothing from the runtime), so any layer may use it.
 
 Usage::
@@ -20,11 +21,13 @@ Usage::
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from typing import IO, Any
 
 _quiet = False
+_shown: list[Progress] = []
 
 
 def configure(*, quiet: bool) -> None:
@@ -50,8 +53,8 @@ class Progress:
     def __init__(self, total: float | None = None, desc: str = "", unit: str = "it", *, show: bool | None = None,
                  min_interval_s: float = 0.1, check_every: int = 1, stream: IO[str] | None = None) -> None:
         self.shown = enabled(stream) if show is None else bool(show)
-        self.count = 0.0
-        self._pending = 0.0
+        self.count: float = 0
+        self._pending: float = 0
         self._calls = 0
         self._check_every = max(int(check_every), 1)
         self._interval = float(min_interval_s)
@@ -59,10 +62,15 @@ class Progress:
         self._postfix: str | None = None
         self._bar: Any = None
         if self.shown:
+            import shutil
+
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, desc=desc, unit=unit, file=stream or sys.stderr, dynamic_ncols=True,
-                             leave=False, mininterval=self._interval)
+            # a terminal that reports no size would hide the bar: then $COLUMNS/$LINES or 80 x 24
+            size = shutil.get_terminal_size()
+            self._bar = tqdm(total=total, desc=desc, unit=unit, file=stream or sys.stderr, ncols=size.columns or 80,
+                             nrows=size.lines or 24, leave=False, mininterval=self._interval)
+            _shown.append(self)
 
     def update(self, n: float = 1, postfix: str | None = None) -> None:
         """Add ``n`` done; ``postfix`` (e.g. the date reached) is shown with the next refresh."""
@@ -87,7 +95,7 @@ class Progress:
             self._bar.set_postfix_str(self._postfix, refresh=False)
         if self._pending:
             self._bar.update(self._pending)
-            self._pending = 0.0
+            self._pending = 0
 
     def set_description(self, desc: str) -> None:
         if self._bar is not None:
@@ -99,6 +107,8 @@ class Progress:
             self._flush()
             self._bar.close()
             self._bar = None
+            if self in _shown:
+                _shown.remove(self)
 
     def __enter__(self) -> Progress:
         return self
@@ -107,9 +117,24 @@ class Progress:
         self.close()
 
 
+class LogHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stderr log handler that writes above a progress bar being shown (the bar is redrawn under the line)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not _shown:
+            super().emit(record)
+            return
+        try:
+            from tqdm import tqdm
+
+            tqdm.write(self.format(record), file=self.stream)
+        except Exception:
+            self.handleError(record)
+
+
 def progress(total: float | None = None, desc: str = "", unit: str = "it", **kwargs: Any) -> Progress:
     """A :class:`Progress` bar (shown on a terminal unless configured quiet); use it as a context manager."""
     return Progress(total, desc, unit, **kwargs)
 
 
-__all__ = ["Progress", "configure", "enabled", "progress"]
+__all__ = ["LogHandler", "Progress", "configure", "enabled", "progress"]

@@ -143,6 +143,7 @@ def run_backtest(
     before_trading_start: object = None,
     replay_speed: float | bool | None = False,
     replay_grace_ns: int | None = None,
+    replay_skip_closed: bool = False,
     rep_bar_freq: float | None = None,
     on_engine: Callable[[Engine], None] | None = None,
     session_hooks: list[Callable[[Engine, int], None]] | None = None,
@@ -153,7 +154,8 @@ def run_backtest(
 
     ``replay_speed`` False (the default) runs the discrete-event loop as fast as possible. A number or None runs
     the same events through the live loop instead (clock ticks, the misfire policy) on a replay clock at that many
-    times real speed (None: jump from event to event); the results must be the same.
+    times real speed (None: jump from event to event); the results must be the same. ``replay_skip_closed``: a
+    replay at a speed jumps over the closed market, as ``ibalgo run`` does.
 
     ``rep_bar_freq`` (seconds) selects IBridgePy's REGULAR mode: handle_data every ``rep_bar_freq`` seconds around
     the clock (minute data only; ``data`` shows the last completed minute bar), instead of once per bar.
@@ -220,7 +222,7 @@ def run_backtest(
                               counter)
             else:
                 bars = _replay(engine, broker, timeline, daily, minute_for_run, replay_speed, replay_grace_ns,
-                               counter)
+                               counter, replay_skip_closed)
         except KeyboardInterrupt:  # a second Ctrl-C while the algorithm's code runs: stop here, keep what is done
             engine.request_stop("interrupted")
             bars = counter.bars
@@ -302,7 +304,8 @@ def _drive(engine: Engine, broker: SimBroker, timeline, daily: BarArrays, minute
 
 
 def _replay(engine: Engine, broker: SimBroker, timeline, daily: BarArrays, minute: BarArrays | None,
-            speed: float | None, grace_ns: int | None = None, counter: _BarCounter | None = None) -> int:
+            speed: float | None, grace_ns: int | None = None, counter: _BarCounter | None = None,
+            skip_closed: bool = False) -> int:
     """The live code path on a replay clock: ticks from the dispatcher, the misfire policy, the same dispatcher."""
     from runtime.engine.clocks import ReplayClock
     from runtime.engine.live import LiveLoop
@@ -313,9 +316,10 @@ def _replay(engine: Engine, broker: SimBroker, timeline, daily: BarArrays, minut
     dispatcher = Dispatcher(engine, StoreBarFeed(broker, daily, minute))
     if counter is not None:
         counter.dispatcher = dispatcher
-    loop = LiveLoop(dispatcher, timeline, clock, **({} if grace_ns is None else {"grace_ns": grace_ns}))
+    loop = LiveLoop(dispatcher, timeline, clock, skip_closed=skip_closed,
+                    **({} if grace_ns is None else {"grace_ns": grace_ns}))
     loop.run()
-    engine.live_stats = {"skipped": loop.skipped, "overruns": loop.overruns}
+    engine.live_stats = {"skipped": loop.skipped, "overruns": loop.overruns, "jumped_ns": loop.jumped_ns}
     return dispatcher.bars
 
 

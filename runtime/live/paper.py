@@ -249,7 +249,7 @@ def run_algorithm(
         "journal.sqlite", frequency=frequency, end=end, output=output, strict=strict,
         history_sessions=history_sessions, cancel_on_stop=cancel_on_stop,
         before_trading_start=before_trading_start, mode=mode,
-        corporate_actions=gateway.corporate_actions if gateway is not None else None)
+        corporate_actions=gateway.corporate_actions if gateway is not None else None, skip_closed=skip_closed)
     session = LiveSession(
         options, broker_factory(config, run_id, clock, virtual_pacing=gateway is not None,
                                 target=target), clock, calendar,

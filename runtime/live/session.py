@@ -89,6 +89,8 @@ class LiveOptions:
     #: (splits, dividends) the broker applies to the account, when known (the embedded simulated gateway's data), so
     #: the run's ledger applies them too; None: none are known (TWS/IB Gateway)
     corporate_actions: tuple[tuple, tuple] | None = None
+    #: a replay clock at a speed jumps over the closed market (nights, weekends, holidays)
+    skip_closed: bool = True
 
 
 @dataclass
@@ -528,7 +530,8 @@ class LiveSession:
             assert engine is not None and feed is not None
             timeline = self.timeline()
             dispatcher = _SessionDispatcher(self, engine, feed)
-            loop = _Loop(self, dispatcher, timeline, self.clock, resume_after_ns=self.last_event_ns)
+            loop = _Loop(self, dispatcher, timeline, self.clock, resume_after_ns=self.last_event_ns,
+                         skip_closed=self.options.skip_closed)
             self.loop = loop
             self.inbox.connect(loop.post)
             if stop_after is not None:
