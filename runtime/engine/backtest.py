@@ -83,9 +83,21 @@ class OrderLog:
         self._seen: set[str] = set()
         self._summarised = False
 
+    def _say_summarised(self) -> None:
+        if not self._summarised:
+            self._summarised = True
+            order_log.info("%d orders and fills logged; from now on one line per session (--log-level DEBUG logs "
+                           "each)", self.limit)
+
     def on_session_end(self, engine: Engine, session: int) -> None:
         today = engine.today
-        if not today.orders and not today.transactions:
+        if (not today.orders and not today.transactions) or not order_log.isEnabledFor(logging.INFO):
+            return
+        debug = order_log.isEnabledFor(logging.DEBUG)
+        if self.logged >= self.limit and not debug:  # counts only: nothing to format
+            self._say_summarised()
+            order_log.info("%d orders placed, %d fills, %d orders open", today.orders_placed, len(today.transactions),
+                           len(engine.open_order_ids))
             return
         cal = engine.calendar
         # (instant, rank, format, args): at one instant, fills (at the bar's start) come before new orders
@@ -109,7 +121,6 @@ class OrderLog:
                 lines.append((record.dt_ns, 2, "order %s %s: %s", (record.id[:8], record.status.name.lower(),
                                                                   record.reason or "")))
         lines.sort(key=lambda line: line[:2])
-        debug = order_log.isEnabledFor(logging.DEBUG)
         rest = 0
         for ns, _, fmt, args in lines:
             stamp = {"simtime": cal.to_local(ns).strftime("%Y-%m-%d %H:%M:%S %Z")}
@@ -121,10 +132,7 @@ class OrderLog:
                 if debug:
                     order_log.debug(fmt, *args, extra=stamp)
         if rest and not debug:
-            if not self._summarised:
-                self._summarised = True
-                order_log.info("%d orders and fills logged; from now on one line per session (--log-level DEBUG "
-                               "logs each)", self.limit)
+            self._say_summarised()
             order_log.info("%d orders placed, %d fills, %d orders open", today.orders_placed, len(today.transactions),
                            len(engine.open_order_ids))
 
