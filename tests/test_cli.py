@@ -86,7 +86,7 @@ def test_a_range_partly_outside_the_data_is_clipped_with_a_warning(tmp_path) -> 
     assert proc.returncode == 0, proc.stderr
     assert "running 2013-02-01..2013-03-01" in proc.stderr and "reaches outside the data" in proc.stderr
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
-    assert summary["start"] == "2013-02-01" and summary["end"] == "2013-03-01" and summary["sessions"] == 19
+    assert summary["start"] == "2013-02-01" and summary["end"] == "2013-03-01" and summary["sessions"] == 20
 
 
 def test_bad_date_is_a_clear_error(tmp_path) -> None:
@@ -101,3 +101,31 @@ def test_unknown_symbol_with_a_suggestion(tmp_path) -> None:
     line = _one_line_error(run("backtest", str(algo), "--start", "2012-01-03", "--end", "2012-01-31",
                                "--output", "o", cwd=tmp_path))
     assert f"{algo}:2" in line and "MSFTT" in line and "Did you mean MSFT" in line
+
+
+def test_zipline_flags_and_a_pickle_output(tmp_path) -> None:
+    proc = run("backtest", "-f", str(USER_ALGOS / "buy_and_hold.py"), "-s", "2012-01-03", "-e", "2012-03-30",
+               "--capital-base", "50000", "-b", "sample", "-o", "perf.pickle", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "results table (perf) written to perf.pickle" in proc.stdout
+    perf = pd.read_pickle(tmp_path / "perf.pickle")
+    assert len(perf) == 62 and perf["starting_cash"].iloc[0] == 50_000
+    assert {"portfolio_value", "transactions", "positions"} <= set(perf.columns)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["perf.pickle"]  # only the table, as zipline's -o
+    bars = tmp_path / "bars"
+    bars.mkdir()
+    sample = pd.read_csv(USER_ALGOS.parent / "runtime" / "data" / "sample" / "us-stocks-daily-2000-2013.csv.gz")
+    aapl = sample[sample["Ticker"] == "AAPL"].drop(columns=["Ticker"])
+    aapl.to_csv(bars / "AAPL.csv", index=False)
+    proc = run("backtest", "-f", str(USER_ALGOS / "buy_and_hold.py"), "-s", "2012-01-03", "-e", "2012-03-30",
+               "-b", str(bars), "-o", "folder", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "folder" / "summary.json").exists()
+
+
+def test_conflicting_zipline_flags_are_clear(tmp_path) -> None:
+    line = _one_line_error(run("backtest", "a.py", "-f", "b.py", cwd=tmp_path))
+    assert "two algorithm files given" in line
+    line = _one_line_error(run("backtest", str(USER_ALGOS / "buy_and_hold.py"), "-b", "quantopian-nope",
+                               cwd=tmp_path))
+    assert "-b quantopian-nope" in line and "sample" in line
