@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from runtime import __version__
 from runtime.config import Settings, load_settings, with_overrides
@@ -373,6 +374,18 @@ class SessionProgress:
             self.bar.close()
 
 
+def _strict_result(run: Callable[[], Any]) -> Any:
+    """The run's result, also when ``--strict`` stopped it (the results are written; the summary follows)."""
+    from runtime.errors import AlgorithmRaisedError
+
+    try:
+        return run()
+    except AlgorithmRaisedError as exc:
+        if exc.result is None:
+            raise
+        return exc.result
+
+
 def _say_replaced(output: Path) -> None:
     """A folder holding an earlier run's results gets the new ones: say so before they are replaced."""
     earlier = output / "summary.json"
@@ -419,13 +432,13 @@ def cmd_run(settings: Settings, origin: str = "", quiet: bool = False, replay_cl
     started = time.perf_counter()
     interrupts.install()
     try:
-        result = run_algorithm(
+        result = _strict_result(lambda: run_algorithm(
             settings.algorithm, target=target, frequency=settings.frequency, replay=_replay_window(settings),
             speed=speed, capital=settings.capital, data_dir=settings.data_dir, seed=settings.seed, output=output,
             run_id=settings.run_id, strict=settings.strict, cancel_on_stop=settings.cancel_on_stop,
             calendar_name=settings.exchange_calendar, before_trading_start=settings.before_trading_start,
             history_sessions=int(settings.history_sessions), on_session=install,
-            session_hooks=[] if quiet else [progress], skip_closed=not replay_closed, on_clock=stamp_with)
+            session_hooks=[] if quiet else [progress], skip_closed=not replay_closed, on_clock=stamp_with))
     finally:
         progress.close()
         interrupts.restore()
@@ -473,12 +486,12 @@ def cmd_backtest(settings: Settings, origin: str = "", quiet: bool = False) -> i
             if interrupts.signals:  # a signal came while loading: stop at once
                 raise Interrupted(interrupts.signals[0])
 
-        result = run_backtest(
+        result = _strict_result(lambda: run_backtest(
             settings.algorithm, daily=daily, minute=minute, start=start, end=end, capital=settings.capital,
             frequency=settings.frequency, output=None if pickle else target, strict=settings.strict,
             before_trading_start=settings.before_trading_start, rep_bar_freq=settings.rep_bar_freq,
             on_engine=on_engine, session_hooks=[] if quiet else [progress], perf_pickle=pickle,
-        )
+        ))
     finally:
         progress.close()
         interrupts.restore()

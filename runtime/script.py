@@ -27,7 +27,7 @@ from typing import Any
 
 import pandas as pd
 
-from runtime.errors import AlgorithmLoadError, AlgorithmRaisedError, ConfigError
+from runtime.errors import AlgorithmLoadError, ConfigError
 
 #: zipline's bundle names that mean "the bundled daily bars" here
 SAMPLE_BUNDLES = ("sample", "bundled", "quandl", "quantopian-quandl")
@@ -96,9 +96,9 @@ def run_algorithm(
         data: a folder of CSV/Parquet bars, one file per symbol (see the README's "Data").
         output: a folder to also write the result files into (results.csv, trades.csv, ...), as the command does.
         strict: stop at the algorithm's first exception and raise :class:`~runtime.errors.AlgorithmRaisedError`
-            (its ``perf`` holds the sessions completed). By default, as ``ibalgo backtest``, an exception in
-            ``handle_data`` or a scheduled function is logged with the file and line, and the run goes on
-            (zipline would stop); the count is in ``perf.attrs["errors_in_algorithm"]``.
+            (its ``perf`` holds the sessions completed; ``analyze`` has run). By default, as ``ibalgo backtest``,
+            an exception in ``handle_data`` or a scheduled function is logged with the file and line, and the run
+            goes on (zipline would stop); the count is in ``perf.attrs["errors_in_algorithm"]``.
         trading_calendar: the exchange calendar's code.
         before_trading_start_time: exchange-local time of ``before_trading_start``.
 
@@ -144,8 +144,6 @@ def run_algorithm(
     perf = result.perf
     perf.attrs["errors_in_algorithm"] = result.engine.error_count
     perf.attrs["stopped"] = result.stopped
-    if result.strict_error:
-        raise AlgorithmRaisedError(result.strict_error, perf)
     return perf
 
 

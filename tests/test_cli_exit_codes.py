@@ -212,3 +212,13 @@ def test_output_folder_of_an_earlier_run_is_replaced_with_a_warning(tmp_path: Pa
     second = run(*args, cwd=tmp_path)
     assert second.returncode == 0
     assert "same/ holds the results of an earlier run" in second.stderr and "replaced" in second.stderr
+
+
+def test_strict_in_a_replay_writes_the_results_and_exits_3(tmp_path: Path) -> None:
+    algo = _algo(tmp_path, "raises.py", RAISES_EVERY_TENTH)
+    proc = run("run", str(algo), "--replay", "2011-01-03:2011-02-28", "--output", "r", "--strict", cwd=tmp_path)
+    assert proc.returncode == EXIT_ALGORITHM_RAISED, proc.stderr
+    assert "raises.py:9: ValueError: every tenth bar" in proc.stderr
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["stopped"] == "the algorithm raised (--strict)" and summary["errors_in_algorithm"] == 1
+    assert summary["sessions"] == 9

@@ -24,7 +24,7 @@ from runtime.engine.dispatch import Dispatcher, StoreBarFeed
 from runtime.engine.engine import Engine, UserFunctions
 from runtime.engine.results import ResultsRecorder, summary_of, write_results
 from runtime.engine.timeline import build_regular_timeline, build_timeline
-from runtime.errors import AlgorithmLoadError
+from runtime.errors import AlgorithmLoadError, AlgorithmRaisedError
 
 log = logging.getLogger("ibalgo.backtest")
 order_log = logging.getLogger("ibalgo.orders")
@@ -172,7 +172,8 @@ def run_backtest(
     :meth:`Engine.request_stop` ends the run after the session being simulated). ``session_hooks`` run after each
     session's results are recorded (progress bars). A KeyboardInterrupt during the loop, or ``strict`` stopping at
     the algorithm's first error, still ends with ``analyze`` and the results of the sessions completed so far
-    written; :attr:`BacktestResult.stopped` says why. ``perf_pickle`` writes only the results table there (zipline's
+    written; :attr:`BacktestResult.stopped` says why (``strict`` then raises AlgorithmRaisedError, a kind of
+    AlgorithmLoadError, holding the result). ``perf_pickle`` writes only the results table there (zipline's
     ``-o FILE.pickle``) instead of the files into ``output``. ``functions`` runs those lifecycle functions instead of
     loading ``algo_path`` (which then only names them in messages): :func:`runtime.script.run_algorithm`.
     """
@@ -267,8 +268,11 @@ def run_backtest(
         for handler in handlers:
             handler.removeFilter(clock_filter)
     timings = {"setup": t2 - t0, "load": t1 - t0, "loop": t3 - t2, "finish": t4 - t3, "total": t4 - t0}
-    return BacktestResult(perf, summary, engine, files, timings, len(timeline), bars, engine.stop_requested,
-                          strict_error)
+    result = BacktestResult(perf, summary, engine, files, timings, len(timeline), bars, engine.stop_requested,
+                            strict_error)
+    if strict_error is not None:
+        raise AlgorithmRaisedError(strict_error, result)
+    return result
 
 
 class _BarCounter:

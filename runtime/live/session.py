@@ -58,7 +58,7 @@ from runtime.engine.engine import Engine, OrderRecord, Phase
 from runtime.engine.live import LiveLoop
 from runtime.engine.results import ResultsRecorder, summary_of, write_results
 from runtime.engine.timeline import Timeline, build_timeline
-from runtime.errors import AlgorithmLoadError
+from runtime.errors import AlgorithmLoadError, AlgorithmRaisedError
 from runtime.journal import Journal
 from runtime.live.broker import WAKE, EngineBroker, EventInbox, SyncedIBBroker
 from runtime.live.feed import BrokerDispatcher, BrokerFeed
@@ -552,7 +552,10 @@ class LiveSession:
             self.close(cancel=False)
             raise
         self.shutdown(reason or "stopped")
-        return self._result(reason, {"start": t1 - t0, "loop": t2 - t1, "total": time.perf_counter() - t0})
+        result = self._result(reason, {"start": t1 - t0, "loop": t2 - t1, "total": time.perf_counter() - t0})
+        if self.strict_error is not None:  # strict: the results are written, then the error is raised
+            raise AlgorithmRaisedError(self.strict_error, result)
+        return result
 
     def stop(self, reason: str) -> None:
         """Thread-safe: ask the run to stop after the event being handled (Ctrl-C, SIGTERM)."""
