@@ -352,17 +352,19 @@ def _exit_code(interrupts: _Interrupts, errors: int) -> int:
 class SessionProgress:
     """A session hook that drives a progress bar: sessions done of the run's sessions, the date reached."""
 
-    def __init__(self, desc: str) -> None:
+    def __init__(self, desc: str, bounded: bool = True) -> None:
         from runtime.progress import Progress
 
         self.desc = desc
+        #: False: a run on TWS / IB Gateway, whose sessions have no set end (no total, no ETA)
+        self.bounded = bounded
         self.bar: Progress | None = None
         self._progress = Progress
 
     def __call__(self, engine: object, session: int) -> None:
         bar = self.bar
         if bar is None:
-            total = engine.end_session - engine.start_session + 1  # type: ignore[attr-defined]
+            total = engine.end_session - engine.start_session + 1 if self.bounded else None  # type: ignore
             bar = self.bar = self._progress(total, self.desc, "session")
             if not bar.shown:
                 return
@@ -414,7 +416,7 @@ def cmd_run(settings: Settings, origin: str = "", quiet: bool = False, replay_cl
     speed = None if str(settings.speed).lower() == "max" else float(settings.speed)
     interrupts = _Interrupts()
     interrupts.hard_exit = True  # a second Ctrl-C of a broker run leaves at once (orders stay at the broker)
-    progress = SessionProgress("replay" if target.host is None else "run")
+    progress = SessionProgress("replay" if target.host is None else "run", bounded=target.host is None)
 
     sessions: list[LiveSession] = []
 

@@ -331,7 +331,9 @@ def _replay(engine: Engine, broker: SimBroker, timeline, daily: BarArrays, minut
     loop = LiveLoop(dispatcher, timeline, clock, skip_closed=skip_closed,
                     **({} if grace_ns is None else {"grace_ns": grace_ns}))
     loop.run()
-    engine.live_stats = {"skipped": loop.skipped, "overruns": loop.overruns, "jumped_ns": loop.jumped_ns}
+    engine.live_stats = {"skipped": loop.skipped, "overruns": loop.overruns}
+    if skip_closed:
+        engine.live_stats["jumped_ns"] = loop.jumped_ns
     return dispatcher.bars
 
 
