@@ -26,6 +26,7 @@ setup(
         "pytz>=2023.3",
         "apscheduler>=3.11,<4",
         "exchange_calendars>=4.5,<5",
+        "tqdm>=4.66,<5",
     ],
     extras_require={
         "test": [

@@ -28,6 +28,19 @@ class AlgorithmLoadError(IbAlgoError):
         super().__init__(where + message)
 
 
+class AlgorithmRaisedError(AlgorithmLoadError):
+    """``strict``: the algorithm raised, so the run stopped after writing its results; ``result`` is what the run
+    produced (a BacktestResult or LiveResult) and ``perf`` its results table of the sessions completed."""
+
+    def __init__(self, message: str, result: object = None) -> None:
+        self.result = result
+        super().__init__(message)
+
+    @property
+    def perf(self) -> object:
+        return getattr(self.result, "perf", None)
+
+
 class AlgorithmApiError(IbAlgoError):
     """The algorithm called the API wrongly (bad arguments, wrong phase). Raised into the algorithm."""
 

@@ -67,11 +67,26 @@ def test_missing_file_error(tmp_path) -> None:
     assert "not found" in line and "no_such_algo.py" in line
 
 
-@pytest.mark.parametrize(("start", "end"), [("1990-01-02", "1990-12-31"), ("2012-06-01", "2014-01-02")])
+@pytest.mark.parametrize(("start", "end"), [("1990-01-02", "1990-12-31"), ("2014-01-02", "2014-06-30")])
 def test_date_range_outside_the_data(tmp_path, start: str, end: str) -> None:
     line = _one_line_error(run("backtest", str(USER_ALGOS / "buy_and_hold.py"), "--start", start, "--end", end,
                                "--output", "o", cwd=tmp_path))
     assert "outside the data" in line and "2000-03-01" in line and "2013-03-01" in line
+
+
+def test_start_after_end_says_so(tmp_path) -> None:
+    line = _one_line_error(run("backtest", str(USER_ALGOS / "buy_and_hold.py"), "--start", "2012-05-01", "--end",
+                               "2012-01-03", "--output", "o", cwd=tmp_path))
+    assert "start 2012-05-01 is after the end 2012-01-03" in line and "outside" not in line
+
+
+def test_a_range_partly_outside_the_data_is_clipped_with_a_warning(tmp_path) -> None:
+    proc = run("backtest", str(USER_ALGOS / "buy_and_hold.py"), "--start", "2013-02-01", "--end", "2014-01-02",
+               "--output", "o", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "running 2013-02-01..2013-03-01" in proc.stderr and "reaches outside the data" in proc.stderr
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["start"] == "2013-02-01" and summary["end"] == "2013-03-01" and summary["sessions"] == 20
 
 
 def test_bad_date_is_a_clear_error(tmp_path) -> None:
@@ -86,3 +101,31 @@ def test_unknown_symbol_with_a_suggestion(tmp_path) -> None:
     line = _one_line_error(run("backtest", str(algo), "--start", "2012-01-03", "--end", "2012-01-31",
                                "--output", "o", cwd=tmp_path))
     assert f"{algo}:2" in line and "MSFTT" in line and "Did you mean MSFT" in line
+
+
+def test_zipline_flags_and_a_pickle_output(tmp_path) -> None:
+    proc = run("backtest", "-f", str(USER_ALGOS / "buy_and_hold.py"), "-s", "2012-01-03", "-e", "2012-03-30",
+               "--capital-base", "50000", "-b", "sample", "-o", "perf.pickle", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "results table (perf) written to perf.pickle" in proc.stdout
+    perf = pd.read_pickle(tmp_path / "perf.pickle")
+    assert len(perf) == 62 and perf["starting_cash"].iloc[0] == 50_000
+    assert {"portfolio_value", "transactions", "positions"} <= set(perf.columns)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["perf.pickle"]  # only the table, as zipline's -o
+    bars = tmp_path / "bars"
+    bars.mkdir()
+    sample = pd.read_csv(USER_ALGOS.parent / "runtime" / "data" / "sample" / "us-stocks-daily-2000-2013.csv.gz")
+    aapl = sample[sample["Ticker"] == "AAPL"].drop(columns=["Ticker"])
+    aapl.to_csv(bars / "AAPL.csv", index=False)
+    proc = run("backtest", "-f", str(USER_ALGOS / "buy_and_hold.py"), "-s", "2012-01-03", "-e", "2012-03-30",
+               "-b", str(bars), "-o", "folder", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "folder" / "summary.json").exists()
+
+
+def test_conflicting_zipline_flags_are_clear(tmp_path) -> None:
+    line = _one_line_error(run("backtest", "a.py", "-f", "b.py", cwd=tmp_path))
+    assert "two algorithm files given" in line
+    line = _one_line_error(run("backtest", str(USER_ALGOS / "buy_and_hold.py"), "-b", "quantopian-nope",
+                               cwd=tmp_path))
+    assert "-b quantopian-nope" in line and "sample" in line

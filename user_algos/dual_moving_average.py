@@ -48,6 +48,9 @@ def handle_data(context, data):
 
 
 def analyze(context, perf):
+    if perf.empty:  # the run stopped before its first session ended (Ctrl-C, a replay started after the data)
+        log.info("no session completed")
+        return
     last = perf.iloc[-1]
     log.info(
         f"final portfolio value {last['portfolio_value']:,.2f}; "

@@ -124,12 +124,9 @@ def _check_signature(func: Callable[..., Any], name: str, nargs: int, path: str)
         ) from None
 
 
-def load_algorithm(path: str | Path, namespace: dict[str, Any]) -> UserFunctions:
-    """Execute the algorithm file in a fresh namespace pre-filled with ``namespace``; return its functions.
-
-    Errors (missing file, syntax error, exception at import time, no ``initialize``, a wrong signature) become
-    one :class:`AlgorithmLoadError` naming the file and line.
-    """
+def check_algorithm_file(path: str | Path, origin: str = "") -> Path:
+    """``path`` as a Path if it is a file, else an AlgorithmLoadError with a hint (a missing ``.py``, a file of that
+    name in ``user_algos/``); ``origin`` says where the name came from (e.g. "ALGORITHM in ./settings.py")."""
     p = Path(path)
     if not p.is_file():
         hint = ""
@@ -137,7 +134,17 @@ def load_algorithm(path: str | Path, namespace: dict[str, Any]) -> UserFunctions
             hint = f" (did you mean {p.with_suffix('.py')}?)"
         elif not p.is_absolute() and (Path("user_algos") / p.name).is_file():
             hint = f" (did you mean user_algos/{p.name}?)"
-        raise AlgorithmLoadError(f"algorithm file not found: {p}{hint}")
+        raise AlgorithmLoadError(f"algorithm file not found: {p}{f' ({origin})' if origin else ''}{hint}")
+    return p
+
+
+def load_algorithm(path: str | Path, namespace: dict[str, Any]) -> UserFunctions:
+    """Execute the algorithm file in a fresh namespace pre-filled with ``namespace``; return its functions.
+
+    Errors (missing file, syntax error, exception at import time, no ``initialize``, a wrong signature) become
+    one :class:`AlgorithmLoadError` naming the file and line.
+    """
+    p = check_algorithm_file(path)
     resolved = str(p.resolve())
     try:
         source = p.read_text(encoding="utf-8")

@@ -2,23 +2,36 @@
 
 from __future__ import annotations
 
+import logging
+
 import pandas as pd
 
 from runtime.data.errors import DateRangeError
 from runtime.data.store import BarArrays
 
+log = logging.getLogger("ibalgo.data")
+
 
 def _clip_range(
     daily: BarArrays, start: pd.Timestamp | None, end: pd.Timestamp | None
 ) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``start..end`` (None: the data's own ends) clipped to the data's sessions.
+
+    Start after end, or a range with no session of the data, is a DateRangeError saying which; a range that only
+    partly overlaps the data is clipped to it, with a warning naming the sessions that run."""
     first, last = daily.start, daily.end
     s = first if start is None else start
     e = last if end is None else end
-    if s < first or e > last or s > e:
-        raise DateRangeError(
-            f"the requested range {s.date()}..{e.date()} is outside the data, which covers "
-            f"{first.date()}..{last.date()}; pass --start/--end inside it"
-        )
+    if s > e:
+        raise DateRangeError(f"the start {s.date()} is after the end {e.date()}: give --start before --end "
+                             f"(the data covers {first.date()}..{last.date()})", (first, last))
+    if e < first or s > last:
+        raise DateRangeError.outside(s, e, first, last)
+    if s < first or e > last:
+        clipped = max(s, first), min(e, last)
+        log.warning("the requested range %s..%s reaches outside the data, which covers %s..%s: running %s..%s",
+                    s.date(), e.date(), first.date(), last.date(), clipped[0].date(), clipped[1].date())
+        s, e = clipped
     return s, e
 
 

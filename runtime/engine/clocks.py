@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
 from apscheduler.executors.base import BaseExecutor
 from apscheduler.job import Job
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -108,6 +109,22 @@ class ReplayClock:
                 self._cond.notify_all()
             return self._virtual
 
+    def jump_to(self, target_ns: int) -> int:
+        """Move virtual time forward to ``target_ns`` at once, for either kind of clock (a ``speed`` clock then runs
+        on from there at its speed). Never backwards. Returns now.
+
+        A replay jumps over the closed market this way (see :func:`closed_market_jump`); whoever shares the clock
+        (the embedded gateway) sees the same jump an as-fast-as-possible clock makes from one event to the next.
+        """
+        if self._speed is None:
+            return self.advance_to(target_ns)
+        with self._cond:
+            now = self._start_ns + int((self._wall_ns() - self._wall0) * self._speed)
+            if target_ns > now:
+                self._start_ns += int(target_ns) - now
+                self._cond.notify_all()
+            return self._start_ns + int((self._wall_ns() - self._wall0) * self._speed)
+
     def wait_until(self, target_ns: int, stop: threading.Event | None = None, timeout_s: float | None = None) -> bool:
         """Block until virtual time reaches ``target_ns``. False if ``stop`` was set or ``timeout_s`` (wall
         seconds) passed first."""
@@ -130,12 +147,31 @@ class ReplayClock:
                     if self._virtual < target_ns:
                         self._cond.wait(wait)
             elif stop is not None:
-                stop.wait(wait)
+                stop.wait(min(wait, 0.05))
             else:
-                time.sleep(wait)
+                with self._cond:  # a jump_to wakes the wait
+                    self._cond.wait(wait)
 
     def __repr__(self) -> str:
         return f"ReplayClock(now_ns={self.now_ns()}, speed={self._speed})"
+
+
+def closed_market_jump(opens: np.ndarray, closes: np.ndarray) -> Callable[[int, int], int | None]:
+    """For a replay: given the clock's ``now`` and the next fire instant, where to jump the clock to, or None.
+
+    While the market is closed (before a session's open, after its close, weekends, holidays, by the sessions'
+    ``opens``/``closes``, int64 ns UTC), the clock jumps to the next fire instant or the next open, whichever is
+    first; during a session it runs at its speed.
+    """
+
+    def jump(now_ns: int, target_ns: int) -> int | None:
+        i = int(np.searchsorted(closes, now_ns, side="left"))  # the first session not closed yet
+        if i < len(opens) and int(opens[i]) <= now_ns:
+            return None  # the market is open
+        to = min(target_ns, int(opens[i])) if i < len(opens) else target_ns
+        return to if to > now_ns else None
+
+    return jump
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +240,8 @@ class LiveDispatcher:
     calendar, in a replay inline (virtual time waits for it; pass None for fast replays over long periods).
     At a horizon wake-up the rebuild is immediate, because the next fire time depends on it.
     Late fires are never dropped or merged here: each one is posted, and the engine's misfire policy decides.
+    ``jump`` (replay clocks at a speed): asked before each wait where to jump the clock (e.g.
+    :func:`closed_market_jump`, over the closed market); ``wait_idle`` is then called before the jump.
     """
 
     JOB_ID = "ibalgo-dispatcher"
@@ -216,11 +254,14 @@ class LiveDispatcher:
         *,
         wait_idle: Callable[[], object] | None = None,
         rebuild_every_ns: int | None = NS_PER_DAY,
+        jump: Callable[[int, int], int | None] | None = None,
     ) -> None:
         self.trigger = trigger
         self.clock: Clock = clock if clock is not None else WallClock()
         self._post = post
         self._wait_idle = wait_idle
+        self._jump = jump
+        self.jumped_ns = 0
         self._rebuild_every_ns = rebuild_every_ns
         self._stop = threading.Event()
         self._scheduler: BackgroundScheduler | None = None
@@ -348,8 +389,17 @@ class LiveDispatcher:
                 if self._stop.is_set():
                     return
                 clock.advance_to(target)
-            elif not clock.wait_until(target, self._stop):
-                return
+            else:
+                to = self._jump(clock.now_ns(), target) if self._jump is not None else None
+                if to is not None:
+                    if self._wait_idle is not None:
+                        self._wait_idle()  # what happened before the jump is handled at its own time
+                    if self._stop.is_set():
+                        return
+                    before = clock.now_ns()
+                    self.jumped_ns += max(clock.jump_to(to) - before, 0)
+                if not clock.wait_until(target, self._stop):
+                    return
             resume = self._handle(target)
             previous = target if resume is None else resume - 1
             if self.trigger.needs_rebuild(target, self._rebuild_every_ns):

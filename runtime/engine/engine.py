@@ -248,6 +248,13 @@ class Engine:
         if assets_changed:
             self._held_cols.clear()
 
+    def request_stop(self, reason: str) -> None:
+        """Ask the run to stop after the session being simulated (Ctrl-C, SIGTERM; a signal handler may call it).
+
+        The first reason given stands (a later request does not hide why the run stopped)."""
+        if self.stop_requested is None:
+            self.stop_requested = reason
+
     # ----------------------------------------------------------------------------------------------- user code
     def call_user(self, phase: Phase, func: Callable[..., Any], *args: Any) -> bool:
         """Run one piece of algorithm code under ``phase``; returns False if it raised (and logs it)."""

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from runtime.engine.clocks import Clock, LiveDispatcher, ReplayClock, Tick
+from runtime.engine.clocks import Clock, LiveDispatcher, ReplayClock, Tick, closed_market_jump
 from runtime.engine.dispatch import Dispatcher
 from runtime.engine.timeline import DEFAULT_GRACE_NS, Timeline, plan_due
 from runtime.engine.triggers import ArrayTrigger
@@ -47,8 +47,13 @@ class LiveLoop:
         *,
         grace_ns: int = DEFAULT_GRACE_NS,
         resume_after_ns: int | None = None,
+        skip_closed: bool = False,
     ) -> None:
         self.dispatcher = dispatcher
+        #: a replay clock at a speed jumps over the closed market (nights, weekends, holidays)
+        self.skip_closed = skip_closed
+        #: virtual time jumped over (ns), for the run's report
+        self.jumped_ns = 0
         self.resume_after_ns = resume_after_ns
         self.engine = dispatcher.engine
         self.timeline = timeline
@@ -81,9 +86,10 @@ class LiveLoop:
         trigger = ArrayTrigger(times, cal.tz)
         fast = isinstance(self.clock, ReplayClock) and self.clock.as_fast_as_possible
         replay = isinstance(self.clock, ReplayClock)
+        jump = closed_market_jump(cal.opens, cal.closes) if replay and not fast and self.skip_closed else None
         dispatcher = LiveDispatcher(
-            trigger, self.queue.put, self.clock, wait_idle=self.queue.join if fast else None,
-            **({"rebuild_every_ns": None} if replay else {}),
+            trigger, self.queue.put, self.clock, wait_idle=self.queue.join if fast or jump else None,
+            jump=jump, **({"rebuild_every_ns": None} if replay else {}),
         )
         with dispatcher:
             while cursor < len(tl):
@@ -103,6 +109,7 @@ class LiveLoop:
                     self.queue.task_done()
             else:
                 self.stopped_because = "the run reached its end"
+        self.jumped_ns = dispatcher.jumped_ns
 
     def on_item(self, item: object) -> None:
         """Anything posted that is not a tick or a stop request: a broker event, booked at once."""

@@ -26,6 +26,14 @@ SCALAR_COLUMNS = [
 ]
 
 
+#: the columns of a results table without sessions
+EMPTY_COLUMNS = [
+    "period_open", "period_close", *SCALAR_COLUMNS, "positions", "orders", "transactions", "algorithm_period_return",
+    "algo_volatility", "sharpe", "sortino", "max_drawdown", "max_leverage", "trading_days", "treasury_period_return",
+    "excess_return", "benchmark_returns", "benchmark_period_return", "benchmark_volatility", "alpha", "beta",
+]
+
+
 def _order_state(o: OrderRecord) -> tuple:
     """The fields of an order that its perf entry shows, as they are now (orders change after the session)."""
     return (o.id, o.dt_ns, o.reason, o.created_ns, o.amount, o.filled, o.commission, o.stop, o.limit, o.stop_reached,
@@ -97,10 +105,22 @@ class ResultsRecorder:
         self._prev_cash = ledger.cash
         self._prev_exposure = totals.net
 
+    def drop_incomplete(self) -> None:
+        """Forget a session whose collection was cut short (an interruption inside :meth:`on_session_end`), so the
+        table holds only completed sessions."""
+        lists = (self.sessions, self.scalars, self.positions, self.orders, self.transactions, self.recorded)
+        n = min(len(x) for x in lists)
+        for x in lists:
+            del x[n:]
+        del self.benchmark_prices[n:]
+
     def frame(self, calendar: TradingCalendar) -> pd.DataFrame:
-        """The results table: one row per session, indexed by the session's close (UTC), zipline's columns."""
+        """The results table: one row per session, indexed by the session's close (UTC), zipline's columns.
+
+        With no completed session (a run stopped before its first close) the table is empty but has the columns,
+        so ``perf.empty`` is True and ``perf["portfolio_value"]`` is an empty column rather than a KeyError."""
         if not self.sessions:
-            return pd.DataFrame()
+            return pd.DataFrame(columns=EMPTY_COLUMNS, index=pd.DatetimeIndex([], tz="UTC"))
         idx = np.asarray(self.sessions, dtype=np.int64)
         closes = pd.DatetimeIndex(calendar.closes[idx].view("datetime64[ns]")).tz_localize("UTC")
         perf = pd.DataFrame(self.scalars, columns=SCALAR_COLUMNS, index=closes)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from runtime.brokers.ib.pacing import HistoricalPacer
 from runtime.core.calendar import TradingCalendar, get_calendar
 from runtime.core.costs import DEFAULT_COMMISSION, DEFAULT_SLIPPAGE
 from runtime.engine.clocks import Clock, ReplayClock, WallClock
+from runtime.engine.engine import Engine
 from runtime.errors import ConfigError
 from runtime.live.broker import EngineBroker, EventInbox, SyncedIBBroker
 from runtime.live.session import LiveOptions, LiveResult, LiveSession
@@ -195,12 +196,19 @@ def run_algorithm(
     on_session: Callable[[LiveSession], None] | None = None,
     connection: ConnectionConfig | None = None,
     gateway: EmbeddedGateway | None = None,
+    session_hooks: Iterable[Callable[[Engine, int], None]] = (),
+    skip_closed: bool = True,
+    on_clock: Callable[[Clock, TradingCalendar], None] | None = None,
 ) -> LiveResult:
     """Run ``algorithm`` through the IB adapter: against the embedded simulated gateway (default) replaying
     ``replay`` = (start, end) at ``speed`` x real time (None: as fast as possible), or against TWS / IB Gateway.
 
     ``on_session`` sees the session before it starts (to install signal handlers, or for tests). A ``gateway``
     given by the caller (with its clock) is used and left running (a restart of the runtime against it).
+    ``session_hooks`` run after each session's results are recorded (progress bars). ``skip_closed`` (default): a
+    replay at ``speed`` N jumps its clock over the closed market (nights, weekends, holidays) instead of waiting
+    through it; False replays every hour at ``speed``. ``on_clock`` sees the run's clock as soon as it exists,
+    before the gateway starts (the command line stamps every log line with it).
     """
     calendar = get_calendar(calendar_name)
     own_gateway = gateway is None
@@ -211,9 +219,13 @@ def run_algorithm(
         first, _last = replay_window(calendar, start_ts, end)
         if gateway is None:
             clock: Clock = ReplayClock(replay_start_ns(calendar, first, before_trading_start), speed=speed)
+            if on_clock is not None:
+                on_clock(clock, calendar)
             gateway = EmbeddedGateway(clock, capital=capital, data_dir=data_dir, seed=seed)
         else:
             clock = gateway.clock
+            if on_clock is not None:
+                on_clock(clock, calendar)
         try:
             end = _replay_end(gateway, start_ts, end)
         except ConfigError:
@@ -227,6 +239,8 @@ def run_algorithm(
     else:
         check_live_confirmation(target)
         clock = WallClock()
+        if on_clock is not None:
+            on_clock(clock, calendar)
         config = connection or ConnectionConfig(host=target.host, port=target.port, client_id=target.client_id,
                                                 account=target.account)
         mode = "live" if target.live else "paper"
@@ -235,12 +249,12 @@ def run_algorithm(
         "journal.sqlite", frequency=frequency, end=end, output=output, strict=strict,
         history_sessions=history_sessions, cancel_on_stop=cancel_on_stop,
         before_trading_start=before_trading_start, mode=mode,
-        corporate_actions=gateway.corporate_actions if gateway is not None else None)
+        corporate_actions=gateway.corporate_actions if gateway is not None else None, skip_closed=skip_closed)
     session = LiveSession(
         options, broker_factory(config, run_id, clock, virtual_pacing=gateway is not None,
                                 target=target), clock, calendar,
         sync=gateway.pump if gateway is not None else None,
-        set_models=gateway.set_models if gateway is not None else None)
+        set_models=gateway.set_models if gateway is not None else None, session_hooks=session_hooks)
     if on_session is not None:
         on_session(session)
     try:

@@ -58,6 +58,7 @@ from runtime.engine.engine import Engine, OrderRecord, Phase
 from runtime.engine.live import LiveLoop
 from runtime.engine.results import ResultsRecorder, summary_of, write_results
 from runtime.engine.timeline import Timeline, build_timeline
+from runtime.errors import AlgorithmLoadError, AlgorithmRaisedError
 from runtime.journal import Journal
 from runtime.live.broker import WAKE, EngineBroker, EventInbox, SyncedIBBroker
 from runtime.live.feed import BrokerDispatcher, BrokerFeed
@@ -88,6 +89,8 @@ class LiveOptions:
     #: (splits, dividends) the broker applies to the account, when known (the embedded simulated gateway's data), so
     #: the run's ledger applies them too; None: none are known (TWS/IB Gateway)
     corporate_actions: tuple[tuple, tuple] | None = None
+    #: a replay clock at a speed jumps over the closed market (nights, weekends, holidays)
+    skip_closed: bool = True
 
 
 @dataclass
@@ -104,6 +107,8 @@ class LiveResult:
     history_requests: int = 0
     #: splits IB booked that the run inferred from IB's positions and applied to its ledger
     broker_splits: list[AppliedSplit] = field(default_factory=list)
+    #: the exception text when ``strict`` stopped the run at the algorithm's first error
+    strict_error: str | None = None
 
 
 class _Loop(LiveLoop):
@@ -169,8 +174,12 @@ class LiveSession:
         *,
         sync: Callable[[], None] | None = None,
         set_models: Callable[..., None] | None = None,
+        session_hooks: Iterable[Callable[[Engine, int], None]] = (),
     ) -> None:
         self.options = options
+        #: called after each session's results are recorded (progress bars)
+        self.session_hooks = list(session_hooks)
+        self.strict_error: str | None = None
         self.clock = clock
         self.calendar = calendar
         self.journal = Journal(options.journal_path)
@@ -247,6 +256,7 @@ class LiveSession:
         self.recorder = ResultsRecorder(engine.ledger.portfolio_value)
         engine.on_session_end_hooks.append(self.recorder.on_session_end)
         engine.on_session_end_hooks.append(self._on_session_end)
+        engine.on_session_end_hooks.extend(self.session_hooks)
         self.handle_pending()
 
     def _seed_positions(self) -> None:
@@ -520,7 +530,8 @@ class LiveSession:
             assert engine is not None and feed is not None
             timeline = self.timeline()
             dispatcher = _SessionDispatcher(self, engine, feed)
-            loop = _Loop(self, dispatcher, timeline, self.clock, resume_after_ns=self.last_event_ns)
+            loop = _Loop(self, dispatcher, timeline, self.clock, resume_after_ns=self.last_event_ns,
+                         skip_closed=self.options.skip_closed)
             self.loop = loop
             self.inbox.connect(loop.post)
             if stop_after is not None:
@@ -528,14 +539,23 @@ class LiveSession:
             if on_loop is not None:
                 on_loop(loop)
             t1 = time.perf_counter()
-            loop.run()
+            try:
+                loop.run()
+                reason = loop.stopped_because
+            except AlgorithmLoadError as exc:  # strict: the algorithm's first error stops the run, results written
+                if not self.options.strict:
+                    raise
+                self.strict_error = str(exc)
+                reason = "the algorithm raised (--strict)"
             t2 = time.perf_counter()
-            reason = loop.stopped_because
         except BaseException:
             self.close(cancel=False)
             raise
         self.shutdown(reason or "stopped")
-        return self._result(reason, {"start": t1 - t0, "loop": t2 - t1, "total": time.perf_counter() - t0})
+        result = self._result(reason, {"start": t1 - t0, "loop": t2 - t1, "total": time.perf_counter() - t0})
+        if self.strict_error is not None:  # strict: the results are written, then the error is raised
+            raise AlgorithmRaisedError(self.strict_error, result)
+        return result
 
     def stop(self, reason: str) -> None:
         """Thread-safe: ask the run to stop after the event being handled (Ctrl-C, SIGTERM)."""
@@ -590,7 +610,7 @@ class LiveSession:
                     "broker_splits": [s.to_dict() for s in self.broker_splits]}
             files = write_results(perf, self.options.output, summary, meta)
         return LiveResult(perf, summary, engine, reason, files, timings, self.link.sent,
-                          self.feed.history_requests if self.feed else 0, list(self.broker_splits))
+                          self.feed.history_requests if self.feed else 0, list(self.broker_splits), self.strict_error)
 
 
 def _holding(asset: Asset, amount: float, avg_cost: float) -> Holding:
