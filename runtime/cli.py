@@ -48,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     bt.add_argument("--capital", type=float, help="starting cash (default: CAPITAL)")
     bt.add_argument("--data", dest="data_dir", metavar="DIR",
                     help="folder of CSV/Parquet bars, one file per symbol (default: the bundled sample)")
+    bt.add_argument("--universe", choices=["synthetic"], help="add the seeded synthetic universe (SYN000..SYN299) "
+                    "to the data (default: UNIVERSE)")
     bt.add_argument("--frequency", choices=["daily", "minute"], help="bar frequency (default: FREQUENCY)")
     bt.add_argument("--output", dest="output_dir", metavar="DIR", help="where results go (default: OUTPUT_DIR)")
     bt.add_argument("--seed", type=int, help="seed of the synthetic minute bars (default: SEED)")
@@ -73,6 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--capital", type=float, help="simulated gateway: the paper account's cash (default: CAPITAL)")
     run.add_argument("--frequency", choices=["daily", "minute"], help="bar frequency (default: FREQUENCY)")
     run.add_argument("--data", dest="data_dir", metavar="DIR", help="simulated gateway: bars to replay")
+    run.add_argument("--universe", choices=["synthetic"], help="simulated gateway: also serve the seeded synthetic "
+                     "universe (SYN000..SYN299) (default: UNIVERSE)")
     run.add_argument("--output", dest="output_dir", metavar="DIR", help="results and journal.sqlite go here")
     run.add_argument("--seed", type=int, help="seed of the simulated gateway's minute bars (default: SEED)")
     run.add_argument("--broker", choices=["sim", "ib"], help="sim: the built-in simulated gateway (default); "
@@ -114,7 +118,7 @@ def _configure_logging(level: str) -> None:
 
 _OVERRIDES = ("algorithm", "start", "end", "capital", "data_dir", "frequency", "output_dir", "seed", "strict",
               "log_level", "rep_bar_freq", "replay", "speed", "broker", "broker_host", "broker_port", "client_id",
-              "account_code", "live", "run_id", "cancel_on_stop")
+              "account_code", "live", "run_id", "cancel_on_stop", "universe")
 
 
 def _settings_from(args: argparse.Namespace) -> Settings:
@@ -178,6 +182,7 @@ def cmd_run(settings: Settings) -> int:
     result = run_algorithm(
         settings.algorithm, target=target, frequency=settings.frequency, replay=_replay_window(settings),
         speed=speed, capital=settings.capital, data_dir=settings.data_dir, seed=settings.seed, output=output,
+        universe=settings.universe,
         run_id=settings.run_id, strict=settings.strict, cancel_on_stop=settings.cancel_on_stop,
         calendar_name=settings.exchange_calendar, before_trading_start=settings.before_trading_start,
         history_sessions=int(settings.history_sessions), on_session=install)
