@@ -15,9 +15,9 @@ import pytest
 
 pytest.importorskip("runtime.pipeline")
 
-from oracle.compare import compare_pipeline, compare_trades, run_in_ibalgo  # noqa: E402
-from oracle.make_pipeline_expected import ALGOS, load_expected  # noqa: E402
-from oracle.oracle_data import data_fingerprint, write_oracle_data  # noqa: E402
+from oracle.compare import compare_pipeline, compare_trades, run_in_ibalgo
+from oracle.make_pipeline_expected import ALGOS, load_expected
+from oracle.oracle_data import data_fingerprint, write_oracle_data
 
 FILES = sorted(ALGOS.glob("*.py"))
 

@@ -12,9 +12,9 @@ the repository root with the project's environment. It
    AAPL/IBM/MSFT, 2010-01-04..2012-12-31) as per-symbol CSVs into a temporary folder, and ingests them as a zipline
    bundle with the same splits and dividends as adjustments (bench/peers/zipline_pipeline.py);
 3. runs every algorithm file of tests/algos/pipeline/ (and the plain control file tests/algos/oracle_control.py,
-   which checks that data, costs, splits and dividends agree without Pipeline) in zipline over 2011-01-03..2012-12-31 (XNYS, the costs
-   each file sets, the benchmark each file sets), with tests/oracle/recorder_epilogue.py appended, and writes what
-   the recorder saw to tests/data/pipeline_oracle/NAME.json.gz (orders, fills, pipeline outputs of a few sessions).
+   which checks that data, costs, splits and dividends agree without Pipeline) in zipline over
+   2011-01-03..2012-12-31 (XNYS, the costs and the benchmark each file sets), with
+   tests/data/pipeline_oracle/NAME.json.gz (orders, fills, pipeline outputs of a few sessions).
 
 tests/test_pipeline_oracle.py runs the same files (with the same epilogue) in ibalgo on the same data and
 compares. Commit the JSON files.

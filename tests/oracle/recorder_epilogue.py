@@ -2,11 +2,11 @@
 # It wraps the file's attach_pipeline, before_trading_start and analyze to record, into the JSON file named by
 # the ORACLE_OUT environment variable: every order [session created, symbol, amount], every fill [session,
 # symbol, amount, price] and the pipeline outputs of a few sessions (the first three, then every 40th).
-import json as _oracle_json  # noqa: E402
-import math as _oracle_math  # noqa: E402
-import os as _oracle_os  # noqa: E402
+import json as _oracle_json
+import math as _oracle_math
+import os as _oracle_os
 
-import zipline.api as _oracle_api  # noqa: E402
+import zipline.api as _oracle_api
 
 _oracle_attach = globals().get("attach_pipeline")  # the algorithm imports it (a control file does not)
 _oracle_names = []

@@ -3,7 +3,8 @@
 The classifier puts each asset in a bucket by the base-2 logarithm of its latest close (a stand-in for a sector:
 Pipeline classifiers from pricing alone). Universe: assets with a 10-day return whose bucket is one of 3..7 and that
 are not in the bottom quintile of 30-day average dollar volume. Score: the 10-day return demeaned within its bucket.
-Longs: top 3 by that score, shorts: bottom 3, 15% each, rebalanced at each week's first session. Costs set to ibalgo's defaults.
+Longs: top 3 by that score, shorts: bottom 3, 15% each, rebalanced at each week's first session. Costs set to
+ibalgo's defaults.
 Covers CustomClassifier (int64, missing_value), element_of, eq, quintiles, isnull, rank(groupby=), demean(groupby=),
 zscore(groupby=, mask=), masks on top/bottom.
 """
@@ -30,7 +31,7 @@ from zipline.pipeline.factors import AverageDollarVolume, Returns
 class PriceBucket(CustomClassifier):
     """floor(log2(latest close)); -1 where there is no close."""
 
-    inputs = [USEquityPricing.close]
+    inputs = [USEquityPricing.close]  # noqa: RUF012 - Pipeline's class attribute
     window_length = 1
     dtype = np.dtype("int64")
     missing_value = -1

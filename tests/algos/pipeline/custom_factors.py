@@ -4,8 +4,8 @@
 and the share of the window's volume traded in the last ``lookback`` days. ``Choppiness``: the 10-day standard
 deviation of daily returns (``Returns(window_length=2)`` is window-safe). Universe: the top 60% by 20-day average
 dollar volume (a mask for every factor). Longs: the 3 most oversold (lowest gap) among the calmer half by
-choppiness; rebalanced at each week's first session, 30% each. Costs set to ibalgo's defaults. Covers CustomFactor params,
-outputs, mask=, window_safe inputs, percentile_between, rank, bottom(mask=).
+choppiness; rebalanced at each week's first session, 30% each. Costs set to ibalgo's defaults. Covers
+CustomFactor params, outputs, mask=, window_safe inputs, percentile_between, rank, bottom(mask=).
 """
 
 import numpy as np
@@ -28,10 +28,10 @@ from zipline.pipeline.factors import AverageDollarVolume, Returns
 
 
 class Reversion(CustomFactor):
-    inputs = [USEquityPricing.close, USEquityPricing.volume]
+    inputs = [USEquityPricing.close, USEquityPricing.volume]  # noqa: RUF012 - Pipeline's class attribute
     window_length = 15
-    params = {"lookback": 5}
-    outputs = ["gap", "flow"]
+    params = {"lookback": 5}  # noqa: RUF012 - Pipeline's class attribute
+    outputs = ["gap", "flow"]  # noqa: RUF012 - Pipeline's class attribute
 
     def compute(self, today, assets, out, close, volume, lookback):
         out.gap[:] = close[-1] / np.mean(close[-lookback:], axis=0) - 1.0
@@ -39,7 +39,7 @@ class Reversion(CustomFactor):
 
 
 class Choppiness(CustomFactor):
-    inputs = [Returns(window_length=2)]
+    inputs = [Returns(window_length=2)]  # noqa: RUF012 - Pipeline's class attribute
     window_length = 10
 
     def compute(self, today, assets, out, returns):
