@@ -95,6 +95,29 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--strict", action="store_true", default=None, help="stop at the first algorithm exception")
     run.add_argument("--log-level", dest="log_level", help="DEBUG, INFO, WARNING or ERROR (default: LOG_LEVEL)")
     run.add_argument("--settings", help="settings file to read instead of ./settings.py")
+    data = sub.add_parser("data", help="local bar stores: 'data update' downloads daily bars through the IB API")
+    data_sub = data.add_subparsers(dest="data_command", metavar="ACTION")
+    up = data_sub.add_parser(
+        "update", help="download daily bars (only the missing days) into a folder of per-symbol Parquet files",
+        description="Download daily bars through the IB adapter, from the built-in simulated gateway (default) or "
+        "TWS / IB Gateway (--broker ib), into DIR/SYMBOL.parquet (what --data DIR reads). Only the missing days are "
+        "requested; a killed update resumes where it stopped; IB's historical-data pacing rules are followed.")
+    up.add_argument("--universe", required=True, metavar="FILE|SYMBOLS",
+                    help="'AAPL,MSFT,SYN001', a file with one symbol per line (or a CSV with a symbol column), or "
+                    "'synthetic' for every synthetic ticker")
+    up.add_argument("--out", required=True, metavar="DIR", help="the folder of Parquet files (created if needed)")
+    up.add_argument("--start", help="first session of a new file, YYYY-MM-DD (default: the simulated data's first "
+                    "session; with --broker ib a year back)")
+    up.add_argument("--end", help="last session, YYYY-MM-DD (default: the last session closed)")
+    up.add_argument("--data", dest="data_dir", metavar="DIR", help="simulated gateway: serve these bars instead of "
+                    "the bundled ones")
+    up.add_argument("--broker", choices=["sim", "ib"], default="sim", help="sim: the built-in simulated gateway "
+                    "(default); ib: TWS / IB Gateway")
+    up.add_argument("--host", default=None, help="TWS / IB Gateway host (default 127.0.0.1)")
+    up.add_argument("--port", type=int, default=None, help="TWS / IB Gateway API port (default 4002)")
+    up.add_argument("--client-id", dest="client_id", type=int, default=None, help="API client id (default 1)")
+    up.add_argument("--account", default=None, help="account code (default: the only managed account)")
+    up.add_argument("--log-level", dest="log_level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
     gw = sub.add_parser("gateway", help="run the simulated IB Gateway", add_help=False)
     gw.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
@@ -224,6 +247,21 @@ def cmd_backtest(settings: Settings) -> int:
     return 0
 
 
+def cmd_data_update(args: argparse.Namespace) -> int:
+    """``ibalgo data update``: daily bars into a Parquet folder (runtime.live.data_update.run_update)."""
+    from runtime.live.data_update import Source, run_update
+
+    broker = "ib" if args.host is not None and args.broker == "sim" else args.broker
+    source = Source(broker=broker, host=args.host or "127.0.0.1", port=args.port or 4002,
+                    client_id=args.client_id or 1, account=args.account, data_dir=args.data_dir)
+    result = run_update(args.universe, args.out, start=args.start, end=args.end, source=source)
+    out = sys.stdout
+    out.write(f"data update: {result.summary()}\n")
+    for failed in result.failed:
+        out.write(f"  {failed.symbol}: {failed.message}\n")
+    return 1 if result.failed and len(result.failed) == len(result.symbols) else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``ibalgo`` command."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -236,6 +274,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    if args.command == "data":
+        if getattr(args, "data_command", None) != "update":
+            parser.parse_args(["data", "--help"])
+            return 2
+        try:
+            _configure_logging(args.log_level.upper())
+            return cmd_data_update(args)
+        except (IbAlgoError, DataError) as exc:
+            sys.stderr.write(f"error: {exc}\n")
+            return 1
+        except KeyboardInterrupt:
+            sys.stderr.write("interrupted: the files written so far are complete; run the same command to resume\n")
+            return 130
     try:
         settings = _settings_from(args)
         _configure_logging(settings.log_level)

@@ -197,7 +197,7 @@ def update_symbol(source: HistorySource, symbol: str, folder: Path, calendar: Tr
     overlap = new[new["date"] == old["date"].iloc[-1]]
     if len(overlap) and not _same_bar(overlap.iloc[0], old.iloc[-1]):
         # adjusted history moved (a split or dividend since the last update): download the whole range again
-        full = _download(source, asset, calendar, min(first_old, k_start), k_end, pacing_timeout_s)
+        full = _download(source, asset, calendar, first_old, k_end, pacing_timeout_s)
         _write(path, full)
         return SymbolUpdate(symbol, "refreshed", max(len(full) - len(old), 0), requests + 1,
                             "adjustments changed since the last update (split or dividend): range downloaded again")

@@ -13,7 +13,8 @@ the repository root with the project's environment. It
    bundle with the same splits and dividends as adjustments (bench/peers/zipline_pipeline.py);
 3. runs every algorithm file of tests/algos/pipeline/ (and the plain control file tests/algos/oracle_control.py,
    which checks that data, costs, splits and dividends agree without Pipeline) in zipline over
-   2011-01-03..2012-12-31 (XNYS, the costs and the benchmark each file sets), with
+   2011-01-03..2012-12-31 (XNYS, the costs and the benchmark each file sets), with the recorder
+   tests/oracle/recorder_epilogue.py appended, and writes what it saw to
    tests/data/pipeline_oracle/NAME.json.gz (orders, fills, pipeline outputs of a few sessions).
 
 tests/test_pipeline_oracle.py runs the same files (with the same epilogue) in ibalgo on the same data and
