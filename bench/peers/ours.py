@@ -14,11 +14,12 @@ import contextlib  # noqa: E402
 import io  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
+import resource  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 ALGOS = Path(__file__).resolve().parent.parent / "algos"
-ALGO_OF = {"w1": "dual_ma.py", "w2": "minute_sched.py", "w3": "dual_ma.py"}
+ALGO_OF = {"w1": "dual_ma.py", "w2": "minute_sched.py", "w3": "dual_ma.py", "w6": "pipeline_w6.py"}
 
 
 def main(argv: list[str]) -> int:
@@ -48,6 +49,7 @@ def main(argv: list[str]) -> int:
         "import": t_run - t_import + (t_import - T0), "setup": t_end - t_run - loop, "loop": loop,
         "in_process": t_end - T0, "orders": int(summary["orders"]), "signals": signals,
         "bar_events": int(summary["bar_events"]),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
     }
     print("BENCH_RESULT " + json.dumps(result))
     return 0
