@@ -12,7 +12,8 @@ symbols, first and last session and frequency. Minute files label each bar by it
   at 13:00);
 - ``startup1``: 1 synthetic symbol, the 250 sessions of 2012;
 - ``pipeline500``: the runtime's seeded synthetic universe (runtime/data/universe.py) at 500 tickers,
-  2003-01-02..2012-12-31, with its late listings, delistings, splits and dividends (explicit ``split_ratio`` and
+  2003-01-02..2012-12-31 (the run starts 2003-07-02, after the pipeline's 100-day windows), with its late
+  listings, delistings, splits and dividends (explicit ``split_ratio`` and
   ``dividend`` columns; ``meta.json`` lists them and each listing for the zipline bundle), prices to $0.001.
 
 The synthetic series are nudged (one cent, deterministically) wherever the 20- and 50-bar means of the cent prices
@@ -34,7 +35,7 @@ REAL_SYMBOLS = ("AAPL", "IBM", "MSFT", "GOOG")
 MINUTE_START, MINUTE_END = "2012-11-01", "2012-11-29"
 STARTUP_START, STARTUP_END = "2012-01-03", "2012-12-31"
 FAST, SLOW = 20, 50
-VERSION = 4  # bump when the generated data changes
+VERSION = 5  # bump when the generated data changes
 
 
 def _calendar():
@@ -181,7 +182,8 @@ def make_pipeline_universe(folder: Path, n_symbols: int, start: str, end: str) -
     folder.mkdir(parents=True, exist_ok=True)
     dates = pd.DatetimeIndex(store.sessions)
     order = sorted(range(store.n_assets), key=lambda c: store.assets[c].sid)  # zipline's sids follow ours
-    meta: dict = {"frequency": "daily", "start": start, "end": end, "sim_start": start, "sim_end": end,
+    sim_start = str(pd.Timestamp(start) + pd.DateOffset(months=6))[:10]  # the 100-day windows need history first
+    meta: dict = {"frequency": "daily", "start": start, "end": end, "sim_start": sim_start, "sim_end": end,
                   "bars": len(dates), "capital": 10_000_000, "symbols": [], "listings": {}, "splits": [],
                   "dividends": [], "version": VERSION}
     for c in order:

@@ -79,19 +79,24 @@ def table(results: dict) -> str:
             rows.append(f"| {w['title'] if not rows else ''} | {label} | " + " | ".join(cells) + " | "
                         + " | ".join(ratios) + f" | {target} |")
         lines.extend(rows)
-    lines.append(_extra_row("W4 simulated gateway <-> raw ibapi client over loopback", results.get("W4", {}),
-                            ">= 20,000 msg/s; order to fill p50 < 1 ms", "W4"))
-    lines.append(_extra_row("W4 runtime live path: order() -> fill in context.portfolio (engine, adapter, ibapi, "
-                            "embedded gateway)", results.get("W4-runtime", {}),
-                            "p50 < 2 ms, p99 < 10 ms; replay < 15 s", "W4-runtime"))
-    lines.append(_extra_row("W5 simulated scheduler: events/s", results.get("W5", {}), ">= 200,000 /s", "W5"))
-    tcp = results.get("tcp", {})
-    if "p50_us" in tcp:
-        figure = f"p50 {tcp['p50_us']:.1f} us, p99 {tcp['p99_us']:.1f} us ({tcp['per_second']:,.0f} round trips/s)"
-    else:
-        figure = f"FAILED: {tcp.get('error', '?')}"
-    lines.append(f"| reference: Python loopback TCP round trip, 64 bytes | latency | {figure} |"
-                 + " |" * (len(COLUMNS) + 2))
+    if "W4" in results:  # absent when --only left them out
+        lines.append(_extra_row("W4 simulated gateway <-> raw ibapi client over loopback", results.get("W4", {}),
+                                ">= 20,000 msg/s; order to fill p50 < 1 ms", "W4"))
+    if "W4-runtime" in results:
+        lines.append(_extra_row("W4 runtime live path: order() -> fill in context.portfolio (engine, adapter, "
+                                "ibapi, embedded gateway)", results.get("W4-runtime", {}),
+                                "p50 < 2 ms, p99 < 10 ms; replay < 15 s", "W4-runtime"))
+    if "W5" in results:
+        lines.append(_extra_row("W5 simulated scheduler: events/s", results.get("W5", {}), ">= 200,000 /s", "W5"))
+    if "tcp" in results:
+        tcp = results["tcp"]
+        if "p50_us" in tcp:
+            figure = (f"p50 {tcp['p50_us']:.1f} us, p99 {tcp['p99_us']:.1f} us "
+                      f"({tcp['per_second']:,.0f} round trips/s)")
+        else:
+            figure = f"FAILED: {tcp.get('error', '?')}"
+        lines.append(f"| reference: Python loopback TCP round trip, 64 bytes | latency | {figure} |"
+                     + " |" * (len(COLUMNS) + 2))
     return "\n".join(lines)
 
 

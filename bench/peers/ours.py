@@ -31,8 +31,9 @@ def main(argv: list[str]) -> int:
     import runtime.engine.backtest
 
     t_run = time.perf_counter()
-    args = ["backtest", str(ALGOS / ALGO_OF[workload]), "--data", str(data_dir), "--start", meta["start"],
-            "--end", meta["end"], "--capital", str(meta["capital"]), "--frequency", meta["frequency"],
+    start, end = meta.get("sim_start", meta["start"]), meta.get("sim_end", meta["end"])
+    args = ["backtest", str(ALGOS / ALGO_OF[workload]), "--data", str(data_dir), "--start", start,
+            "--end", end, "--capital", str(meta["capital"]), "--frequency", meta["frequency"],
             "--output", str(out_dir), "--log-level", "WARNING"]
     captured = io.StringIO()
     with contextlib.redirect_stdout(captured):
