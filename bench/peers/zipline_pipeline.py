@@ -114,7 +114,7 @@ def main(argv: list[str]) -> int:
 
     def analyze(context, perf) -> None:
         marks["analyze"] = time.perf_counter()
-        state["orders"] = sum(len({o["id"] for o in day}) for day in perf["orders"])
+        state["orders"] = len({o["id"] for day in perf["orders"] for o in day})  # an order shows on several days
         state["fills"] = sum(len(day) for day in perf["transactions"])
         if user_analyze is not None:
             user_analyze(context, perf)
