@@ -27,6 +27,11 @@ FREQUENCY = "daily"
 #: bars of AAPL, IBM, MSFT, GOOG and FB (2000-03..2013-03); minute bars are then generated from them (seeded).
 DATA_DIR = None
 
+#: "synthetic" adds a seeded synthetic universe of 300 fake tickers (SYN000..SYN299, 2000-03..2013-03, with listing
+#: dates, splits, dividends, sectors and market caps) to the data, for Pipeline algorithms to rank (backtest and
+#: run). None: only the data above.
+UNIVERSE = None
+
 #: Seed of the synthetic minute-bar generator (same seed, same bars).
 SEED = 7
 

@@ -10,7 +10,11 @@ symbols, first and last session and frequency. Minute files label each bar by it
   Adj Close / Close (FB is left out: its 196 sessions are too short for a 50-day average to matter);
 - ``minute10``: 10 synthetic symbols, 20 sessions 2012-11-01..2012-11-29 (DST ends 2012-11-04; 2012-11-23 closes
   at 13:00);
-- ``startup1``: 1 synthetic symbol, the 250 sessions of 2012.
+- ``startup1``: 1 synthetic symbol, the 250 sessions of 2012;
+- ``pipeline500``: the runtime's seeded synthetic universe (runtime/data/universe.py) at 500 tickers,
+  2003-01-02..2012-12-31 (the run starts 2003-07-02, after the pipeline's 100-day windows), with its late
+  listings, delistings, splits and dividends (explicit ``split_ratio`` and
+  ``dividend`` columns; ``meta.json`` lists them and each listing for the zipline bundle), prices to $0.001.
 
 The synthetic series are nudged (one cent, deterministically) wherever the 20- and 50-bar means of the cent prices
 would tie exactly, so that no framework's rounding can flip a crossover and every framework sees the same signals.
@@ -31,7 +35,7 @@ REAL_SYMBOLS = ("AAPL", "IBM", "MSFT", "GOOG")
 MINUTE_START, MINUTE_END = "2012-11-01", "2012-11-29"
 STARTUP_START, STARTUP_END = "2012-01-03", "2012-12-31"
 FAST, SLOW = 20, 50
-VERSION = 4  # bump when the generated data changes
+VERSION = 5  # bump when the generated data changes
 
 
 def _calendar():
@@ -167,17 +171,55 @@ def make_minute(folder: Path, n_symbols: int, start: str, end: str, seed: int) -
     (folder / "sessions.json").write_text(json.dumps(rows, indent=0) + "\n")
 
 
-def ensure_all(root: Path, bundled: Path) -> dict[str, Path]:
-    """Create (once) every data set under ``root``; returns their folders by name."""
+def make_pipeline_universe(folder: Path, n_symbols: int, start: str, end: str) -> None:
+    """The synthetic universe's bars with their corporate actions, in the runtime's --data format."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from runtime.data.universe import build_synthetic_universe
+
+    store = build_synthetic_universe(n_symbols, start, end).store
+    folder.mkdir(parents=True, exist_ok=True)
+    dates = pd.DatetimeIndex(store.sessions)
+    order = sorted(range(store.n_assets), key=lambda c: store.assets[c].sid)  # zipline's sids follow ours
+    sim_start = str(pd.Timestamp(start) + pd.DateOffset(months=6))[:10]  # the 100-day windows need history first
+    meta: dict = {"frequency": "daily", "start": start, "end": end, "sim_start": sim_start, "sim_end": end,
+                  "bars": len(dates), "capital": 10_000_000, "symbols": [], "listings": {}, "splits": [],
+                  "dividends": [], "version": VERSION}
+    for c in order:
+        a = store.assets[c]
+        rows = np.flatnonzero(~np.isnan(store.close[:, c]))
+        pos = {d: i for i, d in enumerate(dates[rows])}
+        split, dividend = np.ones(len(rows)), np.zeros(len(rows))
+        for sp in (x for x in store.splits if x.sid == a.sid and x.date in pos):
+            split[pos[sp.date]] = sp.ratio
+            meta["splits"].append({"symbol": a.symbol, "date": str(sp.date.date()), "ratio": sp.ratio})
+        for d in (x for x in store.dividends if x.sid == a.sid and x.ex_date in pos):
+            dividend[pos[d.ex_date]] = d.amount
+            meta["dividends"].append({"symbol": a.symbol, "ex_date": str(d.ex_date.date()), "amount": d.amount})
+        frame = pd.DataFrame({"date": dates[rows].strftime("%Y-%m-%d"),
+                              **{f: np.round(getattr(store, f)[rows, c], 3) for f in ("open", "high", "low", "close")},
+                              "volume": store.volume[rows, c], "split_ratio": split, "dividend": dividend})
+        frame.to_csv(folder / f"{a.symbol}.csv", index=False, float_format="%.10g")
+        meta["symbols"].append(a.symbol)
+        meta["listings"][a.symbol] = [frame["date"].iloc[0], frame["date"].iloc[-1]]
+    (folder / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+
+
+def ensure_all(root: Path, bundled: Path, names: set[str] | None = None) -> dict[str, Path]:
+    """Create (once) every data set under ``root`` (or only ``names``); returns their folders by name."""
     specs = {
         "daily20": lambda f: make_daily(f, 20, DAILY_START, DAILY_END, seed=20),
         "daily100": lambda f: make_daily(f, 100, DAILY_START, DAILY_END, seed=100),
         "real": lambda f: make_real(f, bundled),
         "minute10": lambda f: make_minute(f, 10, MINUTE_START, MINUTE_END, seed=10),
         "startup1": lambda f: make_daily(f, 1, STARTUP_START, STARTUP_END, seed=1),
+        "pipeline500": lambda f: make_pipeline_universe(f, 500, DAILY_START, DAILY_END),
     }
     out: dict[str, Path] = {}
     for name, make in specs.items():
+        if names is not None and name not in names:
+            continue
         folder = root / name
         meta = folder / "meta.json"
         if not meta.exists() or json.loads(meta.read_text()).get("version") != VERSION:

@@ -54,7 +54,12 @@ WORKLOADS = (
     Workload("W1-real", "w1", "real", "W1 dual MA 20/50, AAPL IBM MSFT GOOG 2004-08..2012 daily (real)"),
     Workload("W2", "w2", "minute10", "W2 minute bars, 10 symbols x 20 sessions, open+15 / close-30"),
     Workload("W3", "w3", "startup1", "W3 start-up: 1 symbol, 250 daily bars"),
+    Workload("W6", "w6", "pipeline500", "W6 Pipeline: 2 SMAs, ADV top-100 screen, rank, top 20, monthly; "
+             "500 synthetic symbols x 10 y daily"),
 )
+#: workloads only ibalgo and zipline-reloaded run (no Pipeline in backtrader or the plain references)
+PIPELINE_LOGICS = {"w6"}
+PIPELINE_DATASETS = {"pipeline500"}
 
 
 def log(message: str) -> None:
@@ -107,6 +112,14 @@ class Suite:
         if framework == OURS:
             out = str(self.out / f"{w.key}-{run}")
             return [sys.executable, str(HERE / "peers" / "ours.py"), w.logic, data, out], None
+        if w.logic in PIPELINE_LOGICS and framework not in (OURS, ZIPLINE):
+            return None
+        if framework == ZIPLINE and w.logic in PIPELINE_LOGICS:
+            peer = self.peers.get(ZIPLINE)
+            if peer is None or not peer.ok:
+                return None
+            return ([str(peer.python), str(HERE / "peers" / "zipline_pipeline.py"), "run", data, _bundle(w.dataset),
+                     str(HERE / "algos" / "pipeline_w6.py")], self.zipline_env)
         if framework == BACKTRADER:
             peer = self.peers.get(BACKTRADER)
             if peer is None or not peer.ok:
@@ -135,8 +148,9 @@ class Suite:
             if stamp.exists() and stamp.read_text() == fingerprint:
                 continue
             log(f"zipline-reloaded: ingesting bundle {_bundle(name)} from {folder.relative_to(ROOT)}")
-            result, error = _run([str(peer.python), str(HERE / "peers" / "zipline_bench.py"), "ingest", str(folder),
-                                  _bundle(name)], self.zipline_env)
+            runner = "zipline_pipeline.py" if name in PIPELINE_DATASETS else "zipline_bench.py"
+            result, error = _run([str(peer.python), str(HERE / "peers" / runner), "ingest", str(folder),
+                                  _bundle(name)], self.zipline_env, timeout=1800)
             if result is None:
                 peer.error = f"bundle ingest failed for {name}: {error}"
                 log(peer.error)
@@ -149,7 +163,10 @@ class Suite:
         for framework in FRAMEWORKS:
             if self.command(framework, w, 0) is None:
                 peer = self.peers.get(framework)
-                found[framework] = {"skipped": peer.error if peer and peer.error else "not installed"}
+                if w.logic in PIPELINE_LOGICS and framework not in (OURS, ZIPLINE):
+                    found[framework] = {"skipped": "no Pipeline"}
+                else:
+                    found[framework] = {"skipped": peer.error if peer and peer.error else "not installed"}
             else:
                 found[framework] = {"runs": []}
         for run in range(self.runs):
@@ -173,6 +190,8 @@ class Suite:
             if not runs or "error" in entry:
                 continue
             median = {k: statistics.median(r[k] for r in runs) for k in ("import", "setup", "loop", "wall")}
+            if all("peak_rss_mb" in r for r in runs):
+                median["peak_rss_mb"] = statistics.median(r["peak_rss_mb"] for r in runs)
             entry["median"] = median
             entry["orders"] = sorted({r["orders"] for r in runs})
             entry["bars_per_second"] = meta["bars"] * n_symbols / median["loop"] if median["loop"] > 0 else None
@@ -230,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5, help="separate process runs per figure (median; default 5)")
     parser.add_argument("--quick", action="store_true", help="1 run each, fewer TCP round trips (about 2 minutes)")
-    parser.add_argument("--only", help="comma-separated workload keys (" + ", ".join(w.key for w in WORKLOADS) + ")")
+    parser.add_argument("--only", help="comma-separated workload keys (" + ", ".join(w.key for w in WORKLOADS) +
+                        ", W4, W5); without it everything runs")
     parser.add_argument("--no-install", action="store_true", help="use installed peers only, never run pip")
     parser.add_argument("--json", help="where the raw results go (default bench/results/bench-<time>.json)")
     opts = parser.parse_args(argv)
@@ -240,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [w for w in WORKLOADS if not opts.only or w.key in opts.only.split(",")]
     started = time.perf_counter()
     log("data sets (generated once under bench/.cache/data) ...")
-    data = datasets.ensure_all(CACHE / "data", BUNDLED)
+    data = datasets.ensure_all(CACHE / "data", BUNDLED, {w.dataset for w in chosen})
     peers: dict[str, envs.Peer] = {}
     for name in (BACKTRADER, ZIPLINE):
         folder_python = envs.ENVS / name / "bin" / "python"
@@ -260,16 +280,21 @@ def main(argv: list[str] | None = None) -> int:
         suite = Suite(runs, data, peers, out)
         suite.ingest_zipline({w.dataset for w in chosen})
         results["workloads"] = {w.key: suite.workload(w) for w in chosen}
-        log("W4 (the simulated gateway with the raw ibapi client) ...")
-        results["W4"] = optional_script("bench_gateway.py", out, runs, ("--seconds", "2", "--orders", "300"),
-                                       opts.quick)
-        log("W4 (the runtime's live path: engine, adapter, ibapi, simulated gateway) ...")
-        results["W4-runtime"] = optional_script("bench_live.py", out, runs, ("--orders", "300"), opts.quick)
-        log("W5 (simulated scheduler) ...")
-        results["W5"] = optional_script("bench_scheduler.py", out, max(runs, 3))
-        log("reference: loopback TCP round trips ...")
-        tcp, error = _run([sys.executable, str(HERE / "peers" / "refs.py"), "tcp", "5000" if opts.quick else "20000"])
-        results["tcp"] = tcp if tcp is not None else {"error": error}
+        wanted = set(opts.only.split(",")) if opts.only else None
+        if wanted is None or "W4" in wanted:
+            log("W4 (the simulated gateway with the raw ibapi client) ...")
+            results["W4"] = optional_script("bench_gateway.py", out, runs, ("--seconds", "2", "--orders", "300"),
+                                           opts.quick)
+            log("W4 (the runtime's live path: engine, adapter, ibapi, simulated gateway) ...")
+            results["W4-runtime"] = optional_script("bench_live.py", out, runs, ("--orders", "300"), opts.quick)
+        if wanted is None or "W5" in wanted:
+            log("W5 (simulated scheduler) ...")
+            results["W5"] = optional_script("bench_scheduler.py", out, max(runs, 3))
+        if wanted is None:
+            log("reference: loopback TCP round trips ...")
+            tcp, error = _run([sys.executable, str(HERE / "peers" / "refs.py"), "tcp",
+                               "5000" if opts.quick else "20000"])
+            results["tcp"] = tcp if tcp is not None else {"error": error}
     results["seconds"] = time.perf_counter() - started
     target = Path(opts.json) if opts.json else HERE / "results" / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -130,6 +130,8 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                     "so), or a FILE.pickle (.pkl) that gets only the results table, as zipline's -o "
                     f"{d('output_dir')}")
     bt.add_argument("--seed", type=int, help=f"seed of the synthetic minute bars {d('seed')}")
+    bt.add_argument("--universe", choices=["synthetic"], help="add the seeded synthetic universe (SYN000..SYN299) "
+                    "to the data (default: UNIVERSE)")
     bt.add_argument("--rep-bar-freq", dest="rep_bar_freq", type=float, metavar="SECONDS",
                     help="IBridgePy's REGULAR mode: handle_data every SECONDS around the clock (minute data) "
                     f"{d('rep_bar_freq', d.settings.rep_bar_freq or 'off')}")
@@ -168,6 +170,8 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     run.add_argument("--broker", choices=["sim", "ib"], help="sim: the built-in simulated gateway; "
                      f"ib: TWS / IB Gateway {d('broker')}")
     run.add_argument("--host", dest="broker_host", help=f"TWS / IB Gateway host {d('broker_host')}")
+    run.add_argument("--universe", choices=["synthetic"], help="simulated gateway: also serve the seeded synthetic "
+                     "universe (SYN000..SYN299) (default: UNIVERSE)")
     run.add_argument("--port", dest="broker_port", type=int, help="TWS / IB Gateway API port: TWS paper 7497, "
                      f"Gateway paper 4002 {d('broker_port')}")
     run.add_argument("--client-id", dest="client_id", type=int, help=f"API client id {d('client_id')}")
@@ -183,6 +187,29 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     run.add_argument("--log-level", dest="log_level", help=f"DEBUG, INFO, WARNING or ERROR {d('log_level')}")
     run.add_argument("--settings", help=f"settings file to read instead of ./settings.py (default: {d.file})")
+    data = sub.add_parser("data", help="local bar stores: 'data update' downloads daily bars through the IB API")
+    data_sub = data.add_subparsers(dest="data_command", metavar="ACTION")
+    up = data_sub.add_parser(
+        "update", help="download daily bars (only the missing days) into a folder of per-symbol Parquet files",
+        description="Download daily bars through the IB adapter, from the built-in simulated gateway (default) or "
+        "TWS / IB Gateway (--broker ib), into DIR/SYMBOL.parquet (what --data DIR reads). Only the missing days are "
+        "requested; a killed update resumes where it stopped; IB's historical-data pacing rules are followed.")
+    up.add_argument("--universe", required=True, metavar="FILE|SYMBOLS",
+                    help="'AAPL,MSFT,SYN001', a file with one symbol per line (or a CSV with a symbol column), or "
+                    "'synthetic' for every synthetic ticker")
+    up.add_argument("--out", required=True, metavar="DIR", help="the folder of Parquet files (created if needed)")
+    up.add_argument("--start", help="first session of a new file, YYYY-MM-DD (default: the simulated data's first "
+                    "session; with --broker ib a year back)")
+    up.add_argument("--end", help="last session, YYYY-MM-DD (default: the last session closed)")
+    up.add_argument("--data", dest="data_dir", metavar="DIR", help="simulated gateway: serve these bars instead of "
+                    "the bundled ones")
+    up.add_argument("--broker", choices=["sim", "ib"], default="sim", help="sim: the built-in simulated gateway "
+                    "(default); ib: TWS / IB Gateway")
+    up.add_argument("--host", default=None, help="TWS / IB Gateway host (default 127.0.0.1)")
+    up.add_argument("--port", type=int, default=None, help="TWS / IB Gateway API port (default 4002)")
+    up.add_argument("--client-id", dest="client_id", type=int, default=None, help="API client id (default 1)")
+    up.add_argument("--account", default=None, help="account code (default: the only managed account)")
+    up.add_argument("--log-level", dest="log_level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
     gw = sub.add_parser("gateway", help="run the simulated IB Gateway", add_help=False)
     gw.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
@@ -231,7 +258,7 @@ def _configure_logging(level: str, calendar_name: str = "XNYS") -> None:
 
 _OVERRIDES = ("algorithm", "start", "end", "capital", "data_dir", "frequency", "output_dir", "seed", "strict",
               "log_level", "rep_bar_freq", "replay", "speed", "broker", "broker_host", "broker_port", "client_id",
-              "account_code", "live", "run_id", "cancel_on_stop")
+              "account_code", "live", "run_id", "cancel_on_stop", "universe")
 
 
 def _settings_from(args: argparse.Namespace) -> Settings:
@@ -437,6 +464,7 @@ def cmd_run(settings: Settings, origin: str = "", quiet: bool = False, replay_cl
         result = _strict_result(lambda: run_algorithm(
             settings.algorithm, target=target, frequency=settings.frequency, replay=_replay_window(settings),
             speed=speed, capital=settings.capital, data_dir=settings.data_dir, seed=settings.seed, output=output,
+            universe=settings.universe,
             run_id=settings.run_id, strict=settings.strict, cancel_on_stop=settings.cancel_on_stop,
             calendar_name=settings.exchange_calendar, before_trading_start=settings.before_trading_start,
             history_sessions=int(settings.history_sessions), on_session=install,
@@ -520,6 +548,21 @@ def cmd_backtest(settings: Settings, origin: str = "", quiet: bool = False) -> i
     return _exit_code(interrupts, result.engine.error_count)
 
 
+def cmd_data_update(args: argparse.Namespace) -> int:
+    """``ibalgo data update``: daily bars into a Parquet folder (runtime.live.data_update.run_update)."""
+    from runtime.live.data_update import Source, run_update
+
+    broker = "ib" if args.host is not None and args.broker == "sim" else args.broker
+    source = Source(broker=broker, host=args.host or "127.0.0.1", port=args.port or 4002,
+                    client_id=args.client_id or 1, account=args.account, data_dir=args.data_dir)
+    result = run_update(args.universe, args.out, start=args.start, end=args.end, source=source)
+    out = sys.stdout
+    out.write(f"data update: {result.summary()}\n")
+    for failed in result.failed:
+        out.write(f"  {failed.symbol}: {failed.message}\n")
+    return 1 if result.failed and len(result.failed) == len(result.symbols) else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``ibalgo`` command; returns the exit code (see :data:`EXIT_CODES`)."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -532,6 +575,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    if args.command == "data":
+        if getattr(args, "data_command", None) != "update":
+            parser.parse_args(["data", "--help"])
+            return EXIT_USAGE
+        try:
+            _configure_logging(args.log_level.upper())
+            return cmd_data_update(args)
+        except (IbAlgoError, DataError) as exc:
+            sys.stderr.write(f"error: {exc}\n")
+            return EXIT_CANNOT_START
+        except KeyboardInterrupt:
+            sys.stderr.write("interrupted: the files written so far are complete; run the same command to resume\n")
+            return EXIT_SIGINT
     try:
         origin = _algorithm_origin(args)
         settings = _settings_from(args)

@@ -42,6 +42,7 @@ class Settings:
     cancel_on_stop: bool = False
     run_id: str | None = None
     history_sessions: int = 260
+    universe: str | None = None
 
     def __repr__(self) -> str:
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -124,5 +125,8 @@ def with_overrides(settings: Settings, overrides: dict[str, Any]) -> Settings:
                 raise ValueError
         except (TypeError, ValueError):
             raise ConfigError(f"speed must be a positive number or 'max', got {out.speed!r}") from None
+    if out.universe not in (None, "", "None") and str(out.universe).strip().lower() != "synthetic":
+        raise ConfigError(f"universe must be 'synthetic' (adds the seeded synthetic tickers SYN000..SYN299) or None, "
+                          f"got {out.universe!r}")
     out.start_ts, out.end_ts  # noqa: B018 - validate the dates now
     return replace(out, capital=capital, log_level=out.log_level.upper())

@@ -14,11 +14,12 @@ import contextlib  # noqa: E402
 import io  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
+import resource  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 ALGOS = Path(__file__).resolve().parent.parent / "algos"
-ALGO_OF = {"w1": "dual_ma.py", "w2": "minute_sched.py", "w3": "dual_ma.py"}
+ALGO_OF = {"w1": "dual_ma.py", "w2": "minute_sched.py", "w3": "dual_ma.py", "w6": "pipeline_w6.py"}
 
 
 def main(argv: list[str]) -> int:
@@ -30,8 +31,9 @@ def main(argv: list[str]) -> int:
     import runtime.engine.backtest
 
     t_run = time.perf_counter()
-    args = ["backtest", str(ALGOS / ALGO_OF[workload]), "--data", str(data_dir), "--start", meta["start"],
-            "--end", meta["end"], "--capital", str(meta["capital"]), "--frequency", meta["frequency"],
+    start, end = meta.get("sim_start", meta["start"]), meta.get("sim_end", meta["end"])
+    args = ["backtest", str(ALGOS / ALGO_OF[workload]), "--data", str(data_dir), "--start", start,
+            "--end", end, "--capital", str(meta["capital"]), "--frequency", meta["frequency"],
             "--output", str(out_dir), "--log-level", "WARNING"]
     captured = io.StringIO()
     with contextlib.redirect_stdout(captured):
@@ -48,6 +50,7 @@ def main(argv: list[str]) -> int:
         "import": t_run - t_import + (t_import - T0), "setup": t_end - t_run - loop, "loop": loop,
         "in_process": t_end - T0, "orders": int(summary["orders"]), "signals": signals,
         "bar_events": int(summary["bar_events"]),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
     }
     print("BENCH_RESULT " + json.dumps(result))
     return 0

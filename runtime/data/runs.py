@@ -43,12 +43,15 @@ def load_daily_and_minute(
     *,
     seed: int = 7,
     calendar_name: str = "XNYS",
+    universe: str | None = None,
 ) -> tuple[BarArrays, BarArrays | None, pd.Timestamp, pd.Timestamp]:
     """Daily bars (whole data range, so history can look back before ``start``), minute bars for
-    ``start..end`` when ``frequency`` is 'minute', and the clipped ``start``/``end``."""
+    ``start..end`` when ``frequency`` is 'minute', and the clipped ``start``/``end``. ``universe='synthetic'`` adds the
+    synthetic tickers (see :mod:`runtime.data.universe`)."""
     from runtime.data import load_bars
 
-    daily = load_bars(data_dir, "daily", None, None, calendar=calendar_name, seed=seed)
+    daily = load_bars(data_dir, "daily", None, None, calendar=calendar_name, seed=seed, universe=universe)
     s, e = _clip_range(daily, start, end)
-    minute = load_bars(data_dir, "minute", s, e, calendar=calendar_name, seed=seed) if frequency == "minute" else None
+    minute = (load_bars(data_dir, "minute", s, e, calendar=calendar_name, seed=seed, universe=universe)
+              if frequency == "minute" else None)
     return daily, minute, s, e

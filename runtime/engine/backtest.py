@@ -347,5 +347,5 @@ def load_run_data(settings) -> tuple[BarArrays, BarArrays | None, pd.Timestamp, 
 
     return load_daily_and_minute(
         settings.data_dir, settings.frequency, settings.start_ts, settings.end_ts, seed=settings.seed,
-        calendar_name=settings.exchange_calendar,
+        calendar_name=settings.exchange_calendar, universe=getattr(settings, "universe", None),
     )

@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "authentication: anyone who reaches the port can trade the paper accounts)")
     p.add_argument("--data", metavar="DIR", help="folder of per-symbol CSV/Parquet bars (default: the bundled "
                    "sample of AAPL, IBM, MSFT, GOOG, FB 2000-2013)")
+    p.add_argument("--universe", choices=["synthetic"], help="also serve the seeded synthetic universe "
+                   "(SYN000..SYN299, daily bars 2000-03..2013-03) next to the replayed stocks")
     p.add_argument("--accounts", default="DU1234567", help="comma-separated paper account codes")
     p.add_argument("--cash", type=float, default=1_000_000.0, help="starting cash per account")
     mode = p.add_mutually_exclusive_group()
@@ -90,20 +92,33 @@ def _parse_start_end(text: str, tz: str) -> tuple[pd.Timestamp, pd.Timestamp | N
 
 
 def _universe(args: argparse.Namespace, now_ns: int) -> Universe:
+    extra = getattr(args, "universe", None)
     if args.realtime:
+        if extra:  # wall-clock prices for the synthetic tickers too (random walks, no corporate actions)
+            from runtime.data.sample import SAMPLE_SYMBOLS
+            from runtime.data.universe import synthetic_symbols
+
+            return synthetic_universe(now_ns, args.seed, SAMPLE_SYMBOLS + synthetic_symbols())
         return synthetic_universe(now_ns, args.seed)
+    minute_stores = []
     if args.data:
         from runtime.data.aggregate import aggregate_daily
         from runtime.data.loaders import load_folder
         from runtime.data.store import MINUTE
 
         store = load_folder(args.data)
-        if store.frequency == MINUTE:
-            return build_universe(now_ns, [aggregate_daily(store)], args.seed, minute_stores=[store])
-        return build_universe(now_ns, [store], args.seed)
-    from runtime.data.sample import load_sample
+        daily = aggregate_daily(store) if store.frequency == MINUTE else store
+        if store.frequency == MINUTE and not extra:
+            minute_stores = [store]
+    else:
+        from runtime.data.sample import load_sample
 
-    return build_universe(now_ns, [load_sample()], args.seed)
+        daily = load_sample()
+    if extra:
+        from runtime.data.universe import with_universe
+
+        daily = with_universe(daily, extra)
+    return build_universe(now_ns, [daily], args.seed, minute_stores=minute_stores)
 
 
 def build(args: argparse.Namespace) -> Gateway:

@@ -94,11 +94,12 @@ class EmbeddedGateway:
     """The simulated gateway in this process, on a free loopback port, over the run's replay clock."""
 
     def __init__(self, clock: Clock, *, capital: float, data_dir: str | None = None, seed: int = 7,
-                 account: str = SIM_ACCOUNT) -> None:
+                 account: str = SIM_ACCOUNT, universe: str | None = None) -> None:
         self.clock = clock
         from runtime.gateway import GatewayConfig, GatewayThread
         from runtime.gateway.universe import build_universe
 
+        minute_store = None
         if data_dir:
             from runtime.data.aggregate import aggregate_daily
             from runtime.data.loaders import load_folder
@@ -106,13 +107,18 @@ class EmbeddedGateway:
 
             store = load_folder(data_dir)
             daily = aggregate_daily(store) if store.frequency == MINUTE else store
-            universe = (build_universe(clock.now_ns(), [daily], seed, minute_stores=[store])
-                        if store.frequency == MINUTE else build_universe(clock.now_ns(), [store], seed))
+            minute_store = store if store.frequency == MINUTE else None
         else:
             from runtime.data.sample import load_sample
 
             daily = load_sample()
-            universe = build_universe(clock.now_ns(), [daily], seed)
+        if universe:  # the seeded synthetic tickers next to the replayed stocks (daily bars)
+            from runtime.data.universe import with_universe
+
+            daily = with_universe(daily, universe)
+            minute_store = None
+        universe_ = build_universe(clock.now_ns(), [daily], seed,
+                                   minute_stores=[minute_store] if minute_store is not None else ())
         #: the splits and dividends the gateway applies to its paper accounts (the run's ledger applies them too)
         self.corporate_actions = (daily.splits, daily.dividends)
         #: the first and last sessions of the replayed data
@@ -121,7 +127,7 @@ class EmbeddedGateway:
         config = GatewayConfig(port=0, accounts=(account,), starting_cash=capital, pacing=False,
                                max_messages_per_second=None)
         self.account = account
-        self.thread = GatewayThread(config, clock=clock, universe=universe, slippage=DEFAULT_SLIPPAGE(),
+        self.thread = GatewayThread(config, clock=clock, universe=universe_, slippage=DEFAULT_SLIPPAGE(),
                                     commission=DEFAULT_COMMISSION())
         self.thread.start()
 
@@ -199,6 +205,7 @@ def run_algorithm(
     session_hooks: Iterable[Callable[[Engine, int], None]] = (),
     skip_closed: bool = True,
     on_clock: Callable[[Clock, TradingCalendar], None] | None = None,
+    universe: str | None = None,
 ) -> LiveResult:
     """Run ``algorithm`` through the IB adapter: against the embedded simulated gateway (default) replaying
     ``replay`` = (start, end) at ``speed`` x real time (None: as fast as possible), or against TWS / IB Gateway.
@@ -221,7 +228,7 @@ def run_algorithm(
             clock: Clock = ReplayClock(replay_start_ns(calendar, first, before_trading_start), speed=speed)
             if on_clock is not None:
                 on_clock(clock, calendar)
-            gateway = EmbeddedGateway(clock, capital=capital, data_dir=data_dir, seed=seed)
+            gateway = EmbeddedGateway(clock, capital=capital, data_dir=data_dir, seed=seed, universe=universe)
         else:
             clock = gateway.clock
             if on_clock is not None:

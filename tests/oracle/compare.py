@@ -1,0 +1,73 @@
+"""Run an oracle algorithm file in ibalgo (with the recorder) and compare what it did with zipline's record."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from oracle.make_pipeline_expected import with_recorder
+from oracle.oracle_data import CAPITAL, SIM_END, SIM_START
+from runtime.data.runs import load_daily_and_minute
+from runtime.engine.backtest import run_backtest
+
+
+def run_in_ibalgo(algo: Path, data_dir: Path, work: Path) -> dict:
+    """Backtest ``algo`` (recorder appended) over the oracle data and return the recorder's JSON."""
+    out = work / "ibalgo-record.json"
+    daily, minute, s, e = load_daily_and_minute(str(data_dir), "daily", pd.Timestamp(SIM_START),
+                                                pd.Timestamp(SIM_END))
+    previous = os.environ.get("ORACLE_OUT")
+    os.environ["ORACLE_OUT"] = str(out)
+    try:
+        run_backtest(with_recorder(algo, work), daily=daily, minute=minute, start=s, end=e, capital=CAPITAL,
+                     frequency="daily", strict=True)
+    finally:
+        if previous is None:
+            os.environ.pop("ORACLE_OUT", None)
+        else:
+            os.environ["ORACLE_OUT"] = previous
+    return json.loads(out.read_text())
+
+
+def _same_value(got: object, want: object) -> bool:
+    if want is None or got is None:
+        return got is None and want is None
+    if isinstance(want, bool) or isinstance(got, bool):
+        return isinstance(got, bool) and isinstance(want, bool) and got == want
+    if isinstance(want, (int, float)) and isinstance(got, (int, float)):
+        return math.isclose(float(got), float(want), rel_tol=1e-9, abs_tol=1e-12)
+    return got == want
+
+
+def compare_pipeline(got: dict, want: dict) -> None:
+    """Same sessions, pipelines, assets (rows passing the screen), columns and values (floats to 1e-9)."""
+    assert sorted(got) == sorted(want), "the recorded sessions differ"
+    for day in sorted(want):
+        for name, frame in want[day].items():
+            mine = got[day].get(name)
+            assert mine is not None, f"{day}: no output for pipeline {name!r}"
+            assert sorted(mine) == sorted(frame), (
+                f"{day} {name}: assets differ: only in ibalgo {sorted(set(mine) - set(frame))}, "
+                f"only in zipline {sorted(set(frame) - set(mine))}")
+            for symbol, row in frame.items():
+                assert sorted(mine[symbol]) == sorted(row), f"{day} {name}: columns differ"
+                for col, value in row.items():
+                    assert _same_value(mine[symbol][col], value), (
+                        f"{day} {name} {symbol}.{col}: ibalgo {mine[symbol][col]!r}, zipline {value!r}")
+
+
+def compare_trades(got: dict, want: dict) -> None:
+    """Same orders [session, symbol, amount] and fills [session, symbol, amount, price] (prices to 1e-6)."""
+    mine, theirs = sorted(map(tuple, got["orders"])), sorted(map(tuple, want["orders"]))
+    first = next((i for i, (a, b) in enumerate(zip(mine, theirs)) if a != b), min(len(mine), len(theirs)))
+    assert mine == theirs, (f"orders differ from #{first}: ibalgo {mine[first:first + 3]}, "
+                            f"zipline {theirs[first:first + 3]} ({len(mine)} vs {len(theirs)} orders)")
+    fills_mine, fills_theirs = sorted(map(tuple, got["fills"])), sorted(map(tuple, want["fills"]))
+    assert [f[:3] for f in fills_mine] == [f[:3] for f in fills_theirs], "fills differ"
+    for a, b in zip(fills_mine, fills_theirs):
+        assert math.isclose(a[3], b[3], rel_tol=1e-7, abs_tol=1e-6), f"fill price differs: ibalgo {a}, zipline {b}"
+    assert math.isclose(got["final_portfolio_value"], want["final_portfolio_value"], rel_tol=1e-6)
