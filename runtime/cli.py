@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from runtime import __version__
+from runtime.algorithm.ibridgepy import IBridgePyOptions
 from runtime.config import Settings, load_settings, with_overrides
 from runtime.data.errors import DataError
 from runtime.errors import IbAlgoError
@@ -180,7 +181,8 @@ def cmd_run(settings: Settings) -> int:
         speed=speed, capital=settings.capital, data_dir=settings.data_dir, seed=settings.seed, output=output,
         run_id=settings.run_id, strict=settings.strict, cancel_on_stop=settings.cancel_on_stop,
         calendar_name=settings.exchange_calendar, before_trading_start=settings.before_trading_start,
-        history_sessions=int(settings.history_sessions), on_session=install)
+        history_sessions=int(settings.history_sessions), on_session=install,
+        ibridgepy=IBridgePyOptions.from_settings(settings))
     elapsed = time.perf_counter() - started
     out = sys.stdout
     where = "the simulated gateway" if target.host is None else f"{target.host}:{target.port}"
@@ -204,6 +206,7 @@ def cmd_backtest(settings: Settings) -> int:
         settings.algorithm, daily=daily, minute=minute, start=start, end=end, capital=settings.capital,
         frequency=settings.frequency, output=Path(settings.output_dir), strict=settings.strict,
         before_trading_start=settings.before_trading_start, rep_bar_freq=settings.rep_bar_freq,
+        ibridgepy=IBridgePyOptions.from_settings(settings),
     )
     elapsed = time.perf_counter() - started
     out = sys.stdout

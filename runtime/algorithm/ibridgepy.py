@@ -12,9 +12,16 @@ IBridgePy functions this version cannot offer are in :data:`UNAVAILABLE`: each o
 
 from __future__ import annotations
 
+import ast
+import logging
 import math
+import smtplib
 import sys
+import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from email.message import EmailMessage
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,7 +29,18 @@ import pandas as pd
 
 from runtime.core.assets import Asset, SecType
 from runtime.core.ib_mapping import ContractSpec, normalize_bar_size, parse_duration, parse_ib_time, super_symbol
-from runtime.core.orders import ExecutionStyle, Order, OrderStatus, TimeInForce, resolve_style
+from runtime.core.orders import (
+    IB_STATUS_WORDS,
+    ExecutionStyle,
+    LimitOrder,
+    Order,
+    OrderKind,
+    OrderStatus,
+    TimeInForce,
+    check_price,
+    resolve_style,
+    round_amount,
+)
 from runtime.errors import (
     AlgorithmApiError,
     BadOrderError,
@@ -36,6 +54,87 @@ if TYPE_CHECKING:
     from runtime.core.ledger import Account, Portfolio
     from runtime.data.finder import AssetFinder
     from runtime.engine.engine import Engine, OrderRecord
+
+#: what IBridgePy's order_target & co. return when nothing needed ordering (IBridgePy-style files)
+NO_ORDER_PLACED = "NoOrderPlaced"
+
+_email_log = logging.getLogger("ibalgo.email")
+
+
+@dataclass(frozen=True)
+class IBridgePyOptions:
+    """The run options IBridgePy's helpers read (from settings.py; see runtime.config.Settings)."""
+
+    #: time zone of get_datetime() in IBridgePy-style files (SHOW_TIME_ZONE / showTimeZone)
+    show_time_zone: str = "US/Eastern"
+    #: the run's account codes (ACCOUNT_CODE, a list for several); the first is the default
+    account_codes: tuple[str, ...] = ()
+    #: "ibridgepy", "zipline", or None: decided from the algorithm file (see :func:`file_dialect`)
+    dialect: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = True
+    email_from: str | None = None
+    email_to: str | None = None
+
+    def __repr__(self) -> str:
+        return (f"IBridgePyOptions(show_time_zone={self.show_time_zone!r}, accounts={len(self.account_codes)}, "
+                f"dialect={self.dialect!r}, smtp_host={self.smtp_host!r})")
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> IBridgePyOptions:
+        """The options of a :class:`runtime.config.Settings`."""
+        return cls(
+            show_time_zone=str(settings.show_time_zone), account_codes=tuple(settings.account_codes),
+            smtp_host=settings.smtp_host, smtp_port=int(settings.smtp_port), smtp_user=settings.smtp_user,
+            smtp_password=settings.smtp_password, smtp_starttls=bool(settings.smtp_starttls),
+            email_from=settings.email_from, email_to=settings.email_to,
+        )
+
+
+_DEFAULT_OPTIONS = IBridgePyOptions()
+
+
+#: names only IBridgePy files use: a file that uses one (and imports nothing from zipline/quantopian) is
+#: IBridgePy-style
+IBRIDGEPY_ONLY_NAMES = frozenset({
+    "show_real_time_price", "show_real_time_size", "show_timestamp", "request_historical_data", "superSymbol",
+    "order_status_monitor", "get_order_status", "get_all_open_orders", "get_all_orders", "get_position",
+    "get_all_positions", "count_positions", "hold_any_position", "display_all", "display_positions",
+    "display_orderStatus", "display_account_info", "show_account_info", "modify_order", "close_all_positions",
+    "close_all_positions_except", "close_all_positions_LMT", "rebalance_portfolio", "place_order_with_stoploss",
+    "place_order_with_takeprofit", "place_order_with_stoploss_takeprofit", "send_email", "isTradingDay",
+    "isEarlyClose", "end", "calculate_profit", "get_contract_details", "cancel_all_orders",
+})
+
+
+def file_dialect(path: str) -> str:
+    """'ibridgepy' when the algorithm file imports nothing from zipline/quantopian and uses one of IBridgePy's own
+    helpers (:data:`IBRIDGEPY_ONLY_NAMES`), else 'zipline'. Decides IBridgePy's conventions (get_datetime in the
+    show time zone, 'NoOrderPlaced', DAY orders) without changing zipline files."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return "zipline"
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in ("zipline", "quantopian"):
+            return "zipline"
+        if isinstance(node, ast.Import) and any(a.name.split(".")[0] in ("zipline", "quantopian") for a in node.names):
+            return "zipline"
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "context":
+            names.add(node.attr)
+    return "ibridgepy" if names & IBRIDGEPY_ONLY_NAMES else "zipline"
+
+
+class OrderStatusTimeoutError(AlgorithmApiError, TimeoutError):
+    """order_status_monitor waited its ``waitingTimeInSeconds`` (or the order closed) without the status asked for."""
+
 
 #: IBridgePy's order status strings (IB's ``orderStatus`` values) for the runtime's statuses.
 IB_ORDER_STATUS: dict[OrderStatus, str] = {
@@ -90,7 +189,8 @@ class IBridgePyHelpers:
             "count_positions", "hold_any_position", "display_all", "display_positions", "display_orderStatus",
             "get_order_status", "get_all_open_orders", "get_all_orders", "close_all_positions_except",
             "rebalance_portfolio", "place_order_with_stoploss", "place_order_with_takeprofit",
-            "place_order_with_stoploss_takeprofit",
+            "place_order_with_stoploss_takeprofit", "modify_order", "order_status_monitor", "send_email",
+            "display_account_info", "calculate_profit", "close_all_positions_LMT",
         }
     )
 
@@ -108,6 +208,67 @@ class IBridgePyHelpers:
         def order_target_percent(self, asset: Any, target: float) -> str | None: ...
         @staticmethod
         def _amount(amount: object) -> float: ...
+        def order(self, asset: Any, amount: float, *args: Any, **kwargs: Any) -> str | None: ...
+
+    # ------------------------------------------------------------------------------------------------ options
+    @property
+    def ibridgepy_options(self) -> IBridgePyOptions:
+        options = self._engine.ibridgepy_options
+        return options if isinstance(options, IBridgePyOptions) else _DEFAULT_OPTIONS
+
+    @cached_property
+    def _dialect(self) -> str:
+        return self.ibridgepy_options.dialect or file_dialect(self._engine.functions.path)
+
+    @property
+    def ibridgepy_style(self) -> bool:
+        """Whether the algorithm is an IBridgePy-style file (see :func:`file_dialect`)."""
+        if self._engine.functions.path == "<not loaded>":
+            return self.ibridgepy_options.dialect == "ibridgepy"
+        return self._dialect == "ibridgepy"
+
+    def _ibridgepy_tif(self) -> TimeInForce | None:
+        """IBridgePy's default time in force for an order whose style has none: DAY, in minute runs of IBridgePy
+        files (a daily run's orders fill at the next session's close, so DAY would expire them first: there the
+        cancel policy decides, as for zipline files)."""
+        if self.ibridgepy_style and self._engine.frequency == "minute":
+            return TimeInForce.DAY
+        return None
+
+    def _account(self, accountCode: Any, what: str) -> str | None:
+        """Check IBridgePy's ``accountCode=`` against the run's accounts; returns the account (None: the default).
+
+        With several accounts (ACCOUNT_CODE a list) this version trades and reports the first one only: another
+        account raises NotAvailableError rather than booking its orders in the wrong place."""
+        codes = self.ibridgepy_options.account_codes
+        if accountCode in (None, "", "default"):
+            return codes[0] if codes else None
+        if not isinstance(accountCode, str):
+            raise AlgorithmApiError(f"{what}: accountCode must be an account code string, got {accountCode!r}")
+        if codes and accountCode not in codes:
+            raise AlgorithmApiError(f"{what}: accountCode {accountCode!r} is not one of this run's accounts "
+                                    f"({', '.join(codes)}; ACCOUNT_CODE in settings.py)")
+        if codes and accountCode != codes[0]:
+            raise NotAvailableError(f"{what}: accountCode {accountCode!r}: this version trades one account per run "
+                                    f"(the first of ACCOUNT_CODE, {codes[0]!r}); run one ibalgo per account")
+        return accountCode
+
+    def _order_options(self, what: str, options: dict[str, Any]) -> dict[str, Any]:
+        """IBridgePy's order keywords, checked: orderRef, outsideRth, accountCode, hidden, followUp,
+        waitForFeedbackInSeconds (zipline spellings outside_rth / order_ref too)."""
+        known = {"orderRef", "order_ref", "outsideRth", "outside_rth", "accountCode", "hidden", "followUp",
+                 "waitForFeedbackInSeconds"}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise AlgorithmApiError(f"{what}: unknown keyword {unknown[0]!r}; IBridgePy's are orderRef, outsideRth, "
+                                    "accountCode, hidden, followUp, waitForFeedbackInSeconds")
+        if options.get("hidden"):
+            raise NotAvailableError(f"{what}: hidden=True orders are not available in this version")
+        ref = options.get("orderRef", options.get("order_ref", "")) or ""
+        if not isinstance(ref, str):
+            raise AlgorithmApiError(f"{what}: orderRef must be a string, got {ref!r}")
+        self._account(options.get("accountCode"), what)
+        return {"order_ref": ref, "outside_rth": bool(options.get("outsideRth", options.get("outside_rth", False)))}
 
     # ------------------------------------------------------------------------------------------------ helpers
     def _call_site(self) -> str:
@@ -516,10 +677,18 @@ class IBridgePyHelpers:
         return [self.order_target(asset, 0) for asset, p in list(self.portfolio.positions.items())
                 if p.amount and asset not in keep]
 
-    def rebalance_portfolio(self, targets: Any) -> dict[Asset, str | None]:
+    def rebalance_portfolio(self, targets: Any, buyAdvantage: float | None = None, sellAdvantage: float | None = None,
+                            accountCode: str = "default") -> dict[Asset, str | None]:
         """IBridgePy: make each asset of ``targets`` ({asset: target fraction of the portfolio value, 0.25 = 25%})
-        that fraction, and close every held position not named. Orders are market orders sized at the current
-        price (closing orders first); open orders are not taken into account. Returns {asset: order id}."""
+        that fraction, and close every held position not named (closing orders first); open orders are not taken
+        into account. Returns {asset: order id}.
+
+        Without ``buyAdvantage``/``sellAdvantage`` the orders are market orders sized at the current price. With
+        them (IBridgePy's keywords) they are GTC limit orders: buys at ask x (1 - buyAdvantage), sells at
+        bid x (1 + sellAdvantage) (0.001 = 0.1% better than the quote; negative pays up)."""
+        self._account(accountCode, "rebalance_portfolio")
+        if buyAdvantage is not None or sellAdvantage is not None:
+            return self._rebalance_limit(targets, float(buyAdvantage or 0.0), float(sellAdvantage or 0.0))
         if not isinstance(targets, dict) and not isinstance(targets, pd.Series):
             raise AlgorithmApiError(f"rebalance_portfolio takes a dict {{asset: target percent}}, e.g. "
                                     f"{{symbol('AAPL'): 0.5}}, got {targets!r}")
@@ -536,6 +705,156 @@ class IBridgePyHelpers:
         for asset, value in wanted.items():
             out[asset] = self.order_target_percent(asset, value)
         return out
+
+    def modify_order(self, orderId: Any, newQuantity: float | None = None, newLimitPrice: float | None = None,
+                     newStopPrice: float | None = None, newTif: str | None = None, newOrderRef: str | None = None,
+                     **unsupported: Any) -> None:
+        """IBridgePy: change a working order: ``newQuantity`` (shares, unsigned: the order keeps its side),
+        ``newLimitPrice``, ``newStopPrice``, ``newTif`` ('DAY' or 'GTC'), ``newOrderRef``. In every mode: at IB the
+        same order id is sent again; in a backtest the simulated broker changes the working order, which is
+        matched with its new terms from the next bar. An order that is not working (filled, cancelled) raises
+        BadOrderError (IBridgePy stops the program there); an unknown id raises OrderNotFoundError."""
+        if unsupported:
+            raise NotAvailableError(f"modify_order: {', '.join(sorted(unsupported))} cannot be changed in this version")
+        record = self._record(orderId)
+        amount = None
+        if newQuantity is not None:
+            quantity = round_amount(abs(self._amount(newQuantity)))
+            amount = quantity if record.amount > 0 else -quantity
+        limit = check_price(newLimitPrice, "modify_order: newLimitPrice")
+        stop = check_price(newStopPrice, "modify_order: newStopPrice")
+        is_buy = record.amount > 0
+        tick = record.asset.tick_size
+        if limit is not None:
+            limit = LimitOrder(limit).limit_for(is_buy, tick)
+        if stop is not None:
+            from runtime.core.orders import StopOrder
+
+            stop = StopOrder(stop).stop_for(is_buy, tick)
+        tif = None
+        if newTif is not None:
+            text = str(newTif).strip().upper()
+            if text not in (TimeInForce.DAY.value, TimeInForce.GTC.value):
+                raise BadOrderError(f"modify_order: newTif must be 'DAY' or 'GTC', got {newTif!r}")
+            tif = TimeInForce(text)
+        self._engine.modify_order(record.id, amount=amount, limit=limit, stop=stop, tif=tif)
+        if newOrderRef is not None:
+            record.order_ref = str(newOrderRef)
+
+    def order_status_monitor(self, orderId: Any, target_status: Any, waitingTimeInSeconds: float = 30) -> bool:
+        """IBridgePy: wait until the order's status (IB's words: 'Filled', 'Submitted', 'PreSubmitted',
+        'Cancelled', 'Inactive'; one or a list) is reached; returns True. ``'NoOrderPlaced'`` returns at once.
+
+        - Paper and live runs: the call waits up to ``waitingTimeInSeconds`` (wall-clock seconds) while the broker's
+          reports are applied (fills, statuses, positions); no other algorithm code runs meanwhile and the run's
+          clock does not move. Market orders fill on arrival at the simulated gateway and at IB, so
+          ``order_status_monitor(order(...), 'Filled')`` returns when the fill is booked.
+        - On timeout, or when the order closes with another status, IBridgePy stops the whole program; here
+          OrderStatusTimeoutError is raised into the algorithm: the rest of that handle_data call does not run, the
+          error is logged with its file:line, and the run goes on (positions stay managed).
+        - Backtests, and market orders of daily runs (they go as market-on-close and fill at the next close): the
+          order cannot change before a later bar, so the call returns at once with the status the order will have:
+          True for an open order asked to become 'Filled', 'Submitted' or 'PreSubmitted' (it fills at the next bar
+          when the market allows), True/False by its actual status once it is closed.
+        """
+        if orderId in (NO_ORDER_PLACED, None):
+            return True
+        wanted = [target_status] if isinstance(target_status, str) else list(target_status) \
+            if isinstance(target_status, (list, tuple, set)) else None
+        words = {w for ws in IB_STATUS_WORDS.values() for w in ws}
+        if not wanted or any(w not in words for w in wanted):
+            raise AlgorithmApiError(f"order_status_monitor: target_status must be one of IB's status words "
+                                    f"{sorted(words)} or a list of them, got {target_status!r}")
+        record = self._record(orderId)
+        if record.status in wanted:
+            return True
+        e = self._engine
+        wait = e.wait_for_broker
+        if wait is None or (e.frequency == "daily" and record.kind is OrderKind.MARKET):
+            if record.status.is_open:
+                return any(w in ("Filled", "Submitted", "PreSubmitted") for w in wanted)
+            return False
+        deadline = time.monotonic() + max(float(waitingTimeInSeconds), 0.0)
+        while True:
+            wait()
+            if record.status in wanted:
+                return True
+            if not record.status.is_open:
+                raise OrderStatusTimeoutError(f"order_status_monitor: order {record.id} is {record.status.ib_status}, "
+                                              f"not {target_status!r} ({record.reason or 'no reason given'})")
+            if time.monotonic() >= deadline:
+                raise OrderStatusTimeoutError(
+                    f"order_status_monitor: order {record.id} is still {record.status.ib_status} after "
+                    f"{waitingTimeInSeconds} s, not {target_status!r}")
+            time.sleep(0.02)
+
+    def send_email(self, emailTitle: str, emailBody: str, toEmail: str | list[str] | None = None) -> bool:
+        """IBridgePy: send a mail over the SMTP server of settings.py (SMTP_HOST, SMTP_PORT, SMTP_USER,
+        SMTP_PASSWORD, SMTP_STARTTLS, EMAIL_FROM; to ``toEmail`` or EMAIL_TO). Returns True when the server took
+        it. Never fatal: without SMTP_HOST the mail is logged instead, and a failure (server down, refused login)
+        is logged as an error and returns False. The call waits for the server (at most 10 s)."""
+        o = self.ibridgepy_options
+        to = toEmail if toEmail is not None else o.email_to
+        recipients = [a.strip() for a in (to.split(",") if isinstance(to, str) else to or []) if a and a.strip()]
+        if not o.smtp_host or not recipients:
+            _email_log.info("send_email (no %s set, not sent): %s\n%s",
+                            "SMTP_HOST" if not o.smtp_host else "EMAIL_TO or toEmail", emailTitle, emailBody)
+            return False
+        msg = EmailMessage()
+        msg["Subject"] = str(emailTitle)
+        msg["From"] = o.email_from or o.smtp_user or "ibalgo@localhost"
+        msg["To"] = ", ".join(recipients)
+        msg.set_content(str(emailBody))
+        try:
+            with smtplib.SMTP(o.smtp_host, int(o.smtp_port), timeout=10) as smtp:
+                if o.smtp_starttls:
+                    smtp.starttls()
+                if o.smtp_user:
+                    smtp.login(o.smtp_user, o.smtp_password or "")
+                smtp.send_message(msg)
+        except (OSError, smtplib.SMTPException) as exc:
+            _email_log.error("send_email failed (%s:%s): %s: %s; the run goes on", o.smtp_host, o.smtp_port,
+                             type(exc).__name__, exc)
+            return False
+        _email_log.info("mail sent to %s: %s", ", ".join(recipients), emailTitle)
+        return True
+
+    def display_account_info(self, accountCode: str = "default") -> str:
+        """IBridgePy: log the account's cash, portfolio value and positions value; returns the text."""
+        self._account(accountCode, "display_account_info")
+        p = self.portfolio
+        text = (f"CASH={p.cash:.2f}\nportfolio_value={p.portfolio_value:.2f}\n"
+                f"positions_value={p.positions_value:.2f}")
+        return self._show("account balance:", text)
+
+    def calculate_profit(self, security: Any, accountCode: str = "default") -> float:
+        """The open profit of the position in ``security``: (current price - average cost) x shares x multiplier
+        (0.0 without a position)."""
+        self._account(accountCode, "calculate_profit")
+        p = self.portfolio.positions[self.resolve_asset(security)]
+        if not p.amount:
+            return 0.0
+        return float((p.last_sale_price - p.cost_basis) * p.amount * p.asset.multiplier)
+
+    def close_all_positions_LMT(self, ls_excludeSecurities: Any = (), advantage: float = 0.0,
+                                orderStatusMonitor: bool = False, accountCode: str = "default") -> list[str | None]:
+        """IBridgePy: close every position not in ``ls_excludeSecurities`` with GTC limit orders: a long sells at
+        bid x (1 + advantage), a short buys back at ask x (1 - advantage) (see show_real_time_price for what bid
+        and ask are in each mode). Returns the order ids. ``orderStatusMonitor`` True waits for each fill as
+        order_status_monitor does."""
+        self._account(accountCode, "close_all_positions_LMT")
+        keep = {self.resolve_asset(s) for s in (ls_excludeSecurities or ())}
+        ids: list[str | None] = []
+        for asset, p in list(self.portfolio.positions.items()):
+            if not p.amount or asset in keep:
+                continue
+            side = "bid_price" if p.amount > 0 else "ask_price"
+            price = self.show_real_time_price(asset, side) * (1.0 + advantage if p.amount > 0 else 1.0 - advantage)
+            ids.append(self.order(asset, -p.amount, style=LimitOrder(price, tif="GTC")))
+        if orderStatusMonitor:
+            for order_id in ids:
+                self.order_status_monitor(order_id, "Filled")
+        return ids
 
     # ------------------------------------------------------------------------------------------------ brackets
     def place_order_with_stoploss(
@@ -588,6 +907,9 @@ class IBridgePyHelpers:
                             takeProfitPrice, style, tif, ib_options)
         return ids[0], ids[1], ids[2]
 
+    def _rebalance_limit(self, targets: Any, buy_adv: float, sell_adv: float) -> dict[Asset, str | None]:
+        return _rebalance_limit(self, targets, buy_adv, sell_adv)
+
     def _bracket(self, what: str, security: Any, amount: float, stop_loss: Any, take_profit: Any,
                  style: ExecutionStyle | None, tif: Any, ib_options: dict[str, Any]) -> tuple[str, ...]:
         entry = resolve_style(None, None, style)
@@ -602,6 +924,31 @@ class IBridgePyHelpers:
             tif=TimeInForce(text), what=what,
             outside_rth=bool(ib_options.get("outsideRth", ib_options.get("outside_rth", False))),
         )
+
+
+def _rebalance_limit(api: Any, targets: Any, buy_adv: float, sell_adv: float) -> dict[Asset, str | None]:
+    out: dict[Asset, str | None] = {}
+    wanted = {api.resolve_asset(k): float(v) for k, v in dict(targets).items()}
+    value = api.portfolio.portfolio_value
+    plan: list[tuple[Asset, int]] = []
+    for asset, p in list(api.portfolio.positions.items()):
+        if p.amount and asset not in wanted:
+            plan.append((asset, -int(p.amount)))
+    for asset, fraction in wanted.items():
+        price = api.show_real_time_price(asset, "ask_price")
+        if not (math.isfinite(price) and price > 0):
+            raise BadOrderError(f"rebalance_portfolio: {asset.symbol} has no price yet")
+        target = round_amount(value * fraction / (price * asset.multiplier))
+        plan.append((asset, target - int(api.portfolio.positions[asset].amount)))
+    for asset, delta in sorted(plan, key=lambda item: item[1] > 0):  # sells first
+        if delta == 0:
+            continue
+        if delta > 0:
+            limit = api.show_real_time_price(asset, "ask_price") * (1.0 - buy_adv)
+        else:
+            limit = api.show_real_time_price(asset, "bid_price") * (1.0 + sell_adv)
+        out[asset] = api.order(asset, delta, style=LimitOrder(limit, tif="GTC"))
+    return out
 
 
 def _table(header: tuple[str, ...], rows: list[tuple], empty: str) -> str:
@@ -626,9 +973,6 @@ def _unavailable(name: str, instead: str) -> Callable[..., Any]:
 UNAVAILABLE: dict[str, Callable[..., Any]] = {
     name: _unavailable(name, instead)
     for name, instead in (
-        ("modify_order", "Cancel it with cancel_order(orderId) and place a new order with the new quantity or prices."),
-        ("order_status_monitor", "Orders fill on a later bar, so waiting inside handle_data cannot work: check "
-                                 "get_order_status(orderId) in a later handle_data call instead."),
         ("create_order", "Place each leg with order(); legs are separate orders, not one combination order."),
         ("place_combination_orders", "Place each leg with order(); legs are separate orders, not one combination "
                                      "order."),
@@ -636,7 +980,6 @@ UNAVAILABLE: dict[str, Callable[..., Any]] = {
         ("get_scanner_results", "Pick the symbols yourself, e.g. symbols('AAPL', 'MSFT')."),
         ("get_contract_details", "Resolve the contract with superSymbol(...) and read its fields (asset.multiplier, "
                                  "asset.tick_size, asset.expiry, asset.con_id, asset.asset_name)."),
-        ("send_email", "Write what you want to see with log.info(...) or record(...)."),
         ("TrailStopLimitOrder", "Use TrailStopOrder(trailing_amount=... or trailing_percent=...) or "
                                 "StopLimitOrder(limit_price, stop_price)."),
         ("LimitOnOpenOrder", "Use LimitOrder(limit_price, tif='DAY'), or LimitOnCloseOrder(limit_price) for the "

@@ -68,6 +68,7 @@ def run_backtest(
     replay_speed: float | bool | None = False,
     replay_grace_ns: int | None = None,
     rep_bar_freq: float | None = None,
+    ibridgepy: object = None,
 ) -> BacktestResult:
     """Run the algorithm in ``algo_path`` from session ``start`` to ``end`` on the given bars.
 
@@ -94,6 +95,7 @@ def run_backtest(
         None, portal=portal, calendar=cal, broker=broker, frequency=frequency, capital=capital,
         start_session=first, end_session=last, mode="backtest", strict=strict, algo_logger=algo_log,
     )
+    engine.ibridgepy_options = ibridgepy
     clock_filter = SimClockFilter(engine)
     algo_log.addFilter(clock_filter)
     try:

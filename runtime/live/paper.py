@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -195,6 +196,7 @@ def run_algorithm(
     on_session: Callable[[LiveSession], None] | None = None,
     connection: ConnectionConfig | None = None,
     gateway: EmbeddedGateway | None = None,
+    ibridgepy: Any = None,
 ) -> LiveResult:
     """Run ``algorithm`` through the IB adapter: against the embedded simulated gateway (default) replaying
     ``replay`` = (start, end) at ``speed`` x real time (None: as fast as possible), or against TWS / IB Gateway.
@@ -235,7 +237,7 @@ def run_algorithm(
         "journal.sqlite", frequency=frequency, end=end, output=output, strict=strict,
         history_sessions=history_sessions, cancel_on_stop=cancel_on_stop,
         before_trading_start=before_trading_start, mode=mode,
-        corporate_actions=gateway.corporate_actions if gateway is not None else None)
+        corporate_actions=gateway.corporate_actions if gateway is not None else None, ibridgepy=ibridgepy)
     session = LiveSession(
         options, broker_factory(config, run_id, clock, virtual_pacing=gateway is not None,
                                 target=target), clock, calendar,

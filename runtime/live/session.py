@@ -88,6 +88,8 @@ class LiveOptions:
     #: (splits, dividends) the broker applies to the account, when known (the embedded simulated gateway's data), so
     #: the run's ledger applies them too; None: none are known (TWS/IB Gateway)
     corporate_actions: tuple[tuple, tuple] | None = None
+    #: IBridgePy's run options (runtime.algorithm.ibridgepy.IBridgePyOptions); None: the defaults
+    ibridgepy: Any = None
 
 
 @dataclass
@@ -226,6 +228,13 @@ class LiveSession:
                         strict=opts.strict, algo_logger=logging.getLogger("ibalgo.algo"))
         self.engine = engine
         engine.corporate_actions = opts.corporate_actions
+        engine.wait_for_broker = self.wait_for_broker
+        ib = self.ib
+        engine.account_value_source = ib.account_value
+        engine.account_value_tags = lambda: list(ib.account_state.numbers(ib.conn.account))
+        engine.account_snapshot_source = ib.account_snapshot
+        engine.quote_source = ib.quote
+        engine.ibridgepy_options = opts.ibridgepy
         engine.clock.now_ns = now
         feed = BrokerFeed(self.ib, engine, cal, opts.frequency, now=self.clock.now_ns, sync=self.sync,
                           handle_pending=self.handle_pending, history_sessions=opts.history_sessions)
@@ -303,6 +312,12 @@ class LiveSession:
         """Orders placed or cancelled at this instant reach the broker before the clock moves on."""
         if self.link.dirty:
             self.sync()
+        self.handle_pending()
+
+    def wait_for_broker(self) -> None:
+        """Algorithm code waits for the broker (order_status_monitor): everything sent so far reaches it, and
+        everything it reported is booked, without moving the run's clock or running other algorithm code."""
+        self.sync()
         self.handle_pending()
 
     def handle_pending(self) -> None:
