@@ -9,6 +9,12 @@ ibalgo from.
 #: The algorithm file (a Quantopian/zipline-style file with initialize(context) and handle_data(context, data)).
 ALGORITHM = "user_algos/dual_moving_average.py"
 
+#: Which conventions the algorithm file expects: "ibridgepy" (get_datetime() in SHOW_TIME_ZONE, 'NoOrderPlaced',
+#: DAY orders in minute runs), "zipline" (get_datetime() in UTC, None, the cancel policy's tif), or None: decided from
+#: the file (IBridgePy's when it imports nothing from zipline/quantopian and calls one of IBridgePy's own helpers,
+#: such as show_real_time_price or order_status_monitor). A settings file with IBridgePy's names selects "ibridgepy".
+ALGORITHM_STYLE = None
+
 #: IBridgePy's run mode. None: Quantopian's way (handle_data once per bar of FREQUENCY, in market hours).
 #: "RUN_LIKE_QUANTOPIAN": minute bars in market hours. "REGULAR" (and "HFT"): handle_data every REP_BAR_FREQ seconds
 #: (default 1) around the clock, on minute bars. "SUDO_RUN_LIKE_QUANTOPIAN": every 60 seconds around the clock.

@@ -47,6 +47,7 @@ class Settings:
     cancel_on_stop: bool = False
     run_id: str | None = None
     history_sessions: int = 260
+    algorithm_style: str | None = None
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_user: str | None = None
@@ -170,6 +171,7 @@ def load_settings(path: str | Path | None = None) -> Settings:
     known = {f.name.upper(): f.name for f in fields(Settings)}
     kwargs: dict[str, Any] = {}
     where: dict[str, str] = {}
+    used_ibridgepy = False
 
     def put(name: str, raw: Any, line: int) -> None:
         kwargs[name] = parsed.value(raw)
@@ -182,11 +184,15 @@ def load_settings(path: str | Path | None = None) -> Settings:
             put(known[a.name], a.value, a.line)
         elif a.name in IBRIDGEPY_NAMES:
             put(IBRIDGEPY_NAMES[a.name], a.value, a.line)
+            used_ibridgepy = True
         elif a.name == "BROKER_CLIENT" or any(a.name == d for d, _ in IBRIDGEPY_DICT_KEYS):
             _read_ibridgepy_dict(parsed, a, put)
+            used_ibridgepy = True
         else:
             known_names = sorted(known) + sorted(IBRIDGEPY_NAMES)
             raise ConfigError(f"{p}:{a.line}: unknown setting {a.name}; known settings: {', '.join(known_names)}")
+    if used_ibridgepy and "algorithm_style" not in kwargs:
+        kwargs["algorithm_style"] = "ibridgepy"  # IBridgePy's settings: its conventions for the algorithm too
     hour, minute = kwargs.pop("_bts_hour", None), kwargs.pop("_bts_minute", None)
     if hour is not None or minute is not None:
         kwargs["before_trading_start"] = f"{int(hour if hour is not None else 9):02d}:{int(minute or 0):02d}"
@@ -277,6 +283,9 @@ def with_overrides(settings: Settings, overrides: dict[str, Any]) -> Settings:
                                   "rep_bar_freq, or use run_mode REGULAR")
             out = replace(out, run_mode=mode, frequency=frequency,
                           rep_bar_freq=out.rep_bar_freq if out.rep_bar_freq is not None else rep)
+    if out.algorithm_style not in (None, "ibridgepy", "zipline"):
+        raise ConfigError(f"algorithm_style must be None (decided from the file), 'ibridgepy' or 'zipline', got "
+                          f"{out.algorithm_style!r}")
     if str(out.log_level).upper() == "NOTSET":  # IBridgePy's most verbose level
         out = replace(out, log_level="DEBUG")
     try:

@@ -331,10 +331,18 @@ class AlgorithmAPI(IBridgePyHelpers):
 
     def cancel_order(self, order_param: Any) -> None:
         """Cancel an order by id or Order. An order that is already closed (filled, cancelled, rejected) is left
-        alone; an id this run never returned raises OrderNotFoundError (a typo must not pass silently)."""
+        alone; an id this run never returned raises OrderNotFoundError (a typo must not pass silently).
+
+        Paper and live runs: the call waits for the broker's answer so far (one round trip, as IBridgePy follows up
+        on a cancel): an order the broker confirmed cancelled is closed when the call returns."""
         key = order_param.id if isinstance(order_param, Order) else order_param
         self._record(key)
         self._engine.cancel_order(key)
+        self._follow_up()
+
+    def _follow_up(self) -> None:
+        if self._engine.wait_for_broker is not None:
+            self._engine.wait_for_broker()
 
     def set_cancel_policy(self, policy: EODCancel | NeverCancel) -> None:
         """EODCancel() cancels open orders at each session's end; NeverCancel() (the default) keeps them."""
@@ -607,6 +615,7 @@ class AlgorithmAPI(IBridgePyHelpers):
         self._account(accountCode, "cancel_all_orders")
         for record in list(self._engine.open_orders()):
             self._engine.cancel_order(record.id)
+        self._follow_up()
 
     def close_all_positions(self, orderStatusMonitor: bool = False, accountCode: str = "default",
                             ) -> list[str | None]:

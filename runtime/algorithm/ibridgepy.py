@@ -88,6 +88,7 @@ class IBridgePyOptions:
         """The options of a :class:`runtime.config.Settings`."""
         return cls(
             show_time_zone=str(settings.show_time_zone), account_codes=tuple(settings.account_codes),
+            dialect=settings.algorithm_style,
             smtp_host=settings.smtp_host, smtp_port=int(settings.smtp_port), smtp_user=settings.smtp_user,
             smtp_password=settings.smtp_password, smtp_starttls=bool(settings.smtp_starttls),
             email_from=settings.email_from, email_to=settings.email_to,
@@ -209,6 +210,7 @@ class IBridgePyHelpers:
         @staticmethod
         def _amount(amount: object) -> float: ...
         def order(self, asset: Any, amount: float, *args: Any, **kwargs: Any) -> str | None: ...
+        def show_real_time_price(self, security: Any, param: str = "price") -> float: ...
 
     # ------------------------------------------------------------------------------------------------ options
     @property
@@ -379,14 +381,21 @@ class IBridgePyHelpers:
     def show_real_time_size(self, security: Any, param: str) -> int:
         """IBridgePy: a size of ``security`` now. param: 'volume', 'bid_size', 'ask_size', 'last_size'.
 
-        The bars hold no quotes or single trades, so in every mode all four answer with the current bar's volume
-        (``data.current(security, 'volume')``: 0 for a bar without trades); the bid/ask/last sizes are a stand-in
-        for "how much traded in this bar".
+        Paper and live runs: IB's streaming sizes (the bid and ask sizes, the last trade's size, the day's volume),
+        falling back to the bar data before the first quote. Backtests: the bars hold no quotes or single trades,
+        so all four answer with the current bar's volume (``data.current(security, 'volume')``: 0 for a bar without
+        trades); the bid/ask/last sizes are a stand-in for "how much traded in this bar".
         """
         if param not in SIZE_PARAMS:
             raise AlgorithmApiError(f"show_real_time_size: unknown param {param!r}; use one of "
                                     f"{', '.join(SIZE_PARAMS)}")
-        volume = float(self._engine.data.current(self.resolve_asset(security), "volume"))
+        asset = self.resolve_asset(security)
+        source = self._engine.quote_source
+        quote = source(asset) if source is not None else None
+        value = getattr(quote, param, None) if quote is not None else None
+        if value is not None and value == value and value >= 0:
+            return int(value)
+        volume = float(self._engine.data.current(asset, "volume"))
         return int(volume) if math.isfinite(volume) else 0
 
     def show_timestamp(self, security: Any, param: str = "last_price") -> pd.Timestamp | None:
@@ -679,32 +688,57 @@ class IBridgePyHelpers:
 
     def rebalance_portfolio(self, targets: Any, buyAdvantage: float | None = None, sellAdvantage: float | None = None,
                             accountCode: str = "default") -> dict[Asset, str | None]:
-        """IBridgePy: make each asset of ``targets`` ({asset: target fraction of the portfolio value, 0.25 = 25%})
-        that fraction, and close every held position not named (closing orders first); open orders are not taken
-        into account. Returns {asset: order id}.
+        """IBridgePy: make the portfolio hold ``targets`` and close every held position not named (closing and
+        reducing orders first); open orders are not taken into account. Returns {asset: order id}.
 
-        Without ``buyAdvantage``/``sellAdvantage`` the orders are market orders sized at the current price. With
-        them (IBridgePy's keywords) they are GTC limit orders: buys at ask x (1 - buyAdvantage), sells at
-        bid x (1 + sellAdvantage) (0.001 = 0.1% better than the quote; negative pays up)."""
+        - ``targets`` values: share counts, as IBridgePy 18 takes them, when every value is a whole number
+          (``{symbol('SPY'): 100}``; ``1`` is one share); otherwise fractions of the portfolio value
+          (``{symbol('SPY'): 0.5}`` = 50%, ``1.0`` = 100%).
+        - Without ``buyAdvantage``/``sellAdvantage`` the orders are market orders (fractions sized at the current
+          price). With them (IBridgePy's keywords) they are GTC limit orders: buys at ask x (1 - buyAdvantage),
+          sells at bid x (1 + sellAdvantage) (0.001 = 0.1% better than the quote; negative pays up).
+        """
         self._account(accountCode, "rebalance_portfolio")
-        if buyAdvantage is not None or sellAdvantage is not None:
-            return self._rebalance_limit(targets, float(buyAdvantage or 0.0), float(sellAdvantage or 0.0))
         if not isinstance(targets, dict) and not isinstance(targets, pd.Series):
-            raise AlgorithmApiError(f"rebalance_portfolio takes a dict {{asset: target percent}}, e.g. "
-                                    f"{{symbol('AAPL'): 0.5}}, got {targets!r}")
+            raise AlgorithmApiError(f"rebalance_portfolio takes a dict {{asset: target}}, e.g. {{symbol('AAPL'): 100}} "
+                                    f"(shares) or {{symbol('AAPL'): 0.5}} (50%), got {targets!r}")
         wanted: dict[Asset, float] = {}
         for key, value in targets.items():
             if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not math.isfinite(value):
-                raise AlgorithmApiError(f"rebalance_portfolio: the target of {key!r} must be a finite number (a "
-                                        f"fraction, 0.25 = 25%), got {value!r}")
+                raise AlgorithmApiError(f"rebalance_portfolio: the target of {key!r} must be a finite number (shares, "
+                                        f"or a fraction: 0.25 = 25%), got {value!r}")
             wanted[self.resolve_asset(key)] = float(value)
+        as_shares = bool(targets) and all(isinstance(v, (int, np.integer)) or float(v).is_integer()
+                                          for v in targets.values()) \
+            and not all(isinstance(v, (float, np.floating)) and abs(v) <= 1 for v in targets.values())
+        limits = buyAdvantage is not None or sellAdvantage is not None
+        value = self.portfolio.portfolio_value
+        plan: list[tuple[Asset, float]] = [(a, -float(p.amount)) for a, p in self.portfolio.positions.items()
+                                           if p.amount and a not in wanted]
+        for asset, target in wanted.items():
+            if not as_shares:
+                price = self._price_for(asset, "ask_price" if limits else "price")
+                target = value * target / (price * asset.multiplier)
+            plan.append((asset, target - float(self.portfolio.positions[asset].amount)))
         out: dict[Asset, str | None] = {}
-        for asset, p in list(self.portfolio.positions.items()):
-            if p.amount and asset not in wanted:
-                out[asset] = self.order_target(asset, 0)
-        for asset, value in wanted.items():
-            out[asset] = self.order_target_percent(asset, value)
+        for asset, delta in sorted(plan, key=lambda item: item[1] > 0):  # sells first
+            if round_amount(delta) == 0:
+                continue
+            if not limits:
+                out[asset] = self.order(asset, delta)
+                continue
+            if delta > 0:
+                price = self._price_for(asset, "ask_price") * (1.0 - float(buyAdvantage or 0.0))
+            else:
+                price = self._price_for(asset, "bid_price") * (1.0 + float(sellAdvantage or 0.0))
+            out[asset] = self.order(asset, delta, style=LimitOrder(price, tif="GTC"))
         return out
+
+    def _price_for(self, asset: Asset, param: str) -> float:
+        price = self.show_real_time_price(asset, param)
+        if not (math.isfinite(price) and price > 0):
+            raise BadOrderError(f"rebalance_portfolio: {asset.symbol} has no price yet (check data.can_trade first)")
+        return price
 
     def modify_order(self, orderId: Any, newQuantity: float | None = None, newLimitPrice: float | None = None,
                      newStopPrice: float | None = None, newTif: str | None = None, newOrderRef: str | None = None,
@@ -907,9 +941,6 @@ class IBridgePyHelpers:
                             takeProfitPrice, style, tif, ib_options)
         return ids[0], ids[1], ids[2]
 
-    def _rebalance_limit(self, targets: Any, buy_adv: float, sell_adv: float) -> dict[Asset, str | None]:
-        return _rebalance_limit(self, targets, buy_adv, sell_adv)
-
     def _bracket(self, what: str, security: Any, amount: float, stop_loss: Any, take_profit: Any,
                  style: ExecutionStyle | None, tif: Any, ib_options: dict[str, Any]) -> tuple[str, ...]:
         entry = resolve_style(None, None, style)
@@ -924,31 +955,6 @@ class IBridgePyHelpers:
             tif=TimeInForce(text), what=what,
             outside_rth=bool(ib_options.get("outsideRth", ib_options.get("outside_rth", False))),
         )
-
-
-def _rebalance_limit(api: Any, targets: Any, buy_adv: float, sell_adv: float) -> dict[Asset, str | None]:
-    out: dict[Asset, str | None] = {}
-    wanted = {api.resolve_asset(k): float(v) for k, v in dict(targets).items()}
-    value = api.portfolio.portfolio_value
-    plan: list[tuple[Asset, int]] = []
-    for asset, p in list(api.portfolio.positions.items()):
-        if p.amount and asset not in wanted:
-            plan.append((asset, -int(p.amount)))
-    for asset, fraction in wanted.items():
-        price = api.show_real_time_price(asset, "ask_price")
-        if not (math.isfinite(price) and price > 0):
-            raise BadOrderError(f"rebalance_portfolio: {asset.symbol} has no price yet")
-        target = round_amount(value * fraction / (price * asset.multiplier))
-        plan.append((asset, target - int(api.portfolio.positions[asset].amount)))
-    for asset, delta in sorted(plan, key=lambda item: item[1] > 0):  # sells first
-        if delta == 0:
-            continue
-        if delta > 0:
-            limit = api.show_real_time_price(asset, "ask_price") * (1.0 - buy_adv)
-        else:
-            limit = api.show_real_time_price(asset, "bid_price") * (1.0 + sell_adv)
-        out[asset] = api.order(asset, delta, style=LimitOrder(limit, tif="GTC"))
-    return out
 
 
 def _table(header: tuple[str, ...], rows: list[tuple], empty: str) -> str:
