@@ -90,6 +90,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--cancel-on-stop", dest="cancel_on_stop", action="store_true", default=None,
                      help="cancel the run's open orders when it stops (default: leave them working)")
     run.add_argument("--strict", action="store_true", default=None, help="stop at the first algorithm exception")
+    run.add_argument("--rep-bar-freq", dest="rep_bar_freq", type=float, metavar="SECONDS",
+                     help="IBridgePy's REGULAR mode: handle_data every SECONDS around the clock (minute runs; "
+                     "default: REP_BAR_FREQ)")
     run.add_argument("--log-level", dest="log_level", help="DEBUG, INFO, WARNING or ERROR (default: LOG_LEVEL)")
     run.add_argument("--settings", help="settings file to read instead of ./settings.py")
     gw = sub.add_parser("gateway", help="run the simulated IB Gateway", add_help=False)
@@ -182,7 +185,7 @@ def cmd_run(settings: Settings) -> int:
         run_id=settings.run_id, strict=settings.strict, cancel_on_stop=settings.cancel_on_stop,
         calendar_name=settings.exchange_calendar, before_trading_start=settings.before_trading_start,
         history_sessions=int(settings.history_sessions), on_session=install,
-        ibridgepy=IBridgePyOptions.from_settings(settings))
+        ibridgepy=IBridgePyOptions.from_settings(settings), rep_bar_freq=settings.rep_bar_freq)
     elapsed = time.perf_counter() - started
     out = sys.stdout
     where = "the simulated gateway" if target.host is None else f"{target.host}:{target.port}"

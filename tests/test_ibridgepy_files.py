@@ -152,3 +152,16 @@ def test_zipline_files_keep_utc_and_none(tmp_path: Path) -> None:
     daily, minute, s, e = run_data("daily", "2012-01-03", "2012-01-04")
     result = run_backtest(algo, daily=daily, minute=minute, start=s, end=e, capital=1e5, strict=True)
     assert result.engine.context.seen == [("UTC", None), ("UTC", None)]
+
+
+def test_regular_mode_runs_around_the_clock_in_backtest_and_paper(tmp_path: Path) -> None:
+    daily, minute, s, e = run_data("minute", "2012-01-03", "2012-01-03")
+    bt = run_backtest(CORPUS / "regular_mode.py", daily=daily, minute=minute, start=s, end=e, capital=1e5,
+                      frequency="minute", rep_bar_freq=300, strict=True)
+    paper = run_algorithm(str(CORPUS / "regular_mode.py"), frequency="minute", rep_bar_freq=300, strict=True,
+                          replay=(pd.Timestamp("2012-01-03"), pd.Timestamp("2012-01-03")), output=tmp_path)
+    calls = bt.engine.context.calls
+    assert calls[0] == ("00:00", False) and calls[-1] == ("16:00", True) and len(calls) == 193
+    assert ("10:00", True) in calls
+    assert paper.engine.context.calls == calls
+    assert _orders(bt.perf) == _orders(paper.perf) and len(_orders(bt.perf)) == 1

@@ -197,11 +197,13 @@ def run_algorithm(
     connection: ConnectionConfig | None = None,
     gateway: EmbeddedGateway | None = None,
     ibridgepy: Any = None,
+    rep_bar_freq: float | None = None,
 ) -> LiveResult:
     """Run ``algorithm`` through the IB adapter: against the embedded simulated gateway (default) replaying
     ``replay`` = (start, end) at ``speed`` x real time (None: as fast as possible), or against TWS / IB Gateway.
 
-    ``on_session`` sees the session before it starts (to install signal handlers, or for tests). A ``gateway``
+    ``rep_bar_freq`` (seconds, minute runs) selects IBridgePy's REGULAR mode: handle_data every ``rep_bar_freq``
+    seconds around the clock, as in a backtest. ``on_session`` sees the session before it starts (to install signal handlers, or for tests). A ``gateway``
     given by the caller (with its clock) is used and left running (a restart of the runtime against it).
     """
     calendar = get_calendar(calendar_name)
@@ -212,7 +214,11 @@ def run_algorithm(
         start_ts, end = replay if replay is not None else (pd.Timestamp("2012-06-01"), None)
         first, _last = replay_window(calendar, start_ts, end)
         if gateway is None:
-            clock: Clock = ReplayClock(replay_start_ns(calendar, first, before_trading_start), speed=speed)
+            start_ns = replay_start_ns(calendar, first, before_trading_start)
+            if rep_bar_freq is not None:  # REGULAR mode runs around the clock: from the first day's midnight
+                midnight = pd.Timestamp(calendar.session_label(first)).tz_localize(calendar.tz).value
+                start_ns = min(start_ns, int(midnight) - 60_000_000_000)
+            clock: Clock = ReplayClock(start_ns, speed=speed)
             gateway = EmbeddedGateway(clock, capital=capital, data_dir=data_dir, seed=seed)
         else:
             clock = gateway.clock
@@ -237,7 +243,8 @@ def run_algorithm(
         "journal.sqlite", frequency=frequency, end=end, output=output, strict=strict,
         history_sessions=history_sessions, cancel_on_stop=cancel_on_stop,
         before_trading_start=before_trading_start, mode=mode,
-        corporate_actions=gateway.corporate_actions if gateway is not None else None, ibridgepy=ibridgepy)
+        corporate_actions=gateway.corporate_actions if gateway is not None else None, ibridgepy=ibridgepy,
+        rep_bar_freq=rep_bar_freq)
     session = LiveSession(
         options, broker_factory(config, run_id, clock, virtual_pacing=gateway is not None,
                                 target=target), clock, calendar,

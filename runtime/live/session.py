@@ -90,6 +90,8 @@ class LiveOptions:
     corporate_actions: tuple[tuple, tuple] | None = None
     #: IBridgePy's run options (runtime.algorithm.ibridgepy.IBridgePyOptions); None: the defaults
     ibridgepy: Any = None
+    #: IBridgePy's REGULAR mode: handle_data every rep_bar_freq seconds around the clock (minute runs); None: per bar
+    rep_bar_freq: float | None = None
 
 
 @dataclass
@@ -132,8 +134,8 @@ class _SessionDispatcher(BrokerDispatcher):
     ``before_trading_start`` and again before the session's first bar (IB books a split before the open; the
     simulated gateway at the open)."""
 
-    def __init__(self, live: LiveSession, engine: Engine, feed: BrokerFeed) -> None:
-        super().__init__(engine, feed)
+    def __init__(self, live: LiveSession, engine: Engine, feed: BrokerFeed, regular: bool = False) -> None:
+        super().__init__(engine, feed, regular)
         self.live = live
         self._bar_checked = -1
 
@@ -522,6 +524,15 @@ class LiveSession:
         from runtime.engine.backtest import _as_time
 
         rules = [rule for rule, _ in engine.scheduled]
+        if self.options.rep_bar_freq is not None:
+            from runtime.engine.timeline import build_regular_timeline
+
+            cal = self.calendar
+            label = cal.session_label(engine.start_session)
+            start_ns = int(pd.Timestamp(label).tz_localize(cal.tz).tz_convert("UTC").value)
+            return build_regular_timeline(start_ns, int(cal.closes[engine.end_session]), self.options.rep_bar_freq,
+                                          cal=cal, rules=rules,
+                                          before_trading_start=_as_time(self.options.before_trading_start))
         return build_timeline(self.calendar, engine.start_session, engine.end_session, self.options.frequency, rules,
                               before_trading_start=_as_time(self.options.before_trading_start))
 
@@ -534,7 +545,7 @@ class LiveSession:
             engine, feed = self.engine, self.feed
             assert engine is not None and feed is not None
             timeline = self.timeline()
-            dispatcher = _SessionDispatcher(self, engine, feed)
+            dispatcher = _SessionDispatcher(self, engine, feed, regular=self.options.rep_bar_freq is not None)
             loop = _Loop(self, dispatcher, timeline, self.clock, resume_after_ns=self.last_event_ns)
             self.loop = loop
             self.inbox.connect(loop.post)
