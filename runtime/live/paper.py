@@ -203,7 +203,9 @@ def run_algorithm(
     ``replay`` = (start, end) at ``speed`` x real time (None: as fast as possible), or against TWS / IB Gateway.
 
     ``rep_bar_freq`` (seconds, minute runs) selects IBridgePy's REGULAR mode: handle_data every ``rep_bar_freq``
-    seconds around the clock, as in a backtest. ``on_session`` sees the session before it starts (to install signal handlers, or for tests). A ``gateway``
+    seconds around the clock, as in a backtest.
+
+    ``on_session`` sees the session before it starts (to install signal handlers, or for tests). A ``gateway``
     given by the caller (with its clock) is used and left running (a restart of the runtime against it).
     """
     calendar = get_calendar(calendar_name)
