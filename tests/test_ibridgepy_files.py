@@ -23,6 +23,7 @@ FILES = [
     ("clock_and_exit.py", "minute", "2012-01-03", "2012-01-05"),
     ("account_and_email.py", "minute", "2012-01-03", "2012-01-04"),
     ("rebalance_limits.py", "daily", "2012-01-03", "2012-01-13"),
+    ("history_requests.py", "minute", "2012-01-03", "2012-01-04"),
 ]
 
 
@@ -60,7 +61,8 @@ def test_corpus_file_places_the_same_orders_in_backtest_and_paper(runs: dict, na
     assert file_dialect(str(CORPUS / name)) == "ibridgepy"
     bt, paper = runs[name]
     assert bt.engine.error_count == 0 and paper.engine.error_count == 0
-    assert _orders(bt.perf) and _orders(bt.perf) == _orders(paper.perf)
+    assert _orders(bt.perf) == _orders(paper.perf)
+    assert _orders(bt.perf) or name == "history_requests.py"
     assert len(bt.perf) == len(paper.perf)
     assert any(f.name == "results.csv" for f in paper.files)
 
@@ -100,6 +102,17 @@ def test_account_values_positions_and_display(runs: dict) -> None:
     assert paper["account_buying_power"] == paper["BuyingPower"]
     assert bt["BuyingPower"] == bt["TotalCashValue"]
     assert bt["UnrealizedPnL"] == pytest.approx(bt["profit"])
+
+
+def test_history_depth_bar_sizes_and_dates(runs: dict) -> None:
+    bt, paper = (r.engine.context.checks for r in runs["history_requests.py"])
+    assert bt == paper  # the minute store in a backtest, IB's history (the gateway) in a paper run
+    assert bt["days"][:3] == (10, ["open", "high", "low", "close", "volume"], "2012-01-04")
+    # '2 D' of minutes at 12:00 on the 4th: all of the 3rd and the 4th so far, labelled by their start, US/Eastern
+    assert bt["minutes"] == (390 + 150, "2012-01-03 09:30:00-05:00", "2012-01-04 11:59:00-05:00")
+    assert bt["hours"] == ["09:30:00", "10:00:00", "11:00:00"]
+    assert bt["epoch"] == (6, int(pd.Timestamp("2012-01-04 11:55", tz="US/Eastern").timestamp()))
+    assert bt["weeks"][1] == "2012-01-03"
 
 
 class _Inbox:

@@ -177,7 +177,8 @@ def _text(value: object, name: str, where: str = "superSymbol") -> str:
 
 
 def _supported_bar_sizes() -> str:
-    return ", ".join(repr(b) for b in HISTORY_BAR_MINUTES)
+    return ", ".join(repr(b) for b in (*HISTORY_BAR_MINUTES, "1 week", "1 month")) + (
+        " (second bars are not in a backtest's data; paper and live runs get every IB bar size from IB)")
 
 
 class IBridgePyHelpers:
@@ -421,7 +422,9 @@ class IBridgePyHelpers:
         whatToShow: str = "",
         useRTH: int = 1,
         waitForFeedbackInSeconds: float = 30,
-        timezoneOfReturn: str = "US/Eastern",
+        timezoneOfReturn: Any = "US/Eastern",
+        formatDate: int = 1,
+        **unused: Any,
     ) -> pd.DataFrame:
         """IBridgePy: bars of ``security`` as a DataFrame (columns open, high, low, close, volume; newest last).
 
@@ -433,12 +436,36 @@ class IBridgePyHelpers:
         - ``endTime``: '' (now), or an earlier time ('20120105 16:00:00 US/Eastern', a Timestamp); later is
           clamped to now, so no bar from the future is ever returned.
 
-        Built from ``data.history`` (the same values, split-adjusted as of now); bars without trades are left out
-        like IB does. The data holds regular-hours trade bars only: ``useRTH=0`` gives the same bars and
-        ``whatToShow`` may be '', 'TRADES', 'MIDPOINT' (FX data) or 'ADJUSTED_LAST'. In paper and live minute runs
-        the minute bars start at today's open.
+        - ``timezoneOfReturn``: a time zone name or a pytz time zone (IBridgePy's default:
+          ``pytz.timezone('US/Eastern')``). ``formatDate=2`` indexes the bars by epoch seconds instead (IB's form 2).
+
+        Paper and live runs: the bars come from IB (the simulated gateway serves its data the same way) through
+        the adapter's paced, cached history requests, as deep as ``goBack`` asks, with every IB bar size ('1 secs'
+        to '1 month'), ``whatToShow`` ('TRADES', 'MIDPOINT', 'BID', 'ASK', 'BID_ASK', ...) and ``useRTH`` as IB
+        serves them; the call waits for IB's answer (up to ``waitForFeedbackInSeconds``), other algorithm code does
+        not run meanwhile; an IB error raises HistoryError.
+
+        Backtests: built from ``data.history`` (the same values, split-adjusted as of now); bars without trades
+        are left out like IB does; '1 week' and '1 month' bars are made from the daily bars (labelled by their
+        first session). The data holds regular-hours trade bars only: ``useRTH=0`` gives the same bars, and
+        'BID', 'ASK' and 'BID_ASK' give the trade bars (no spread, as show_real_time_price's bid and ask);
+        second bars are not in the data.
         """
+        if unused:
+            raise HistoryError(f"request_historical_data: unknown keyword {sorted(unused)[0]!r}")
+        if formatDate not in (1, 2):
+            raise HistoryError(f"request_historical_data: formatDate must be 1 (times) or 2 (epoch seconds), got "
+                               f"{formatDate!r}")
         asset = self.resolve_asset(security)
+        source = self._engine.history_source
+        if source is not None:
+            frame = self._broker_history(source, asset, barSize, goBack, endTime, whatToShow, useRTH,
+                                         self._return_tz(timezoneOfReturn))
+            return self._format_dates(frame, formatDate)
+        if isinstance(barSize, str) and barSize.strip().lower() in ("1 week", "1 month"):
+            frame = self.request_historical_data(asset, "1 day", goBack, endTime, whatToShow, useRTH,
+                                                 waitForFeedbackInSeconds, timezoneOfReturn)
+            return self._format_dates(_resample_days(frame, barSize.strip().lower()), formatDate)
         minutes = self._history_bar_minutes(barSize)
         if not isinstance(goBack, str):
             raise HistoryError(f"request_historical_data: goBack must be an IB duration string such as '5 D', "
@@ -448,6 +475,8 @@ class IBridgePyHelpers:
         except ValueError as exc:
             raise HistoryError(f"request_historical_data: {exc}") from None
         what = str(whatToShow or "").strip().upper()
+        if what in ("BID", "ASK", "BID_ASK"):
+            what = ""  # the data's trade bars: the backtest's bid and ask are the trade price
         if what not in _WHAT_TO_SHOW:
             raise HistoryError(f"request_historical_data: whatToShow {whatToShow!r} is not in the data (it holds "
                                "trade bars): use '' or 'TRADES' ('MIDPOINT' for FX data)")
@@ -458,8 +487,52 @@ class IBridgePyHelpers:
         end_ns = self._history_end(endTime)
         if minutes:
             frame = self._minute_history(asset, minutes, n, unit, end_ns, barSize)
-            return self._finish(frame, tz, intraday=True)
-        return self._finish(self._daily_history(asset, n, unit, end_ns), tz, intraday=False)
+            return self._format_dates(self._finish(frame, tz, intraday=True), formatDate)
+        return self._format_dates(self._finish(self._daily_history(asset, n, unit, end_ns), tz, intraday=False),
+                                  formatDate)
+
+    @staticmethod
+    def _format_dates(frame: pd.DataFrame, format_date: int) -> pd.DataFrame:
+        if format_date == 2 and len(frame):
+            out = frame.copy()
+            out.index = pd.Index(pd.DatetimeIndex(frame.index).asi8 // 1_000_000_000, name="time")
+            return out
+        return frame
+
+    def _broker_history(self, source: Callable[..., Any], asset: Asset, bar_size: Any, go_back: Any, end_time: Any,
+                        what_to_show: Any, use_rth: Any, tz: str) -> pd.DataFrame:
+        """request_historical_data in paper and live runs: IB's bars through the adapter (see the docstring)."""
+        from runtime.core.ib_mapping import BAR_SIZES
+
+        try:
+            size = normalize_bar_size(str(bar_size))
+            parse_duration(str(go_back))
+        except ValueError as exc:
+            raise HistoryError(f"request_historical_data: {exc}") from None
+        what = str(what_to_show or "").strip().upper() or ("MIDPOINT" if asset.sec_type is SecType.CASH else "TRADES")
+        end = None if end_time is None or (isinstance(end_time, str) and not end_time.strip()) \
+            else self._history_end(end_time)
+        try:
+            bars = source(asset, str(go_back), size, what, bool(use_rth), end, self._engine.clock.now_ns)
+        except Exception as exc:  # IB's answer (error 162, pacing, timeout): a typed error for the algorithm
+            raise HistoryError(f"request_historical_data({asset.symbol}, {size!r}, {go_back!r}): {exc}") from None
+        seconds = BAR_SIZES[size]
+        if bars.dates is not None:
+            index = pd.DatetimeIndex(bars.dates).tz_localize(tz)
+        else:
+            cal = self._engine.calendar
+            ends = np.asarray(bars.end_ns, dtype=np.int64)
+            # the adapter labels a bar by its END (start + size, or the session's close): back to IB's START label
+            k = np.minimum(np.searchsorted(cal.closes, ends, side="left"), len(cal.closes) - 1)
+            opens, closes = cal.opens[k], cal.closes[k]
+            local = pd.DatetimeIndex(ends - 1, tz="UTC").tz_convert(cal.tz)
+            floored = local.floor(f"{seconds}s", ambiguous=False, nonexistent="shift_forward").asi8
+            starts = np.where(ends == closes, floored, ends - seconds * 1_000_000_000)
+            starts = np.where((ends > opens) & (starts < opens), opens, starts)
+            index = pd.DatetimeIndex(starts, tz="UTC").tz_convert(tz)
+        frame = pd.DataFrame({"open": bars.open, "high": bars.high, "low": bars.low, "close": bars.close,
+                              "volume": bars.volume}, index=index.rename("time"))
+        return frame[frame["close"].notna()]
 
     @staticmethod
     def _history_bar_minutes(bar_size: object) -> int:
@@ -477,6 +550,8 @@ class IBridgePyHelpers:
 
     @staticmethod
     def _return_tz(name: object) -> str:
+        if name is not None and not isinstance(name, str) and hasattr(name, "utcoffset"):
+            name = getattr(name, "zone", None) or getattr(name, "key", None) or str(name)  # pytz / zoneinfo
         if not isinstance(name, str) or not name.strip():
             raise HistoryError(f"request_historical_data: timezoneOfReturn must be a time zone name such as "
                                f"'US/Eastern' or 'UTC', got {name!r}")
@@ -955,6 +1030,23 @@ class IBridgePyHelpers:
             tif=TimeInForce(text), what=what,
             outside_rth=bool(ib_options.get("outsideRth", ib_options.get("outside_rth", False))),
         )
+
+
+def _resample_days(frame: pd.DataFrame, bar_size: str) -> pd.DataFrame:
+    """Daily bars as weekly ('1 week') or monthly bars, each labelled by its first session."""
+    if not len(frame):
+        return frame
+    index = pd.DatetimeIndex(frame.index)
+    naive = index.tz_localize(None)
+    key = naive.to_period("W-SUN" if "w" in bar_size else "M")
+    grouped = frame.groupby(key, sort=True)
+    out = pd.DataFrame({"open": grouped["open"].first(), "high": grouped["high"].max(), "low": grouped["low"].min(),
+                        "close": grouped["close"].last(), "volume": grouped["volume"].sum()})
+    firsts = pd.Series(index, index=key).groupby(level=0).first()
+    out.index = pd.DatetimeIndex(firsts.loc[out.index].to_numpy()).rename("time")
+    if index.tz is not None and out.index.tz is None:
+        out.index = out.index.tz_localize(index.tz)
+    return out
 
 
 def _table(header: tuple[str, ...], rows: list[tuple], empty: str) -> str:

@@ -213,6 +213,9 @@ class Engine:
         #: paper/live runs: IB's account value for a tag (None when IB sends none), and the tags IB sends
         self.account_value_source: Callable[[str], str | None] | None = None
         self.account_value_tags: Callable[[], list[str]] = list
+        #: paper/live runs: IB history, (asset, duration, bar size, whatToShow, useRTH, end_ns|None, as_of_ns) ->
+        #: HistoryBars (the adapter's paced, cached reqHistoricalData)
+        self.history_source: Callable[..., Any] | None = None
         #: paper/live runs: zipline's context.account from IB's account values
         self.account_snapshot_source: Callable[[], Any] | None = None
         #: paper/live runs: the broker's streaming quote of an asset (bid, ask, sizes), None when there is none

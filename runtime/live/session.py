@@ -236,6 +236,7 @@ class LiveSession:
         engine.account_value_tags = lambda: list(ib.account_state.numbers(ib.conn.account))
         engine.account_snapshot_source = ib.account_snapshot
         engine.quote_source = ib.quote
+        engine.history_source = ib.history_bars
         engine.ibridgepy_options = opts.ibridgepy
         engine.clock.now_ns = now
         feed = BrokerFeed(self.ib, engine, cal, opts.frequency, now=self.clock.now_ns, sync=self.sync,
