@@ -72,11 +72,16 @@ def test_place_and_monitor(runs: dict) -> None:
         c = result.engine.context.checks
         assert c["monitor"] is True and isinstance(c["market"], str)
         assert c["limit_status"] == "Submitted" and c["ref"] == "dip-buy" and c["tif"] == "DAY"
+        assert c["quote"] == (True, True, True)
         assert c["modified"] == (30, True, 30, 0, True)  # modify_order raised the limit: it filled
         assert c["nothing"] == "NoOrderPlaced" and c["cancel_unknown"] == "OrderNotFoundError"
         assert c["position"] == (130, True)
         assert "after_end" not in c  # end() stopped the minute run at once
         assert len(result.perf) == 1  # ... with the session so far written
+    bt_data, paper_data = (r.engine.data for r in runs[FILES[0][0]])
+    aapl = runs[FILES[0][0]][0].engine.context.security
+    assert bt_data.current(aapl, "bid") == bt_data.current(aapl, "ask") == bt_data.current(aapl, "price")
+    assert paper_data.current(aapl, "bid") < paper_data.current(aapl, "ask")  # the gateway's quoted spread
     # paper: order_status_monitor waited for the fill, so the market order was filled when it returned
     assert result.engine.orders[c["market"]].status is OrderStatus.FILLED
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,9 @@ import pandas as pd
 from runtime.core.assets import Asset
 from runtime.data.portal import ALL_FIELDS, Columns, DataPortal
 from runtime.errors import HistoryError
+
+#: data.current's quote fields (IB's streaming quote in paper and live runs; the trade bars in backtests)
+QUOTE_FIELDS = ("bid", "ask", "bid_size", "ask_size")
 
 _NAT = np.iinfo(np.int64).min
 _FREQUENCIES = {"1d": "1d", "daily": "1d", "1m": "1m", "minute": "1m"}
@@ -207,7 +211,13 @@ class BarData:
 
         ``price`` is the last known close (forward-filled; NaN if the asset never traded); ``open``, ``high``,
         ``low``, ``close`` are NaN for a bar without trades and ``volume`` is 0; ``last_traded`` is a Timestamp.
+
+        Quote fields (one at a time: ``data.current(asset, 'bid')``): ``bid``, ``ask``, ``bid_size``, ``ask_size``.
+        Paper and live runs: IB's streaming quote (the bar's price / volume before the first quote). Backtests: the
+        bars hold trades only, so bid and ask are ``price`` (no spread) and the sizes are the bar's ``volume``.
         """
+        if isinstance(fields, str) and fields in QUOTE_FIELDS:
+            return self._quote_field(assets, fields)
         hit = self._lookup(assets)
         asset_list, many_assets, cols = hit.assets, hit.many, hit.columns.cols
         names, many_fields = self._fields(fields)
@@ -220,6 +230,23 @@ class BarData:
         if not many_fields:
             return pd.Series(columns[names[0]], index=self._column_index(hit), name=names[0])
         return pd.DataFrame({f: columns[f] for f in names}, index=self._column_index(hit))
+
+    def set_quote_source(self, source: Callable[[Asset], Any] | None) -> None:
+        """Paper and live runs: where IB's streaming quotes come from (an asset -> a quote with bid, ask, sizes)."""
+        self._quote_source = source
+
+    def _quote_field(self, assets: object, field: str):
+        hit = self._lookup(assets)
+        fallback = self.values_now(hit.columns.cols, "volume" if field.endswith("_size") else "price")
+        source = getattr(self, "_quote_source", None)
+        values = []
+        for asset, base in zip(hit.assets, fallback):
+            quote = source(asset) if source is not None else None
+            value = getattr(quote, field, None) if quote is not None else None
+            values.append(float(value) if value is not None and value == value and value >= 0 else float(base))
+        if not hit.many:
+            return values[0]
+        return pd.Series(values, index=self._column_index(hit), name=field)
 
     @staticmethod
     def _convert(field: str, values: np.ndarray):

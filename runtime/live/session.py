@@ -236,6 +236,7 @@ class LiveSession:
         engine.account_value_tags = lambda: list(ib.account_state.numbers(ib.conn.account))
         engine.account_snapshot_source = ib.account_snapshot
         engine.quote_source = ib.quote
+        engine.data.set_quote_source(ib.quote)
         engine.history_source = ib.history_bars
         engine.ibridgepy_options = opts.ibridgepy
         engine.clock.now_ns = now

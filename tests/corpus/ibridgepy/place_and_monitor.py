@@ -22,6 +22,10 @@ def handle_data(context, data):
         c['limit_status'] = get_order_status(c['limit'])
         c['ref'] = get_order(c['limit']).orderRef
         c['tif'] = get_order(c['limit']).tif.value
+        bid, ask = data.current(context.security, 'bid'), data.current(context.security, 'ask')
+        c['quote'] = (bid <= ask, data.current(context.security, 'bid_size') >= 0,
+                      show_real_time_price(context.security, 'bid_price') <= show_real_time_price(context.security,
+                                                                                                  'ask_price'))
     elif context.bar == 7:
         price = show_real_time_price(context.security, 'price')
         modify_order(c['limit'], newQuantity=30, newLimitPrice=round(price * 1.05, 2))
