@@ -18,6 +18,7 @@ ALGORITHM_STYLE = None
 #: IBridgePy's run mode. None: Quantopian's way (handle_data once per bar of FREQUENCY, in market hours).
 #: "RUN_LIKE_QUANTOPIAN": minute bars in market hours. "REGULAR" (and "HFT"): handle_data every REP_BAR_FREQ seconds
 #: (default 1) around the clock, on minute bars. "SUDO_RUN_LIKE_QUANTOPIAN": every 60 seconds around the clock.
+#: The run modes use minute bars: set FREQUENCY = "minute" with them (or leave FREQUENCY out).
 RUN_MODE = None
 
 # --- backtest ---------------------------------------------------------------------------------------------------
