@@ -109,3 +109,35 @@ def test_literal_settings_and_run_modes(tmp_path: Path) -> None:
 def test_the_repository_settings_file_reads() -> None:
     s = load_settings(Path(__file__).resolve().parents[1] / "settings.py")
     assert s.run_mode is None and s.algorithm_style is None and s.smtp_host is None
+
+
+def test_backtest_command_runs_the_file_a_run_me_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture) -> None:
+    from runtime.cli import main
+
+    strategies = tmp_path / "Strategies"
+    strategies.mkdir()
+    (strategies / "buy_once.py").write_text(textwrap.dedent("""
+        def initialize(context):
+            context.done = False
+
+        def handle_data(context, data):
+            if not context.done:
+                order_status_monitor(order(symbol('IBM'), 10), 'Filled')
+                context.done = True
+    """))
+    _write(tmp_path, """
+        from IBridgePy.Trader import Trader
+        fileName = 'buy_once.py'
+        accountCode = 'DU1234567'
+        BACKTESTER = {'initPortfolioValue': 25000.0}
+        START = '2012-01-03'
+        END = '2012-01-05'
+        OUTPUT_DIR = 'out'
+        Trader().run(fileName)
+    """, "RUN_ME.py")
+    monkeypatch.chdir(tmp_path)
+    assert main(["backtest", "--settings", "RUN_ME.py"]) == 0
+    out = capsys.readouterr().out
+    assert "Strategies/buy_once.py" in out and "25,000.00" in out
+    assert (tmp_path / "out" / "orders.csv").read_text().count("\n") == 2  # header and the one order
