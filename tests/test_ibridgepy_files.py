@@ -183,3 +183,25 @@ def test_regular_mode_runs_around_the_clock_in_backtest_and_paper(tmp_path: Path
     assert ("10:00", True) in calls
     assert paper.engine.context.calls == calls
     assert _orders(bt.perf) == _orders(paper.perf) and len(_orders(bt.perf)) == 1
+
+
+def test_account_codes_are_checked_on_every_helper(tmp_path: Path) -> None:
+    algo = tmp_path / "accounts.py"
+    algo.write_text(
+        "def initialize(context):\n    context.seen = {}\n"
+        "def handle_data(context, data):\n"
+        "    if context.seen:\n        return\n"
+        "    sec = symbol('AAPL')\n"
+        "    context.seen['order'] = order(sec, 1, accountCode='DU111') is not None\n"
+        "    context.seen['position'] = get_position(sec, accountCode='DU111').amount\n"
+        "    context.seen['shown'] = 'AAPL' in display_all('DU111')\n"
+        "    for code in ('DU222', 'DU999'):\n"
+        "        try:\n            show_account_info('NetLiquidation', accountCode=code)\n"
+        "        except Exception as exc:\n            context.seen[code] = (type(exc).__name__, str(exc))\n")
+    daily, minute, s, e = run_data("daily", "2012-01-03", "2012-01-05")
+    result = run_backtest(algo, daily=daily, minute=minute, start=s, end=e, capital=1e5, strict=True,
+                          ibridgepy=IBridgePyOptions(account_codes=("DU111", "DU222"), dialect="ibridgepy"))
+    seen = result.engine.context.seen
+    assert seen["order"] is True and seen["position"] == 0 and seen["shown"] is True  # the order is listed
+    assert seen["DU222"][0] == "NotAvailableError" and "one account per run" in seen["DU222"][1]
+    assert seen["DU999"][0] == "AlgorithmApiError" and "DU111, DU222" in seen["DU999"][1]

@@ -314,8 +314,10 @@ class AlgorithmAPI(IBridgePyHelpers):
         items = share_counts.items() if hasattr(share_counts, "items") else share_counts
         return [self.order(asset, amount) for asset, amount in items]
 
-    def get_open_orders(self, asset: Any = None) -> dict[Asset, list[Order]] | list[Order]:
+    def get_open_orders(self, asset: Any = None, accountCode: str = "default",
+                        ) -> dict[Asset, list[Order]] | list[Order]:
         """Open orders: a dict {asset: [Order, ...]} of assets with open orders, or a list for one asset."""
+        self._account(accountCode, "get_open_orders")
         if asset is not None:
             return [r.snapshot() for r in self._engine.open_orders(self.resolve_asset(asset))]
         out: dict[Asset, list[Order]] = {}

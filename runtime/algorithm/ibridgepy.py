@@ -260,7 +260,7 @@ class IBridgePyHelpers:
         """IBridgePy's order keywords, checked: orderRef, outsideRth, accountCode, hidden, followUp,
         waitForFeedbackInSeconds (zipline spellings outside_rth / order_ref too)."""
         known = {"orderRef", "order_ref", "outsideRth", "outside_rth", "accountCode", "hidden", "followUp",
-                 "waitForFeedbackInSeconds"}
+                 "waitForFeedbackInSeconds", "ocaGroup"}
         unknown = sorted(set(options) - known)
         if unknown:
             raise AlgorithmApiError(f"{what}: unknown keyword {unknown[0]!r}; IBridgePy's are orderRef, outsideRth, "
@@ -678,16 +678,19 @@ class IBridgePyHelpers:
         return out
 
     # ------------------------------------------------------------------------------------------------ positions
-    def count_positions(self, security: Any) -> int:
+    def count_positions(self, security: Any, accountCode: str = "default") -> int:
         """IBridgePy: the number of shares (contracts) held in ``security``: negative when short, 0 if none."""
+        self._account(accountCode, "count_positions")
         return int(self.portfolio.positions[self.resolve_asset(security)].amount)
 
-    def hold_any_position(self) -> bool:
+    def hold_any_position(self, accountCode: str = "default") -> bool:
         """IBridgePy: whether any position is held."""
+        self._account(accountCode, "hold_any_position")
         return any(p.amount for p in self.portfolio.positions.values())
 
-    def display_positions(self) -> str:
+    def display_positions(self, accountCode: str = "default") -> str:
         """IBridgePy: log a table of the positions (symbol, amount, cost basis, last price, value); returns it."""
+        self._account(accountCode, "display_positions")
         rows = [
             (a.symbol, a.sec_type.value, p.amount, f"{p.cost_basis:.4f}", f"{p.last_sale_price:.4f}",
              f"{p.amount * p.last_sale_price * a.multiplier:.2f}")
@@ -696,9 +699,10 @@ class IBridgePyHelpers:
         text = _table(("symbol", "secType", "amount", "cost_basis", "last_price", "value"), rows, "no positions")
         return self._show("positions:", text)
 
-    def display_orderStatus(self) -> str:
+    def display_orderStatus(self, accountCode: str = "default") -> str:
         """IBridgePy: log a table of every order of this run (id, symbol, action, quantity, filled, type, prices,
         status as IB names it); returns it."""
+        self._account(accountCode, "display_orderStatus")
         rows = []
         for record in self._engine.orders.values():
             rows.append((
@@ -711,8 +715,9 @@ class IBridgePyHelpers:
                        "status"), rows, "no orders")
         return self._show("orders:", text)
 
-    def display_all(self) -> str:
+    def display_all(self, accountCode: str = "default") -> str:
         """IBridgePy: log the account summary, the positions and the orders; returns the text."""
+        self._account(accountCode, "display_all")
         portfolio = self.portfolio
         account = self.account
         summary = _table(
@@ -740,17 +745,21 @@ class IBridgePyHelpers:
         'PreSubmitted' (held), 'Filled', 'Cancelled', 'Inactive' (rejected)."""
         return IB_ORDER_STATUS[self._record(orderId).status]
 
-    def get_all_open_orders(self) -> dict[str, Order]:
+    def get_all_open_orders(self, accountCode: str = "default") -> dict[str, Order]:
         """IBridgePy: every open order of this run, as {orderId: Order}."""
+        self._account(accountCode, "get_all_open_orders")
         return {record.id: record.snapshot() for record in self._engine.open_orders()}
 
-    def get_all_orders(self) -> dict[str, Order]:
+    def get_all_orders(self, accountCode: str = "default") -> dict[str, Order]:
         """IBridgePy: every order of this run (open and closed), as {orderId: Order}, oldest first."""
+        self._account(accountCode, "get_all_orders")
         return {key: record.snapshot() for key, record in self._engine.orders.items()}
 
-    def close_all_positions_except(self, securities: Any) -> list[str | None]:
+    def close_all_positions_except(self, securities: Any, orderStatusMonitor: bool = False,
+                                   accountCode: str = "default") -> list[str | None]:
         """IBridgePy: market orders that flatten every position except those in ``securities`` (one asset or a
-        list); returns the order ids."""
+        list); returns the order ids (``orderStatusMonitor`` True: each waited for as order_status_monitor does)."""
+        self._account(accountCode, "close_all_positions_except")
         if isinstance(securities, (Asset, str)):
             keep = {self.resolve_asset(securities)}
         elif isinstance(securities, Iterable):
@@ -758,8 +767,12 @@ class IBridgePyHelpers:
         else:
             raise AlgorithmApiError(f"close_all_positions_except takes an asset or a list of assets, got "
                                     f"{securities!r}")
-        return [self.order_target(asset, 0) for asset, p in list(self.portfolio.positions.items())
-                if p.amount and asset not in keep]
+        ids = [self.order_target(asset, 0) for asset, p in list(self.portfolio.positions.items())
+               if p.amount and asset not in keep]
+        if orderStatusMonitor:
+            for order_id in ids:
+                self.order_status_monitor(order_id, "Filled")
+        return ids
 
     def rebalance_portfolio(self, targets: Any, buyAdvantage: float | None = None, sellAdvantage: float | None = None,
                             accountCode: str = "default") -> dict[Asset, str | None]:
@@ -1019,6 +1032,7 @@ class IBridgePyHelpers:
     def _bracket(self, what: str, security: Any, amount: float, stop_loss: Any, take_profit: Any,
                  style: ExecutionStyle | None, tif: Any, ib_options: dict[str, Any]) -> tuple[str, ...]:
         entry = resolve_style(None, None, style)
+        self._order_options(what, ib_options)
         text = str(tif).strip().upper() if isinstance(tif, (str, TimeInForce)) else ""
         if text not in (TimeInForce.DAY.value, TimeInForce.GTC.value):
             raise BadOrderError(f"{what}: tif must be 'DAY' or 'GTC', got {tif!r}")
