@@ -63,7 +63,8 @@ SHOW_TIME_ZONE = "US/Eastern"
 
 # --- broker (live and paper trading) ----------------------------------------------------------------------------
 #: Your IB account code (paper accounts start with DU). Not needed for backtests. Several accounts (an advisor's):
-#: a list, ["DU111", "DU222"]; the first is the default for helpers called without accountCode=.
+#: a list, ["DU111", "DU222"]; the first is the default for helpers called without accountCode= (and the one
+#: context.portfolio follows); paper and live runs trade the others through accountCode=.
 ACCOUNT_CODE = "DU0000001"
 
 #: Where TWS / IB Gateway listens: TWS paper 7497, TWS live 7496, Gateway paper 4002, Gateway live 4001.

@@ -3,6 +3,7 @@ simulated gateway, with the same orders; send_email over a real SMTP server on l
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
@@ -12,9 +13,11 @@ from aiosmtpd.controller import Controller
 from algo_harness import run_data
 
 from runtime.algorithm.ibridgepy import IBridgePyOptions, file_dialect
+from runtime.core.calendar import get_calendar
 from runtime.core.orders import OrderStatus
 from runtime.engine.backtest import run_backtest
-from runtime.live.paper import run_algorithm
+from runtime.engine.clocks import ReplayClock
+from runtime.live.paper import EmbeddedGateway, replay_start_ns, run_algorithm
 
 CORPUS = Path(__file__).resolve().parent / "corpus" / "ibridgepy"
 
@@ -205,3 +208,28 @@ def test_account_codes_are_checked_on_every_helper(tmp_path: Path) -> None:
     assert seen["order"] is True and seen["position"] == 0 and seen["shown"] is True  # the order is listed
     assert seen["DU222"][0] == "NotAvailableError" and "one account per run" in seen["DU222"][1]
     assert seen["DU999"][0] == "AlgorithmApiError" and "DU111, DU222" in seen["DU999"][1]
+
+
+def test_two_accounts_on_the_simulated_gateway(tmp_path: Path) -> None:
+    cal = get_calendar("XNYS")
+    start = pd.Timestamp("2012-01-03")
+    clock = ReplayClock(replay_start_ns(cal, cal.session_index_on_or_after(start)), speed=None)
+    gateway = EmbeddedGateway(clock, capital=100_000.0, accounts=("DU111", "DU222"))
+    try:
+        result = run_algorithm(str(CORPUS / "two_accounts.py"), frequency="minute", replay=(start, start),
+                               output=tmp_path, strict=True, gateway=gateway,
+                               ibridgepy=IBridgePyOptions(account_codes=("DU111", "DU222")))
+    finally:
+        gateway.stop()
+    c = result.engine.context.checks
+    assert c["positions"] == (10, 20, 20)
+    assert c["portfolio"] == 10  # context.portfolio follows the run's own (first) account
+    assert c["net"][0] == pytest.approx(100_000.0, abs=50) and c["net"][1] == pytest.approx(100_000.0, abs=50)
+    assert c["cash"][0] > c["cash"][1]  # DU222 bought twice as many shares
+    assert c["orders"] == (1, 1)
+    assert "DU222" in c["shown"] and "AAPL" in c["shown"]
+    assert c["after_target"] == 5  # order_target sized against DU222's own position
+    accounts = json.loads((tmp_path / "accounts.json").read_text())  # results per account
+    assert [p["amount"] for p in accounts["DU111"]["positions"]] == [10]
+    assert [p["amount"] for p in accounts["DU222"]["positions"]] == [5]
+    assert accounts["DU222"]["values"]["NetLiquidation"] > 0

@@ -233,7 +233,7 @@ class AlgorithmAPI(IBridgePyHelpers):
         options = self._order_options("order()", ib_options)
         return self._engine.place_order(
             self.resolve_asset(asset), self._amount(amount), resolved, outside_rth=options["outside_rth"],
-            order_ref=options["order_ref"], default_tif=self._ibridgepy_tif(),
+            order_ref=options["order_ref"], default_tif=self._ibridgepy_tif(), account=options["account"],
         )
 
     @staticmethod
@@ -273,8 +273,15 @@ class AlgorithmAPI(IBridgePyHelpers):
                       **ib_options: Any) -> str | None:
         """Order ``percent`` of the portfolio value (a fraction: 0.5 = 50%). The style as in :meth:`order`."""
         resolved = self._style("order_percent()", limit_price, stop_price, style)
-        return self.order_value(asset, self._engine.ledger.portfolio_value * self._amount(percent),
+        return self.order_value(asset, self._portfolio_value(ib_options) * self._amount(percent),
                                 style=resolved, **ib_options)
+
+    def _portfolio_value(self, ib_options: dict[str, Any]) -> float:
+        """The portfolio value percent sizing uses: the run's, or IB's NetLiquidation of another account."""
+        account = self._account(ib_options.get("accountCode"), "order sizing")
+        if account is None:
+            return self._engine.ledger.portfolio_value
+        return self._account_value(account, "NetLiquidation")
 
     def order_target(self, asset: Any, target: float, limit_price: float | None = None,
                      stop_price: float | None = None, style: ExecutionStyle | None = None,
@@ -285,7 +292,9 @@ class AlgorithmAPI(IBridgePyHelpers):
         IBridgePy-style file IBridgePy's ``'NoOrderPlaced'``."""
         a = self.resolve_asset(asset)
         resolved = self._style("order_target()", limit_price, stop_price, style)
-        delta = self._amount(target) - self._engine.ledger.amount(a.sid)
+        account = self._account(ib_options.get("accountCode"), "order_target()")
+        held = self._engine.ledger.amount(a.sid) if account is None else self._account_position(account, a).amount
+        delta = self._amount(target) - held
         if round_amount(delta) == 0 and self.ibridgepy_style:
             self._order_options("order_target()", ib_options)
             return NO_ORDER_PLACED
@@ -306,7 +315,7 @@ class AlgorithmAPI(IBridgePyHelpers):
         """Order what it takes for the asset to be ``target`` of the portfolio value (0.1 = 10%; open orders
         ignored). The style as in :meth:`order`."""
         resolved = self._style("order_target_percent()", limit_price, stop_price, style)
-        return self.order_target_value(asset, self._engine.ledger.portfolio_value * self._amount(target),
+        return self.order_target_value(asset, self._portfolio_value(ib_options) * self._amount(target),
                                        style=resolved, **ib_options)
 
     def batch_market_order(self, share_counts: pd.Series | dict) -> list[str | None]:
@@ -317,7 +326,16 @@ class AlgorithmAPI(IBridgePyHelpers):
     def get_open_orders(self, asset: Any = None, accountCode: str = "default",
                         ) -> dict[Asset, list[Order]] | list[Order]:
         """Open orders: a dict {asset: [Order, ...]} of assets with open orders, or a list for one asset."""
-        self._account(accountCode, "get_open_orders")
+        if accountCode not in (None, "", "default"):
+            account = self._account(accountCode, "get_open_orders") or ""
+            records = [r for r in self._engine.open_orders(None if asset is None else self.resolve_asset(asset))
+                       if r.account == account]
+            if asset is not None:
+                return [r.snapshot() for r in records]
+            grouped: dict[Asset, list[Order]] = {}
+            for r in records:
+                grouped.setdefault(r.asset, []).append(r.snapshot())
+            return grouped
         if asset is not None:
             return [r.snapshot() for r in self._engine.open_orders(self.resolve_asset(asset))]
         out: dict[Asset, list[Order]] = {}
@@ -535,13 +553,13 @@ class AlgorithmAPI(IBridgePyHelpers):
     def get_position(self, security: Any, accountCode: str = "default") -> Position:
         """IBridgePy: the position in ``security`` (an empty one if none): ``amount``, ``price`` (IBridgePy's
         name for the average cost, = ``cost_basis``), ``last_sale_price``."""
-        self._account(accountCode, "get_position")
-        return self.portfolio.positions[self.resolve_asset(security)]
+        account = self._account(accountCode, "get_position")
+        return self._account_position(account, self.resolve_asset(security))
 
     def get_all_positions(self, accountCode: str = "default") -> dict[Asset, Position]:
         """IBridgePy: every open position."""
-        self._account(accountCode, "get_all_positions")
-        return dict(self.portfolio.positions)
+        account = self._account(accountCode, "get_all_positions")
+        return dict(self.portfolio.positions) if account is None else self._account_positions(account)
 
     def show_account_info(self, field: str, meta: str = "value", accountCode: str = "default") -> Any:
         """IBridgePy: an account value by IB tag (NetLiquidation, AvailableFunds, BuyingPower, TotalCashValue,
@@ -551,12 +569,12 @@ class AlgorithmAPI(IBridgePyHelpers):
         Paper and live runs: the value IB (or the simulated gateway) reports for the account, as a number when it
         is one; a tag IB does not send raises an error listing the ones it does. Backtests: the run's ledger (the
         simulated account has no margin: BuyingPower and AvailableFunds are the cash)."""
-        self._account(accountCode, "show_account_info")
+        account = self._account(accountCode, "show_account_info")
         field = {"portfolio_value": "NetLiquidation", "positions_value": "GrossPositionValue",
                  "cash": "TotalCashValue"}.get(field, field)
         source = self._engine.account_value_source
         if source is not None:
-            text = source(field)
+            text = source(field) if account is None else source(field, account)
             if text is not None:
                 try:
                     return float(text)
@@ -614,17 +632,20 @@ class AlgorithmAPI(IBridgePyHelpers):
 
     def cancel_all_orders(self, accountCode: str = "default") -> None:
         """IBridgePy: cancel every open order."""
-        self._account(accountCode, "cancel_all_orders")
+        account = self._account(accountCode, "cancel_all_orders") or ""
         for record in list(self._engine.open_orders()):
-            self._engine.cancel_order(record.id)
+            if record.account == account:
+                self._engine.cancel_order(record.id)
         self._follow_up()
 
     def close_all_positions(self, orderStatusMonitor: bool = False, accountCode: str = "default",
                             ) -> list[str | None]:
         """IBridgePy: market orders that flatten every position; returns their ids. ``orderStatusMonitor`` True
         waits for each fill as order_status_monitor does."""
-        self._account(accountCode, "close_all_positions")
-        ids = [self.order_target(asset, 0) for asset, p in list(self.portfolio.positions.items()) if p.amount]
+        account = self._account(accountCode, "close_all_positions")
+        positions = self.portfolio.positions if account is None else self._account_positions(account)
+        ids = [self.order_target(asset, 0, accountCode=accountCode) for asset, p in list(positions.items())
+               if p.amount]
         if orderStatusMonitor:
             for order_id in ids:
                 self.order_status_monitor(order_id, "Filled")

@@ -239,22 +239,61 @@ class IBridgePyHelpers:
         return None
 
     def _account(self, accountCode: Any, what: str) -> str | None:
-        """Check IBridgePy's ``accountCode=`` against the run's accounts; returns the account (None: the default).
+        """Check IBridgePy's ``accountCode=`` against the run's accounts (ACCOUNT_CODE): None for the run's own
+        account (the first; the one ``context.portfolio`` and the results follow), else the other account's code.
 
-        With several accounts (ACCOUNT_CODE a list) this version trades and reports the first one only: another
-        account raises NotAvailableError rather than booking its orders in the wrong place."""
+        Another account is served by the broker in paper and live runs (orders are sent for it, its positions and
+        values are IB's); a backtest simulates one account, so there another account raises NotAvailableError."""
         codes = self.ibridgepy_options.account_codes
         if accountCode in (None, "", "default"):
-            return codes[0] if codes else None
+            return None
         if not isinstance(accountCode, str):
             raise AlgorithmApiError(f"{what}: accountCode must be an account code string, got {accountCode!r}")
         if codes and accountCode not in codes:
             raise AlgorithmApiError(f"{what}: accountCode {accountCode!r} is not one of this run's accounts "
                                     f"({', '.join(codes)}; ACCOUNT_CODE in settings.py)")
-        if codes and accountCode != codes[0]:
-            raise NotAvailableError(f"{what}: accountCode {accountCode!r}: this version trades one account per run "
-                                    f"(the first of ACCOUNT_CODE, {codes[0]!r}); run one ibalgo per account")
+        if not codes or accountCode == codes[0]:
+            return None
+        if self._engine.positions_source is None:
+            raise NotAvailableError(f"{what}: accountCode {accountCode!r}: a backtest simulates one account per run "
+                                    f"(the first of ACCOUNT_CODE, {codes[0]!r}); paper and live runs trade every "
+                                    "account of ACCOUNT_CODE")
         return accountCode
+
+    def _account_positions(self, account: str) -> dict[Asset, Any]:
+        """IB's positions of another account, as zipline Positions keyed by the run's assets."""
+        from runtime.core.ledger import Position
+
+        source = self._engine.positions_source
+        assert source is not None
+        out: dict[Asset, Any] = {}
+        for p in source(account):
+            if not p.amount:
+                continue
+            try:
+                asset = self.resolve_asset(p.asset.symbol) if p.asset.sec_type is SecType.STOCK else p.asset
+            except AlgorithmApiError:
+                asset = p.asset
+            mult = asset.multiplier or 1.0
+            cost = float(p.avg_cost) / mult
+            out[asset] = Position(asset, round(p.amount), cost,
+                                  float(p.market_price) if p.market_price else cost)
+        return out
+
+    def _account_position(self, account: str | None, asset: Asset) -> Any:
+        if account is None:
+            return self.portfolio.positions[asset]
+        from runtime.core.ledger import Position
+
+        return self._account_positions(account).get(asset, Position(asset))
+
+    def _account_value(self, account: str, tag: str) -> float:
+        source = self._engine.account_value_source
+        text = source(tag, account) if source is not None else None
+        try:
+            return float(text)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise AlgorithmApiError(f"IB sends no account value {tag!r} for account {account!r}") from None
 
     def _order_options(self, what: str, options: dict[str, Any]) -> dict[str, Any]:
         """IBridgePy's order keywords, checked: orderRef, outsideRth, accountCode, hidden, followUp,
@@ -270,8 +309,9 @@ class IBridgePyHelpers:
         ref = options.get("orderRef", options.get("order_ref", "")) or ""
         if not isinstance(ref, str):
             raise AlgorithmApiError(f"{what}: orderRef must be a string, got {ref!r}")
-        self._account(options.get("accountCode"), what)
-        return {"order_ref": ref, "outside_rth": bool(options.get("outsideRth", options.get("outside_rth", False)))}
+        account = self._account(options.get("accountCode"), what)
+        return {"order_ref": ref, "outside_rth": bool(options.get("outsideRth", options.get("outside_rth", False))),
+                "account": account or ""}
 
     # ------------------------------------------------------------------------------------------------ helpers
     def _call_site(self) -> str:
@@ -680,21 +720,23 @@ class IBridgePyHelpers:
     # ------------------------------------------------------------------------------------------------ positions
     def count_positions(self, security: Any, accountCode: str = "default") -> int:
         """IBridgePy: the number of shares (contracts) held in ``security``: negative when short, 0 if none."""
-        self._account(accountCode, "count_positions")
-        return int(self.portfolio.positions[self.resolve_asset(security)].amount)
+        account = self._account(accountCode, "count_positions")
+        return int(self._account_position(account, self.resolve_asset(security)).amount)
 
     def hold_any_position(self, accountCode: str = "default") -> bool:
         """IBridgePy: whether any position is held."""
-        self._account(accountCode, "hold_any_position")
-        return any(p.amount for p in self.portfolio.positions.values())
+        account = self._account(accountCode, "hold_any_position")
+        positions = self.portfolio.positions if account is None else self._account_positions(account)
+        return any(p.amount for p in positions.values())
 
     def display_positions(self, accountCode: str = "default") -> str:
         """IBridgePy: log a table of the positions (symbol, amount, cost basis, last price, value); returns it."""
-        self._account(accountCode, "display_positions")
+        account = self._account(accountCode, "display_positions")
+        positions = self.portfolio.positions if account is None else self._account_positions(account)
         rows = [
             (a.symbol, a.sec_type.value, p.amount, f"{p.cost_basis:.4f}", f"{p.last_sale_price:.4f}",
              f"{p.amount * p.last_sale_price * a.multiplier:.2f}")
-            for a, p in sorted(self.portfolio.positions.items(), key=lambda item: item[0].symbol) if p.amount
+            for a, p in sorted(positions.items(), key=lambda item: item[0].symbol) if p.amount
         ]
         text = _table(("symbol", "secType", "amount", "cost_basis", "last_price", "value"), rows, "no positions")
         return self._show("positions:", text)
@@ -702,9 +744,11 @@ class IBridgePyHelpers:
     def display_orderStatus(self, accountCode: str = "default") -> str:
         """IBridgePy: log a table of every order of this run (id, symbol, action, quantity, filled, type, prices,
         status as IB names it); returns it."""
-        self._account(accountCode, "display_orderStatus")
+        account = self._account(accountCode, "display_orderStatus") or ""
         rows = []
         for record in self._engine.orders.values():
+            if record.account != account:
+                continue
             rows.append((
                 record.id, record.asset.symbol, "BUY" if record.amount > 0 else "SELL", abs(record.amount),
                 abs(record.filled), record.kind.value, "" if record.limit is None else f"{record.limit:g}",
@@ -717,7 +761,10 @@ class IBridgePyHelpers:
 
     def display_all(self, accountCode: str = "default") -> str:
         """IBridgePy: log the account summary, the positions and the orders; returns the text."""
-        self._account(accountCode, "display_all")
+        account = self._account(accountCode, "display_all")
+        if account is not None:
+            return "\n".join([f"account {account}", self.display_account_info(account),
+                              self.display_positions(account), self.display_orderStatus(account)])
         portfolio = self.portfolio
         account = self.account
         summary = _table(
@@ -747,13 +794,13 @@ class IBridgePyHelpers:
 
     def get_all_open_orders(self, accountCode: str = "default") -> dict[str, Order]:
         """IBridgePy: every open order of this run, as {orderId: Order}."""
-        self._account(accountCode, "get_all_open_orders")
-        return {record.id: record.snapshot() for record in self._engine.open_orders()}
+        account = self._account(accountCode, "get_all_open_orders") or ""
+        return {record.id: record.snapshot() for record in self._engine.open_orders() if record.account == account}
 
     def get_all_orders(self, accountCode: str = "default") -> dict[str, Order]:
         """IBridgePy: every order of this run (open and closed), as {orderId: Order}, oldest first."""
-        self._account(accountCode, "get_all_orders")
-        return {key: record.snapshot() for key, record in self._engine.orders.items()}
+        account = self._account(accountCode, "get_all_orders") or ""
+        return {key: record.snapshot() for key, record in self._engine.orders.items() if record.account == account}
 
     def close_all_positions_except(self, securities: Any, orderStatusMonitor: bool = False,
                                    accountCode: str = "default") -> list[str | None]:
@@ -943,17 +990,21 @@ class IBridgePyHelpers:
 
     def display_account_info(self, accountCode: str = "default") -> str:
         """IBridgePy: log the account's cash, portfolio value and positions value; returns the text."""
-        self._account(accountCode, "display_account_info")
-        p = self.portfolio
-        text = (f"CASH={p.cash:.2f}\nportfolio_value={p.portfolio_value:.2f}\n"
-                f"positions_value={p.positions_value:.2f}")
-        return self._show("account balance:", text)
+        account = self._account(accountCode, "display_account_info")
+        if account is None:
+            p = self.portfolio
+            cash, value, positions = p.cash, p.portfolio_value, p.positions_value
+        else:
+            cash, value, positions = (self._account_value(account, tag) for tag in
+                                      ("TotalCashValue", "NetLiquidation", "GrossPositionValue"))
+        text = f"CASH={cash:.2f}\nportfolio_value={value:.2f}\npositions_value={positions:.2f}"
+        return self._show(f"account balance{'' if account is None else ' ' + account}:", text)
 
     def calculate_profit(self, security: Any, accountCode: str = "default") -> float:
         """The open profit of the position in ``security``: (current price - average cost) x shares x multiplier
         (0.0 without a position)."""
-        self._account(accountCode, "calculate_profit")
-        p = self.portfolio.positions[self.resolve_asset(security)]
+        account = self._account(accountCode, "calculate_profit")
+        p = self._account_position(account, self.resolve_asset(security))
         if not p.amount:
             return 0.0
         return float((p.last_sale_price - p.cost_basis) * p.amount * p.asset.multiplier)

@@ -112,6 +112,8 @@ class OrderRecord:
     avg_fill_price: float = float("nan")
     #: the algorithm's own orderRef (IBridgePy's order(..., orderRef=...))
     order_ref: str = ""
+    #: the IB account of the order ("": the run's own account, the one its ledger follows)
+    account: str = ""
 
     def snapshot(self) -> Order:
         return Order(
@@ -213,6 +215,11 @@ class Engine:
         #: paper/live runs: IB's account value for a tag (None when IB sends none), and the tags IB sends
         self.account_value_source: Callable[[str], str | None] | None = None
         self.account_value_tags: Callable[[], list[str]] = list
+        #: the account the ledger follows; fills of orders for another account (IBridgePy's accountCode=) are
+        #: booked on their orders but not in this run's ledger
+        self.ledger_account = ""
+        #: paper/live runs: IB's positions of an account (None: all) -> list of PositionSnapshot
+        self.positions_source: Callable[[str | None], list[Any]] | None = None
         #: paper/live runs: IB history, (asset, duration, bar size, whatToShow, useRTH, end_ns|None, as_of_ns) ->
         #: HistoryBars (the adapter's paced, cached reqHistoricalData)
         self.history_source: Callable[..., Any] | None = None
@@ -376,6 +383,7 @@ class Engine:
         outside_rth: bool = False,
         order_ref: str = "",
         default_tif: TimeInForce | None = None,
+        account: str = "",
     ) -> str | None:
         """Validate, check controls, register and send one order; returns its id (None for a zero amount).
 
@@ -391,9 +399,11 @@ class Engine:
         self._check_controls(asset, shares)
         now = self.clock.now_ns
         order_id = new_order_id()
-        record = OrderRecord(order_id, asset, shares, style.kind, limit, stop, tif, now, now, order_ref=order_ref)
+        record = OrderRecord(order_id, asset, shares, style.kind, limit, stop, tif, now, now, order_ref=order_ref,
+                             account=account)
         request = OrderRequest(
-            order_id, asset, shares, style, style.kind, limit, stop, tif, now, parent_id, oca_group, outside_rth
+            order_id, asset, shares, style, style.kind, limit, stop, tif, now, parent_id, oca_group, outside_rth,
+            account,
         )
         self.broker.place_order(request)  # may raise NotConnectedError: nothing registered then
         self._register(record)
@@ -543,8 +553,9 @@ class Engine:
         for event in events:
             record = self.orders.get(event.order_id)
             if isinstance(event, Fill):
-                txn = self.ledger.apply_fill(event)
-                self.today.transactions.append(txn)
+                if record is None or not record.account or record.account == self.ledger_account:
+                    txn = self.ledger.apply_fill(event)
+                    self.today.transactions.append(txn)
                 if record is not None:
                     record.filled = event.cum_filled
                     record.avg_fill_price = event.avg_price

@@ -94,7 +94,7 @@ class EmbeddedGateway:
     """The simulated gateway in this process, on a free loopback port, over the run's replay clock."""
 
     def __init__(self, clock: Clock, *, capital: float, data_dir: str | None = None, seed: int = 7,
-                 account: str = SIM_ACCOUNT) -> None:
+                 account: str = SIM_ACCOUNT, accounts: tuple[str, ...] = ()) -> None:
         self.clock = clock
         from runtime.gateway import GatewayConfig, GatewayThread
         from runtime.gateway.universe import build_universe
@@ -118,7 +118,9 @@ class EmbeddedGateway:
         #: the first and last sessions of the replayed data
         self.data_sessions = (daily.calendar.session_label(daily.first_session),
                               daily.calendar.session_label(daily.last_session))
-        config = GatewayConfig(port=0, accounts=(account,), starting_cash=capital, pacing=False,
+        accounts = tuple(accounts) or (account,)
+        account = accounts[0]
+        config = GatewayConfig(port=0, accounts=accounts, starting_cash=capital, pacing=False,
                                max_messages_per_second=None)
         self.account = account
         self.thread = GatewayThread(config, clock=clock, universe=universe, slippage=DEFAULT_SLIPPAGE(),
@@ -221,7 +223,9 @@ def run_algorithm(
                 midnight = pd.Timestamp(calendar.session_label(first)).tz_localize(calendar.tz).value
                 start_ns = min(start_ns, int(midnight) - 60_000_000_000)
             clock: Clock = ReplayClock(start_ns, speed=speed)
-            gateway = EmbeddedGateway(clock, capital=capital, data_dir=data_dir, seed=seed)
+            codes = tuple(getattr(ibridgepy, "account_codes", ()) or ())
+            gateway = EmbeddedGateway(clock, capital=capital, data_dir=data_dir, seed=seed,
+                                      accounts=codes if len(codes) > 1 else ())
         else:
             clock = gateway.clock
         try:

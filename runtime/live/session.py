@@ -238,6 +238,11 @@ class LiveSession:
         engine.quote_source = ib.quote
         engine.data.set_quote_source(ib.quote)
         engine.history_source = ib.history_bars
+        engine.ledger_account = ib.conn.account
+        engine.positions_source = lambda account: ib.positions(account)
+        codes = getattr(opts.ibridgepy, "account_codes", ())
+        if len(codes) > 1:  # IBridgePy's accountCode= on queries: every account's values
+            ib.subscribe_account_summary()
         engine.ibridgepy_options = opts.ibridgepy
         engine.clock.now_ns = now
         feed = BrokerFeed(self.ib, engine, cal, opts.frequency, now=self.clock.now_ns, sync=self.sync,
@@ -342,9 +347,10 @@ class LiveSession:
                 self.journal.order_update(ev.order_id, ev.time_ns, status=status, reason=ev.reason, defer=True)
                 order_log.info("order %s %s: %s", ev.order_id[:8], status, ev.reason)
             elif isinstance(ev, CommissionReported):
-                engine.ledger.cash -= ev.commission
-                engine.ledger.version += 1
                 record = engine.orders.get(ev.order_id)
+                if record is None or not record.account or record.account == engine.ledger_account:
+                    engine.ledger.cash -= ev.commission
+                    engine.ledger.version += 1
                 if record is not None:
                     record.commission += ev.commission
                     self.journal.order_update(ev.order_id, ev.time_ns, commission=record.commission, defer=True)
@@ -602,6 +608,17 @@ class LiveSession:
         except Exception:
             pass
 
+    def _write_accounts(self, output: Path) -> list[Path]:
+        """Several accounts (IBridgePy's ACCOUNT_CODE list): accounts.json, each account's values and positions."""
+        codes = tuple(getattr(self.options.ibridgepy, "account_codes", ()) or ())
+        if len(codes) < 2 or self.ib is None:
+            return []
+        import json
+
+        path = Path(output) / "accounts.json"
+        path.write_text(json.dumps(_account_results(self.ib, codes), indent=2, default=str), encoding="utf-8")
+        return [path]
+
     def _result(self, reason: str | None, timings: dict[str, float]) -> LiveResult:
         engine, recorder = self.engine, self.recorder
         assert engine is not None and recorder is not None
@@ -617,8 +634,21 @@ class LiveSession:
                     "loop_seconds": timings.get("loop"),
                     "broker_splits": [s.to_dict() for s in self.broker_splits]}
             files = write_results(perf, self.options.output, summary, meta)
+            files += self._write_accounts(self.options.output)
         return LiveResult(perf, summary, engine, reason, files, timings, self.link.sent,
                           self.feed.history_requests if self.feed else 0, list(self.broker_splits))
+
+
+def _account_results(ib: SyncedIBBroker, accounts: Iterable[str]) -> dict[str, Any]:
+    """Each account's values (IB's numeric tags) and positions at the end of the run."""
+    out: dict[str, Any] = {}
+    for account in accounts:
+        out[account] = {
+            "values": ib.account_state.numbers(account),
+            "positions": [{"symbol": p.asset.symbol, "sec_type": p.asset.sec_type.value, "amount": p.amount,
+                           "avg_cost": p.avg_cost} for p in ib.positions(account) if p.amount],
+        }
+    return out
 
 
 def _holding(asset: Asset, amount: float, avg_cost: float) -> Holding:
