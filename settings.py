@@ -9,8 +9,17 @@ ibalgo from.
 #: The algorithm file (a Quantopian/zipline-style file with initialize(context) and handle_data(context, data)).
 ALGORITHM = "user_algos/dual_moving_average.py"
 
-#: What the command does when no sub-command is given: "backtest".
-RUN_MODE = "backtest"
+#: Which conventions the algorithm file expects: "ibridgepy" (get_datetime() in SHOW_TIME_ZONE, 'NoOrderPlaced',
+#: DAY orders in minute runs), "zipline" (get_datetime() in UTC, None, the cancel policy's tif), or None: decided from
+#: the file (IBridgePy's when it imports nothing from zipline/quantopian and calls one of IBridgePy's own helpers,
+#: such as show_real_time_price or order_status_monitor). A settings file with IBridgePy's names selects "ibridgepy".
+ALGORITHM_STYLE = None
+
+#: IBridgePy's run mode. None: Quantopian's way (handle_data once per bar of FREQUENCY, in market hours).
+#: "RUN_LIKE_QUANTOPIAN": minute bars in market hours. "REGULAR" (and "HFT"): handle_data every REP_BAR_FREQ seconds
+#: (default 1) around the clock, on minute bars. "SUDO_RUN_LIKE_QUANTOPIAN": every 60 seconds around the clock.
+#: The run modes use minute bars: set FREQUENCY = "minute" with them (or leave FREQUENCY out).
+RUN_MODE = None
 
 # --- backtest ---------------------------------------------------------------------------------------------------
 #: Starting cash, in the account's currency.
@@ -53,11 +62,14 @@ EXCHANGE_CALENDAR = "XNYS"
 #: Exchange-local time at which before_trading_start runs each session (zipline: 08:45; IBridgePy: 09:25).
 BEFORE_TRADING_START = "08:45"
 
-#: Time zone used to show times in logs.
+#: Time zone used to show times in logs, and the time zone get_datetime() answers in for IBridgePy-style files
+#: (zipline-style files keep UTC).
 SHOW_TIME_ZONE = "US/Eastern"
 
 # --- broker (live and paper trading) ----------------------------------------------------------------------------
-#: Your IB account code (paper accounts start with DU). Not needed for backtests.
+#: Your IB account code (paper accounts start with DU). Not needed for backtests. Several accounts (an advisor's):
+#: a list, ["DU111", "DU222"]; the first is the default for helpers called without accountCode= (and the one
+#: context.portfolio follows); paper and live runs trade the others through accountCode=.
 ACCOUNT_CODE = "DU0000001"
 
 #: Where TWS / IB Gateway listens: TWS paper 7497, TWS live 7496, Gateway paper 4002, Gateway live 4001.
@@ -93,6 +105,18 @@ RUN_ID = None
 #: How many daily bars back the live data holds (data.history windows longer than this are NaN-padded).
 HISTORY_SESSIONS = 260
 
+# --- e-mail (send_email in an algorithm) ------------------------------------------------------------------------
+#: The SMTP server send_email uses. None: send_email logs the message instead of sending it. A failed send is logged
+#: as an error and never stops the run.
+SMTP_HOST = None
+SMTP_PORT = 587
+SMTP_USER = None
+SMTP_PASSWORD = None
+SMTP_STARTTLS = True
+EMAIL_FROM = None
+#: Who gets the mail (comma-separated addresses); send_email(title, body, toEmail=...) overrides it.
+EMAIL_TO = None
+
 # --- logging ----------------------------------------------------------------------------------------------------
-#: DEBUG, INFO, WARNING or ERROR.
+#: DEBUG, INFO, WARNING or ERROR (IBridgePy's NOTSET is DEBUG).
 LOG_LEVEL = "INFO"

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime import __version__
+from runtime.algorithm.ibridgepy import IBridgePyOptions
 from runtime.config import Settings, load_settings, with_overrides
 from runtime.data.errors import DataError
 from runtime.errors import ConfigError, IbAlgoError
@@ -184,6 +185,9 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                      help=f"cancel the run's open orders when it stops {d('cancel_on_stop')}")
     run.add_argument("--strict", action="store_true", default=None,
                      help=f"stop at the first algorithm exception (results written; exit code 3) {d('strict')}")
+    run.add_argument("--rep-bar-freq", dest="rep_bar_freq", type=float, metavar="SECONDS",
+                     help="IBridgePy's REGULAR mode: handle_data every SECONDS around the clock (minute runs) "
+                     f"{d('rep_bar_freq', d.settings.rep_bar_freq or 'off')}")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     run.add_argument("--log-level", dest="log_level", help=f"DEBUG, INFO, WARNING or ERROR {d('log_level')}")
     run.add_argument("--settings", help=f"settings file to read instead of ./settings.py (default: {d.file})")
@@ -468,7 +472,8 @@ def cmd_run(settings: Settings, origin: str = "", quiet: bool = False, replay_cl
             run_id=settings.run_id, strict=settings.strict, cancel_on_stop=settings.cancel_on_stop,
             calendar_name=settings.exchange_calendar, before_trading_start=settings.before_trading_start,
             history_sessions=int(settings.history_sessions), on_session=install,
-            session_hooks=[] if quiet else [progress], skip_closed=not replay_closed, on_clock=stamp_with))
+            session_hooks=[] if quiet else [progress], skip_closed=not replay_closed, on_clock=stamp_with,
+            ibridgepy=IBridgePyOptions.from_settings(settings), rep_bar_freq=settings.rep_bar_freq))
     finally:
         progress.close()
         interrupts.restore()
@@ -521,6 +526,7 @@ def cmd_backtest(settings: Settings, origin: str = "", quiet: bool = False) -> i
             frequency=settings.frequency, output=None if pickle else target, strict=settings.strict,
             before_trading_start=settings.before_trading_start, rep_bar_freq=settings.rep_bar_freq,
             on_engine=on_engine, session_hooks=[] if quiet else [progress], perf_pickle=pickle,
+            ibridgepy=IBridgePyOptions.from_settings(settings),
         ))
     finally:
         progress.close()

@@ -193,7 +193,10 @@ def handle_data(context, data):
         s["by_symbol"] = get_open_orders("IBM")
         cancel_order(s["far"])
         cancel_order(get_order(s["far2"]))
-        cancel_order("no-such-order")
+        try:
+            cancel_order("no-such-order")
+        except LookupError as exc:
+            s["unknown_cancel"] = f"{type(exc).__name__}: {exc}"
         s["after_cancel"] = get_open_orders()
         s["cancelled"] = get_order(s["far"])
     elif day == "2012-01-04":
@@ -214,6 +217,7 @@ def test_open_orders_get_order_cancel_order(algo_runner) -> None:
     assert isinstance(s["one"], list) and all(isinstance(o, Order) for o in s["one"]) and len(s["one"]) == 2
     assert [o.id for o in s["by_symbol"]] == [s["mkt"]]
     assert {a.symbol for a in s["after_cancel"]} == {"IBM"}
+    assert s["unknown_cancel"].startswith("OrderNotFoundError: no order 'no-such-order'")
     cancelled = s["cancelled"]
     assert cancelled.status is OrderStatus.CANCELLED and cancelled.status == 2 and not cancelled.open
     filled = s["filled"]

@@ -251,7 +251,7 @@ def handle_data(context, data):
         lambda: data.history(context.a, "price", 2.5, "1d"),
         lambda: data.history(context.a, "price", 5, "5m"),
         lambda: data.history(context.a, "pricee", 5, "1d"),
-        lambda: data.current(context.a, "bid"),
+        lambda: data.current(context.a, "bidd"),
         lambda: data.history(context.a, "price", 5, "1m"),
     ):
         try:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from runtime.algorithm.fetcher import FetchedData, load_fetch
-from runtime.algorithm.ibridgepy import IBridgePyHelpers
+from runtime.algorithm.ibridgepy import NO_ORDER_PLACED, IBridgePyHelpers
 from runtime.core import costs
 from runtime.core.assets import Asset
 from runtime.core.controls import (
@@ -27,7 +27,7 @@ from runtime.core.controls import (
 )
 from runtime.core.ib_mapping import ACCOUNT_TAGS
 from runtime.core.ledger import Account, Portfolio, Position
-from runtime.core.orders import ExecutionStyle, MarketOrder, Order, resolve_style
+from runtime.core.orders import ExecutionStyle, MarketOrder, Order, resolve_style, round_amount
 from runtime.data.errors import SidNotFound, SymbolNotFound
 from runtime.data.finder import AssetFinder
 from runtime.errors import AlgorithmApiError, BadOrderError, IbAlgoError, ScheduleError
@@ -203,6 +203,22 @@ class AlgorithmAPI(IBridgePyHelpers):
         """Accepted for compatibility; symbols resolve against the loaded data."""
 
     # ------------------------------------------------------------------------------------------------ orders
+    def _style(self, what: str, limit_price: Any, stop_price: Any, style: Any) -> ExecutionStyle:
+        """One style from zipline's keywords or IBridgePy's positional style (``order(sec, 100, LimitOrder(p))``:
+        the style arrives where zipline has ``limit_price``)."""
+        for name, value in (("limit_price", limit_price), ("stop_price", stop_price)):
+            if isinstance(value, ExecutionStyle) or (isinstance(value, type) and issubclass(value, ExecutionStyle)):
+                if style is not None:
+                    raise BadOrderError(f"{what}: two order styles given ({value!r} and style={style!r})")
+                style = value
+                if name == "limit_price":
+                    limit_price = None
+                else:
+                    stop_price = None
+        if style is None and limit_price is None and stop_price is None:
+            return _MARKET
+        return resolve_style(limit_price, stop_price, style)
+
     def order(
         self, asset: Any, amount: float, limit_price: float | None = None, stop_price: float | None = None,
         style: ExecutionStyle | None = None, **ib_options: Any,
@@ -210,17 +226,19 @@ class AlgorithmAPI(IBridgePyHelpers):
         """Place an order for ``amount`` shares (negative sells). Returns the order id, or None if the amount
         rounds to 0 (within 1e-4 of an integer rounds to it, otherwise truncates toward zero).
 
-        ``limit_price``/``stop_price`` are shorthands for LimitOrder/StopOrder/StopLimitOrder; don't combine them
-        with ``style``. Orders fill at the next bar at the earliest. Not allowed in initialize or
+        The style: zipline's ``limit_price=``/``stop_price=`` shorthands or ``style=``, or IBridgePy's positional
+        style, ``order(sec, 100, LimitOrder(10.5))``; don't combine them. IBridgePy's keywords: ``orderRef`` (kept
+        on the order: ``get_order(id).orderRef``), ``outsideRth``, ``accountCode`` (one of the run's accounts),
+        ``followUp``/``waitForFeedbackInSeconds`` (accepted: orders are always followed). In an IBridgePy-style
+        file of a minute run a style without a tif is a DAY order (IBridgePy's default); otherwise the cancel
+        policy decides. Orders fill at the next bar at the earliest. Not allowed in initialize or
         before_trading_start.
         """
-        if style is None and limit_price is None and stop_price is None:
-            resolved = _MARKET
-        else:
-            resolved = resolve_style(limit_price, stop_price, style)
+        resolved = self._style("order()", limit_price, stop_price, style)
+        options = self._order_options("order()", ib_options)
         return self._engine.place_order(
-            self.resolve_asset(asset), self._amount(amount), resolved,
-            outside_rth=bool(ib_options.get("outsideRth", ib_options.get("outside_rth", False))),
+            self.resolve_asset(asset), self._amount(amount), resolved, outside_rth=options["outside_rth"],
+            order_ref=options["order_ref"], default_tif=self._ibridgepy_tif(), account=options["account"],
         )
 
     @staticmethod
@@ -247,44 +265,82 @@ class AlgorithmAPI(IBridgePyHelpers):
         return value / (self._price_for_sizing(asset) * asset.multiplier)
 
     def order_value(self, asset: Any, value: float, limit_price: float | None = None,
-                    stop_price: float | None = None, style: ExecutionStyle | None = None) -> str | None:
-        """Order ``value`` worth of the asset (shares = value / current price; negative sells)."""
+                    stop_price: float | None = None, style: ExecutionStyle | None = None,
+                    **ib_options: Any) -> str | None:
+        """Order ``value`` worth of the asset (shares = value / current price; negative sells). The style as in
+        :meth:`order` (also positional, IBridgePy's ``order_value(sec, 5000, LimitOrder(p))``)."""
         a = self.resolve_asset(asset)
-        return self.order(a, self._value_to_amount(a, value), limit_price, stop_price, style)
+        resolved = self._style("order_value()", limit_price, stop_price, style)
+        return self.order(a, self._value_to_amount(a, value), style=resolved, **ib_options)
 
     def order_percent(self, asset: Any, percent: float, limit_price: float | None = None,
-                      stop_price: float | None = None, style: ExecutionStyle | None = None) -> str | None:
-        """Order ``percent`` of the portfolio value (a fraction: 0.5 = 50%)."""
-        return self.order_value(asset, self._engine.ledger.portfolio_value * self._amount(percent),
-                                limit_price, stop_price, style)
+                      stop_price: float | None = None, style: ExecutionStyle | None = None,
+                      **ib_options: Any) -> str | None:
+        """Order ``percent`` of the portfolio value (a fraction: 0.5 = 50%). The style as in :meth:`order`."""
+        resolved = self._style("order_percent()", limit_price, stop_price, style)
+        return self.order_value(asset, self._portfolio_value(ib_options) * self._amount(percent),
+                                style=resolved, **ib_options)
+
+    def _portfolio_value(self, ib_options: dict[str, Any]) -> float:
+        """The portfolio value percent sizing uses: the run's, or IB's NetLiquidation of another account."""
+        account = self._account(ib_options.get("accountCode"), "order sizing")
+        if account is None:
+            return self._engine.ledger.portfolio_value
+        return self._account_value(account, "NetLiquidation")
 
     def order_target(self, asset: Any, target: float, limit_price: float | None = None,
-                     stop_price: float | None = None, style: ExecutionStyle | None = None) -> str | None:
+                     stop_price: float | None = None, style: ExecutionStyle | None = None,
+                     **ib_options: Any) -> str | None:
         """Order what it takes to hold ``target`` shares. Open orders are NOT taken into account (zipline's rule:
-        two calls in one bar order twice)."""
+        two calls in one bar order twice). The style as in :meth:`order` (also positional, IBridgePy's
+        ``order_target(sec, 50, StopOrder(p))``). When nothing needs ordering it returns None, and in an
+        IBridgePy-style file IBridgePy's ``'NoOrderPlaced'``."""
         a = self.resolve_asset(asset)
-        return self.order(a, self._amount(target) - self._engine.ledger.amount(a.sid), limit_price, stop_price, style)
+        resolved = self._style("order_target()", limit_price, stop_price, style)
+        account = self._account(ib_options.get("accountCode"), "order_target()")
+        held = self._engine.ledger.amount(a.sid) if account is None else self._account_position(account, a).amount
+        delta = self._amount(target) - held
+        if round_amount(delta) == 0 and self.ibridgepy_style:
+            self._order_options("order_target()", ib_options)
+            return NO_ORDER_PLACED
+        return self.order(a, delta, style=resolved, **ib_options)
 
     def order_target_value(self, asset: Any, target: float, limit_price: float | None = None,
-                           stop_price: float | None = None, style: ExecutionStyle | None = None) -> str | None:
-        """Order what it takes to hold ``target`` worth of the asset (open orders ignored)."""
+                           stop_price: float | None = None, style: ExecutionStyle | None = None,
+                           **ib_options: Any) -> str | None:
+        """Order what it takes to hold ``target`` worth of the asset (open orders ignored). The style as in
+        :meth:`order`."""
         a = self.resolve_asset(asset)
-        return self.order_target(a, self._value_to_amount(a, target), limit_price, stop_price, style)
+        resolved = self._style("order_target_value()", limit_price, stop_price, style)
+        return self.order_target(a, self._value_to_amount(a, target), style=resolved, **ib_options)
 
     def order_target_percent(self, asset: Any, target: float, limit_price: float | None = None,
-                             stop_price: float | None = None, style: ExecutionStyle | None = None) -> str | None:
+                             stop_price: float | None = None, style: ExecutionStyle | None = None,
+                             **ib_options: Any) -> str | None:
         """Order what it takes for the asset to be ``target`` of the portfolio value (0.1 = 10%; open orders
-        ignored)."""
-        return self.order_target_value(asset, self._engine.ledger.portfolio_value * self._amount(target),
-                                       limit_price, stop_price, style)
+        ignored). The style as in :meth:`order`."""
+        resolved = self._style("order_target_percent()", limit_price, stop_price, style)
+        return self.order_target_value(asset, self._portfolio_value(ib_options) * self._amount(target),
+                                       style=resolved, **ib_options)
 
     def batch_market_order(self, share_counts: pd.Series | dict) -> list[str | None]:
         """Market orders for many assets at once: ``share_counts`` maps asset -> shares."""
         items = share_counts.items() if hasattr(share_counts, "items") else share_counts
         return [self.order(asset, amount) for asset, amount in items]
 
-    def get_open_orders(self, asset: Any = None) -> dict[Asset, list[Order]] | list[Order]:
+    def get_open_orders(self, asset: Any = None, accountCode: str = "default",
+                        ) -> dict[Asset, list[Order]] | list[Order]:
         """Open orders: a dict {asset: [Order, ...]} of assets with open orders, or a list for one asset."""
+        if accountCode not in (None, "", "default"):
+            account = self._account(accountCode, "get_open_orders") or ""
+            records = [r for r in self._engine.open_orders(None if asset is None else self.resolve_asset(asset))
+                       if r.account == account]
+            if asset is not None:
+                return [r.snapshot() for r in records]
+            grouped: dict[Asset, list[Order]] = {}
+            for r in records:
+                grouped.setdefault(r.asset, []).append(r.snapshot())
+            return grouped
         if asset is not None:
             return [r.snapshot() for r in self._engine.open_orders(self.resolve_asset(asset))]
         out: dict[Asset, list[Order]] = {}
@@ -299,9 +355,19 @@ class AlgorithmAPI(IBridgePyHelpers):
         return None if record is None else record.snapshot()
 
     def cancel_order(self, order_param: Any) -> None:
-        """Cancel an order by id or Order; unknown or closed orders are ignored."""
+        """Cancel an order by id or Order. An order that is already closed (filled, cancelled, rejected) is left
+        alone; an id this run never returned raises OrderNotFoundError (a typo must not pass silently).
+
+        Paper and live runs: the call waits for the broker's answer so far (one round trip, as IBridgePy follows up
+        on a cancel): an order the broker confirmed cancelled is closed when the call returns."""
         key = order_param.id if isinstance(order_param, Order) else order_param
+        self._record(key)
         self._engine.cancel_order(key)
+        self._follow_up()
+
+    def _follow_up(self) -> None:
+        if self._engine.wait_for_broker is not None:
+            self._engine.wait_for_broker()
 
     def set_cancel_policy(self, policy: EODCancel | NeverCancel) -> None:
         """EODCancel() cancels open orders at each session's end; NeverCancel() (the default) keeps them."""
@@ -504,10 +570,22 @@ class AlgorithmAPI(IBridgePyHelpers):
             self._engine.recorded[name] = value
         self._engine.recorded.update(kwargs)
 
-    def get_datetime(self, tz: Any = None) -> pd.Timestamp:
-        """The current algorithm time, in UTC unless ``tz`` is given."""
+    def get_datetime(self, tz: Any = None, timezone: Any = "default") -> pd.Timestamp:
+        """The current algorithm time (the broker's clock in paper and live runs).
+
+        zipline-style files: in UTC unless ``tz`` is given (zipline's rule). IBridgePy-style files: in the run's
+        SHOW_TIME_ZONE (default US/Eastern) unless ``timezone`` (IBridgePy's keyword: a name such as
+        'US/Pacific' or a pytz time zone) is given, so ``get_datetime().hour == 15`` means 15:00 in New York, as in
+        IBridgePy."""
         now = self._engine.now
-        return now.tz_convert(tz) if tz is not None else now
+        zone = tz if tz is not None else None if timezone in (None, "default") else timezone
+        if zone is None and self.ibridgepy_style:
+            zone = self.ibridgepy_options.show_time_zone
+        try:
+            return now.tz_convert(zone) if zone is not None else now
+        except Exception:
+            raise AlgorithmApiError(f"get_datetime: unknown time zone {zone!r}: use a name such as 'US/Eastern'") \
+                from None
 
     def get_environment(self, field: str = "platform") -> Any:
         """'arena' (backtest/live), 'data_frequency', 'start', 'end', 'capital_base', 'platform', or '*'."""
@@ -539,6 +617,13 @@ class AlgorithmAPI(IBridgePyHelpers):
 
     @property
     def account(self) -> Account:
+        """zipline's context.account: in paper and live runs from IB's account values (Reg T buying power,
+        available funds, ...); in backtests from the run's ledger."""
+        source = self._engine.account_snapshot_source
+        if source is not None:
+            snapshot = source()
+            if snapshot is not None and getattr(snapshot, "net_liquidation", 0):
+                return snapshot
         return self._engine.ledger.account()
 
     def schedule_function(self, func: Any, date_rule: Any = None, time_rule: Any = None, half_days: bool = True,
@@ -549,6 +634,9 @@ class AlgorithmAPI(IBridgePyHelpers):
         from runtime.core.rules import EventRule
 
         self._setup_only("schedule_function")
+        if calendar is None and not isinstance(half_days, bool) and half_days is not None:
+            # IBridgePy's and Quantopian's order: schedule_function(f, date_rule, time_rule, calendars.US_EQUITIES)
+            calendar, half_days = half_days, True
         if not callable(func):
             raise ScheduleError(f"schedule_function needs a function as its first argument, got {func!r}")
         rule = EventRule(date_rule, time_rule, half_days=half_days, calendar=calendar)
@@ -569,41 +657,109 @@ class AlgorithmAPI(IBridgePyHelpers):
             return False
         return bool(e.calendar.early_close[e.calendar.session_index_on_or_after(day)])
 
-    def get_position(self, security: Any) -> Position:
-        """IBridgePy: the position in ``security`` (an empty one if none)."""
-        return self.portfolio.positions[self.resolve_asset(security)]
+    def get_position(self, security: Any, accountCode: str = "default") -> Position:
+        """IBridgePy: the position in ``security`` (an empty one if none): ``amount``, ``price`` (IBridgePy's
+        name for the average cost, = ``cost_basis``), ``last_sale_price``."""
+        account = self._account(accountCode, "get_position")
+        return self._account_position(account, self.resolve_asset(security))
 
-    def get_all_positions(self) -> dict[Asset, Position]:
+    def get_all_positions(self, accountCode: str = "default") -> dict[Asset, Position]:
         """IBridgePy: every open position."""
-        return dict(self.portfolio.positions)
+        account = self._account(accountCode, "get_all_positions")
+        return dict(self.portfolio.positions) if account is None else self._account_positions(account)
 
-    def show_account_info(self, field: str) -> Any:
-        """IBridgePy: an account value by IB tag (NetLiquidation, AvailableFunds, BuyingPower, ...) or zipline
-        name."""
-        account = self.account
+    def show_account_info(self, field: str, meta: str = "value", accountCode: str = "default") -> Any:
+        """IBridgePy: an account value by IB tag (NetLiquidation, AvailableFunds, BuyingPower, TotalCashValue,
+        GrossPositionValue, UnrealizedPnL, RealizedPnL, CashBalance, ExcessLiquidity, ...) or zipline name
+        (``portfolio_value``, ``positions_value``, ``cash`` as IBridgePy maps them).
+
+        Paper and live runs: the value IB (or the simulated gateway) reports for the account, as a number when it
+        is one; a tag IB does not send raises an error listing the ones it does. Backtests: the run's ledger (the
+        simulated account has no margin: BuyingPower and AvailableFunds are the cash)."""
+        account = self._account(accountCode, "show_account_info")
+        field = {"portfolio_value": "NetLiquidation", "positions_value": "GrossPositionValue",
+                 "cash": "TotalCashValue"}.get(field, field)
+        source = self._engine.account_value_source
+        if source is not None:
+            text = source(field) if account is None else source(field, account)
+            if text is not None:
+                try:
+                    return float(text)
+                except (TypeError, ValueError):
+                    return text
+            known = sorted(self._engine.account_value_tags())
+            if known:
+                raise AlgorithmApiError(f"show_account_info: IB sends no account value {field!r}; it sends: "
+                                        f"{', '.join(known)}")
         tags: dict[str, str] = {}
         for name, ib_tags in ACCOUNT_TAGS.items():  # the adapter's table, read backwards: IB tag -> zipline field
             for tag in ib_tags:
                 tags.setdefault(tag, name)
+        ledger = self._ledger_tags()
+        if field in ledger:
+            return ledger[field]
+        account = self.account
         name = tags.get(field, field)
         if not hasattr(account, name):
-            raise AlgorithmApiError(f"unknown account field {field!r}; known IB tags: {sorted(tags)}")
+            known = sorted(set(tags) | set(ledger))
+            raise AlgorithmApiError(f"unknown account field {field!r}; known IB tags: {known}")
         return getattr(account, name)
 
+    def _ledger_tags(self) -> dict[str, float]:
+        """IB tags a backtest answers from its ledger."""
+        p = self.portfolio
+        unrealized = sum((pos.last_sale_price - pos.cost_basis) * pos.amount * pos.asset.multiplier
+                         for pos in p.positions.values() if pos.amount)
+        return {"NetLiquidation": p.portfolio_value, "TotalCashValue": p.cash, "CashBalance": p.cash,
+                "GrossPositionValue": p.positions_exposure, "UnrealizedPnL": float(unrealized),
+                "RealizedPnL": float(p.pnl - unrealized), "AvailableFunds": p.cash, "BuyingPower": p.cash,
+                "ExcessLiquidity": p.cash}
+
     def show_real_time_price(self, security: Any, param: str = "price") -> float:
-        """IBridgePy: the latest price of ``security`` (param: price, last_price, open, high, low, close, volume)."""
-        field = {"last_price": "price", "ask_price": "price", "bid_price": "price"}.get(param, param)
-        return float(self._engine.data.current(self.resolve_asset(security), field))
+        """IBridgePy: the latest price of ``security``. param: price / last_price (the last trade), ask_price,
+        bid_price, open, high, low, close, volume.
 
-    def cancel_all_orders(self) -> None:
+        Paper and live runs: IB's streaming quote of the asset (bid, ask, last trade, the day's open/high/low and
+        the previous close), falling back to the bar data before the first quote. Backtests: the bars hold trades
+        only, so bid and ask are the last trade's price (no spread) and the other params come from the current
+        bar (``data.current``)."""
+        fields = {"last_price": "price", "ask_price": "price", "bid_price": "price", "price": "price", "open": "open",
+                  "high": "high", "low": "low", "close": "close", "volume": "volume"}
+        if param not in fields:
+            raise AlgorithmApiError(f"show_real_time_price: unknown param {param!r}; use one of {', '.join(fields)}")
+        asset = self.resolve_asset(security)
+        quote = self._engine.quote_source(asset) if self._engine.quote_source is not None else None
+        if quote is not None:
+            value = {"ask_price": quote.ask, "bid_price": quote.bid, "last_price": quote.price, "price": quote.price,
+                     "open": getattr(quote, "open", None), "high": quote.high, "low": quote.low,
+                     "close": getattr(quote, "close", None), "volume": quote.volume}[param]
+            if value is not None and value == value and (value > 0 or param == "volume"):
+                return float(value)
+        return float(self._engine.data.current(asset, fields[param]))
+
+    def cancel_all_orders(self, accountCode: str = "default") -> None:
         """IBridgePy: cancel every open order."""
+        account = self._account(accountCode, "cancel_all_orders") or ""
         for record in list(self._engine.open_orders()):
-            self._engine.cancel_order(record.id)
+            if record.account == account:
+                self._engine.cancel_order(record.id)
+        self._follow_up()
 
-    def close_all_positions(self) -> list[str | None]:
-        """IBridgePy: market orders that flatten every position."""
-        return [self.order_target(asset, 0) for asset in list(self.portfolio.positions)]
+    def close_all_positions(self, orderStatusMonitor: bool = False, accountCode: str = "default",
+                            ) -> list[str | None]:
+        """IBridgePy: market orders that flatten every position; returns their ids. ``orderStatusMonitor`` True
+        waits for each fill as order_status_monitor does."""
+        account = self._account(accountCode, "close_all_positions")
+        positions = self.portfolio.positions if account is None else self._account_positions(account)
+        ids = [self.order_target(asset, 0, accountCode=accountCode) for asset, p in list(positions.items())
+               if p.amount]
+        if orderStatusMonitor:
+            for order_id in ids:
+                self.order_status_monitor(order_id, "Filled")
+        return ids
 
     def end(self) -> None:
-        """IBridgePy: stop the run after the current event (positions are kept; results are written)."""
+        """IBridgePy: stop the run at once, after the current call returns: the session so far is closed as at its
+        end (its results row is written, DAY orders expire), positions are kept. ``exit()`` in algorithm code
+        does the same (it never ends the process)."""
         self._engine.stop_requested = "the algorithm called end()"

@@ -29,6 +29,9 @@ from runtime.core.assets import Asset
 from runtime.data.portal import ALL_FIELDS, Columns, DataPortal
 from runtime.errors import HistoryError
 
+#: data.current's quote fields (IB's streaming quote in paper and live runs; the trade bars in backtests)
+QUOTE_FIELDS = ("bid", "ask", "bid_size", "ask_size")
+
 _NAT = np.iinfo(np.int64).min
 _FREQUENCIES = {"1d": "1d", "daily": "1d", "1m": "1m", "minute": "1m"}
 _MEMO_LIMIT = 64
@@ -215,7 +218,13 @@ class BarData:
 
         ``price`` is the last known close (forward-filled; NaN if the asset never traded); ``open``, ``high``,
         ``low``, ``close`` are NaN for a bar without trades and ``volume`` is 0; ``last_traded`` is a Timestamp.
+
+        Quote fields (one at a time: ``data.current(asset, 'bid')``): ``bid``, ``ask``, ``bid_size``, ``ask_size``.
+        Paper and live runs: IB's streaming quote (the bar's price / volume before the first quote). Backtests: the
+        bars hold trades only, so bid and ask are ``price`` (no spread) and the sizes are the bar's ``volume``.
         """
+        if isinstance(fields, str) and fields in QUOTE_FIELDS:
+            return self._quote_field(assets, fields)
         hit = self._lookup(assets)
         if self._fetched is not None:
             return self._current_with_fetched(hit, fields)
@@ -266,6 +275,22 @@ class BarData:
     def fetcher_assets(self) -> list[Asset]:
         """The assets of fetch_csv data (pseudo-assets included) with a row visible now (zipline's name)."""
         return [] if self._fetched is None else self._fetched.assets_as_of(self._clock.now_ns)
+    def set_quote_source(self, source: Callable[[Asset], Any] | None) -> None:
+        """Paper and live runs: where IB's streaming quotes come from (an asset -> a quote with bid, ask, sizes)."""
+        self._quote_source = source
+
+    def _quote_field(self, assets: object, field: str):
+        hit = self._lookup(assets)
+        fallback = self.values_now(hit.columns.cols, "volume" if field.endswith("_size") else "price")
+        source = getattr(self, "_quote_source", None)
+        values = []
+        for asset, base in zip(hit.assets, fallback):
+            quote = source(asset) if source is not None else None
+            value = getattr(quote, field, None) if quote is not None else None
+            values.append(float(value) if value is not None and value == value and value >= 0 else float(base))
+        if not hit.many:
+            return values[0]
+        return pd.Series(values, index=self._column_index(hit), name=field)
 
     @staticmethod
     def _convert(field: str, values: np.ndarray):

@@ -31,6 +31,8 @@ class OrderRequest:
     parent_id: str | None = None
     oca_group: str | None = None
     outside_rth: bool = False
+    #: the IB account the order is for ("": the connection's account)
+    account: str = ""
 
 
 @dataclass(frozen=True)

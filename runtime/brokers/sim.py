@@ -14,7 +14,9 @@ import numpy as np
 from runtime.brokers.base import BrokerEvent, OrderRejected, OrderRequest
 from runtime.core.costs import CommissionModel, SlippageModel
 from runtime.core.matching import Cancelled, MatchingEngine, WorkingOrder
+from runtime.core.orders import TimeInForce
 from runtime.data.store import BarArrays
+from runtime.errors import BadOrderError
 
 
 def session_last_rows(session_row_start: np.ndarray) -> frozenset[int]:
@@ -76,6 +78,18 @@ class SimBroker:
                 outside_rth=request.outside_rth,
             )
         )
+
+    def modify_order(self, order_id: str, *, amount: int | None = None, limit: float | None = None,
+                     stop: float | None = None, tif: TimeInForce | None = None, now_ns: int = 0) -> None:
+        """Change a working order in place (as IB does when the same order id is sent again); it is matched with
+        its new terms from the next bar on. BadOrderError if it is not working or the new quantity is below its
+        fill."""
+        if order_id not in self._working:
+            raise BadOrderError(f"order {order_id} is not working: it cannot be modified")
+        try:
+            self.matcher.modify(order_id, now_ns, amount=amount, limit=limit, stop=stop, tif=tif)
+        except ValueError as exc:
+            raise BadOrderError(f"order {order_id} cannot be modified: {exc}") from None
 
     def cancel_order(self, order_id: str, now_ns: int) -> None:
         for order in self.matcher.cancel(order_id, now_ns, "cancelled by the algorithm"):

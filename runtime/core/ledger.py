@@ -36,6 +36,11 @@ class Position:
     def sid(self) -> Asset:
         return self.asset
 
+    @property
+    def price(self) -> float:
+        """IBridgePy's PositionRecord.price: the average cost per share (``cost_basis``)."""
+        return self.cost_basis
+
     def to_dict(self) -> dict[str, object]:
         return {
             "sid": self.asset,

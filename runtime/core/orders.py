@@ -32,6 +32,33 @@ class OrderStatus(IntEnum):
     def is_open(self) -> bool:
         return self in (OrderStatus.OPEN, OrderStatus.HELD)
 
+    @property
+    def ib_status(self) -> str:
+        """The status as IB (and IBridgePy) names it: 'Submitted', 'PreSubmitted', 'Filled', 'Cancelled',
+        'Inactive'."""
+        return IB_STATUS_WORDS[self][0]
+
+    def __eq__(self, other: object) -> bool:
+        # IBridgePy code compares statuses with IB's words (order.status == 'Filled'); zipline's with the numbers
+        if isinstance(other, str):
+            return other in IB_STATUS_WORDS[self]
+        return int.__eq__(self, other)  # type: ignore[arg-type]
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = int.__hash__
+
+
+#: IB's order status words for each status (the first is the one shown); the others mean the same to IBridgePy code
+IB_STATUS_WORDS: dict[OrderStatus, tuple[str, ...]] = {
+    OrderStatus.OPEN: ("Submitted", "PendingSubmit", "ApiPending", "PendingCancel"),
+    OrderStatus.HELD: ("PreSubmitted",),
+    OrderStatus.FILLED: ("Filled",),
+    OrderStatus.CANCELLED: ("Cancelled", "ApiCancelled"),
+    OrderStatus.REJECTED: ("Inactive",),
+}
+
 
 class OrderKind(str, Enum):
     """The order types the runtime can express, named as IB names them."""
@@ -313,10 +340,39 @@ class Order:
     tif: TimeInForce = TimeInForce.GTC
     kind: OrderKind = OrderKind.MARKET
     broker_id: str | None = field(default=None, compare=False)
+    #: the average price of the fills so far (NaN before the first)
+    avg_fill_price: float = field(default=float("nan"), compare=False)
+    #: the orderRef the algorithm gave (IBridgePy's order(..., orderRef=...)); IB's own orderRef field carries the
+    #: run's id, which restarts use to recognise the order
+    order_ref: str = field(default="", compare=False)
 
     @property
     def sid(self) -> Asset:
         return self.asset
+
+    # IBridgePy's names for the same facts
+    @property
+    def avgFillPrice(self) -> float:
+        """IBridgePy: the average fill price (NaN before the first fill)."""
+        return self.avg_fill_price
+
+    @property
+    def remaining(self) -> int:
+        """IBridgePy/IB: the shares still to fill (unsigned)."""
+        return abs(self.amount - self.filled) if self.status.is_open else 0
+
+    @property
+    def orderRef(self) -> str:
+        return self.order_ref
+
+    @property
+    def orderId(self) -> str:
+        return self.id
+
+    @property
+    def ib_status(self) -> str:
+        """The status as IB names it ('Submitted', 'Filled', ...); ``status`` also compares equal to these words."""
+        return self.status.ib_status
 
     @property
     def open_amount(self) -> int:

@@ -157,6 +157,7 @@ def run_backtest(
     session_hooks: list[Callable[[Engine, int], None]] | None = None,
     perf_pickle: Path | None = None,
     functions: UserFunctions | None = None,
+    ibridgepy: object = None,
 ) -> BacktestResult:
     """Run the algorithm in ``algo_path`` from session ``start`` to ``end`` on the given bars.
 
@@ -193,6 +194,7 @@ def run_backtest(
         None, portal=portal, calendar=cal, broker=broker, frequency=frequency, capital=capital,
         start_session=first, end_session=last, mode="backtest", strict=strict, algo_logger=algo_log,
     )
+    engine.ibridgepy_options = ibridgepy
     clock_filter = SimClockFilter(engine)
     handlers = logging.getLogger().handlers
     for handler in handlers:  # every line of the run shows the simulation time, in the exchange's time zone

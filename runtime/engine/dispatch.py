@@ -101,7 +101,9 @@ class Dispatcher:
         elif kind == BTS:
             clock.daily_row = session - engine.portal.daily.bars.first_session - 1
             engine.on_before_trading_start(t, session)
-        elif kind == SESSION_END:
+        if kind != SESSION_END and engine.stop_requested:
+            return self.stop_now(t, session)
+        if kind == SESSION_END:
             clock.in_session = False
             clock.daily_row = session - engine.portal.daily.bars.first_session
             engine.on_session_end(t, self.feed.end_of_session(t))
@@ -109,6 +111,16 @@ class Dispatcher:
                 engine.algo_log.warning("run stopped: %s", engine.stop_requested)
                 return False
         return True
+
+    def stop_now(self, t: int, session: int) -> bool:
+        """end() / exit() in algorithm code: the run stops at once. The session so far is closed as at its end
+        (DAY orders expire, its results row is written), and False is returned."""
+        engine = self.engine
+        engine.clock.in_session = False
+        engine.clock.daily_row = session - engine.portal.daily.bars.first_session
+        engine.on_session_end(t, self.feed.end_of_session(t))
+        engine.algo_log.warning("run stopped: %s", engine.stop_requested)
+        return False
 
     def run(self, timeline: Timeline) -> None:
         """Every event of ``timeline``, in order, until the engine asks to stop: the backtest's discrete-event loop.
@@ -176,9 +188,14 @@ class Dispatcher:
                         handle_data(context, data)
                     except AlgorithmLoadError:
                         raise
+                    except SystemExit as exc:  # exit() in algorithm code: stop the run as end() does
+                        engine.user_exited(exc)
                     except Exception as exc:  # the algorithm's mistake: report it, keep the run going
                         engine.user_failed(HANDLE_DATA, exc)
                     finally:
                         engine.phase = previous
+                    if engine.stop_requested:
+                        self.stop_now(t, s)
+                        return
         finally:
             self.bars += bars

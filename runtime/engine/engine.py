@@ -109,6 +109,11 @@ class OrderRecord:
     parent_id: str | None = None
     #: the OCA group of a bracket's two exits (a fill of one cancels the other)
     oca_group: str | None = None
+    avg_fill_price: float = float("nan")
+    #: the algorithm's own orderRef (IBridgePy's order(..., orderRef=...))
+    order_ref: str = ""
+    #: the IB account of the order ("": the run's own account, the one its ledger follows)
+    account: str = ""
 
     def snapshot(self) -> Order:
         return Order(
@@ -128,6 +133,8 @@ class OrderRecord:
             tif=self.tif,
             kind=self.kind,
             broker_id=self.broker_id,
+            avg_fill_price=self.avg_fill_price,
+            order_ref=self.order_ref,
         )
 
 
@@ -202,6 +209,26 @@ class Engine:
         self.algo_log = algo_logger or logging.getLogger("ibalgo.algo")
         self.on_session_end_hooks: list[Callable[[Engine, int], None]] = []
         self.stop_requested: str | None = None
+        #: paper/live runs: hand the broker everything sent so far and book what it reported (the live session
+        #: sets it); order_status_monitor calls it while it waits. None in backtests (nothing to wait for).
+        self.wait_for_broker: Callable[[], None] | None = None
+        #: paper/live runs: IB's account value for a tag (None when IB sends none), and the tags IB sends
+        self.account_value_source: Callable[[str], str | None] | None = None
+        self.account_value_tags: Callable[[], list[str]] = list
+        #: the account the ledger follows; fills of orders for another account (IBridgePy's accountCode=) are
+        #: booked on their orders but not in this run's ledger
+        self.ledger_account = ""
+        #: paper/live runs: IB's positions of an account (None: all) -> list of PositionSnapshot
+        self.positions_source: Callable[[str | None], list[Any]] | None = None
+        #: paper/live runs: IB history, (asset, duration, bar size, whatToShow, useRTH, end_ns|None, as_of_ns) ->
+        #: HistoryBars (the adapter's paced, cached reqHistoricalData)
+        self.history_source: Callable[..., Any] | None = None
+        #: paper/live runs: zipline's context.account from IB's account values
+        self.account_snapshot_source: Callable[[], Any] | None = None
+        #: paper/live runs: the broker's streaming quote of an asset (bid, ask, sizes), None when there is none
+        self.quote_source: Callable[[Asset], Any] | None = None
+        #: IBridgePy's run options (show time zone, e-mail, account codes): see runtime.algorithm.ibridgepy
+        self.ibridgepy_options: Any = None
         self._held_cols: dict[tuple, tuple[list[int], np.ndarray]] = {}
         self._mark_args: tuple[int, bool, int] = (-1, False, 0)
         #: (splits, dividends) the broker applies to the account, when the run knows them (the simulated gateway's
@@ -265,6 +292,9 @@ class Engine:
             return True
         except AlgorithmLoadError:
             raise
+        except SystemExit as exc:  # exit() / sys.exit() in algorithm code: stop the run as end() does
+            self.user_exited(exc)
+            return False
         except Exception as exc:  # the algorithm's mistake: report it, keep the run going
             self.user_failed(phase, exc)
             return False
@@ -285,11 +315,21 @@ class Engine:
         elif seen == 4:
             self.algo_log.error("the same error keeps happening; further repeats are counted, not shown")
 
+    def user_exited(self, exc: SystemExit) -> None:
+        """Algorithm code called ``exit()``/``sys.exit()``: the run stops after this event as with ``end()``
+        (results are written, positions kept), never the process."""
+        line, _ = user_location(exc.__traceback__, self.functions.path)
+        where = f"{self.functions.path}:{line}" if line else self.functions.path
+        code = "" if exc.code in (None, 0) else f" ({exc.code})"
+        self.stop_requested = f"the algorithm called exit(){code} at {where}"
+
     def run_initialize(self) -> None:
         """Call ``initialize(context)``; an exception here stops the run with the algorithm's file:line."""
         self.phase = Phase.INITIALIZE
         try:
             self.functions.initialize(self.context)
+        except SystemExit as exc:
+            self.user_exited(exc)
         except IbAlgoError as exc:
             # an API mistake (unknown symbol, bad argument): one line, "file:line: what is wrong"
             line, _ = user_location(exc.__traceback__, self.functions.path)
@@ -348,21 +388,29 @@ class Engine:
         parent_id: str | None = None,
         oca_group: str | None = None,
         outside_rth: bool = False,
+        order_ref: str = "",
+        default_tif: TimeInForce | None = None,
+        account: str = "",
     ) -> str | None:
-        """Validate, check controls, register and send one order; returns its id (None for a zero amount)."""
+        """Validate, check controls, register and send one order; returns its id (None for a zero amount).
+
+        ``default_tif`` is the time in force when the style has none (None: the cancel policy decides);
+        ``order_ref`` is kept on the order for the algorithm (IB's orderRef field carries the run's id)."""
         shares = self._order_shares(asset, amount)
         if shares == 0:
             return None
         is_buy = shares > 0
         limit = style.limit_for(is_buy, asset.tick_size)
         stop = style.stop_for(is_buy, asset.tick_size)
-        tif = style.time_in_force or self._default_tif()
+        tif = style.time_in_force or default_tif or self._default_tif()
         self._check_controls(asset, shares)
         now = self.clock.now_ns
         order_id = new_order_id()
-        record = OrderRecord(order_id, asset, shares, style.kind, limit, stop, tif, now, now)
+        record = OrderRecord(order_id, asset, shares, style.kind, limit, stop, tif, now, now, order_ref=order_ref,
+                             account=account)
         request = OrderRequest(
-            order_id, asset, shares, style, style.kind, limit, stop, tif, now, parent_id, oca_group, outside_rth
+            order_id, asset, shares, style, style.kind, limit, stop, tif, now, parent_id, oca_group, outside_rth,
+            account,
         )
         self.broker.place_order(request)  # may raise NotConnectedError: nothing registered then
         self._register(record)
@@ -464,6 +512,43 @@ class Engine:
         self.broker.cancel_order(order_id, self.clock.now_ns)
         self.apply_broker_events(self.broker.poll_events(self.clock.now_ns))
 
+    def modify_order(self, order_id: str, *, amount: int | None = None, limit: float | None = None,
+                     stop: float | None = None, tif: TimeInForce | None = None) -> None:
+        """Change a working order in place (IB: the same order id sent again): its signed amount, limit price,
+        stop price or time in force. Raises OrderNotFoundError for an unknown id, BadOrderError for an order that
+        is not working or a change that does not fit it."""
+        from runtime.errors import OrderNotFoundError
+
+        self.require_phase("modify_order", (Phase.HANDLE_DATA, Phase.SCHEDULED))
+        record = self.orders.get(order_id)
+        if record is None:
+            raise OrderNotFoundError(f"modify_order: no order {order_id!r} in this run: use the id order() returned")
+        if not record.status.is_open:
+            raise BadOrderError(f"modify_order: order {order_id} is {record.status.ib_status}, not working: it cannot "
+                                "be modified")
+        if amount is not None and (amount == 0 or abs(amount) < abs(record.filled)):
+            raise BadOrderError(f"modify_order: the new quantity {abs(amount)} must be above 0 and not below the "
+                                f"{abs(record.filled)} already filled")
+        if limit is not None and record.kind not in (OrderKind.LIMIT, OrderKind.STOP_LIMIT, OrderKind.LIMIT_ON_CLOSE):
+            raise BadOrderError(f"modify_order: order {order_id} is a {record.kind.value} order: it has no limit price")
+        if stop is not None and record.kind not in (OrderKind.STOP, OrderKind.STOP_LIMIT, OrderKind.TRAIL):
+            raise BadOrderError(f"modify_order: order {order_id} is a {record.kind.value} order: it has no stop price")
+        modify = getattr(self.broker, "modify_order", None)
+        if modify is None:
+            raise NotAvailableError("modify_order: this broker cannot modify orders")
+        modify(order_id, amount=amount, limit=limit, stop=stop, tif=tif, now_ns=self.clock.now_ns)
+        if amount is not None:
+            record.amount = amount
+        if limit is not None:
+            record.limit, record.limit_reached = limit, False
+        if stop is not None:
+            record.stop, record.stop_reached = stop, False
+        if tif is not None:
+            record.tif = tif
+        record.dt_ns = self.clock.now_ns
+        self.today.orders[record.id] = record
+        self.apply_broker_events(self.broker.poll_events(self.clock.now_ns))
+
     def open_orders(self, asset: Asset | None = None) -> list[OrderRecord]:
         out = [self.orders[i] for i in self.open_order_ids]
         if asset is not None:
@@ -475,10 +560,12 @@ class Engine:
         for event in events:
             record = self.orders.get(event.order_id)
             if isinstance(event, Fill):
-                txn = self.ledger.apply_fill(event)
-                self.today.transactions.append(txn)
+                if record is None or not record.account or record.account == self.ledger_account:
+                    txn = self.ledger.apply_fill(event)
+                    self.today.transactions.append(txn)
                 if record is not None:
                     record.filled = event.cum_filled
+                    record.avg_fill_price = event.avg_price
                     record.commission += event.commission
                     record.dt_ns = event.time_ns
                     if record.stop is not None:

@@ -200,6 +200,19 @@ class EngineBroker:
                      f" (child of {request.parent_id[:8]})" if request.parent_id else "",
                      self.ib.ib_order_id(request.id))
 
+    def modify_order(self, order_id: str, *, amount: int | None = None, limit: float | None = None,
+                     stop: float | None = None, tif: TimeInForce | None = None, now_ns: int = 0) -> None:
+        """Send the changed order to IB (the same IB order id again); IB answers with an order status, or an
+        error that the run logs. NotConnectedError while disconnected."""
+        assert self.ib is not None
+        self.ib.modify_order(order_id, amount=amount, limit=limit, stop=stop,
+                             tif=None if tif is None else tif.value)
+        self.dirty = True
+        changes = [f"quantity {amount:+d}" if amount is not None else "",
+                   f"limit {limit:g}" if limit is not None else "",
+                   f"stop {stop:g}" if stop is not None else "", f"tif {tif.value}" if tif is not None else ""]
+        log.info("order %s: modification sent: %s", order_id[:8], " ".join(c for c in changes if c))
+
     def cancel_order(self, order_id: str, now_ns: int) -> None:
         assert self.ib is not None
         self.ib.cancel_order(order_id, now_ns)

@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -94,7 +95,8 @@ class EmbeddedGateway:
     """The simulated gateway in this process, on a free loopback port, over the run's replay clock."""
 
     def __init__(self, clock: Clock, *, capital: float, data_dir: str | None = None, seed: int = 7,
-                 account: str = SIM_ACCOUNT, universe: str | None = None) -> None:
+                 account: str = SIM_ACCOUNT, universe: str | None = None,
+                 accounts: tuple[str, ...] = ()) -> None:
         self.clock = clock
         from runtime.gateway import GatewayConfig, GatewayThread
         from runtime.gateway.universe import build_universe
@@ -124,7 +126,9 @@ class EmbeddedGateway:
         #: the first and last sessions of the replayed data
         self.data_sessions = (daily.calendar.session_label(daily.first_session),
                               daily.calendar.session_label(daily.last_session))
-        config = GatewayConfig(port=0, accounts=(account,), starting_cash=capital, pacing=False,
+        accounts = tuple(accounts) or (account,)
+        account = accounts[0]
+        config = GatewayConfig(port=0, accounts=accounts, starting_cash=capital, pacing=False,
                                max_messages_per_second=None)
         self.account = account
         self.thread = GatewayThread(config, clock=clock, universe=universe_, slippage=DEFAULT_SLIPPAGE(),
@@ -206,9 +210,14 @@ def run_algorithm(
     skip_closed: bool = True,
     on_clock: Callable[[Clock, TradingCalendar], None] | None = None,
     universe: str | None = None,
+    ibridgepy: Any = None,
+    rep_bar_freq: float | None = None,
 ) -> LiveResult:
     """Run ``algorithm`` through the IB adapter: against the embedded simulated gateway (default) replaying
     ``replay`` = (start, end) at ``speed`` x real time (None: as fast as possible), or against TWS / IB Gateway.
+
+    ``rep_bar_freq`` (seconds, minute runs) selects IBridgePy's REGULAR mode: handle_data every ``rep_bar_freq``
+    seconds around the clock, as in a backtest.
 
     ``on_session`` sees the session before it starts (to install signal handlers, or for tests). A ``gateway``
     given by the caller (with its clock) is used and left running (a restart of the runtime against it).
@@ -225,10 +234,16 @@ def run_algorithm(
         start_ts, end = replay if replay is not None else (pd.Timestamp("2012-06-01"), None)
         first, _last = replay_window(calendar, start_ts, end)
         if gateway is None:
-            clock: Clock = ReplayClock(replay_start_ns(calendar, first, before_trading_start), speed=speed)
+            start_ns = replay_start_ns(calendar, first, before_trading_start)
+            if rep_bar_freq is not None:  # REGULAR mode runs around the clock: from the first day's midnight
+                midnight = pd.Timestamp(calendar.session_label(first)).tz_localize(calendar.tz).value
+                start_ns = min(start_ns, int(midnight) - 60_000_000_000)
+            clock: Clock = ReplayClock(start_ns, speed=speed)
             if on_clock is not None:
                 on_clock(clock, calendar)
-            gateway = EmbeddedGateway(clock, capital=capital, data_dir=data_dir, seed=seed, universe=universe)
+            codes = tuple(getattr(ibridgepy, "account_codes", ()) or ())
+            gateway = EmbeddedGateway(clock, capital=capital, data_dir=data_dir, seed=seed, universe=universe,
+                                      accounts=codes if len(codes) > 1 else ())
         else:
             clock = gateway.clock
             if on_clock is not None:
@@ -256,7 +271,8 @@ def run_algorithm(
         "journal.sqlite", frequency=frequency, end=end, output=output, strict=strict,
         history_sessions=history_sessions, cancel_on_stop=cancel_on_stop,
         before_trading_start=before_trading_start, mode=mode,
-        corporate_actions=gateway.corporate_actions if gateway is not None else None, skip_closed=skip_closed)
+        corporate_actions=gateway.corporate_actions if gateway is not None else None, skip_closed=skip_closed,
+        ibridgepy=ibridgepy, rep_bar_freq=rep_bar_freq)
     session = LiveSession(
         options, broker_factory(config, run_id, clock, virtual_pacing=gateway is not None,
                                 target=target), clock, calendar,

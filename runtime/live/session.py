@@ -91,6 +91,10 @@ class LiveOptions:
     corporate_actions: tuple[tuple, tuple] | None = None
     #: a replay clock at a speed jumps over the closed market (nights, weekends, holidays)
     skip_closed: bool = True
+    #: IBridgePy's run options (runtime.algorithm.ibridgepy.IBridgePyOptions); None: the defaults
+    ibridgepy: Any = None
+    #: IBridgePy's REGULAR mode: handle_data every rep_bar_freq seconds around the clock (minute runs); None: per bar
+    rep_bar_freq: float | None = None
 
 
 @dataclass
@@ -135,8 +139,8 @@ class _SessionDispatcher(BrokerDispatcher):
     ``before_trading_start`` and again before the session's first bar (IB books a split before the open; the
     simulated gateway at the open)."""
 
-    def __init__(self, live: LiveSession, engine: Engine, feed: BrokerFeed) -> None:
-        super().__init__(engine, feed)
+    def __init__(self, live: LiveSession, engine: Engine, feed: BrokerFeed, regular: bool = False) -> None:
+        super().__init__(engine, feed, regular)
         self.live = live
         self._bar_checked = -1
 
@@ -235,6 +239,20 @@ class LiveSession:
                         strict=opts.strict, algo_logger=logging.getLogger("ibalgo.algo"))
         self.engine = engine
         engine.corporate_actions = opts.corporate_actions
+        engine.wait_for_broker = self.wait_for_broker
+        ib = self.ib
+        engine.account_value_source = ib.account_value
+        engine.account_value_tags = lambda: list(ib.account_state.numbers(ib.conn.account))
+        engine.account_snapshot_source = ib.account_snapshot
+        engine.quote_source = ib.quote
+        engine.data.set_quote_source(ib.quote)
+        engine.history_source = ib.history_bars
+        engine.ledger_account = ib.conn.account
+        engine.positions_source = lambda account: ib.positions(account)
+        codes = getattr(opts.ibridgepy, "account_codes", ())
+        if len(codes) > 1:  # IBridgePy's accountCode= on queries: every account's values
+            ib.subscribe_account_summary()
+        engine.ibridgepy_options = opts.ibridgepy
         engine.clock.now_ns = now
         feed = BrokerFeed(self.ib, engine, cal, opts.frequency, now=self.clock.now_ns, sync=self.sync,
                           handle_pending=self.handle_pending, history_sessions=opts.history_sessions)
@@ -315,6 +333,12 @@ class LiveSession:
             self.sync()
         self.handle_pending()
 
+    def wait_for_broker(self) -> None:
+        """Algorithm code waits for the broker (order_status_monitor): everything sent so far reaches it, and
+        everything it reported is booked, without moving the run's clock or running other algorithm code."""
+        self.sync()
+        self.handle_pending()
+
     def handle_pending(self) -> None:
         events = self.inbox.drain()
         if events:
@@ -333,9 +357,10 @@ class LiveSession:
                 self.journal.order_update(ev.order_id, ev.time_ns, status=status, reason=ev.reason, defer=True)
                 order_log.info("order %s %s: %s", ev.order_id[:8], status, ev.reason)
             elif isinstance(ev, CommissionReported):
-                engine.ledger.cash -= ev.commission
-                engine.ledger.version += 1
                 record = engine.orders.get(ev.order_id)
+                if record is None or not record.account or record.account == engine.ledger_account:
+                    engine.ledger.cash -= ev.commission
+                    engine.ledger.version += 1
                 if record is not None:
                     record.commission += ev.commission
                     self.journal.order_update(ev.order_id, ev.time_ns, commission=record.commission, defer=True)
@@ -517,6 +542,15 @@ class LiveSession:
         from runtime.engine.backtest import _as_time
 
         rules = [rule for rule, _ in engine.scheduled]
+        if self.options.rep_bar_freq is not None:
+            from runtime.engine.timeline import build_regular_timeline
+
+            cal = self.calendar
+            label = cal.session_label(engine.start_session)
+            start_ns = int(pd.Timestamp(label).tz_localize(cal.tz).tz_convert("UTC").value)
+            return build_regular_timeline(start_ns, int(cal.closes[engine.end_session]), self.options.rep_bar_freq,
+                                          cal=cal, rules=rules,
+                                          before_trading_start=_as_time(self.options.before_trading_start))
         return build_timeline(self.calendar, engine.start_session, engine.end_session, self.options.frequency, rules,
                               before_trading_start=_as_time(self.options.before_trading_start))
 
@@ -529,7 +563,7 @@ class LiveSession:
             engine, feed = self.engine, self.feed
             assert engine is not None and feed is not None
             timeline = self.timeline()
-            dispatcher = _SessionDispatcher(self, engine, feed)
+            dispatcher = _SessionDispatcher(self, engine, feed, regular=self.options.rep_bar_freq is not None)
             loop = _Loop(self, dispatcher, timeline, self.clock, resume_after_ns=self.last_event_ns,
                          skip_closed=self.options.skip_closed)
             self.loop = loop
@@ -594,6 +628,17 @@ class LiveSession:
         except Exception:
             pass
 
+    def _write_accounts(self, output: Path) -> list[Path]:
+        """Several accounts (IBridgePy's ACCOUNT_CODE list): accounts.json, each account's values and positions."""
+        codes = tuple(getattr(self.options.ibridgepy, "account_codes", ()) or ())
+        if len(codes) < 2 or self.ib is None:
+            return []
+        import json
+
+        path = Path(output) / "accounts.json"
+        path.write_text(json.dumps(_account_results(self.ib, codes), indent=2, default=str), encoding="utf-8")
+        return [path]
+
     def _result(self, reason: str | None, timings: dict[str, float]) -> LiveResult:
         engine, recorder = self.engine, self.recorder
         assert engine is not None and recorder is not None
@@ -609,8 +654,21 @@ class LiveSession:
                     "loop_seconds": timings.get("loop"),
                     "broker_splits": [s.to_dict() for s in self.broker_splits]}
             files = write_results(perf, self.options.output, summary, meta)
+            files += self._write_accounts(self.options.output)
         return LiveResult(perf, summary, engine, reason, files, timings, self.link.sent,
                           self.feed.history_requests if self.feed else 0, list(self.broker_splits), self.strict_error)
+
+
+def _account_results(ib: SyncedIBBroker, accounts: Iterable[str]) -> dict[str, Any]:
+    """Each account's values (IB's numeric tags) and positions at the end of the run."""
+    out: dict[str, Any] = {}
+    for account in accounts:
+        out[account] = {
+            "values": ib.account_state.numbers(account),
+            "positions": [{"symbol": p.asset.symbol, "sec_type": p.asset.sec_type.value, "amount": p.amount,
+                           "avg_cost": p.avg_cost} for p in ib.positions(account) if p.amount],
+        }
+    return out
 
 
 def _holding(asset: Asset, amount: float, avg_cost: float) -> Holding:

@@ -78,6 +78,11 @@ log = logging.getLogger(__name__)
 OPEN_ORDERS_ID = -101
 COMPLETED_ORDERS_ID = -102
 POSITIONS_ID = -103
+#: reqId of the account summary subscription (several accounts: their values for IBridgePy's accountCode=)
+ACCOUNT_SUMMARY_ID = 9_000_103
+#: the tags the account summary asks for
+SUMMARY_TAGS = ("NetLiquidation,TotalCashValue,GrossPositionValue,BuyingPower,AvailableFunds,ExcessLiquidity,"
+                "EquityWithLoanValue,InitMarginReq,MaintMarginReq,SettledCash,Cushion,Leverage")
 ACCOUNT_ID = -104
 MIN_SERVER_VER_COMPLETED_ORDERS = 150
 DELAYED = 3
@@ -298,6 +303,16 @@ class IBBroker:
     def _h_commission(self, info: Any) -> None:
         self.orders.on_commission(info, self.now_ns())
 
+    def _h_account_summary(self, account: str, tag: str, value: str, currency: str) -> None:
+        self.account_state.on_value(tag, value, currency, account)
+
+    def subscribe_account_summary(self) -> None:
+        """Every managed account's values (reqAccountSummary 'All'), for queries naming an account other than the
+        connection's; no-op while disconnected."""
+        client = self.conn.client
+        if client is not None:
+            client.reqAccountSummary(ACCOUNT_SUMMARY_ID, "All", SUMMARY_TAGS)
+
     def _h_account_value(self, key: str, value: str, currency: str, account: str) -> None:
         self.account_state.on_value(key, value, currency, account)
 
@@ -338,6 +353,7 @@ class IBBroker:
         "execution": _h_execution,
         "commission": _h_commission,
         "account_value": _h_account_value,
+        "account_summary": _h_account_summary,
         "portfolio": _h_portfolio,
         "account_download_end": _h_account_end,
         "account_time": _h_ignore,
@@ -384,7 +400,8 @@ class IBBroker:
                 amount=request.amount, kind=request.kind, limit=request.limit, stop=request.stop, tif=request.tif,
                 ref=order_ref(self.run_id, request.id), trailing_amount=getattr(style, "trailing_amount", None),
                 trailing_percent=getattr(style, "trailing_percent", None), outside_rth=request.outside_rth,
-                oca_group=request.oca_group, account=self.conn.account, transmit=transmit, parent_ib_id=parent_ib_id)
+                oca_group=request.oca_group, account=request.account or self.conn.account, transmit=transmit,
+                parent_ib_id=parent_ib_id)
         except ValueError as exc:
             raise OrderError(f"order {request.id} for {request.asset.symbol} cannot be sent to IB: {exc}") from None
 

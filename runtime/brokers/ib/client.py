@@ -212,6 +212,12 @@ class IBClient(EWrapper, EClient):
     def updateAccountValue(self, key: str, val: str, currency: str, accountName: str) -> None:
         self._forward("account_value", str(key), str(val), str(currency or ""), str(accountName))
 
+    def accountSummary(self, reqId: int, account: str, tag: str, value: str, currency: str) -> None:
+        self._forward("account_summary", str(account), str(tag), str(value), str(currency or ""))
+
+    def accountSummaryEnd(self, reqId: int) -> None:
+        pass
+
     def updatePortfolio(self, contract: Any, position: Any, marketPrice: float, marketValue: float,
                         averageCost: float, unrealizedPNL: float, realizedPNL: float,
                         accountName: str) -> None:
