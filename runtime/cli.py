@@ -76,7 +76,8 @@ class _Defaults:
 
 
 def settings_names(path: Path) -> set[str]:
-    """The upper-case names a settings file assigns at its top level (read, never executed); empty if none."""
+    """The upper-case names a settings file assigns at its top level (IBridgePy's fileName counts as ALGORITHM;
+    read, never executed); empty if none."""
     import ast
 
     try:
@@ -87,7 +88,11 @@ def settings_names(path: Path) -> set[str]:
     for node in tree.body:
         targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
             node, ast.AnnAssign) else []
-        names.update(t.id for t in targets if isinstance(t, ast.Name) and t.id.isupper())
+        for t in targets:
+            if isinstance(t, ast.Name) and t.id.isupper():
+                names.add(t.id)
+            elif isinstance(t, ast.Name) and t.id == "fileName":  # IBridgePy's RUN_ME.py names the algorithm so
+                names.add("ALGORITHM")
     return names
 
 
