@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     bt.add_argument("--frequency", choices=["daily", "minute"], help="bar frequency (default: FREQUENCY)")
     bt.add_argument("--output", dest="output_dir", metavar="DIR", help="where results go (default: OUTPUT_DIR)")
     bt.add_argument("--seed", type=int, help="seed of the synthetic minute bars (default: SEED)")
+    bt.add_argument("--fundamentals", dest="fundamentals_file", metavar="FILE",
+                    help="point-in-time table (CSV/Parquet) for Fundamentals and DataSets (default: "
+                    "FUNDAMENTALS_FILE)")
     bt.add_argument("--rep-bar-freq", dest="rep_bar_freq", type=float, metavar="SECONDS",
                     help="IBridgePy's REGULAR mode: handle_data every SECONDS around the clock (minute data)")
     bt.add_argument("--strict", action="store_true", default=None,
@@ -75,6 +78,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--data", dest="data_dir", metavar="DIR", help="simulated gateway: bars to replay")
     run.add_argument("--output", dest="output_dir", metavar="DIR", help="results and journal.sqlite go here")
     run.add_argument("--seed", type=int, help="seed of the simulated gateway's minute bars (default: SEED)")
+    run.add_argument("--fundamentals", dest="fundamentals_file", metavar="FILE",
+                     help="point-in-time table (CSV/Parquet) for Fundamentals and DataSets (default: "
+                     "FUNDAMENTALS_FILE)")
+    run.add_argument("--pipeline-data", dest="pipeline_data", metavar="DIR",
+                     help="daily bar folder whose symbols are the pipeline's universe (default: PIPELINE_DATA, "
+                     "else --data, else the bundled stocks)")
     run.add_argument("--broker", choices=["sim", "ib"], help="sim: the built-in simulated gateway (default); "
                      "ib: TWS / IB Gateway")
     run.add_argument("--host", dest="broker_host", help="TWS / IB Gateway host (default: BROKER_HOST)")
@@ -114,7 +123,7 @@ def _configure_logging(level: str) -> None:
 
 _OVERRIDES = ("algorithm", "start", "end", "capital", "data_dir", "frequency", "output_dir", "seed", "strict",
               "log_level", "rep_bar_freq", "replay", "speed", "broker", "broker_host", "broker_port", "client_id",
-              "account_code", "live", "run_id", "cancel_on_stop")
+              "account_code", "live", "run_id", "cancel_on_stop", "fundamentals_file", "pipeline_data")
 
 
 def _settings_from(args: argparse.Namespace) -> Settings:
@@ -180,7 +189,8 @@ def cmd_run(settings: Settings) -> int:
         speed=speed, capital=settings.capital, data_dir=settings.data_dir, seed=settings.seed, output=output,
         run_id=settings.run_id, strict=settings.strict, cancel_on_stop=settings.cancel_on_stop,
         calendar_name=settings.exchange_calendar, before_trading_start=settings.before_trading_start,
-        history_sessions=int(settings.history_sessions), on_session=install)
+        history_sessions=int(settings.history_sessions), on_session=install,
+        fundamentals=settings.fundamentals_file, pipeline_data=settings.pipeline_data)
     elapsed = time.perf_counter() - started
     out = sys.stdout
     where = "the simulated gateway" if target.host is None else f"{target.host}:{target.port}"
@@ -204,6 +214,7 @@ def cmd_backtest(settings: Settings) -> int:
         settings.algorithm, daily=daily, minute=minute, start=start, end=end, capital=settings.capital,
         frequency=settings.frequency, output=Path(settings.output_dir), strict=settings.strict,
         before_trading_start=settings.before_trading_start, rep_bar_freq=settings.rep_bar_freq,
+        fundamentals=settings.fundamentals_file,
     )
     elapsed = time.perf_counter() - started
     out = sys.stdout

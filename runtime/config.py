@@ -42,6 +42,8 @@ class Settings:
     cancel_on_stop: bool = False
     run_id: str | None = None
     history_sessions: int = 260
+    fundamentals_file: str | None = None
+    pipeline_data: str | None = None
 
     def __repr__(self) -> str:
         shown = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -68,6 +68,7 @@ def run_backtest(
     replay_speed: float | bool | None = False,
     replay_grace_ns: int | None = None,
     rep_bar_freq: float | None = None,
+    fundamentals: str | Path | None = None,
 ) -> BacktestResult:
     """Run the algorithm in ``algo_path`` from session ``start`` to ``end`` on the given bars.
 
@@ -96,6 +97,8 @@ def run_backtest(
     )
     clock_filter = SimClockFilter(engine)
     algo_log.addFilter(clock_filter)
+    if fundamentals:
+        engine.api.pipelines.configure(table_path=str(fundamentals))
     try:
         engine.functions = load_algorithm(algo_path, build_namespace(engine.api))
         recorder = ResultsRecorder(capital)

@@ -195,12 +195,18 @@ def run_algorithm(
     on_session: Callable[[LiveSession], None] | None = None,
     connection: ConnectionConfig | None = None,
     gateway: EmbeddedGateway | None = None,
+    fundamentals: str | None = None,
+    pipeline_data: str | None = None,
 ) -> LiveResult:
     """Run ``algorithm`` through the IB adapter: against the embedded simulated gateway (default) replaying
     ``replay`` = (start, end) at ``speed`` x real time (None: as fast as possible), or against TWS / IB Gateway.
 
     ``on_session`` sees the session before it starts (to install signal handlers, or for tests). A ``gateway``
     given by the caller (with its clock) is used and left running (a restart of the runtime against it).
+
+    Pipelines compute over the daily bars of ``pipeline_data`` (a ``--data``-style folder), else of ``data_dir``,
+    else of the bundled stocks, using only the sessions before the current one; ``fundamentals`` names their
+    point-in-time table.
     """
     calendar = get_calendar(calendar_name)
     own_gateway = gateway is None
@@ -235,7 +241,8 @@ def run_algorithm(
         "journal.sqlite", frequency=frequency, end=end, output=output, strict=strict,
         history_sessions=history_sessions, cancel_on_stop=cancel_on_stop,
         before_trading_start=before_trading_start, mode=mode,
-        corporate_actions=gateway.corporate_actions if gateway is not None else None)
+        corporate_actions=gateway.corporate_actions if gateway is not None else None,
+        pipeline_data=pipeline_data or data_dir, fundamentals=fundamentals)
     session = LiveSession(
         options, broker_factory(config, run_id, clock, virtual_pacing=gateway is not None,
                                 target=target), clock, calendar,

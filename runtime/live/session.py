@@ -88,6 +88,10 @@ class LiveOptions:
     #: (splits, dividends) the broker applies to the account, when known (the embedded simulated gateway's data), so
     #: the run's ledger applies them too; None: none are known (TWS/IB Gateway)
     corporate_actions: tuple[tuple, tuple] | None = None
+    #: the daily bar folder whose symbols are the pipelines' universe (None: the bundled stocks)
+    pipeline_data: str | None = None
+    #: the point-in-time table of the pipelines' Fundamentals / DataSets
+    fundamentals: str | None = None
 
 
 @dataclass
@@ -155,6 +159,20 @@ class ExchangeTimeFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.simtime = self.calendar.to_local(self.clock.now_ns()).strftime("%Y-%m-%d %H:%M:%S %Z")
         return True
+
+
+def _pipeline_store(folder: str | None, calendar: TradingCalendar) -> Callable[[], Any]:
+    """Loads (once, on first use) the daily bars a live pipeline computes over: ``folder`` or the bundled data."""
+    cache: list[Any] = []
+
+    def load() -> Any:
+        if not cache:
+            from runtime.data import load_bars
+
+            cache.append(load_bars(folder, "daily", None, None, calendar=calendar))
+        return cache[0]
+
+    return load
 
 
 class LiveSession:
@@ -232,6 +250,9 @@ class LiveSession:
         self.feed = feed
         feed.start(now)
         self._seed_positions()
+        engine.api.pipelines.configure(store=_pipeline_store(opts.pipeline_data, cal), live=True,
+                                       table_path=opts.fundamentals or "",
+                                       asset_map=lambda asset: engine.api.symbol(asset.symbol))
         engine.functions = load_algorithm(opts.algorithm, build_namespace(engine.api))
         engine.api.symbol_source = feed.add_symbol
         engine.run_initialize()
