@@ -540,3 +540,12 @@ class Clip(CustomFactor):
     def _compute_windows(self, windows: list[np.ndarray], min_bound: float, max_bound: float) -> np.ndarray:
         return np.clip(windows[0][:, -1, :], min_bound, max_bound)
 
+
+
+def __getattr__(name: str) -> Any:
+    """The built-in factors are importable from here too (``from runtime.pipeline.factors import RSI``)."""
+    from runtime.pipeline import builtin_factors
+
+    if not name.startswith("_") and hasattr(builtin_factors, name):
+        return getattr(builtin_factors, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
