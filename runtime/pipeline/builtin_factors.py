@@ -17,6 +17,17 @@ from runtime.pipeline.factors import CustomFactor, quiet
 from runtime.pipeline.term import NotSpecified, Term
 
 
+def nanmean_windows(w: np.ndarray) -> np.ndarray:
+    """numpy.nanmean over axis 1, the same sums in the same order, without a copy when ``w`` is a fresh block
+    (the loaders' adjusted windows are: they are not shared with anything else)."""
+    if not (w.flags.writeable and w.flags.c_contiguous and w.dtype == np.float64):
+        return np.nanmean(w, axis=1)
+    missing = np.isnan(w)
+    np.copyto(w, 0.0, where=missing)
+    count = w.shape[1] - missing.sum(axis=1)
+    return w.sum(axis=1) / count
+
+
 class _Builtin(CustomFactor):
     _vectorised = True
     _single_input = False
@@ -75,7 +86,7 @@ class SimpleMovingAverage(_Builtin):
 
     def _compute_windows(self, windows: list[np.ndarray], **params: Any) -> np.ndarray:
         with quiet():
-            return np.nanmean(windows[0], axis=1)
+            return nanmean_windows(windows[0])
 
 
 class WeightedAverageValue(_Builtin):

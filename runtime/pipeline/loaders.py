@@ -132,7 +132,8 @@ class TableLoader:
         return FLOAT
 
     def _values(self, name: str, dtype: np.dtype) -> tuple[np.ndarray, Any]:
-        if name not in self._arrays:
+        key = f"{name}:{dtype.str}"
+        if key not in self._arrays:
             if name not in self._frame.columns:
                 raise PipelineError(
                     f"the point-in-time table {self.source} has no column {name!r}; its columns are {self.fields}"
@@ -148,8 +149,8 @@ class TableLoader:
             else:
                 vals = np.array([None if (v is None or v != v) else str(v) for v in series], dtype=object)
                 missing = None
-            self._arrays[name] = (vals, missing)
-        return self._arrays[name]
+            self._arrays[key] = (vals, missing)
+        return self._arrays[key]
 
     def as_of(self, column: BoundColumn, r0: int, r1: int) -> np.ndarray:
         """Values known on each session of date rows r0..r1-1: (r1 - r0, n_assets)."""
