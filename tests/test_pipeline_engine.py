@@ -257,3 +257,17 @@ def test_universes_apply_their_documented_rules(bars) -> None:
     # the test data has 120 sessions: nothing has 200 sessions of history, so both universes are empty
     out = _run(bars, {"q": Q500US(), "qtu": QTradableStocksUS(), "adv": adv}, first=100, last=110)
     assert not out["q"].any() and not out["qtu"].any()
+
+
+def test_universes_on_the_bundled_stocks(caplog) -> None:
+    """FB (listed 2012-05-18) has fewer than 200 sessions of history in 2012: it is in neither universe."""
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="ibalgo.pipeline"):
+        out = run_pipeline(Pipeline(columns={"q": Q500US(), "qtu": QTradableStocksUS()}), "2012-11-01",
+                           "2012-11-02")
+    day = out.loc[pd.Timestamp("2012-11-01")]
+    members = sorted(a.symbol for a in day.index[day["q"]])
+    assert members == ["AAPL", "GOOG", "IBM", "MSFT"]
+    assert sorted(a.symbol for a in day.index[day["qtu"]]) == members
+    assert "Q500US over the run's 5 assets" in caplog.text and "200-day average dollar volume" in caplog.text
