@@ -55,6 +55,16 @@ REP_BAR_FREQ = None
 #: Stop the run at the first exception in handle_data / scheduled functions instead of logging it and continuing.
 STRICT = False
 
+# --- pipeline ---------------------------------------------------------------------------------------------------
+#: A point-in-time table (CSV or Parquet) that Fundamentals, morningstar.*, Sector() and your own DataSets read:
+#: columns "symbol", "date_known" (the first session on which a row's values may be used) and one column per field
+#: (e.g. market_cap, morningstar_sector_code). None: files that use fundamentals fail at load and say so.
+FUNDAMENTALS_FILE = None
+
+#: ibalgo run: the daily bar folder (the --data format) whose symbols are the pipelines' universe. None: the --data
+#: folder, else the bundled stocks (the data the embedded gateway replays).
+PIPELINE_DATA = None
+
 # --- market -----------------------------------------------------------------------------------------------------
 #: Exchange calendar (exchange_calendars code) for sessions, minutes, holidays and early closes.
 EXCHANGE_CALENDAR = "XNYS"

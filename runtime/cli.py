@@ -138,6 +138,9 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     bt.add_argument("--seed", type=int, help=f"seed of the synthetic minute bars {d('seed')}")
     bt.add_argument("--universe", choices=["synthetic"], help="add the seeded synthetic universe (SYN000..SYN299) "
                     "to the data (default: UNIVERSE)")
+    bt.add_argument("--fundamentals", dest="fundamentals_file", metavar="FILE",
+                    help="point-in-time table (CSV/Parquet) for Fundamentals and DataSets "
+                    f"{d('fundamentals_file', d.settings.fundamentals_file or 'none')}")
     bt.add_argument("--rep-bar-freq", dest="rep_bar_freq", type=float, metavar="SECONDS",
                     help="IBridgePy's REGULAR mode: handle_data every SECONDS around the clock (minute data) "
                     f"{d('rep_bar_freq', d.settings.rep_bar_freq or 'off')}")
@@ -178,6 +181,12 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     run.add_argument("--host", dest="broker_host", help=f"TWS / IB Gateway host {d('broker_host')}")
     run.add_argument("--universe", choices=["synthetic"], help="simulated gateway: also serve the seeded synthetic "
                      "universe (SYN000..SYN299) (default: UNIVERSE)")
+    run.add_argument("--fundamentals", dest="fundamentals_file", metavar="FILE",
+                     help="point-in-time table (CSV/Parquet) for Fundamentals and DataSets "
+                     f"{d('fundamentals_file', d.settings.fundamentals_file or 'none')}")
+    run.add_argument("--pipeline-data", dest="pipeline_data", metavar="DIR",
+                     help="daily bar folder whose symbols are the pipeline's universe (default: PIPELINE_DATA, "
+                     "else --data, else the bundled stocks)")
     run.add_argument("--port", dest="broker_port", type=int, help="TWS / IB Gateway API port: TWS paper 7497, "
                      f"Gateway paper 4002 {d('broker_port')}")
     run.add_argument("--client-id", dest="client_id", type=int, help=f"API client id {d('client_id')}")
@@ -267,7 +276,8 @@ def _configure_logging(level: str, calendar_name: str = "XNYS") -> None:
 
 _OVERRIDES = ("algorithm", "start", "end", "capital", "data_dir", "frequency", "output_dir", "seed", "strict",
               "log_level", "rep_bar_freq", "replay", "speed", "broker", "broker_host", "broker_port", "client_id",
-              "account_code", "live", "run_id", "cancel_on_stop", "universe")
+              "account_code", "live", "run_id", "cancel_on_stop", "universe",
+              "fundamentals_file", "pipeline_data")
 
 
 def _settings_from(args: argparse.Namespace) -> Settings:
@@ -478,7 +488,8 @@ def cmd_run(settings: Settings, origin: str = "", quiet: bool = False, replay_cl
             calendar_name=settings.exchange_calendar, before_trading_start=settings.before_trading_start,
             history_sessions=int(settings.history_sessions), on_session=install,
             session_hooks=[] if quiet else [progress], skip_closed=not replay_closed, on_clock=stamp_with,
-            ibridgepy=IBridgePyOptions.from_settings(settings), rep_bar_freq=settings.rep_bar_freq))
+            ibridgepy=IBridgePyOptions.from_settings(settings), rep_bar_freq=settings.rep_bar_freq,
+            fundamentals=settings.fundamentals_file, pipeline_data=settings.pipeline_data))
     finally:
         progress.close()
         interrupts.restore()
@@ -531,7 +542,7 @@ def cmd_backtest(settings: Settings, origin: str = "", quiet: bool = False) -> i
             frequency=settings.frequency, output=None if pickle else target, strict=settings.strict,
             before_trading_start=settings.before_trading_start, rep_bar_freq=settings.rep_bar_freq,
             on_engine=on_engine, session_hooks=[] if quiet else [progress], perf_pickle=pickle,
-            ibridgepy=IBridgePyOptions.from_settings(settings),
+            ibridgepy=IBridgePyOptions.from_settings(settings), fundamentals=settings.fundamentals_file,
         ))
     finally:
         progress.close()

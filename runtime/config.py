@@ -56,6 +56,8 @@ class Settings:
     smtp_starttls: bool = True
     email_from: str | None = None
     email_to: str | None = None
+    fundamentals_file: str | None = None
+    pipeline_data: str | None = None
 
     def __repr__(self) -> str:
         shown = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -125,8 +125,9 @@ def test_zipline_and_quantopian_imports_without_zipline(algo_runner) -> None:
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
-        ("from quantopian.pipeline import Pipeline", "Pipeline is not supported"),
-        ("from zipline.pipeline.factors import SimpleMovingAverage", "Pipeline is not supported"),
+        ("from quantopian.pipeline.filters import IsPrimaryShare", "IsPrimaryShare is not supported"),
+        ("from zipline.pipeline.factors import Aroon", "zipline.pipeline.factors.Aroon is not supported"),
+        ("from quantopian.pipeline.data import Fundamentals", "FUNDAMENTALS_FILE"),
         ("from quantopian.research import run_pipeline", "notebook API"),
         ("from zipline.data import bundles", "not provided by this runtime"),
     ],

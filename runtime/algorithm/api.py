@@ -14,6 +14,7 @@ import pandas as pd
 
 from runtime.algorithm.fetcher import FetchedData, load_fetch
 from runtime.algorithm.ibridgepy import NO_ORDER_PLACED, IBridgePyHelpers
+from runtime.algorithm.pipelines import PipelineHost
 from runtime.core import costs
 from runtime.core.assets import Asset
 from runtime.core.controls import (
@@ -135,6 +136,7 @@ class AlgorithmAPI(IBridgePyHelpers):
             "isTradingDay", "isEarlyClose", "get_position", "get_all_positions", "show_account_info",
             "show_real_time_price", "cancel_all_orders", "close_all_positions", "end",
             "order_optimal_portfolio", "fetch_csv",
+            "attach_pipeline", "pipeline_output",
         }
     ) | IBridgePyHelpers.helper_names
 
@@ -149,6 +151,8 @@ class AlgorithmAPI(IBridgePyHelpers):
         self._portfolio_cache: tuple[int, int, Portfolio] | None = None
         #: what fetch_csv loaded (None until the algorithm calls it)
         self.fetched: FetchedData | None = None
+        #: the attached pipelines (over the data portal's daily bars unless a run configures another store)
+        self.pipelines = PipelineHost(lambda: engine.portal.daily.bars, live=engine.mode != "backtest")
 
     # ------------------------------------------------------------------------------------------------ assets
     def resolve_asset(self, value: object) -> Asset:
@@ -569,6 +573,34 @@ class AlgorithmAPI(IBridgePyHelpers):
                 raise AlgorithmApiError(f"record(): names must be strings, got {name!r}")
             self._engine.recorded[name] = value
         self._engine.recorded.update(kwargs)
+
+    # ------------------------------------------------------------------------------------------------ pipeline
+    def attach_pipeline(self, pipeline: Any, name: str, chunks: Any = None, eager: bool = True) -> Any:
+        """Register ``pipeline`` under ``name`` (in initialize); it is computed once per session, before
+        before_trading_start, from data through the previous session's close. Returns the pipeline.
+
+        ``chunks`` (sessions computed at once in a backtest) and ``eager`` (compute even if pipeline_output is not
+        called) change only the timing, never the values.
+        """
+        from runtime.engine.engine import Phase
+
+        self._engine.require_phase("attach_pipeline()", (Phase.INITIALIZE,))
+        self.pipelines.attach(pipeline, name, chunks, eager)
+        hook = self.pipelines.on_session_start
+        if hook not in self._engine.session_start_hooks:
+            self._engine.session_start_hooks.append(hook)
+        return pipeline
+
+    def pipeline_output(self, name: str) -> pd.DataFrame:
+        """Today's output of the pipeline attached as ``name``: a DataFrame indexed by asset (rows passing the
+        screen), one column per pipeline column; the same frame all session. Not available in initialize."""
+        from runtime.engine.engine import Phase
+
+        self._engine.require_phase("pipeline_output()", (Phase.BEFORE_TRADING_START, Phase.HANDLE_DATA,
+                                                         Phase.SCHEDULED, Phase.SESSION_END))
+        session = self._engine.clock.session
+        self.pipelines.last_session = max(self.pipelines.last_session, self._engine.end_session)
+        return self.pipelines.output(name, session)
 
     def get_datetime(self, tz: Any = None, timezone: Any = "default") -> pd.Timestamp:
         """The current algorithm time (the broker's clock in paper and live runs).

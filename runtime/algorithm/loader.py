@@ -29,10 +29,6 @@ LIFECYCLE = {
 }
 
 _UNSUPPORTED = {
-    "quantopian.pipeline": "Pipeline is not supported yet: compute factors from data.history in "
-    "before_trading_start or a scheduled function instead",
-    "zipline.pipeline": "Pipeline is not supported yet: compute factors from data.history in "
-    "before_trading_start or a scheduled function instead",
     "quantopian.research": "quantopian.research is a notebook API and is not available in algorithms",
 }
 
@@ -70,7 +66,7 @@ def build_shims(namespace: dict[str, Any]) -> dict[str, types.ModuleType]:
     qalgo = _module("quantopian.algorithm", api_names)
     optimize = optimize_modules(namespace)
     quantopian = _module("quantopian", {"algorithm": qalgo, "optimize": optimize["quantopian.optimize"]})
-    return {
+    shims = {
         **optimize,
         "zipline": zipline, "zipline.api": zapi, "zipline.finance": finance,
         "zipline.finance.commission": finance_commission, "zipline.finance.slippage": finance_slippage,
@@ -78,6 +74,23 @@ def build_shims(namespace: dict[str, Any]) -> dict[str, types.ModuleType]:
         "zipline.utils": utils, "zipline.utils.events": events, "zipline.utils.calendar_utils": calendar_utils,
         "quantopian": quantopian, "quantopian.algorithm": qalgo,
     }
+    _add_pipeline_shims(shims, namespace)
+    return shims
+
+
+def _add_pipeline_shims(shims: dict[str, types.ModuleType], namespace: dict[str, Any]) -> None:
+    """The quantopian.pipeline and zipline.pipeline trees, fundamentals bound to the run's point-in-time table."""
+    from runtime.pipeline.shims import build_pipeline_modules
+
+    attach = namespace.get("attach_pipeline")
+    host = getattr(attach, "__self__", None)
+    host = getattr(host, "pipelines", None)
+    pipeline_modules = build_pipeline_modules(host.table if host is not None else None)
+    for name, mod in pipeline_modules.items():
+        shims[name] = mod
+        parent, _, leaf = name.rpartition(".")
+        if parent in shims:
+            setattr(shims[parent], leaf, mod)
 
 
 def _make_import(shims: dict[str, types.ModuleType]) -> Callable[..., Any]:

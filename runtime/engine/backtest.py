@@ -158,6 +158,7 @@ def run_backtest(
     perf_pickle: Path | None = None,
     functions: UserFunctions | None = None,
     ibridgepy: object = None,
+    fundamentals: str | Path | None = None,
 ) -> BacktestResult:
     """Run the algorithm in ``algo_path`` from session ``start`` to ``end`` on the given bars.
 
@@ -201,6 +202,8 @@ def run_backtest(
         handler.addFilter(clock_filter)
     algo_log.addFilter(clock_filter)
     strict_error: str | None = None
+    if fundamentals:
+        engine.api.pipelines.configure(table_path=str(fundamentals))
     try:
         engine.functions = functions if functions is not None else load_algorithm(algo_path,
                                                                                   build_namespace(engine.api))

@@ -208,6 +208,9 @@ class Engine:
         self.sessions_done = 0
         self.algo_log = algo_logger or logging.getLogger("ibalgo.algo")
         self.on_session_end_hooks: list[Callable[[Engine, int], None]] = []
+        #: called with (session, last session of the run) at each session's start, before before_trading_start
+        #: (the attached pipelines compute there), under the error policy of before_trading_start
+        self.session_start_hooks: list[Callable[[int, int], None]] = []
         self.stop_requested: str | None = None
         #: paper/live runs: hand the broker everything sent so far and book what it reported (the live session
         #: sets it); order_status_monitor calls it while it waits. None in backtests (nothing to wait for).
@@ -613,6 +616,8 @@ class Engine:
         self.clock.session = session
         self.clock.in_session = False
         self._apply_corporate_actions(session)
+        for hook in self.session_start_hooks:
+            self.call_user(Phase.BEFORE_TRADING_START, hook, session, self.end_session)
         if self.functions.before_trading_start is not None:
             self.call_user(Phase.BEFORE_TRADING_START, self.functions.before_trading_start, self.context, self.data)
 

@@ -212,6 +212,8 @@ def run_algorithm(
     universe: str | None = None,
     ibridgepy: Any = None,
     rep_bar_freq: float | None = None,
+    fundamentals: str | None = None,
+    pipeline_data: str | None = None,
 ) -> LiveResult:
     """Run ``algorithm`` through the IB adapter: against the embedded simulated gateway (default) replaying
     ``replay`` = (start, end) at ``speed`` x real time (None: as fast as possible), or against TWS / IB Gateway.
@@ -225,6 +227,10 @@ def run_algorithm(
     replay at ``speed`` N jumps its clock over the closed market (nights, weekends, holidays) instead of waiting
     through it; False replays every hour at ``speed``. ``on_clock`` sees the run's clock as soon as it exists,
     before the gateway starts (the command line stamps every log line with it).
+
+    Pipelines compute over the daily bars of ``pipeline_data`` (a ``--data``-style folder), else of ``data_dir``,
+    else of the bundled stocks, using only the sessions before the current one; ``fundamentals`` names their
+    point-in-time table.
     """
     calendar = get_calendar(calendar_name)
     own_gateway = gateway is None
@@ -272,7 +278,8 @@ def run_algorithm(
         history_sessions=history_sessions, cancel_on_stop=cancel_on_stop,
         before_trading_start=before_trading_start, mode=mode,
         corporate_actions=gateway.corporate_actions if gateway is not None else None, skip_closed=skip_closed,
-        ibridgepy=ibridgepy, rep_bar_freq=rep_bar_freq)
+        ibridgepy=ibridgepy, rep_bar_freq=rep_bar_freq,
+        pipeline_data=pipeline_data or data_dir, fundamentals=fundamentals)
     session = LiveSession(
         options, broker_factory(config, run_id, clock, virtual_pacing=gateway is not None,
                                 target=target), clock, calendar,

@@ -95,6 +95,10 @@ class LiveOptions:
     ibridgepy: Any = None
     #: IBridgePy's REGULAR mode: handle_data every rep_bar_freq seconds around the clock (minute runs); None: per bar
     rep_bar_freq: float | None = None
+    #: the daily bar folder whose symbols are the pipelines' universe (None: the bundled stocks)
+    pipeline_data: str | None = None
+    #: the point-in-time table of the pipelines' Fundamentals / DataSets
+    fundamentals: str | None = None
 
 
 @dataclass
@@ -164,6 +168,20 @@ class ExchangeTimeFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.simtime = self.calendar.to_local(self.clock.now_ns()).strftime("%Y-%m-%d %H:%M:%S %Z")
         return True
+
+
+def _pipeline_store(folder: str | None, calendar: TradingCalendar) -> Callable[[], Any]:
+    """Loads (once, on first use) the daily bars a live pipeline computes over: ``folder`` or the bundled data."""
+    cache: list[Any] = []
+
+    def load() -> Any:
+        if not cache:
+            from runtime.data import load_bars
+
+            cache.append(load_bars(folder, "daily", None, None, calendar=calendar))
+        return cache[0]
+
+    return load
 
 
 class LiveSession:
@@ -259,6 +277,9 @@ class LiveSession:
         self.feed = feed
         feed.start(now)
         self._seed_positions()
+        engine.api.pipelines.configure(store=_pipeline_store(opts.pipeline_data, cal), live=True,
+                                       table_path=opts.fundamentals or "",
+                                       asset_map=lambda asset: engine.api.symbol(asset.symbol))
         engine.functions = load_algorithm(opts.algorithm, build_namespace(engine.api))
         engine.api.symbol_source = feed.add_symbol
         engine.run_initialize()
