@@ -463,13 +463,15 @@ class Engine:
             out = [o for o in out if o.asset == asset]
         return out
 
-    def apply_broker_events(self, events: list[BrokerEvent]) -> None:
-        """Book fills and status changes reported by the broker."""
+    def apply_broker_events(self, events: list[BrokerEvent], ledger: bool = True) -> None:
+        """Book fills and status changes reported by the broker. ``ledger=False``: fills already in the account the
+        ledger started from (a restart's reconciliation) update their orders only."""
         for event in events:
             record = self.orders.get(event.order_id)
             if isinstance(event, Fill):
-                txn = self.ledger.apply_fill(event)
-                self.today.transactions.append(txn)
+                if ledger:
+                    txn = self.ledger.apply_fill(event)
+                    self.today.transactions.append(txn)
                 if record is not None:
                     record.filled = event.cum_filled
                     record.commission += event.commission

@@ -156,6 +156,7 @@ def broker_factory(config: ConnectionConfig, run_id: str, clock: Clock, *, virtu
         ib = SyncedIBBroker(config, run_id, inbox.put, clock=clock.now_ns, order_journal=link.journal_hook)
         if virtual_pacing:  # IB's history pacing, counted in the replay's time
             ib.history.pacer = HistoricalPacer(clock=lambda: clock.now_ns() / 1e9)
+        link.prepare(ib)  # the journal's orders and used order ids, before the reconciliation of the connect
         ib.connect()
         if target is not None:
             try:

@@ -58,7 +58,7 @@ from runtime.engine.engine import Engine, OrderRecord, Phase
 from runtime.engine.live import LiveLoop
 from runtime.engine.results import ResultsRecorder, summary_of, write_results
 from runtime.engine.timeline import Timeline, build_timeline
-from runtime.journal import Journal
+from runtime.journal import SENDING, Journal
 from runtime.live.broker import WAKE, EngineBroker, EventInbox, SyncedIBBroker
 from runtime.live.feed import BrokerDispatcher, BrokerFeed
 from runtime.live.positions import AppliedSplit, Holding, PositionDifference, compare_positions, describe_ratio
@@ -188,23 +188,35 @@ class LiveSession:
         self.fills = 0
         self.broker_splits: list[AppliedSplit] = []
         self._reported_differences: set[tuple[int, int, int]] = set()
+        self._startup = False  # handling the start's reconciliation (see _settle_startup)
 
     # ---------------------------------------------------------------------------------------------- start-up
-    def _known_orders(self) -> list[KnownOrder]:
+    def _known_orders(self) -> tuple[list[KnownOrder], int]:
+        """Every order of this run in the journal (open ones to settle at the broker, closed ones so their
+        executions are not booked or counted again), and the highest IB order id the journal used (any run)."""
         out = []
-        for o in self.journal.orders(open_only=True):
+        highest = 0
+        for o in self.journal.orders():
+            if o.broker_id and o.broker_id.isdigit():
+                highest = max(highest, int(o.broker_id))
             if o.run_id != self.options.run_id:
                 continue
             asset = Asset(sid=o.sid, symbol=o.symbol)
-            out.append(KnownOrder(o.order_id, asset, o.amount, o.filled, int(o.broker_id or 0), False))
-        return out
+            filled = o.filled if o.amount >= 0 else -o.filled  # the journal keeps it unsigned; the tracker signed
+            out.append(KnownOrder(o.order_id, asset, o.amount, filled, int(o.broker_id or 0), o.is_final,
+                                  unconfirmed=o.status == SENDING))
+        return out, highest
 
     def start(self) -> None:
         """Connect, build the engine from the broker's account, run initialize and restore the saved context."""
         opts = self.options
-        known = self._known_orders()
+        known, highest = self._known_orders()
+        self.link.restore_with(known, highest)  # handed to the adapter before it connects and reconciles
         self.ib = self._connect_broker(self.inbox, self.link)
         self.link.attach(self.ib)
+        # what the reconciliation of this start reported: fills while away are already in the broker's account (the
+        # ledger starts from it), so they are journalled and booked on their orders but not added to the ledger
+        startup = self.inbox.drain()
         self.journal.start_run(opts.run_id, opts.algorithm, self.ib.account, opts.mode, self.clock.now_ns())
         self.ib.wait_account(20.0)
         now = self.clock.now_ns()
@@ -235,7 +247,8 @@ class LiveSession:
         engine.functions = load_algorithm(opts.algorithm, build_namespace(engine.api))
         engine.api.symbol_source = feed.add_symbol
         engine.run_initialize()
-        self._restore_orders(known)
+        self._restore_orders(sum(1 for k in known if not k.closed))
+        self._settle_startup(startup)
         saved = self.journal.load_context(lambda sid: engine.api.sid(int(sid)), opts.run_id)
         if saved:
             self.last_event_ns = saved.pop(RESUME_KEY, None)
@@ -266,7 +279,27 @@ class LiveSession:
             log.info("starting positions from the broker: %s",
                      ", ".join(f"{p.asset.symbol} {p.amount:+g} @ {p.avg_cost:.2f}" for p in positions))
 
-    def _restore_orders(self, known: list[KnownOrder]) -> None:
+    def _settle_startup(self, events: list[object]) -> None:
+        """The start's reconciliation events, once the journal's open orders are engine records: orders that
+        expired, were cancelled or filled while the runtime was down are closed with their status (the algorithm
+        sees them in ``get_order``, no longer in ``get_open_orders``); orders journalled as ``sending`` are settled
+        by orderRef (at the broker: adopted; not there: closed as never sent)."""
+        engine = self.engine
+        assert engine is not None
+        self._startup = True
+        try:
+            self.handle(events)
+        finally:
+            self._startup = False
+        for o in self.journal.orders(open_only=True):
+            if o.run_id != self.options.run_id or o.status != SENDING:
+                continue
+            if o.order_id in engine.open_order_ids:
+                self.journal.order_update(o.order_id, self.clock.now_ns(), status="submitted")
+                order_log.info("order %s was journalled as sending before the previous stop and is at the broker: "
+                               "adopted (IB id %s), not sent again", o.order_id[:8], o.broker_id)
+
+    def _restore_orders(self, known: int) -> None:
         """Engine records of the journal's open orders (the adapter adopts them by orderRef)."""
         assert self.engine is not None
         engine = self.engine
@@ -286,8 +319,8 @@ class LiveSession:
             engine.orders[o.order_id] = record
             engine.open_order_ids[o.order_id] = None
         if known:
-            order_log.info("%d open orders of this run from the journal: adopted by orderRef, not sent again",
-                           len(known))
+            order_log.info("%d open orders of this run from the journal: matched to the broker's by orderRef, not "
+                           "sent again", known)
 
     # ------------------------------------------------------------------------------------------------ events
     def sync(self) -> None:
@@ -321,7 +354,9 @@ class LiveSession:
                 engine.apply_broker_events([ev])
                 status = "cancelled" if isinstance(ev, Cancelled) else "rejected"
                 self.journal.order_update(ev.order_id, ev.time_ns, status=status, reason=ev.reason, defer=True)
-                order_log.info("order %s %s: %s", ev.order_id[:8], status, ev.reason)
+                (order_log.warning if self._startup else order_log.info)(
+                    "order %s %s%s: %s", ev.order_id[:8], status, " while the runtime was down" if self._startup
+                    else "", ev.reason)
             elif isinstance(ev, CommissionReported):
                 engine.ledger.cash -= ev.commission
                 engine.ledger.version += 1
@@ -368,7 +403,7 @@ class LiveSession:
         record = engine.orders.get(fill.order_id)
         if record is not None:
             fill = dataclasses.replace(fill, asset=record.asset)  # the engine's asset (its sid)
-        engine.apply_broker_events([fill])
+        engine.apply_broker_events([fill], ledger=not self._startup)
         self.fills += 1
         status = "filled" if fill.order_done else "partially filled"
         self.journal.order_update(fill.order_id, fill.time_ns, status="filled" if fill.order_done else None,

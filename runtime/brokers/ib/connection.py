@@ -190,6 +190,12 @@ class IBConnection:
             self.next_order_id += 1
             return oid
 
+    def reserve_order_ids_through(self, used: int) -> None:
+        """Never hand out an IB order id at or below ``used`` (the highest id a journal of this account used: an
+        id taken and journalled before a crash may never have reached TWS, so TWS's nextValidId can repeat it)."""
+        with self._lock:
+            self.next_order_id = max(self.next_order_id, used + 1)
+
     # ------------------------------------------------------------------------------------------- handshake
     def _open(self) -> None:
         cfg = self.config
