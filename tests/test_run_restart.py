@@ -187,3 +187,48 @@ def test_sending_orders_are_settled_by_order_ref_and_no_ib_order_id_is_reused(tm
     new = [o for o in orders.values() if o.order_id not in (working, phantom)]
     assert len(new) == 1 and int(new[0].broker_id) > phantom_ib
     assert len(at_gateway) == 2 and phantom_ib not in at_gateway
+
+
+TRADING = """\
+def initialize(context):
+    context.asset = symbol('AAPL')
+    context.day = 0
+
+
+def handle_data(context, data):
+    context.day += 1
+    order(context.asset, 3 if context.day % 2 else -2)
+    record(day=context.day)
+"""
+
+
+def test_results_after_a_restart_cover_the_whole_run_from_the_journal(tmp_path: Path) -> None:
+    algo = tmp_path / "algo.py"
+    algo.write_text(TRADING)
+    gw = _gateway()
+    try:
+        _run(algo, gw, tmp_path, "a", _stop_after_first_session)
+        second = _run(algo, gw, tmp_path, "b")
+    finally:
+        gw.stop()
+    clean_gw = _gateway()
+    try:
+        clean = run_algorithm(str(algo), frequency="daily", replay=(pd.Timestamp(START), pd.Timestamp(END)),
+                              output=tmp_path / "clean", run_id="clean", gateway=clean_gw)
+    finally:
+        clean_gw.stop()
+    journal = Journal(tmp_path / "journal.sqlite")
+    orders = [o for o in journal.orders() if o.run_id == "restart"]
+    fills = [f for f in journal.fills() if f[1] in {o.order_id for o in orders}]
+    assert len(orders) == len(clean.engine.orders) > 5
+    summary = json.loads((tmp_path / "b" / "summary.json").read_text())
+    trades = pd.read_csv(tmp_path / "b" / "trades.csv")
+    listed = pd.read_csv(tmp_path / "b" / "orders.csv")
+    results = pd.read_csv(tmp_path / "b" / "results.csv")
+    assert summary["orders"] == len(orders) and summary["trades"] == len(fills) == len(trades)
+    assert sorted(listed["id"]) == sorted(o.order_id for o in orders)
+    assert len(results) == len(clean.perf)  # every session of the run, the first start's too
+    assert list(results["day"]) == list(range(1, len(results) + 1))
+    assert list(trades["amount"]) == [t["amount"] for day in clean.perf["transactions"] for t in day]
+    assert abs(summary["total_return"] - clean.summary.total_return) < 1e-12
+    assert second.summary.trades == len(fills)

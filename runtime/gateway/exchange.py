@@ -130,6 +130,9 @@ class Exchange:
         self.reject_next: str | None = None
         self.master_client_id: int | None = None
         self.on_execution: Callable[[Execution], None] | None = None
+        #: Called after an order's state was sent to its client (the gateway saves its state file: a kill -9 of
+        #: the gateway keeps every order it acknowledged, as IB does)
+        self.on_order_change: Callable[[], None] | None = None
         #: Splits and dividends of the market's data, in the order they take effect.
         self.actions: list[CorporateAction] = collect_actions(market)
         self.actions_by_key: dict[str, CorporateAction] = {a.key: a for a in self.actions}
@@ -167,6 +170,8 @@ class Exchange:
         self._sync_stop(rec)
         self._send(rec, encode_open_order(rec))
         self._send(rec, self._status_msg(rec))
+        if self.on_order_change is not None:
+            self.on_order_change()
 
     def _sync_stop(self, rec: OrderRecord) -> None:
         w = self.matcher.get(rec.working_id) if rec.working_id else None

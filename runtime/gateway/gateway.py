@@ -155,6 +155,7 @@ class Gateway:
         self.pacer.force_next = plan.pacing_violations
         self.exchange.on_execution = self._on_execution
         self.exchange.on_actions = self.save
+        self.exchange.on_order_change = self.save if self.config.state_file else None
 
     # ---------------------------------------------------------------------------------------------- lifecycle
     async def start(self) -> None:
@@ -685,6 +686,7 @@ class Gateway:
             fresh.master_client_id = self.config.master_client_id
             fresh.on_execution = self._on_execution
             fresh.on_actions = self.save
+            fresh.on_order_change = self.save if self.config.state_file else None
             load_state(fresh, Path(self.config.state_file))
             self.exchange = fresh
 

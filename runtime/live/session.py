@@ -51,7 +51,7 @@ from runtime.core.calendar import TradingCalendar
 from runtime.core.ledger import _Pos
 from runtime.core.matching import Cancelled, Fill
 from runtime.core.metrics import Summary
-from runtime.core.orders import OrderKind, TimeInForce
+from runtime.core.orders import OrderKind, OrderStatus, TimeInForce
 from runtime.engine.clocks import Clock
 from runtime.engine.dispatch import BAR, BTS
 from runtime.engine.engine import Engine, OrderRecord, Phase
@@ -68,6 +68,11 @@ order_log = logging.getLogger("ibalgo.orders")
 
 #: the context key under which the last handled event's time is saved (a restart resumes after it)
 RESUME_KEY = "_ibalgo_resume_ns"
+#: the context is saved at least this often (run clock), besides after each instant that placed or cancelled orders
+CONTEXT_SAVE_INTERVAL_NS = 60 * 1_000_000_000
+#: journal status -> the engine's order status (results built from the journal)
+_JOURNAL_STATUS = {"filled": OrderStatus.FILLED, "cancelled": OrderStatus.CANCELLED,
+                   "rejected": OrderStatus.REJECTED}
 
 
 @dataclass(frozen=True)
@@ -189,6 +194,7 @@ class LiveSession:
         self.broker_splits: list[AppliedSplit] = []
         self._reported_differences: set[tuple[int, int, int]] = set()
         self._startup = False  # handling the start's reconciliation (see _settle_startup)
+        self._context_saved_ns = 0
 
     # ---------------------------------------------------------------------------------------------- start-up
     def _known_orders(self) -> tuple[list[KnownOrder], int]:
@@ -333,9 +339,19 @@ class LiveSession:
         self.link.dirty = False
 
     def after_tick(self) -> None:
-        """Orders placed or cancelled at this instant reach the broker before the clock moves on."""
+        """Orders placed or cancelled at this instant reach the broker before the clock moves on; the context is
+        saved after an instant whose user calls placed or cancelled an order, and at least every
+        :data:`CONTEXT_SAVE_INTERVAL_NS` of the run's clock."""
+        engine = self.engine
         if self.link.dirty:
+            if engine is not None:
+                self.last_event_ns = engine.clock.now_ns  # a restart resumes after this instant
+            self.save_context()
             self.sync()
+        elif self.clock.now_ns() - self._context_saved_ns >= CONTEXT_SAVE_INTERVAL_NS:
+            if engine is not None:
+                self.last_event_ns = engine.clock.now_ns
+            self.save_context()
         self.handle_pending()
 
     def handle_pending(self) -> None:
@@ -523,15 +539,22 @@ class LiveSession:
         self.save_context()
         if engine.recorded:
             self.journal.add_records(engine.clock.now_ns, dict(engine.recorded))
+        recorder = self.recorder
+        if recorder is not None and recorder.sessions and recorder.sessions[-1] == session:
+            self.journal.save_session_row(self.options.run_id, session, int(self.calendar.closes[session]),
+                                          recorder.last_row())
 
     def save_context(self) -> None:
+        """Store the context's JSON-storable attributes, with the order updates not yet committed, in one
+        transaction (see :mod:`runtime.journal`)."""
         engine = self.engine
         if engine is None:
             return
         attributes = {k: v for k, v in vars(engine.context).items() if not k.startswith("_")}
         if self.last_event_ns is not None:
             attributes[RESUME_KEY] = int(self.last_event_ns)
-        skipped = self.journal.save_context(attributes, self.clock.now_ns(), self.options.run_id)
+        self._context_saved_ns = self.clock.now_ns()
+        skipped = self.journal.save_context(attributes, self._context_saved_ns, self.options.run_id)
         if skipped:
             log.debug("context values not saved (not JSON-storable): %s", ", ".join(skipped))
 
@@ -569,15 +592,18 @@ class LiveSession:
         except BaseException:
             self.close(cancel=False)
             raise
-        self.shutdown(reason or "stopped")
-        return self._result(reason, {"start": t1 - t0, "loop": t2 - t1, "total": time.perf_counter() - t0})
+        self.shutdown(reason or "stopped", keep_journal=True)
+        try:
+            return self._result(reason, {"start": t1 - t0, "loop": t2 - t1, "total": time.perf_counter() - t0})
+        finally:
+            self.journal.close()
 
     def stop(self, reason: str) -> None:
         """Thread-safe: ask the run to stop after the event being handled (Ctrl-C, SIGTERM)."""
         if self.loop is not None:
             self.loop.stop(reason)
 
-    def shutdown(self, reason: str) -> None:
+    def shutdown(self, reason: str, keep_journal: bool = False) -> None:
         """Stop scheduling, keep or cancel open orders, save the context, disconnect."""
         engine = self.engine
         log.info("stopping: %s", reason)
@@ -595,9 +621,9 @@ class LiveSession:
                 log.info("%d open orders stay working at the broker (a restart adopts them)",
                          len(engine.open_order_ids))
             self.save_context()
-        self.close(cancel=False, reason=reason)
+        self.close(cancel=False, reason=reason, keep_journal=keep_journal)
 
-    def close(self, cancel: bool = False, reason: str = "error") -> None:
+    def close(self, cancel: bool = False, reason: str = "error", keep_journal: bool = False) -> None:
         if self.ib is not None:
             try:
                 self.ib.disconnect()
@@ -605,13 +631,89 @@ class LiveSession:
                 log.debug("disconnect failed", exc_info=True)
         try:
             self.journal.stop_run(self.options.run_id, reason, self.clock.now_ns())
-            self.journal.close()
+            if not keep_journal:
+                self.journal.close()
         except Exception:
-            pass
+            log.debug("could not record the stop in the journal", exc_info=True)
+
+    def _record_unfinished_session(self) -> None:
+        """The session the run stopped in (its end not reached) gets its row now, from the ledger as it is."""
+        engine, recorder = self.engine, self.recorder
+        assert engine is not None and recorder is not None
+        session = engine.clock.session
+        if session is None or session < engine.start_session or session in recorder.sessions:
+            return
+        if recorder.sessions and session < recorder.sessions[-1]:
+            return
+        recorder.on_session_end(engine, session)
+        try:
+            self.journal.save_session_row(self.options.run_id, session, int(self.calendar.closes[session]),
+                                          recorder.last_row())
+        except Exception:
+            log.debug("could not store the unfinished session's row", exc_info=True)
+
+    def _results_from_journal(self) -> None:
+        """The results cover the whole run id: sessions of earlier starts from the journal, and every session's
+        orders and fills from the journal's order and fill rows (each start's, and fills booked at a restart)."""
+        engine, recorder = self.engine, self.recorder
+        assert engine is not None and recorder is not None
+        run_id = self.options.run_id
+        orders = [o for o in self.journal.orders() if o.run_id == run_id]
+        assets: dict[int, Asset] = {}
+        for o in orders:
+            if o.sid not in assets:
+                try:
+                    assets[o.sid] = engine.api.sid(o.sid)
+                except Exception:
+                    assets[o.sid] = Asset(sid=o.sid, symbol=o.symbol)
+        ours = set(recorder.sessions)
+        first = min(ours) if ours else None
+        earlier = [(session, row) for session, _close, row in self.journal.session_rows(run_id)
+                   if session not in ours and (first is None or session < first)]
+        for _, row in earlier:
+            for sid in row["positions"][::4]:
+                sid = int(sid)
+                if sid not in assets:
+                    try:
+                        assets[sid] = engine.api.sid(sid)
+                    except Exception:
+                        assets[sid] = Asset(sid=sid, symbol=f"sid {sid}")
+        recorder.prepend_sessions(earlier, assets)
+        if not recorder.sessions:
+            return
+        closes = np.asarray([int(self.calendar.closes[s]) for s in recorder.sessions], dtype=np.int64)
+
+        def day_of(t: int) -> int:
+            return min(int(np.searchsorted(closes, t, side="left")), len(closes) - 1)
+
+        from runtime.core.ledger import Transaction
+        from runtime.engine.results import _order_state
+
+        by_id = {o.order_id: o for o in orders}
+        day_orders: list[list[tuple]] = [[] for _ in closes]
+        for o in orders:
+            live = engine.orders.get(o.order_id)
+            if live is None:
+                live = OrderRecord(o.order_id, assets[o.sid], o.amount, OrderKind(o.kind), o.limit_price,
+                                   o.stop_price, TimeInForce(o.tif), o.created_ns, o.created_ns, filled=o.filled,
+                                   commission=o.commission, broker_id=o.broker_id)
+                live.status = _JOURNAL_STATUS.get(o.status, OrderStatus.OPEN)
+                live.reason = o.reason
+            day_orders[day_of(o.created_ns)].append(_order_state(live))
+        day_txns: list[list[Transaction]] = [[] for _ in closes]
+        for _exec_id, order_id, amount, price, commission, time_ns in self.journal.fills():
+            o = by_id.get(order_id)
+            if o is None:
+                continue
+            day_txns[day_of(time_ns)].append(Transaction(assets[o.sid], int(amount), float(price),
+                                                         float(commission), int(time_ns), order_id))
+        recorder.set_activity(day_orders, day_txns)
 
     def _result(self, reason: str | None, timings: dict[str, float]) -> LiveResult:
         engine, recorder = self.engine, self.recorder
         assert engine is not None and recorder is not None
+        self._record_unfinished_session()
+        self._results_from_journal()
         perf = recorder.frame(self.calendar)
         if engine.functions.analyze is not None:
             engine.call_user(Phase.ANALYZE, engine.functions.analyze, engine.context, perf)
