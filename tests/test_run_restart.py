@@ -232,3 +232,32 @@ def test_results_after_a_restart_cover_the_whole_run_from_the_journal(tmp_path: 
     assert list(trades["amount"]) == [t["amount"] for day in clean.perf["transactions"] for t in day]
     assert abs(summary["total_return"] - clean.summary.total_return) < 1e-12
     assert second.summary.trades == len(fills)
+
+
+LEVERAGED = """\
+def initialize(context):
+    context.asset = symbol('AAPL')
+    set_max_leverage(1.0)
+
+
+def handle_data(context, data):
+    order_target_percent(context.asset, 2.0)
+"""
+
+
+def test_max_leverage_stops_a_paper_run_as_it_stops_a_backtest(tmp_path: Path) -> None:
+    from runtime.data.runs import load_daily_and_minute
+    from runtime.engine.backtest import run_backtest
+
+    algo = tmp_path / "algo.py"
+    algo.write_text(LEVERAGED)
+    gw = _gateway()
+    try:
+        paper = _run(algo, gw, tmp_path, "a")
+    finally:
+        gw.stop()
+    daily, minute, s, e = load_daily_and_minute(None, "daily", pd.Timestamp(START), pd.Timestamp(END), seed=7)
+    bt = run_backtest(algo, daily=daily, minute=minute, start=s, end=e, capital=100_000.0)
+    assert bt.engine.stop_requested and "account control violated" in bt.engine.stop_requested
+    assert paper.stopped_because is not None and "account control violated" in paper.stopped_because
+    assert len(paper.perf) == len(bt.perf)

@@ -575,8 +575,8 @@ class Engine:
         if self.min_leverage is not None:
             messages.append(self.min_leverage.violation(leverage, self.sessions_done))
         for message in filter(None, messages):
-            if self.mode == "backtest":
-                self.stop_requested = f"account control violated on {self.now.date()}: {message}"
+            # the same rule in every mode: a backtest, a paper run and a live run all stop at the session's end
+            self.stop_requested = f"account control violated on {self.now.date()}: {message}"
             self.algo_log.error("account control violated: %s", message)
 
     def _apply_corporate_actions(self, session: int) -> None:
