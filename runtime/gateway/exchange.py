@@ -17,6 +17,7 @@ it would at IB.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -86,6 +87,10 @@ class Rejection(Exception):
         self.code = code
         self.text = text
         self.inactive = inactive
+
+
+#: the largest price an order may carry (TWS refuses absurd prices such as 1e300 or infinity)
+MAX_PRICE = 1e9
 
 
 def _on_tick(price: float, tick: float) -> bool:
@@ -234,6 +239,13 @@ class Exchange:
         return out
 
     def _validate(self, t: OrderTicket) -> Instrument:
+        if not t.contract.sec_type and not t.contract.con_id:
+            raise Rejection(Code.VALIDATION, "Error validating request:-'secType' : cause - Invalid security type "
+                            "(empty): set STK, CASH, FUT, OPT...")
+        for name, price in (("limit price", t.lmt_price), ("stop price (auxPrice)", t.aux_price)):
+            if price is not None and (not math.isfinite(price) or abs(price) > MAX_PRICE):
+                raise Rejection(Code.ORDER_REJECTED, f"Order rejected - reason:the {name} {price:g} is not a valid "
+                                "price", inactive=True)
         found = self.book.resolve(t.contract)
         if not isinstance(found, Instrument):
             if found:

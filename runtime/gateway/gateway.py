@@ -19,6 +19,7 @@ from typing import Protocol
 import pandas as pd
 
 from runtime.core.costs import CommissionModel, SlippageModel
+from runtime.core.ib_mapping import mask_accounts
 from runtime.gateway import responses as msg
 from runtime.gateway.contracts import Instrument
 from runtime.gateway.exchange import Exchange, Execution
@@ -170,7 +171,7 @@ class Gateway:
         if self.config.faults.drop_every_s > 0:
             self._drop_task = asyncio.get_running_loop().create_task(self._drop_loop(self.config.faults.drop_every_s))
         log.info("simulated IB Gateway listening on %s:%d (server version 157, accounts %s)", self.config.host,
-                 self.port, ",".join(self.config.accounts))
+                 self.port, mask_accounts(self.config.accounts))
 
     async def _drop_loop(self, every_s: float) -> None:
         while True:

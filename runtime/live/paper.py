@@ -22,6 +22,7 @@ from runtime.brokers.ib.connection import ConnectionConfig
 from runtime.brokers.ib.pacing import HistoricalPacer
 from runtime.core.calendar import TradingCalendar, get_calendar
 from runtime.core.costs import DEFAULT_COMMISSION, DEFAULT_SLIPPAGE
+from runtime.core.ib_mapping import mask_account
 from runtime.engine.clocks import Clock, ReplayClock, WallClock
 from runtime.errors import ConfigError
 from runtime.live.broker import EngineBroker, EventInbox, SyncedIBBroker
@@ -165,7 +166,7 @@ def broker_factory(config: ConnectionConfig, run_id: str, clock: Clock, *, virtu
                 ib.disconnect()
                 raise
         log.info("connected to %s:%d as client %d, account %s (server version %s)", config.host, config.port,
-                 config.client_id, ib.account, ib.conn.server_version)
+                 config.client_id, mask_account(ib.account), ib.conn.server_version)
         return ib
 
     return connect

@@ -32,7 +32,7 @@ from runtime.brokers.ib.errors import (
 from runtime.brokers.ib.events import ConnectionState
 from runtime.brokers.ib.pacing import DEFAULT_RATE, TokenBucket
 from runtime.brokers.ib.worker import Worker
-from runtime.core.ib_mapping import default_ports_text
+from runtime.core.ib_mapping import default_ports_text, mask_accounts
 from runtime.errors import NotConnectedError
 
 log = logging.getLogger(__name__)
@@ -243,7 +243,7 @@ class IBConnection:
             self._ib_lost_at = None
             self._set_state(ConnectionState.CONNECTED)
         log.info("connected to %s:%d as client %d (server version %s, accounts %s)", cfg.host, cfg.port,
-                 cfg.client_id, self.server_version, ",".join(accounts))
+                 cfg.client_id, self.server_version, mask_accounts(accounts))
 
     def _refused(self, hs: _Handshake) -> IBConnectError:
         cfg = self.config
