@@ -151,7 +151,7 @@ def cmd_run(settings: Settings) -> int:
     if settings.broker == "ib":
         account = None if settings.account_code == "DU0000001" else settings.account_code
         target = BrokerTarget(settings.broker_host, int(settings.broker_port), int(settings.client_id), account,
-                              bool(settings.live))
+                              bool(settings.live), float(getattr(settings, "connect_wait", 60.0)))
     else:
         target = BrokerTarget(client_id=int(settings.client_id))
     speed = None if str(settings.speed).lower() == "max" else float(settings.speed)

@@ -42,6 +42,8 @@ class Settings:
     cancel_on_stop: bool = False
     run_id: str | None = None
     history_sessions: int = 260
+    #: ``run --broker ib``: seconds the first connection is retried while TWS / IB Gateway is not up (0: once)
+    connect_wait: float = 60.0
 
     def __repr__(self) -> str:
         shown = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from runtime.brokers.ib.connection import ConnectionConfig
+from runtime.brokers.ib.errors import AccountNotFoundError, ClientIdInUseError, IBConnectError, IBTimeoutError
 from runtime.brokers.ib.pacing import HistoricalPacer
 from runtime.core.calendar import TradingCalendar, get_calendar
 from runtime.core.costs import DEFAULT_COMMISSION, DEFAULT_SLIPPAGE
@@ -47,6 +49,8 @@ class BrokerTarget:
     client_id: int = 1
     account: str | None = None
     live: bool = False
+    #: how long the first connection is retried (with backoff) while TWS / IB Gateway is not up yet; 0: once
+    connect_wait_s: float = 60.0
 
 
 def check_live_confirmation(target: BrokerTarget, account: str | None = None) -> None:
@@ -158,7 +162,7 @@ def broker_factory(config: ConnectionConfig, run_id: str, clock: Clock, *, virtu
         if virtual_pacing:  # IB's history pacing, counted in the replay's time
             ib.history.pacer = HistoricalPacer(clock=lambda: clock.now_ns() / 1e9)
         link.prepare(ib)  # the journal's orders and used order ids, before the reconciliation of the connect
-        ib.connect()
+        connect_with_patience(ib, config, target.connect_wait_s if target is not None and target.host else 0.0)
         if target is not None:
             try:
                 check_live_confirmation(target, ib.account)
@@ -170,6 +174,33 @@ def broker_factory(config: ConnectionConfig, run_id: str, clock: Clock, *, virtu
         return ib
 
     return connect
+
+
+def connect_with_patience(ib: SyncedIBBroker, config: ConnectionConfig, wait_s: float,
+                          sleep: Callable[[float], None] = time.sleep) -> None:
+    """Connect; while TWS / IB Gateway refuses or does not answer (not up yet: started together by systemd or in a
+    container), retry with the reconnect backoff for up to ``wait_s`` seconds, logging each retry with the time left.
+    A refused client id, an unknown account or the end of the wait raise as a single attempt does."""
+    deadline = time.monotonic() + max(wait_s, 0.0)
+    attempt = 0
+    while True:
+        try:
+            ib.connect()
+            return
+        except (ClientIdInUseError, AccountNotFoundError):
+            raise
+        except (IBConnectError, IBTimeoutError) as exc:
+            left = deadline - time.monotonic()
+            delay = config.backoff(attempt)
+            if left <= delay:
+                if wait_s > 0:
+                    log.error("gave up connecting to %s:%d after %d attempts in %.0f s", config.host, config.port,
+                              attempt + 1, wait_s)
+                raise
+            attempt += 1
+            log.warning("cannot connect to %s:%d yet (%s); attempt %d, next in %.1f s, giving up in %.0f s",
+                        config.host, config.port, exc, attempt, delay, left)
+            sleep(delay)
 
 
 def new_run_id() -> str:
