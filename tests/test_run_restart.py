@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pytest
 
 from runtime.brokers.ib.connection import ConnectionConfig
 from runtime.core.calendar import get_calendar
@@ -261,3 +262,20 @@ def test_max_leverage_stops_a_paper_run_as_it_stops_a_backtest(tmp_path: Path) -
     assert bt.engine.stop_requested and "account control violated" in bt.engine.stop_requested
     assert paper.stopped_because is not None and "account control violated" in paper.stopped_because
     assert len(paper.perf) == len(bt.perf)
+
+
+def test_restart_with_an_edited_algorithm_naming_an_unknown_saved_asset_says_what_to_do(tmp_path: Path) -> None:
+    from runtime.errors import ConfigError
+
+    algo = tmp_path / "algo.py"
+    algo.write_text("def initialize(context):\n    context.watch = symbol('AAPL')\n\n\n"
+                    "def handle_data(context, data):\n    pass\n")
+    gw = _gateway()
+    try:
+        _run(algo, gw, tmp_path, "a", _stop_after_first_session)
+        algo.write_text("def initialize(context):\n    context.other = symbol('MSFT')\n\n\n"
+                        "def handle_data(context, data):\n    pass\n")
+        with pytest.raises(ConfigError, match=r"names the asset with sid \d+.*--run-id"):
+            _run(algo, gw, tmp_path, "b")
+    finally:
+        gw.stop()

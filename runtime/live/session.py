@@ -58,6 +58,7 @@ from runtime.engine.engine import Engine, OrderRecord, Phase
 from runtime.engine.live import LiveLoop
 from runtime.engine.results import ResultsRecorder, summary_of, write_results
 from runtime.engine.timeline import Timeline, build_timeline
+from runtime.errors import ConfigError
 from runtime.journal import SENDING, Journal
 from runtime.live.broker import WAKE, EngineBroker, EventInbox, SyncedIBBroker
 from runtime.live.feed import BrokerDispatcher, BrokerFeed
@@ -255,7 +256,7 @@ class LiveSession:
         engine.run_initialize()
         self._restore_orders(sum(1 for k in known if not k.closed))
         self._settle_startup(startup)
-        saved = self.journal.load_context(lambda sid: engine.api.sid(int(sid)), opts.run_id)
+        saved = self.journal.load_context(self._saved_asset, opts.run_id)
         if saved:
             self.last_event_ns = saved.pop(RESUME_KEY, None)
             for name, value in saved.items():
@@ -284,6 +285,22 @@ class LiveSession:
             self.feed.add_assets([p.asset for p in positions])
             log.info("starting positions from the broker: %s",
                      ", ".join(f"{p.asset.symbol} {p.amount:+g} @ {p.avg_cost:.2f}" for p in positions))
+
+    def _saved_asset(self, sid: int) -> Asset:
+        """An asset the saved context names, by sid; one this algorithm does not know is a ConfigError with advice."""
+        engine = self.engine
+        assert engine is not None
+        try:
+            return engine.api.sid(int(sid))
+        except Exception as exc:
+            symbols = sorted({o.symbol for o in self.journal.orders() if o.sid == int(sid)})
+            name = f" ({', '.join(symbols)})" if symbols else ""
+            raise ConfigError(
+                f"the saved context of run {self.options.run_id!r} names the asset with sid {sid}{name}, which "
+                f"{Path(self.options.algorithm).name} does not use ({exc}). The algorithm was edited since the run "
+                "saved it: use symbol(...) for that asset in initialize again, or start a new run with another "
+                "--run-id (its context starts from initialize; positions and open orders at the broker stay).") \
+                from None
 
     def _settle_startup(self, events: list[object]) -> None:
         """The start's reconciliation events, once the journal's open orders are engine records: orders that
