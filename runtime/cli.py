@@ -180,7 +180,8 @@ def cmd_run(settings: Settings) -> int:
         speed=speed, capital=settings.capital, data_dir=settings.data_dir, seed=settings.seed, output=output,
         run_id=settings.run_id, strict=settings.strict, cancel_on_stop=settings.cancel_on_stop,
         calendar_name=settings.exchange_calendar, before_trading_start=settings.before_trading_start,
-        history_sessions=int(settings.history_sessions), on_session=install)
+        history_sessions=int(settings.history_sessions), on_session=install,
+        watchdog_s=float(getattr(settings, "watchdog", 30.0)))
     elapsed = time.perf_counter() - started
     out = sys.stdout
     where = "the simulated gateway" if target.host is None else f"{target.host}:{target.port}"

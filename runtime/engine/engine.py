@@ -14,6 +14,8 @@ from __future__ import annotations
 import logging
 import os
 import random
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -202,6 +204,9 @@ class Engine:
         self.algo_log = algo_logger or logging.getLogger("ibalgo.algo")
         self.on_session_end_hooks: list[Callable[[Engine, int], None]] = []
         self.stop_requested: str | None = None
+        #: the user call running now (see :meth:`call_user`), None between calls
+        self.user_call: tuple[int, float, str, int] | None = None
+        self._user_calls = 0
         self._held_cols: dict[tuple, tuple[list[int], np.ndarray]] = {}
         self._mark_args: tuple[int, bool, int] = (-1, False, 0)
         #: (splits, dividends) the broker applies to the account, when the run knows them (the simulated gateway's
@@ -253,15 +258,21 @@ class Engine:
         """Run one piece of algorithm code under ``phase``; returns False if it raised (and logs it)."""
         previous = self.phase
         self.phase = phase
+        outer = self.user_call
+        self._user_calls += 1
+        # (call number, monotonic start, phase, thread): what a watchdog reads to find stuck algorithm code
+        self.user_call = (self._user_calls, time.monotonic(), phase.value, threading.get_ident())
         try:
             func(*args)
             return True
         except AlgorithmLoadError:
             raise
         except Exception as exc:  # the algorithm's mistake: report it, keep the run going
+            self.user_call = outer
             self.user_failed(phase, exc)
             return False
         finally:
+            self.user_call = outer
             self.phase = previous if previous is not Phase.SETUP else Phase.DONE if phase is Phase.ANALYZE else previous
 
     def user_failed(self, phase: Phase, exc: Exception) -> None:

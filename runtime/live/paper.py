@@ -228,6 +228,7 @@ def run_algorithm(
     on_session: Callable[[LiveSession], None] | None = None,
     connection: ConnectionConfig | None = None,
     gateway: EmbeddedGateway | None = None,
+    watchdog_s: float = 30.0,
 ) -> LiveResult:
     """Run ``algorithm`` through the IB adapter: against the embedded simulated gateway (default) replaying
     ``replay`` = (start, end) at ``speed`` x real time (None: as fast as possible), or against TWS / IB Gateway.
@@ -268,7 +269,7 @@ def run_algorithm(
         "journal.sqlite", frequency=frequency, end=end, output=output, strict=strict,
         history_sessions=history_sessions, cancel_on_stop=cancel_on_stop,
         before_trading_start=before_trading_start, mode=mode,
-        corporate_actions=gateway.corporate_actions if gateway is not None else None)
+        corporate_actions=gateway.corporate_actions if gateway is not None else None, watchdog_s=watchdog_s)
     session = LiveSession(
         options, broker_factory(config, run_id, clock, virtual_pacing=gateway is not None,
                                 target=target), clock, calendar,

@@ -63,6 +63,7 @@ from runtime.journal import SENDING, Journal
 from runtime.live.broker import WAKE, EngineBroker, EventInbox, SyncedIBBroker
 from runtime.live.feed import BrokerDispatcher, BrokerFeed
 from runtime.live.positions import AppliedSplit, Holding, PositionDifference, compare_positions, describe_ratio
+from runtime.live.watchdog import Watchdog
 
 log = logging.getLogger("ibalgo.live")
 order_log = logging.getLogger("ibalgo.orders")
@@ -94,6 +95,8 @@ class LiveOptions:
     #: (splits, dividends) the broker applies to the account, when known (the embedded simulated gateway's data), so
     #: the run's ledger applies them too; None: none are known (TWS/IB Gateway)
     corporate_actions: tuple[tuple, tuple] | None = None
+    #: seconds one call of algorithm code may run before the watchdog reports where it is stuck (0: no watchdog)
+    watchdog_s: float = 30.0
 
 
 @dataclass
@@ -196,6 +199,7 @@ class LiveSession:
         self._reported_differences: set[tuple[int, int, int]] = set()
         self._startup = False  # handling the start's reconciliation (see _settle_startup)
         self._context_saved_ns = 0
+        self.watchdog: Watchdog | None = None
 
     # ---------------------------------------------------------------------------------------------- start-up
     def _known_orders(self) -> tuple[list[KnownOrder], int]:
@@ -602,13 +606,17 @@ class LiveSession:
                 engine.on_session_end_hooks.append(lambda e, s: loop.stop("stop requested") if stop_after(e) else None)
             if on_loop is not None:
                 on_loop(loop)
+            self.watchdog = Watchdog(engine, self.options.watchdog_s, strict=self.options.strict)
+            self.watchdog.start()
             t1 = time.perf_counter()
             loop.run()
             t2 = time.perf_counter()
             reason = loop.stopped_because
         except BaseException:
+            self._stop_watchdog()
             self.close(cancel=False)
             raise
+        self._stop_watchdog()
         self.shutdown(reason or "stopped", keep_journal=True)
         try:
             return self._result(reason, {"start": t1 - t0, "loop": t2 - t1, "total": time.perf_counter() - t0})
@@ -616,9 +624,19 @@ class LiveSession:
             self.journal.close()
 
     def stop(self, reason: str) -> None:
-        """Thread-safe: ask the run to stop after the event being handled (Ctrl-C, SIGTERM)."""
+        """Thread-safe: ask the run to stop after the event being handled (Ctrl-C, SIGTERM). Algorithm code that has
+        been running for a second or more (stuck) is interrupted (see :mod:`runtime.live.watchdog`)."""
         if self.loop is not None:
             self.loop.stop(reason)
+        engine, watchdog = self.engine, self.watchdog
+        if engine is not None and watchdog is not None:
+            call = engine.user_call
+            if call is not None and time.monotonic() - call[1] >= min(1.0, watchdog.after_s or 1.0):
+                watchdog.interrupt(reason)
+
+    def _stop_watchdog(self) -> None:
+        if self.watchdog is not None:
+            self.watchdog.stop()
 
     def shutdown(self, reason: str, keep_journal: bool = False) -> None:
         """Stop scheduling, keep or cancel open orders, save the context, disconnect."""
