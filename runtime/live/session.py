@@ -1,8 +1,11 @@
 """A paper or live run: the engine driven by the live loop, trading through the IB adapter.
 
 Start-up (every start, including a restart with the same run id and journal):
-1. the journal's open orders of this run are handed to the adapter (``restore_orders``) before it connects, so
-   reconciliation adopts them by ``orderRef`` and nothing is sent again;
+1. the journal's orders of this run are handed to the adapter (``restore_orders``) before it connects, with the
+   highest IB order id the journal used (never handed out again); the reconciliation adopts the open ones by
+   ``orderRef`` (nothing is sent again) and closes, with the broker's status, those that expired, were cancelled or
+   filled while the runtime was down; one journalled as ``sending`` that the broker does not know is closed as
+   never sent (:meth:`LiveSession._settle_startup`);
 2. the ledger starts from the broker's account: cash and positions with their average cost;
 3. ``initialize`` runs, then the context saved in the journal is restored on top of it;
 4. the live loop resumes after the last event the previous start handled.
