@@ -456,7 +456,7 @@ def cmd_run(settings: Settings, origin: str = "", quiet: bool = False, replay_cl
     if settings.broker == "ib":
         account = None if settings.account_code == "DU0000001" else settings.account_code
         target = BrokerTarget(settings.broker_host, int(settings.broker_port), int(settings.client_id), account,
-                              bool(settings.live))
+                              bool(settings.live), float(getattr(settings, "connect_wait", 60.0)))
     else:
         target = BrokerTarget(client_id=int(settings.client_id))
     speed = None if str(settings.speed).lower() == "max" else float(settings.speed)
@@ -489,7 +489,8 @@ def cmd_run(settings: Settings, origin: str = "", quiet: bool = False, replay_cl
             history_sessions=int(settings.history_sessions), on_session=install,
             session_hooks=[] if quiet else [progress], skip_closed=not replay_closed, on_clock=stamp_with,
             ibridgepy=IBridgePyOptions.from_settings(settings), rep_bar_freq=settings.rep_bar_freq,
-            fundamentals=settings.fundamentals_file, pipeline_data=settings.pipeline_data))
+            fundamentals=settings.fundamentals_file, pipeline_data=settings.pipeline_data,
+            watchdog_s=float(getattr(settings, "watchdog", 30.0))))
     finally:
         progress.close()
         interrupts.restore()

@@ -58,6 +58,10 @@ class Settings:
     email_to: str | None = None
     fundamentals_file: str | None = None
     pipeline_data: str | None = None
+    #: ``run --broker ib``: seconds the first connection is retried while TWS / IB Gateway is not up (0: once)
+    connect_wait: float = 60.0
+    #: ``run``: seconds one call of algorithm code may run before the log shows where it is stuck (0: off)
+    watchdog: float = 30.0
 
     def __repr__(self) -> str:
         shown = {f.name: getattr(self, f.name) for f in fields(self)}

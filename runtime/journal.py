@@ -13,7 +13,13 @@ write or read commits them first (so the file's order of writes is the callers' 
 - ``events``: what the runtime did to the run's state on its own (e.g. a split IB booked, applied to the ledger),
   with the details as JSON;
 - ``run_context``: per run id, the latest snapshot of the algorithm's ``context`` attributes that can be stored as
-  JSON (others are named in a warning, never pickled).
+  JSON (others are named in a warning, never pickled). It is written in the same transaction as the order updates
+  waiting for the writer, so a restored context never names an order the journal lacks;
+- ``session_results``: per run id and session, that session's row of the results table (so the results of a run
+  cover every start of it).
+
+The file is created readable by its owner only (0600; SQLite gives its ``-wal`` and ``-shm`` files the same mode),
+in a folder created 0700 if missing: it holds account codes.
 
 After a restart, ``initialize`` runs again (as Quantopian relaunched live algorithms every morning) and then the
 saved context is restored on top; open orders are matched to the broker's by ``orderRef``.
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sqlite3
 import threading
 import time
@@ -56,6 +63,10 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE TABLE IF NOT EXISTS run_context (
     run_id TEXT PRIMARY KEY, saved_ns INTEGER NOT NULL, state TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS session_results (
+    run_id TEXT NOT NULL, session INTEGER NOT NULL, close_ns INTEGER NOT NULL, row TEXT NOT NULL,
+    PRIMARY KEY (run_id, session)
 );
 """
 
@@ -135,12 +146,16 @@ def _restore(value: Any, resolve_sid: Any) -> Any:
     return value
 
 
+#: context keys the runtime itself stores next to the algorithm's attributes (e.g. where a restart resumes)
+RUNTIME_PREFIX = "_ibalgo_"
+
+
 def snapshot_state(attributes: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """The JSON-storable part of ``context`` attributes, and the names of what could not be stored."""
     skipped: list[str] = []
     state = {}
     for name, value in attributes.items():
-        if name.startswith("_"):
+        if name.startswith("_") and not name.startswith(RUNTIME_PREFIX):
             continue
         before = len(skipped)
         converted = _jsonable(value, name, skipped)
@@ -149,12 +164,25 @@ def snapshot_state(attributes: dict[str, Any]) -> tuple[dict[str, Any], list[str
     return state, skipped
 
 
+def _private_file(path: Path) -> None:
+    """Create ``path`` (and its folder, 0700, if missing) readable by its owner only; an existing file is made 0600."""
+    folder = path.parent
+    if not folder.exists():
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(folder, 0o700)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for suffix in ("", "-wal", "-shm"):
+        part = path.with_name(path.name + suffix)
+        if part.exists() and part.stat().st_mode & 0o077:
+            os.chmod(part, 0o600)
+
+
 class Journal:
     """The SQLite journal of one run name. Thread-safe (one connection, one lock)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _private_file(self.path)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -372,3 +400,19 @@ class Journal:
         if row is None:
             return None
         return {k: _restore(v, resolve_sid) for k, v in json.loads(row[0]).items()}
+
+    # --------------------------------------------------------------------------------------- session results
+    def save_session_row(self, run_id: str, session: int, close_ns: int, row: dict[str, Any]) -> None:
+        """Store one session's results row of run ``run_id`` (a later start's row for the same session replaces it)."""
+        skipped: list[str] = []
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO session_results (run_id, session, close_ns, row) VALUES (?, ?, ?, ?)",
+                       (run_id, session, close_ns, json.dumps(_jsonable(row, "row", skipped))))
+
+    def session_rows(self, run_id: str) -> list[tuple[int, int, dict[str, Any]]]:
+        """``(session, close_ns, row)`` of every stored session of run ``run_id``, in session order."""
+        with self._lock:
+            self._flush_locked()
+            rows = list(self._db.execute("SELECT session, close_ns, row FROM session_results WHERE run_id = ?"
+                                         " ORDER BY session", (run_id,)))
+        return [(s, c, _restore(json.loads(r), lambda sid: {"__asset__": sid})) for s, c, r in rows]

@@ -358,3 +358,22 @@ def test_show_account_info_reads_ib_tags_and_zipline_names(algo_runner) -> None:
     assert ctx.seen["GrossPositionValue"] == account.total_positions_value == 0.0
     assert ctx.seen["Leverage-S"] == ctx.seen["leverage"] == account.leverage
     assert "unknown account field 'NoSuchTag'" in ctx.error and "NetLiquidation" in ctx.error
+
+
+RECORD_TEXT = """
+def initialize(context):
+    context.asset = symbol('AAPL')
+
+
+def handle_data(context, data):
+    record(ok=1.5, flag=True)
+    record(label='up')
+"""
+
+
+def test_record_rejects_values_that_are_not_numbers(algo_runner) -> None:
+    from runtime.errors import AlgorithmLoadError
+
+    with pytest.raises(AlgorithmLoadError, match=r"algo.py:7: AlgorithmApiError: record\(label=...\): values must "
+                       "be numbers, got str 'up'"):
+        algo_runner(RECORD_TEXT, start="2012-01-03", end="2012-01-04", capital=25_000)

@@ -62,8 +62,8 @@ def test_scheduled_minute_fires_each_rule(tmp_path) -> None:
     # November 2012: 21 sessions, weeks starting 11-05, 11-12, 11-19, 11-26 (10-31 is before the range)
     assert fired == {"open": 21, "close": 21, "week_start": 4, "month_end": 1}
     perf = result.perf
-    assert perf.loc["2012-11-23", "close_time"].iloc[0] == "12:45"  # early close: 13:00 - 15 minutes
-    assert perf.loc["2012-11-26", "close_time"].iloc[0] == "15:45"
+    assert perf.loc["2012-11-23", "close_time"].iloc[0] == 1245  # early close: 13:00 - 15 minutes
+    assert perf.loc["2012-11-26", "close_time"].iloc[0] == 1545
     assert perf.loc["2012-11-23", "bars_today"].iloc[0] == 195  # 09:31..12:45
     assert perf["month_end_value"].notna().sum() == 1
 

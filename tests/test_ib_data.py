@@ -136,16 +136,25 @@ def test_bar_arrays_for_the_live_portal(broker: tuple[IBBroker, EventLog]) -> No
     assert not np.isnan(minute.close[: minute.n_rows - 1]).all()
 
 
-def test_history_errors_are_typed(gw: SimGateway, broker: tuple[IBBroker, EventLog]) -> None:
+def test_history_errors_are_typed(gw: SimGateway, broker: tuple[IBBroker, EventLog],
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from runtime.brokers.ib import history
+
+    monkeypatch.setattr(history, "PACING_RETRY_S", 0.1)
     b, _ = broker
     eur = b.symbol("CASH,EUR,USD")
     with pytest.raises(HistoricalDataError) as info:
         b.history_bars(eur, "1 D", "1 min", what_to_show="TRADES")
-    assert info.value.code == 162
+    assert info.value.code == 162  # no data: not retried
     assert b.history_bars(eur, "3600 S", "1 min", what_to_show="MIDPOINT").close.size > 0
-    gw.thread.force_pacing_violation()
+    gw.thread.force_pacing_violation(2)  # a pacing violation again after the wait: raised
     with pytest.raises(HistoricalDataError, match="pacing"):
         b.history_bars(b.symbol("MSFT"), "2 D", "1 day")
+    # one violation (the run before a quick restart asked the same): waited out once, then answered
+    gw.thread.force_pacing_violation(1)
+    before = b.history.requests
+    assert b.history_bars(b.symbol("MSFT"), "3 D", "1 day").close.size > 0
+    assert b.history.requests == before + 2
 
 
 def test_start_time_is_inside_the_sample() -> None:

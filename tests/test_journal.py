@@ -118,3 +118,21 @@ os._exit(9)  # die without closing anything
     proc = subprocess.run([sys.executable, "-c", code], check=False)
     assert proc.returncode == 9
     assert len(Journal(path).orders()) == 100
+
+
+def test_the_journal_is_private_and_account_codes_are_masked(tmp_path) -> None:
+    import stat
+
+    from runtime.core.ib_mapping import mask_account, mask_accounts
+
+    path = tmp_path / "run" / "journal.sqlite"
+    journal = Journal(path)
+    journal.start_run("r", "algo.py", "DU1234567", "paper", 1)
+    journal.order_sending(_order(1))
+    for part in (path, path.with_name(path.name + "-wal")):
+        if part.exists():
+            assert stat.S_IMODE(part.stat().st_mode) == 0o600, part
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    journal.close()
+    assert mask_account("DU1234567") == "DU***567"
+    assert mask_accounts(["DU1234567", "U7654321"]) == "DU***567,U7***321"

@@ -44,7 +44,7 @@ def sell_close(context, data):
     order_target(context.stock, 0)
     record(
         bars_today=context.bars_today,
-        close_time=get_datetime("US/Eastern").strftime("%H:%M"),
+        close_time=int(get_datetime("US/Eastern").strftime("%H%M")),  # a number: 1545 for 15:45
         yesterday_close=context.yesterday_close,
     )
 

@@ -7,9 +7,11 @@ Every function here is injected into the algorithm's namespace (no imports neede
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from runtime.algorithm.fetcher import FetchedData, load_fetch
@@ -565,14 +567,23 @@ class AlgorithmAPI(IBridgePyHelpers):
     # ------------------------------------------------------------------------------------------------ misc
     def record(self, *args: Any, **kwargs: Any) -> None:
         """Record values by name (``record(x=1, y=2)`` or ``record('x', 1)``); each becomes a results column
-        holding the session's last recorded value."""
+        holding the session's last recorded value.
+
+        Values must be numbers (int, float, bool, numpy scalars) or None (NaN), as in zipline: a string, a list or an
+        object raises AlgorithmApiError naming the value (its repr would otherwise end up in the results).
+        """
         if len(args) % 2:
             raise AlgorithmApiError("record() takes name, value pairs or keyword arguments")
-        for name, value in zip(args[::2], args[1::2]):
+        pairs = list(zip(args[::2], args[1::2])) + list(kwargs.items())
+        for name, value in pairs:
             if not isinstance(name, str):
                 raise AlgorithmApiError(f"record(): names must be strings, got {name!r}")
+            if value is not None and not isinstance(value, (numbers.Number, np.bool_)):
+                raise AlgorithmApiError(
+                    f"record({name}=...): values must be numbers, got {type(value).__name__} {value!r:.60}; record "
+                    "a number (e.g. len(x), float(x)) or keep other values in context")
+        for name, value in pairs:
             self._engine.recorded[name] = value
-        self._engine.recorded.update(kwargs)
 
     # ------------------------------------------------------------------------------------------------ pipeline
     def attach_pipeline(self, pipeline: Any, name: str, chunks: Any = None, eager: bool = True) -> Any:

@@ -665,3 +665,17 @@ def session_end_labels(dates: np.ndarray, sessions: np.ndarray, closes: np.ndarr
     idx_c = np.minimum(idx, len(sess) - 1)
     hit = (idx < len(sess)) & (sess[idx_c] == days)
     return np.where(hit, np.asarray(closes, dtype=np.int64)[idx_c], -1).astype(np.int64)
+
+
+def mask_account(code: str | None) -> str:
+    """An account code as logs show it: the first two and last three characters (``DU1234567`` -> ``DU***567``);
+    logs are shared and pasted, account codes identify a customer at IB."""
+    text = str(code or "")
+    if len(text) <= 5:
+        return text[:1] + "***" if text else ""
+    return f"{text[:2]}***{text[-3:]}"
+
+
+def mask_accounts(codes: object) -> str:
+    """Comma-separated masked account codes (see :func:`mask_account`)."""
+    return ",".join(mask_account(c) for c in codes)  # type: ignore[attr-defined]

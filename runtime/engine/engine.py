@@ -14,6 +14,8 @@ from __future__ import annotations
 import logging
 import os
 import random
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -232,6 +234,9 @@ class Engine:
         self.quote_source: Callable[[Asset], Any] | None = None
         #: IBridgePy's run options (show time zone, e-mail, account codes): see runtime.algorithm.ibridgepy
         self.ibridgepy_options: Any = None
+        #: the user call running now (see :meth:`call_user`), None between calls
+        self.user_call: tuple[int, float, str, int] | None = None
+        self._user_calls = 0
         self._held_cols: dict[tuple, tuple[list[int], np.ndarray]] = {}
         self._mark_args: tuple[int, bool, int] = (-1, False, 0)
         #: (splits, dividends) the broker applies to the account, when the run knows them (the simulated gateway's
@@ -290,6 +295,10 @@ class Engine:
         """Run one piece of algorithm code under ``phase``; returns False if it raised (and logs it)."""
         previous = self.phase
         self.phase = phase
+        outer = self.user_call
+        self._user_calls += 1
+        # (call number, monotonic start, phase, thread): what a watchdog reads to find stuck algorithm code
+        self.user_call = (self._user_calls, time.monotonic(), phase.value, threading.get_ident())
         try:
             func(*args)
             return True
@@ -299,9 +308,11 @@ class Engine:
             self.user_exited(exc)
             return False
         except Exception as exc:  # the algorithm's mistake: report it, keep the run going
+            self.user_call = outer
             self.user_failed(phase, exc)
             return False
         finally:
+            self.user_call = outer
             self.phase = previous if previous is not Phase.SETUP else Phase.DONE if phase is Phase.ANALYZE else previous
 
     def user_failed(self, phase: Phase, exc: Exception) -> None:
@@ -558,12 +569,13 @@ class Engine:
             out = [o for o in out if o.asset == asset]
         return out
 
-    def apply_broker_events(self, events: list[BrokerEvent]) -> None:
-        """Book fills and status changes reported by the broker."""
+    def apply_broker_events(self, events: list[BrokerEvent], ledger: bool = True) -> None:
+        """Book fills and status changes reported by the broker. ``ledger=False``: fills already in the account the
+        ledger started from (a restart's reconciliation) update their orders only."""
         for event in events:
             record = self.orders.get(event.order_id)
             if isinstance(event, Fill):
-                if record is None or not record.account or record.account == self.ledger_account:
+                if ledger and (record is None or not record.account or record.account == self.ledger_account):
                     txn = self.ledger.apply_fill(event)
                     self.today.transactions.append(txn)
                 if record is not None:
@@ -672,8 +684,8 @@ class Engine:
         if self.min_leverage is not None:
             messages.append(self.min_leverage.violation(leverage, self.sessions_done))
         for message in filter(None, messages):
-            if self.mode == "backtest":
-                self.stop_requested = f"account control violated on {self.now.date()}: {message}"
+            # the same rule in every mode: a backtest, a paper run and a live run all stop at the session's end
+            self.stop_requested = f"account control violated on {self.now.date()}: {message}"
             self.algo_log.error("account control violated: %s", message)
 
     def _apply_corporate_actions(self, session: int) -> None:

@@ -113,6 +113,36 @@ class ResultsRecorder:
         for x in lists:
             del x[n:]
         del self.benchmark_prices[n:]
+    def last_row(self) -> dict[str, Any]:
+        """The newest session's figures as plain numbers (for a journal: see :meth:`prepend_sessions`)."""
+        return {"scalars": list(self.scalars[-1]), "positions": list(self.positions[-1]),
+                "recorded": dict(self.recorded[-1])}
+
+    def prepend_sessions(self, rows: list[tuple[int, dict[str, Any]]], assets: dict[int, Asset]) -> None:
+        """Sessions recorded by earlier starts of the same run (``(session, last_row())``, oldest first), before
+        this start's: the table and its cumulative figures then cover the whole run, from its first capital."""
+        if not rows:
+            return
+        self.sessions[:0] = [session for session, _ in rows]
+        self.scalars[:0] = [tuple(float(x) for x in row["scalars"]) for _, row in rows]
+        self.positions[:0] = [list(row["positions"]) for _, row in rows]
+        self.recorded[:0] = [dict(row.get("recorded") or {}) for _, row in rows]
+        self.orders[:0] = [[] for _ in rows]
+        self.transactions[:0] = [[] for _ in rows]
+        for sid, asset in assets.items():
+            self._assets.setdefault(sid, asset)
+        first = self.scalars[0]
+        self.starting_cash = first[0] + first[2]  # starting cash + starting value of the run's first session
+
+    def set_activity(self, orders: list[list[tuple]], transactions: list[list[Transaction]]) -> None:
+        """Replace each session's orders (:func:`_order_state` tuples) and transactions (e.g. from a journal that
+        knows every start of the run), one list per recorded session."""
+        if len(orders) != len(self.sessions) or len(transactions) != len(self.sessions):
+            raise ValueError("one list of orders and of transactions per recorded session")
+        self.orders = orders
+        self.transactions = transactions
+        self.fill_count = sum(len(day) for day in transactions)
+        self.order_count = len({state[0] for day in orders for state in day})
 
     def frame(self, calendar: TradingCalendar) -> pd.DataFrame:
         """The results table: one row per session, indexed by the session's close (UTC), zipline's columns.

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from runtime.core.ib_mapping import mask_accounts
 from runtime.gateway.faults import FaultPlan
 from runtime.gateway.gateway import Gateway, GatewayConfig
 from runtime.gateway.universe import Universe, build_universe, synthetic_universe
@@ -163,7 +164,7 @@ async def _serve(gw: Gateway) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    print(f"simulated IB Gateway on {gw.config.host}:{gw.port} (accounts {','.join(gw.config.accounts)}); "
+    print(f"simulated IB Gateway on {gw.config.host}:{gw.port} (accounts {mask_accounts(gw.config.accounts)}); "
           "Ctrl-C to stop", flush=True)
     try:
         await stop.wait()

@@ -17,6 +17,7 @@ it would at IB.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -88,6 +89,10 @@ class Rejection(Exception):
         self.inactive = inactive
 
 
+#: the largest price an order may carry (TWS refuses absurd prices such as 1e300 or infinity)
+MAX_PRICE = 1e9
+
+
 def _on_tick(price: float, tick: float) -> bool:
     if tick <= 0:
         return True
@@ -130,6 +135,9 @@ class Exchange:
         self.reject_next: str | None = None
         self.master_client_id: int | None = None
         self.on_execution: Callable[[Execution], None] | None = None
+        #: Called after an order's state was sent to its client (the gateway saves its state file: a kill -9 of
+        #: the gateway keeps every order it acknowledged, as IB does)
+        self.on_order_change: Callable[[], None] | None = None
         #: Splits and dividends of the market's data, in the order they take effect.
         self.actions: list[CorporateAction] = collect_actions(market)
         self.actions_by_key: dict[str, CorporateAction] = {a.key: a for a in self.actions}
@@ -167,6 +175,8 @@ class Exchange:
         self._sync_stop(rec)
         self._send(rec, encode_open_order(rec))
         self._send(rec, self._status_msg(rec))
+        if self.on_order_change is not None:
+            self.on_order_change()
 
     def _sync_stop(self, rec: OrderRecord) -> None:
         w = self.matcher.get(rec.working_id) if rec.working_id else None
@@ -229,6 +239,13 @@ class Exchange:
         return out
 
     def _validate(self, t: OrderTicket) -> Instrument:
+        if not t.contract.sec_type and not t.contract.con_id:
+            raise Rejection(Code.VALIDATION, "Error validating request:-'secType' : cause - Invalid security type "
+                            "(empty): set STK, CASH, FUT, OPT...")
+        for name, price in (("limit price", t.lmt_price), ("stop price (auxPrice)", t.aux_price)):
+            if price is not None and (not math.isfinite(price) or abs(price) > MAX_PRICE):
+                raise Rejection(Code.ORDER_REJECTED, f"Order rejected - reason:the {name} {price:g} is not a valid "
+                                "price", inactive=True)
         found = self.book.resolve(t.contract)
         if not isinstance(found, Instrument):
             if found:

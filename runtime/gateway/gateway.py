@@ -19,6 +19,7 @@ from typing import Protocol
 import pandas as pd
 
 from runtime.core.costs import CommissionModel, SlippageModel
+from runtime.core.ib_mapping import mask_accounts
 from runtime.gateway import responses as msg
 from runtime.gateway.contracts import Instrument
 from runtime.gateway.exchange import Exchange, Execution
@@ -155,6 +156,7 @@ class Gateway:
         self.pacer.force_next = plan.pacing_violations
         self.exchange.on_execution = self._on_execution
         self.exchange.on_actions = self.save
+        self.exchange.on_order_change = self.save if self.config.state_file else None
 
     # ---------------------------------------------------------------------------------------------- lifecycle
     async def start(self) -> None:
@@ -169,7 +171,7 @@ class Gateway:
         if self.config.faults.drop_every_s > 0:
             self._drop_task = asyncio.get_running_loop().create_task(self._drop_loop(self.config.faults.drop_every_s))
         log.info("simulated IB Gateway listening on %s:%d (server version 157, accounts %s)", self.config.host,
-                 self.port, ",".join(self.config.accounts))
+                 self.port, mask_accounts(self.config.accounts))
 
     async def _drop_loop(self, every_s: float) -> None:
         while True:
@@ -685,6 +687,7 @@ class Gateway:
             fresh.master_client_id = self.config.master_client_id
             fresh.on_execution = self._on_execution
             fresh.on_actions = self.save
+            fresh.on_order_change = self.save if self.config.state_file else None
             load_state(fresh, Path(self.config.state_file))
             self.exchange = fresh
 

@@ -7,7 +7,7 @@ the "order container" version 145). Unset numbers are sent as empty fields, coun
 from __future__ import annotations
 
 from runtime.gateway.ids import Out
-from runtime.gateway.protocol import FieldError, FieldReader, clean_text, encode_text_fields, fmt_float, fmt_int
+from runtime.gateway.protocol import FieldReader, clean_text, encode_text_fields, fmt_float, fmt_int
 from runtime.gateway.requests import read_contract
 from runtime.gateway.tickets import OrderRecord, OrderTicket
 
@@ -107,8 +107,8 @@ def decode_place_order(fields: list[str]) -> OrderTicket:
             r.skip(7)  # adjusted order fields
             r.skip(3)  # extOperator, softDollarTier name, value
             cash_qty = r.float()
-    if quantity < 0:
-        raise FieldError("totalQuantity must not be negative")
+    # a negative or zero quantity and impossible prices are the exchange's rejections (error 201 for the order id,
+    # status Inactive), as TWS sends them; not a protocol error
     return OrderTicket(
         order_id=order_id, contract=contract, action=action, quantity=quantity, order_type=order_type,
         lmt_price=lmt, aux_price=aux, tif=tif, oca_group=oca_group, account=account, open_close=open_close,

@@ -39,6 +39,13 @@ def _order_dict(r: OrderRecord) -> dict[str, Any]:
     return d
 
 
+def _private_folder(folder: Path) -> None:
+    """Create ``folder`` as 0700 if missing (an existing folder's mode is the user's choice and is left alone)."""
+    if not folder.exists():
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(folder, 0o700)
+
+
 def save_state(exchange: Exchange, path: Path, now_ns: int = 0) -> None:
     """Write the exchange's durable state to ``path`` atomically."""
     data = {
@@ -52,9 +59,11 @@ def save_state(exchange: Exchange, path: Path, now_ns: int = 0) -> None:
         "orders": [_order_dict(r) for r in exchange.orders.values()],
         "corporate_actions": dict(exchange.applied_actions),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _private_folder(path.parent)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
+    # it holds account codes: readable by its owner only (0600 in a 0700 folder the gateway made)
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as fh:
+        os.fchmod(fh.fileno(), 0o600)
         json.dump(data, fh)
         fh.flush()
         os.fsync(fh.fileno())

@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 
 from runtime.brokers.base import BrokerEvent, OrderRequest
 from runtime.brokers.ib.broker import IBBroker
+from runtime.brokers.ib.orders import KnownOrder
 from runtime.core.assets import SecType
 from runtime.core.orders import OrderKind, TimeInForce
 from runtime.journal import Journal, JournalOrder
@@ -141,6 +142,16 @@ class EngineBroker:
         self._sending: dict[str, OrderRequest] = {}
         self.dirty = False  # orders placed or cancelled since the last barrier
         self.sent = 0
+        self._known: list[KnownOrder] = []
+        self._highest_ib_id = 0
+
+    def restore_with(self, known: list[KnownOrder], highest_ib_id: int) -> None:
+        """The journal's orders of this run and the highest IB order id it used, for :meth:`prepare`."""
+        self._known, self._highest_ib_id = list(known), highest_ib_id
+
+    def prepare(self, ib: SyncedIBBroker) -> None:
+        """Before the adapter connects: hand it the journal's orders (see :meth:`IBBroker.restore_orders`)."""
+        ib.restore_orders(self._known, self._highest_ib_id)
 
     def attach(self, ib: SyncedIBBroker) -> None:
         self.ib = ib

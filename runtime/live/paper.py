@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +21,11 @@ from typing import Any
 import pandas as pd
 
 from runtime.brokers.ib.connection import ConnectionConfig
+from runtime.brokers.ib.errors import AccountNotFoundError, ClientIdInUseError, IBConnectError, IBTimeoutError
 from runtime.brokers.ib.pacing import HistoricalPacer
 from runtime.core.calendar import TradingCalendar, get_calendar
 from runtime.core.costs import DEFAULT_COMMISSION, DEFAULT_SLIPPAGE
+from runtime.core.ib_mapping import mask_account
 from runtime.engine.clocks import Clock, ReplayClock, WallClock
 from runtime.engine.engine import Engine
 from runtime.errors import ConfigError
@@ -48,6 +51,8 @@ class BrokerTarget:
     client_id: int = 1
     account: str | None = None
     live: bool = False
+    #: how long the first connection is retried (with backoff) while TWS / IB Gateway is not up yet; 0: once
+    connect_wait_s: float = 60.0
 
 
 def check_live_confirmation(target: BrokerTarget, account: str | None = None) -> None:
@@ -167,7 +172,8 @@ def broker_factory(config: ConnectionConfig, run_id: str, clock: Clock, *, virtu
         ib = SyncedIBBroker(config, run_id, inbox.put, clock=clock.now_ns, order_journal=link.journal_hook)
         if virtual_pacing:  # IB's history pacing, counted in the replay's time
             ib.history.pacer = HistoricalPacer(clock=lambda: clock.now_ns() / 1e9)
-        ib.connect()
+        link.prepare(ib)  # the journal's orders and used order ids, before the reconciliation of the connect
+        connect_with_patience(ib, config, target.connect_wait_s if target is not None and target.host else 0.0)
         if target is not None:
             try:
                 check_live_confirmation(target, ib.account)
@@ -175,10 +181,37 @@ def broker_factory(config: ConnectionConfig, run_id: str, clock: Clock, *, virtu
                 ib.disconnect()
                 raise
         log.info("connected to %s:%d as client %d, account %s (server version %s)", config.host, config.port,
-                 config.client_id, ib.account, ib.conn.server_version)
+                 config.client_id, mask_account(ib.account), ib.conn.server_version)
         return ib
 
     return connect
+
+
+def connect_with_patience(ib: SyncedIBBroker, config: ConnectionConfig, wait_s: float,
+                          sleep: Callable[[float], None] = time.sleep) -> None:
+    """Connect; while TWS / IB Gateway refuses or does not answer (not up yet: started together by systemd or in a
+    container), retry with the reconnect backoff for up to ``wait_s`` seconds, logging each retry with the time left.
+    A refused client id, an unknown account or the end of the wait raise as a single attempt does."""
+    deadline = time.monotonic() + max(wait_s, 0.0)
+    attempt = 0
+    while True:
+        try:
+            ib.connect()
+            return
+        except (ClientIdInUseError, AccountNotFoundError):
+            raise
+        except (IBConnectError, IBTimeoutError) as exc:
+            left = deadline - time.monotonic()
+            delay = config.backoff(attempt)
+            if left <= delay:
+                if wait_s > 0:
+                    log.error("gave up connecting to %s:%d after %d attempts in %.0f s", config.host, config.port,
+                              attempt + 1, wait_s)
+                raise
+            attempt += 1
+            log.warning("cannot connect to %s:%d yet (%s); attempt %d, next in %.1f s, giving up in %.0f s",
+                        config.host, config.port, exc, attempt, delay, left)
+            sleep(delay)
 
 
 def new_run_id() -> str:
@@ -214,6 +247,7 @@ def run_algorithm(
     rep_bar_freq: float | None = None,
     fundamentals: str | None = None,
     pipeline_data: str | None = None,
+    watchdog_s: float = 30.0,
 ) -> LiveResult:
     """Run ``algorithm`` through the IB adapter: against the embedded simulated gateway (default) replaying
     ``replay`` = (start, end) at ``speed`` x real time (None: as fast as possible), or against TWS / IB Gateway.
@@ -279,7 +313,8 @@ def run_algorithm(
         before_trading_start=before_trading_start, mode=mode,
         corporate_actions=gateway.corporate_actions if gateway is not None else None, skip_closed=skip_closed,
         ibridgepy=ibridgepy, rep_bar_freq=rep_bar_freq,
-        pipeline_data=pipeline_data or data_dir, fundamentals=fundamentals)
+        pipeline_data=pipeline_data or data_dir, fundamentals=fundamentals,
+        watchdog_s=watchdog_s)
     session = LiveSession(
         options, broker_factory(config, run_id, clock, virtual_pacing=gateway is not None,
                                 target=target), clock, calendar,

@@ -1,8 +1,11 @@
 """A paper or live run: the engine driven by the live loop, trading through the IB adapter.
 
 Start-up (every start, including a restart with the same run id and journal):
-1. the journal's open orders of this run are handed to the adapter (``restore_orders``) before it connects, so
-   reconciliation adopts them by ``orderRef`` and nothing is sent again;
+1. the journal's orders of this run are handed to the adapter (``restore_orders``) before it connects, with the
+   highest IB order id the journal used (never handed out again); the reconciliation adopts the open ones by
+   ``orderRef`` (nothing is sent again) and closes, with the broker's status, those that expired, were cancelled or
+   filled while the runtime was down; one journalled as ``sending`` that the broker does not know is closed as
+   never sent (:meth:`LiveSession._settle_startup`);
 2. the ledger starts from the broker's account: cash and positions with their average cost;
 3. ``initialize`` runs, then the context saved in the journal is restored on top of it;
 4. the live loop resumes after the last event the previous start handled.
@@ -51,24 +54,30 @@ from runtime.core.calendar import TradingCalendar
 from runtime.core.ledger import _Pos
 from runtime.core.matching import Cancelled, Fill
 from runtime.core.metrics import Summary
-from runtime.core.orders import OrderKind, TimeInForce
+from runtime.core.orders import OrderKind, OrderStatus, TimeInForce
 from runtime.engine.clocks import Clock
 from runtime.engine.dispatch import BAR, BTS
 from runtime.engine.engine import Engine, OrderRecord, Phase
 from runtime.engine.live import LiveLoop
 from runtime.engine.results import ResultsRecorder, summary_of, write_results
 from runtime.engine.timeline import Timeline, build_timeline
-from runtime.errors import AlgorithmLoadError, AlgorithmRaisedError
-from runtime.journal import Journal
+from runtime.errors import AlgorithmLoadError, AlgorithmRaisedError, ConfigError
+from runtime.journal import SENDING, Journal
 from runtime.live.broker import WAKE, EngineBroker, EventInbox, SyncedIBBroker
 from runtime.live.feed import BrokerDispatcher, BrokerFeed
 from runtime.live.positions import AppliedSplit, Holding, PositionDifference, compare_positions, describe_ratio
+from runtime.live.watchdog import Watchdog
 
 log = logging.getLogger("ibalgo.live")
 order_log = logging.getLogger("ibalgo.orders")
 
 #: the context key under which the last handled event's time is saved (a restart resumes after it)
 RESUME_KEY = "_ibalgo_resume_ns"
+#: the context is saved at least this often (run clock), besides after each instant that placed or cancelled orders
+CONTEXT_SAVE_INTERVAL_NS = 60 * 1_000_000_000
+#: journal status -> the engine's order status (results built from the journal)
+_JOURNAL_STATUS = {"filled": OrderStatus.FILLED, "cancelled": OrderStatus.CANCELLED,
+                   "rejected": OrderStatus.REJECTED}
 
 
 @dataclass(frozen=True)
@@ -99,6 +108,8 @@ class LiveOptions:
     pipeline_data: str | None = None
     #: the point-in-time table of the pipelines' Fundamentals / DataSets
     fundamentals: str | None = None
+    #: seconds one call of algorithm code may run before the watchdog reports where it is stuck (0: no watchdog)
+    watchdog_s: float = 30.0
 
 
 @dataclass
@@ -219,23 +230,37 @@ class LiveSession:
         self.fills = 0
         self.broker_splits: list[AppliedSplit] = []
         self._reported_differences: set[tuple[int, int, int]] = set()
+        self._startup = False  # handling the start's reconciliation (see _settle_startup)
+        self._context_saved_ns = 0
+        self.watchdog: Watchdog | None = None
 
     # ---------------------------------------------------------------------------------------------- start-up
-    def _known_orders(self) -> list[KnownOrder]:
+    def _known_orders(self) -> tuple[list[KnownOrder], int]:
+        """Every order of this run in the journal (open ones to settle at the broker, closed ones so their
+        executions are not booked or counted again), and the highest IB order id the journal used (any run)."""
         out = []
-        for o in self.journal.orders(open_only=True):
+        highest = 0
+        for o in self.journal.orders():
+            if o.broker_id and o.broker_id.isdigit():
+                highest = max(highest, int(o.broker_id))
             if o.run_id != self.options.run_id:
                 continue
             asset = Asset(sid=o.sid, symbol=o.symbol)
-            out.append(KnownOrder(o.order_id, asset, o.amount, o.filled, int(o.broker_id or 0), False))
-        return out
+            filled = o.filled if o.amount >= 0 else -o.filled  # the journal keeps it unsigned; the tracker signed
+            out.append(KnownOrder(o.order_id, asset, o.amount, filled, int(o.broker_id or 0), o.is_final,
+                                  unconfirmed=o.status == SENDING))
+        return out, highest
 
     def start(self) -> None:
         """Connect, build the engine from the broker's account, run initialize and restore the saved context."""
         opts = self.options
-        known = self._known_orders()
+        known, highest = self._known_orders()
+        self.link.restore_with(known, highest)  # handed to the adapter before it connects and reconciles
         self.ib = self._connect_broker(self.inbox, self.link)
         self.link.attach(self.ib)
+        # what the reconciliation of this start reported: fills while away are already in the broker's account (the
+        # ledger starts from it), so they are journalled and booked on their orders but not added to the ledger
+        startup = self.inbox.drain()
         self.journal.start_run(opts.run_id, opts.algorithm, self.ib.account, opts.mode, self.clock.now_ns())
         self.ib.wait_account(20.0)
         now = self.clock.now_ns()
@@ -283,8 +308,9 @@ class LiveSession:
         engine.functions = load_algorithm(opts.algorithm, build_namespace(engine.api))
         engine.api.symbol_source = feed.add_symbol
         engine.run_initialize()
-        self._restore_orders(known)
-        saved = self.journal.load_context(lambda sid: engine.api.sid(int(sid)), opts.run_id)
+        self._restore_orders(sum(1 for k in known if not k.closed))
+        self._settle_startup(startup)
+        saved = self.journal.load_context(self._saved_asset, opts.run_id)
         if saved:
             self.last_event_ns = saved.pop(RESUME_KEY, None)
             for name, value in saved.items():
@@ -315,7 +341,43 @@ class LiveSession:
             log.info("starting positions from the broker: %s",
                      ", ".join(f"{p.asset.symbol} {p.amount:+g} @ {p.avg_cost:.2f}" for p in positions))
 
-    def _restore_orders(self, known: list[KnownOrder]) -> None:
+    def _saved_asset(self, sid: int) -> Asset:
+        """An asset the saved context names, by sid; one this algorithm does not know is a ConfigError with advice."""
+        engine = self.engine
+        assert engine is not None
+        try:
+            return engine.api.sid(int(sid))
+        except Exception as exc:
+            symbols = sorted({o.symbol for o in self.journal.orders() if o.sid == int(sid)})
+            name = f" ({', '.join(symbols)})" if symbols else ""
+            raise ConfigError(
+                f"the saved context of run {self.options.run_id!r} names the asset with sid {sid}{name}, which "
+                f"{Path(self.options.algorithm).name} does not use ({exc}). The algorithm was edited since the run "
+                "saved it: use symbol(...) for that asset in initialize again, or start a new run with another "
+                "--run-id (its context starts from initialize; positions and open orders at the broker stay).") \
+                from None
+
+    def _settle_startup(self, events: list[object]) -> None:
+        """The start's reconciliation events, once the journal's open orders are engine records: orders that
+        expired, were cancelled or filled while the runtime was down are closed with their status (the algorithm
+        sees them in ``get_order``, no longer in ``get_open_orders``); orders journalled as ``sending`` are settled
+        by orderRef (at the broker: adopted; not there: closed as never sent)."""
+        engine = self.engine
+        assert engine is not None
+        self._startup = True
+        try:
+            self.handle(events)
+        finally:
+            self._startup = False
+        for o in self.journal.orders(open_only=True):
+            if o.run_id != self.options.run_id or o.status != SENDING:
+                continue
+            if o.order_id in engine.open_order_ids:
+                self.journal.order_update(o.order_id, self.clock.now_ns(), status="submitted")
+                order_log.info("order %s was journalled as sending before the previous stop and is at the broker: "
+                               "adopted (IB id %s), not sent again", o.order_id[:8], o.broker_id)
+
+    def _restore_orders(self, known: int) -> None:
         """Engine records of the journal's open orders (the adapter adopts them by orderRef)."""
         assert self.engine is not None
         engine = self.engine
@@ -335,8 +397,8 @@ class LiveSession:
             engine.orders[o.order_id] = record
             engine.open_order_ids[o.order_id] = None
         if known:
-            order_log.info("%d open orders of this run from the journal: adopted by orderRef, not sent again",
-                           len(known))
+            order_log.info("%d open orders of this run from the journal: matched to the broker's by orderRef, not "
+                           "sent again", known)
 
     # ------------------------------------------------------------------------------------------------ events
     def sync(self) -> None:
@@ -349,9 +411,19 @@ class LiveSession:
         self.link.dirty = False
 
     def after_tick(self) -> None:
-        """Orders placed or cancelled at this instant reach the broker before the clock moves on."""
+        """Orders placed or cancelled at this instant reach the broker before the clock moves on; the context is
+        saved after an instant whose user calls placed or cancelled an order, and at least every
+        :data:`CONTEXT_SAVE_INTERVAL_NS` of the run's clock."""
+        engine = self.engine
         if self.link.dirty:
+            if engine is not None:
+                self.last_event_ns = engine.clock.now_ns  # a restart resumes after this instant
+            self.save_context()
             self.sync()
+        elif self.clock.now_ns() - self._context_saved_ns >= CONTEXT_SAVE_INTERVAL_NS:
+            if engine is not None:
+                self.last_event_ns = engine.clock.now_ns
+            self.save_context()
         self.handle_pending()
 
     def wait_for_broker(self) -> None:
@@ -376,7 +448,9 @@ class LiveSession:
                 engine.apply_broker_events([ev])
                 status = "cancelled" if isinstance(ev, Cancelled) else "rejected"
                 self.journal.order_update(ev.order_id, ev.time_ns, status=status, reason=ev.reason, defer=True)
-                order_log.info("order %s %s: %s", ev.order_id[:8], status, ev.reason)
+                (order_log.warning if self._startup else order_log.info)(
+                    "order %s %s%s: %s", ev.order_id[:8], status, " while the runtime was down" if self._startup
+                    else "", ev.reason)
             elif isinstance(ev, CommissionReported):
                 record = engine.orders.get(ev.order_id)
                 if record is None or not record.account or record.account == engine.ledger_account:
@@ -424,7 +498,7 @@ class LiveSession:
         record = engine.orders.get(fill.order_id)
         if record is not None:
             fill = dataclasses.replace(fill, asset=record.asset)  # the engine's asset (its sid)
-        engine.apply_broker_events([fill])
+        engine.apply_broker_events([fill], ledger=not self._startup)
         self.fills += 1
         status = "filled" if fill.order_done else "partially filled"
         self.journal.order_update(fill.order_id, fill.time_ns, status="filled" if fill.order_done else None,
@@ -544,15 +618,22 @@ class LiveSession:
         self.save_context()
         if engine.recorded:
             self.journal.add_records(engine.clock.now_ns, dict(engine.recorded))
+        recorder = self.recorder
+        if recorder is not None and recorder.sessions and recorder.sessions[-1] == session:
+            self.journal.save_session_row(self.options.run_id, session, int(self.calendar.closes[session]),
+                                          recorder.last_row())
 
     def save_context(self) -> None:
+        """Store the context's JSON-storable attributes, with the order updates not yet committed, in one
+        transaction (see :mod:`runtime.journal`)."""
         engine = self.engine
         if engine is None:
             return
         attributes = {k: v for k, v in vars(engine.context).items() if not k.startswith("_")}
         if self.last_event_ns is not None:
             attributes[RESUME_KEY] = int(self.last_event_ns)
-        skipped = self.journal.save_context(attributes, self.clock.now_ns(), self.options.run_id)
+        self._context_saved_ns = self.clock.now_ns()
+        skipped = self.journal.save_context(attributes, self._context_saved_ns, self.options.run_id)
         if skipped:
             log.debug("context values not saved (not JSON-storable): %s", ", ".join(skipped))
 
@@ -593,6 +674,8 @@ class LiveSession:
                 engine.on_session_end_hooks.append(lambda e, s: loop.stop("stop requested") if stop_after(e) else None)
             if on_loop is not None:
                 on_loop(loop)
+            self.watchdog = Watchdog(engine, self.options.watchdog_s, strict=self.options.strict)
+            self.watchdog.start()
             t1 = time.perf_counter()
             try:
                 loop.run()
@@ -604,20 +687,35 @@ class LiveSession:
                 reason = "the algorithm raised (--strict)"
             t2 = time.perf_counter()
         except BaseException:
+            self._stop_watchdog()
             self.close(cancel=False)
             raise
-        self.shutdown(reason or "stopped")
-        result = self._result(reason, {"start": t1 - t0, "loop": t2 - t1, "total": time.perf_counter() - t0})
+        self._stop_watchdog()
+        self.shutdown(reason or "stopped", keep_journal=True)
+        try:
+            result = self._result(reason, {"start": t1 - t0, "loop": t2 - t1, "total": time.perf_counter() - t0})
+        finally:
+            self.journal.close()
         if self.strict_error is not None:  # strict: the results are written, then the error is raised
             raise AlgorithmRaisedError(self.strict_error, result)
         return result
 
     def stop(self, reason: str) -> None:
-        """Thread-safe: ask the run to stop after the event being handled (Ctrl-C, SIGTERM)."""
+        """Thread-safe: ask the run to stop after the event being handled (Ctrl-C, SIGTERM). Algorithm code that has
+        been running for a second or more (stuck) is interrupted (see :mod:`runtime.live.watchdog`)."""
         if self.loop is not None:
             self.loop.stop(reason)
+        engine, watchdog = self.engine, self.watchdog
+        if engine is not None and watchdog is not None:
+            call = engine.user_call
+            if call is not None and time.monotonic() - call[1] >= min(1.0, watchdog.after_s or 1.0):
+                watchdog.interrupt(reason)
 
-    def shutdown(self, reason: str) -> None:
+    def _stop_watchdog(self) -> None:
+        if self.watchdog is not None:
+            self.watchdog.stop()
+
+    def shutdown(self, reason: str, keep_journal: bool = False) -> None:
         """Stop scheduling, keep or cancel open orders, save the context, disconnect."""
         engine = self.engine
         log.info("stopping: %s", reason)
@@ -635,9 +733,9 @@ class LiveSession:
                 log.info("%d open orders stay working at the broker (a restart adopts them)",
                          len(engine.open_order_ids))
             self.save_context()
-        self.close(cancel=False, reason=reason)
+        self.close(cancel=False, reason=reason, keep_journal=keep_journal)
 
-    def close(self, cancel: bool = False, reason: str = "error") -> None:
+    def close(self, cancel: bool = False, reason: str = "error", keep_journal: bool = False) -> None:
         if self.ib is not None:
             try:
                 self.ib.disconnect()
@@ -645,9 +743,83 @@ class LiveSession:
                 log.debug("disconnect failed", exc_info=True)
         try:
             self.journal.stop_run(self.options.run_id, reason, self.clock.now_ns())
-            self.journal.close()
+            if not keep_journal:
+                self.journal.close()
         except Exception:
-            pass
+            log.debug("could not record the stop in the journal", exc_info=True)
+
+    def _record_unfinished_session(self) -> None:
+        """The session the run stopped in (its end not reached) gets its row now, from the ledger as it is."""
+        engine, recorder = self.engine, self.recorder
+        assert engine is not None and recorder is not None
+        session = engine.clock.session
+        if session is None or session < engine.start_session or session in recorder.sessions:
+            return
+        if recorder.sessions and session < recorder.sessions[-1]:
+            return
+        recorder.on_session_end(engine, session)
+        try:
+            self.journal.save_session_row(self.options.run_id, session, int(self.calendar.closes[session]),
+                                          recorder.last_row())
+        except Exception:
+            log.debug("could not store the unfinished session's row", exc_info=True)
+
+    def _results_from_journal(self) -> None:
+        """The results cover the whole run id: sessions of earlier starts from the journal, and every session's
+        orders and fills from the journal's order and fill rows (each start's, and fills booked at a restart)."""
+        engine, recorder = self.engine, self.recorder
+        assert engine is not None and recorder is not None
+        run_id = self.options.run_id
+        orders = [o for o in self.journal.orders() if o.run_id == run_id]
+        assets: dict[int, Asset] = {}
+        for o in orders:
+            if o.sid not in assets:
+                try:
+                    assets[o.sid] = engine.api.sid(o.sid)
+                except Exception:
+                    assets[o.sid] = Asset(sid=o.sid, symbol=o.symbol)
+        ours = set(recorder.sessions)
+        first = min(ours) if ours else None
+        earlier = [(session, row) for session, _close, row in self.journal.session_rows(run_id)
+                   if session not in ours and (first is None or session < first)]
+        for _, row in earlier:
+            for sid in row["positions"][::4]:
+                sid = int(sid)
+                if sid not in assets:
+                    try:
+                        assets[sid] = engine.api.sid(sid)
+                    except Exception:
+                        assets[sid] = Asset(sid=sid, symbol=f"sid {sid}")
+        recorder.prepend_sessions(earlier, assets)
+        if not recorder.sessions:
+            return
+        closes = np.asarray([int(self.calendar.closes[s]) for s in recorder.sessions], dtype=np.int64)
+
+        def day_of(t: int) -> int:
+            return min(int(np.searchsorted(closes, t, side="left")), len(closes) - 1)
+
+        from runtime.core.ledger import Transaction
+        from runtime.engine.results import _order_state
+
+        by_id = {o.order_id: o for o in orders}
+        day_orders: list[list[tuple]] = [[] for _ in closes]
+        for o in orders:
+            live = engine.orders.get(o.order_id)
+            if live is None:
+                live = OrderRecord(o.order_id, assets[o.sid], o.amount, OrderKind(o.kind), o.limit_price,
+                                   o.stop_price, TimeInForce(o.tif), o.created_ns, o.created_ns, filled=o.filled,
+                                   commission=o.commission, broker_id=o.broker_id)
+                live.status = _JOURNAL_STATUS.get(o.status, OrderStatus.OPEN)
+                live.reason = o.reason
+            day_orders[day_of(o.created_ns)].append(_order_state(live))
+        day_txns: list[list[Transaction]] = [[] for _ in closes]
+        for _exec_id, order_id, amount, price, commission, time_ns in self.journal.fills():
+            o = by_id.get(order_id)
+            if o is None:
+                continue
+            day_txns[day_of(time_ns)].append(Transaction(assets[o.sid], int(amount), float(price),
+                                                         float(commission), int(time_ns), order_id))
+        recorder.set_activity(day_orders, day_txns)
 
     def _write_accounts(self, output: Path) -> list[Path]:
         """Several accounts (IBridgePy's ACCOUNT_CODE list): accounts.json, each account's values and positions."""
@@ -663,6 +835,8 @@ class LiveSession:
     def _result(self, reason: str | None, timings: dict[str, float]) -> LiveResult:
         engine, recorder = self.engine, self.recorder
         assert engine is not None and recorder is not None
+        self._record_unfinished_session()
+        self._results_from_journal()
         perf = recorder.frame(self.calendar)
         if engine.functions.analyze is not None:
             engine.call_user(Phase.ANALYZE, engine.functions.analyze, engine.context, perf)

@@ -384,9 +384,16 @@ class IBBroker:
         return out
 
     # ============================================================================================== orders
-    def restore_orders(self, known: Iterable[KnownOrder]) -> None:
-        """Orders of this run the engine already knows (from its journal); call before :meth:`connect`."""
+    def restore_orders(self, known: Iterable[KnownOrder], highest_ib_id: int = 0) -> None:
+        """Orders of this run the engine already knows (from its journal); call before :meth:`connect`.
+
+        Open ones are matched to TWS's by orderRef at the reconciliation (and closed with their reason when TWS no
+        longer works them); closed ones keep their executions from being booked or counted again. IB order ids at
+        or below ``highest_ib_id`` (the highest the journal used) are never handed out again.
+        """
         self.orders.restore(known, lambda oid: order_ref(self.run_id, oid))
+        if highest_ib_id:
+            self.conn.reserve_order_ids_through(highest_ib_id)
 
     def _contract_for(self, asset: Asset) -> Any:
         if not asset.con_id and asset.sec_type is not SecType.STOCK:

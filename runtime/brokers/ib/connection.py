@@ -32,7 +32,7 @@ from runtime.brokers.ib.errors import (
 from runtime.brokers.ib.events import ConnectionState
 from runtime.brokers.ib.pacing import DEFAULT_RATE, TokenBucket
 from runtime.brokers.ib.worker import Worker
-from runtime.core.ib_mapping import default_ports_text
+from runtime.core.ib_mapping import default_ports_text, mask_accounts
 from runtime.errors import NotConnectedError
 
 log = logging.getLogger(__name__)
@@ -190,6 +190,12 @@ class IBConnection:
             self.next_order_id += 1
             return oid
 
+    def reserve_order_ids_through(self, used: int) -> None:
+        """Never hand out an IB order id at or below ``used`` (the highest id a journal of this account used: an
+        id taken and journalled before a crash may never have reached TWS, so TWS's nextValidId can repeat it)."""
+        with self._lock:
+            self.next_order_id = max(self.next_order_id, used + 1)
+
     # ------------------------------------------------------------------------------------------- handshake
     def _open(self) -> None:
         cfg = self.config
@@ -237,7 +243,7 @@ class IBConnection:
             self._ib_lost_at = None
             self._set_state(ConnectionState.CONNECTED)
         log.info("connected to %s:%d as client %d (server version %s, accounts %s)", cfg.host, cfg.port,
-                 cfg.client_id, self.server_version, ",".join(accounts))
+                 cfg.client_id, self.server_version, mask_accounts(accounts))
 
     def _refused(self, hs: _Handshake) -> IBConnectError:
         cfg = self.config

@@ -15,6 +15,7 @@ no volume (IB sends -1, kept as NaN).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -78,6 +79,12 @@ class HistoryBars:
         return session_end_labels(self.dates, calendar.sessions, calendar.closes)
 
 
+log = logging.getLogger(__name__)
+
+#: how long a history request waits after IB's pacing violation it did not cause (identical-request window + margin)
+PACING_RETRY_S = 15.5
+
+
 class HistoryService:
     """reqHistoricalData with IB's pacing respected (requests wait their turn) and a cache per bar."""
 
@@ -136,7 +143,20 @@ class HistoryService:
             self.waited_s += wait
             self._sleep(wait)
         self.requests += 1
-        rows = self._fetch(asset, end, duration, size, what, use_rth, max(deadline - time.monotonic(), 1.0))
+        try:
+            rows = self._fetch(asset, end, duration, size, what, use_rth, max(deadline - time.monotonic(), 1.0))
+        except HistoricalDataError as exc:
+            # a pacing violation this process did not cause: the same request from a run started moments ago (a
+            # quick restart's preload) counts at IB for 15 s. Wait it out once, when the request's time allows
+            if exc.code != 162 or "pacing violation" not in (exc.text or str(exc)) or \
+                    time.monotonic() + PACING_RETRY_S > deadline:
+                raise
+            log.info("history for %s: IB's pacing rule (an identical request within 15 s, e.g. by the run before a "
+                     "restart): asking again in %.0f s", asset.symbol, PACING_RETRY_S)
+            self.waited_s += PACING_RETRY_S
+            self._sleep(PACING_RETRY_S)
+            self.requests += 1
+            rows = self._fetch(asset, end, duration, size, what, use_rth, max(deadline - time.monotonic(), 1.0))
         lot = self._lot_for(asset) if what in ("TRADES", "ADJUSTED_LAST") else 1
         result = self._to_bars(asset, size, seconds, rows, lot, now)
         with self._lock:

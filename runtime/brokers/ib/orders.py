@@ -31,6 +31,9 @@ from runtime.core.orders import OrderStatus
 
 #: Errors naming an order that mean the cancel request failed, not the order.
 CANCEL_REFUSALS = frozenset({161, 10147, 10148})
+#: Why an order journalled as ``sending`` that the broker does not know is closed after a restart.
+NEVER_SENT = ("never sent: the runtime stopped after journalling this order and before it reached the broker "
+              "(the broker has no order with its orderRef); it is closed, not sent again: order again if still wanted")
 #: Order-range codes that are warnings about a live order, not its end.
 ORDER_WARNINGS = frozenset({399, 2109, 2137})
 
@@ -45,6 +48,9 @@ class KnownOrder:
     filled: int = 0
     ib_order_id: int = 0
     closed: bool = False
+    #: journalled as ``sending``: the process may have died before it reached the socket (settled by orderRef at the
+    #: reconciliation: at the broker, adopted; not there, closed as never sent)
+    unconfirmed: bool = False
 
 
 @dataclass
@@ -69,6 +75,7 @@ class TrackedOrder:
     spec: object = None  # the last OrderSpec sent (for modifications)
     contract: object = None
     sent_ns: int | None = None  # None: not sent by this process (restored from the journal or adopted)
+    unconfirmed: bool = False  # restored as ``sending``: not yet seen at the broker
 
 
 @dataclass
@@ -127,7 +134,7 @@ class OrderTracker:
                 if k.order_id in self._by_id:
                     continue
                 o = TrackedOrder(k.order_id, k.asset, k.amount, k.ib_order_id, ref_for(k.order_id), filled=k.filled,
-                                 closed=k.closed)
+                                 closed=k.closed, unconfirmed=k.unconfirmed and not k.closed)
                 self._by_id[k.order_id] = o
                 if k.ib_order_id:
                     self._by_ib[k.ib_order_id] = o
@@ -165,6 +172,7 @@ class OrderTracker:
         if parsed is not None and parsed[0] == self.run_id:
             o = self._by_id.get(parsed[1])
             if o is not None:
+                o.unconfirmed = False  # the broker has it
                 if ib_order_id and o.ib_order_id != ib_order_id:
                     self._by_ib.pop(o.ib_order_id, None)
                     o.ib_order_id = ib_order_id
@@ -361,8 +369,9 @@ class OrderTracker:
     def close_missing(self, open_ib_ids: set[int], completed: dict[str, OpenOrderInfo], now_ns: int) -> int:
         """After reconciliation: orders neither open at TWS nor finished by a fill are closed with a reason.
 
-        ``completed`` maps runtime order ids to completedOrder records (their final IB status). Returns how many
-        orders were closed.
+        ``completed`` maps runtime order ids to completedOrder records (their final IB status). An order restored
+        as ``sending`` (journalled, then the process died) that the broker does not know at all was never sent: it
+        is closed as cancelled with that reason. Returns how many orders were closed.
         """
         closed = 0
         with self._lock:
@@ -376,7 +385,10 @@ class OrderTracker:
                     continue  # its executions tell the rest
                 o.closed = True
                 closed += 1
-                if st is OrderStatus.REJECTED:
+                if o.unconfirmed and info is None:
+                    o.status = OrderStatus.CANCELLED
+                    self._out(o, Cancelled(o.order_id, o.asset, now_ns, NEVER_SENT))
+                elif st is OrderStatus.REJECTED:
                     o.status = st
                     self._out(o, OrderRejected(o.order_id, o.asset, now_ns, o.last_error or
                                                f"rejected while disconnected ({status})", o.last_code))
