@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from runtime.algorithm.frames import AlgoFrame, AlgoSeries
+from runtime.algorithm.legacy import LegacyBar
 from runtime.core.assets import Asset, SecType
 from runtime.data.portal import ALL_FIELDS, Columns, DataPortal, Frame
 from runtime.errors import HistoryError
@@ -392,6 +393,17 @@ class BarData:
     def current_session(self) -> pd.Timestamp:
         """The label of the current session."""
         return self._portal.daily.bars.calendar.session_label(self._clock.session)
+
+    # ------------------------------------------------------------------------------------------------- legacy
+    def __getitem__(self, asset: object) -> LegacyBar:
+        """Quantopian's pre-2016 ``data[asset].price`` / ``.mavg(n)`` / ``.returns()``... (see
+        :class:`~runtime.algorithm.legacy.LegacyBar`); today: ``data.current(asset, 'price')``."""
+        return LegacyBar(self, self._lookup(asset).assets[0] if not isinstance(asset, Asset) else asset)
+
+    def __contains__(self, asset: object) -> bool:
+        """Quantopian's pre-2016 ``asset in data``: the data holds the asset and it has a price now."""
+        hit = self._lookup(asset)
+        return bool(hit.columns.cols[0] >= 0 and not np.isnan(self.values_now(hit.columns.cols, "price")[0]))
 
     def __repr__(self) -> str:
         return f"BarData({self.current_dt})"

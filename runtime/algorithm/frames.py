@@ -25,8 +25,32 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from runtime.errors import LegacyAttributeError
+
 #: inferred index types on which an integer key is a label, never a position (pandas' own rule)
 _LABEL_TYPES = frozenset({"integer", "mixed-integer", "floating", "complex", "mixed-integer-float"})
+
+
+#: pandas 0.18 names Quantopian-era code uses that pandas removed -> today's form
+_REMOVED = {
+    "ix": ".ix was removed from pandas: use .loc[...] for labels or .iloc[...] for positions",
+    "iteritems": ".iteritems() was removed from pandas: use .items()",
+    "as_matrix": ".as_matrix() was removed from pandas: use .to_numpy()",
+    "sort": ".sort(...) was removed from pandas: use .sort_values(...) (or .sort_index())",
+    "order": ".order() was removed from pandas: use .sort_values()",
+    "valid": ".valid() was removed from pandas: use .dropna()",
+    "get_value": ".get_value(row, col) was removed from pandas: use .at[row, col]",
+    "set_value": ".set_value(row, col, v) was removed from pandas: use .at[row, col] = v",
+    "irow": ".irow(i) was removed from pandas: use .iloc[i]",
+    "icol": ".icol(i) was removed from pandas: use .iloc[:, i]",
+    "convert_objects": ".convert_objects() was removed from pandas: use .infer_objects() or pd.to_numeric",
+}
+
+
+def _removed(obj: object, name: str) -> None:
+    why = _REMOVED.get(name)
+    if why is not None:
+        raise LegacyAttributeError(why)
 
 
 def _positional_index(index: pd.Index) -> bool:
@@ -67,6 +91,10 @@ class AlgoSeries(pd.Series):
             return self.iloc[key]
         return super().__getitem__(key)
 
+    def __getattr__(self, name: str) -> Any:
+        _removed(self, name)
+        return super().__getattr__(name)
+
     def __setitem__(self, key: Any, value: Any) -> None:
         if (_is_int(key) or (type(key) is slice and _int_slice(key))) and _positional_index(self.index):
             self.iloc[key] = value
@@ -84,6 +112,10 @@ class AlgoFrame(pd.DataFrame):
     @property
     def _constructor_sliced(self) -> type[AlgoSeries]:
         return AlgoSeries
+
+    def __getattr__(self, name: str) -> Any:
+        _removed(self, name)
+        return super().__getattr__(name)
 
 
 def for_algorithm(obj: Any) -> Any:
