@@ -91,6 +91,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--strict", action="store_true", default=None, help="stop at the first algorithm exception")
     run.add_argument("--log-level", dest="log_level", help="DEBUG, INFO, WARNING or ERROR (default: LOG_LEVEL)")
     run.add_argument("--settings", help="settings file to read instead of ./settings.py")
+    sub.add_parser("port", help="convert a Quantopian-era (Python 2) file to Python 3 and today's API: "
+                   "ibalgo port OLD.py -o NEW.py", add_help=False)
     gw = sub.add_parser("gateway", help="run the simulated IB Gateway", add_help=False)
     gw.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
@@ -226,6 +228,10 @@ def main(argv: list[str] | None = None) -> int:
         from runtime.gateway import run_gateway
 
         return int(run_gateway(argv[1:]) or 0)
+    if argv and argv[0] == "port":  # a source converter with options of its own
+        from runtime.port import main as port_main
+
+        return port_main(argv[1:])
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
