@@ -197,9 +197,9 @@ def port_source(source: str) -> PortResult:
                 _port_old_bar(toks, i, edits, span)
             elif name in ("pd", "pandas") and not after_dot and nxt is not None and nxt.string == ".":
                 _port_pandas(toks, i, edits, span, notes)
-            elif name in _MANUAL and (after_dot or name not in ("has_key", "ix")):
-                if name != "history" or (not after_dot and nxt is not None and nxt.string == "("):
-                    notes.append(f"{t.start[0]}: {_MANUAL[name]}")
+            elif name in _MANUAL and (after_dot or name not in ("has_key", "ix")) and (
+                    name != "history" or (not after_dot and nxt is not None and nxt.string == "(")):
+                notes.append(f"{t.start[0]}: {_MANUAL[name]}")
         prev = t
     new = edits.apply()
     try:
