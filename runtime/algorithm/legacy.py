@@ -73,6 +73,7 @@ UNSUPPORTED_NAMES: dict[str, str] = {
     "continuous_future": "continuous futures are not supported: trade a contract the data holds, e.g. "
                          "superSymbol(secType='FUT', symbol='ES', exchange='CME', expiry='201212')",
     "sid_universe": _UNIVERSE,
+    "universe": "Quantopian removed the universe module in 2015: " + _UNIVERSE,
     "get_open_positions": "use context.portfolio.positions (a mapping asset -> Position)",
     # Python 2 names
     "xrange": "it is Python 2: use range(...) (or convert the whole file with ibalgo port)",
@@ -215,7 +216,7 @@ def removed_pandas_module(name: str) -> str | None:
 # ------------------------------------------------------------------------------------------------- Python 2
 _PY2_MESSAGES = ("Missing parentheses in call to 'print'", "Missing parentheses in call to 'exec'",
                  "multiple exception types must be parenthesized", "leading zeros in decimal integer literals")
-_PY2_LINES = re.compile(r"^\s*(print\s+[^(=\s]|print\s*$|print\s*>>|exec\s+['\"]|raise\s+\w+\s*,)|<>|\bur['\"]|`")
+_PY2_LINES = re.compile(r"^\s*(print\s+[^(=\s]|print\s*$|print\s*>>|exec\s+['\"]|raise\s+\w+\s*,)|<>|\bur['\"]|`|\b\d+[lL]\b")
 
 
 def python2_hint(source: str, exc: SyntaxError) -> bool:
