@@ -216,7 +216,8 @@ def removed_pandas_module(name: str) -> str | None:
 # ------------------------------------------------------------------------------------------------- Python 2
 _PY2_MESSAGES = ("Missing parentheses in call to 'print'", "Missing parentheses in call to 'exec'",
                  "multiple exception types must be parenthesized", "leading zeros in decimal integer literals")
-_PY2_LINES = re.compile(r"^\s*(print\s+[^(=\s]|print\s*$|print\s*>>|exec\s+['\"]|raise\s+\w+\s*,)|<>|\bur['\"]|`|\b\d+[lL]\b")
+_PY2_LINES = re.compile(
+    r"^\s*(print\s+[^(=\s]|print\s*$|print\s*>>|exec\s+['\"]|raise\s+\w+\s*,)|<>|\bur['\"]|`|\b\d+[lL]\b")
 
 
 def python2_hint(source: str, exc: SyntaxError) -> bool:
