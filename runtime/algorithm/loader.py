@@ -94,6 +94,8 @@ _KNOWN_MISSING: dict[str, dict[str, str]] = {
                                      "capital on the command line (--start, --end, --capital)"},
 }
 
+_KNOWN_MISSING["quantopian.algorithm"] = _KNOWN_MISSING["zipline.api"]
+
 #: zipline and quantopian modules that exist only to answer with the messages above (and their parents)
 _MESSAGE_ONLY = ("zipline.utils.tradingcalendar", "zipline.utils.factory", "zipline.finance.blotter",
                  "zipline.finance.trading")
