@@ -228,6 +228,8 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     up.add_argument("--client-id", dest="client_id", type=int, default=None, help="API client id (default 1)")
     up.add_argument("--account", default=None, help="account code (default: the only managed account)")
     up.add_argument("--log-level", dest="log_level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    sub.add_parser("port", help="convert a Quantopian-era (Python 2) file to Python 3 and today's API: "
+                   "ibalgo port OLD.py -o NEW.py", add_help=False)
     gw = sub.add_parser("gateway", help="run the simulated IB Gateway", add_help=False)
     gw.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
@@ -593,6 +595,10 @@ def main(argv: list[str] | None = None) -> int:
         from runtime.gateway import run_gateway
 
         return int(run_gateway(argv[1:]) or 0)
+    if argv and argv[0] == "port":  # a source converter with options of its own
+        from runtime.port import main as port_main
+
+        return port_main(argv[1:])
     parser = _parser(argv)
     args = parser.parse_args(argv)
     if args.command is None:

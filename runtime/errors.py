@@ -77,6 +77,21 @@ class NotAvailableError(AlgorithmApiError, NotImplementedError):
     """An IBridgePy function this version does not offer; the message says what to use instead."""
 
 
+class LegacyApiError(AlgorithmApiError):
+    """A Quantopian-era or Python 2 form this runtime does not run (``set_universe``, ``xrange``...); the message
+    names today's form."""
+
+
+class LegacyAttributeError(LegacyApiError, AttributeError):
+    """An attribute that Quantopian-era code used and that no longer exists (``.ix``, ``.iteritems()``); the message
+    names today's form. An AttributeError, so ``hasattr`` answers False."""
+
+
+class UnsupportedNameError(AlgorithmApiError, ImportError):
+    """A ``quantopian``/``zipline`` name (or one pandas removed) that the runtime does not offer, imported or read by
+    an algorithm file; the message names it and says what to use."""
+
+
 class NotConnectedError(IbAlgoError):
     """The broker connection is down; the request was not sent (nothing was queued silently)."""
 

@@ -129,7 +129,9 @@ def test_zipline_and_quantopian_imports_without_zipline(algo_runner) -> None:
         ("from zipline.pipeline.factors import Aroon", "zipline.pipeline.factors.Aroon is not supported"),
         ("from quantopian.pipeline.data import Fundamentals", "FUNDAMENTALS_FILE"),
         ("from quantopian.research import run_pipeline", "notebook API"),
-        ("from zipline.data import bundles", "not provided by this runtime"),
+        ("from zipline.data import bundles", "zipline.data is not supported"),
+        ("from zipline.finance.blotter import Blotter", "zipline.finance.blotter.Blotter is not supported"),
+        ("from zipline.api import no_such_name", "zipline.api.no_such_name is not supported"),
     ],
 )
 def test_unsupported_imports_give_a_clear_error(algo_runner, tmp_path, line: str, expected: str) -> None:

@@ -20,6 +20,7 @@ import pytest
 from algo_harness import run_data, write_algo
 
 from runtime.algorithm.bardata import BarData, SimTime, _build_frame
+from runtime.algorithm.frames import AlgoFrame
 from runtime.data.portal import Columns, DataPortal
 from runtime.engine.backtest import run_backtest
 from runtime.engine.engine import new_order_id
@@ -84,15 +85,16 @@ def test_frame_builder_equals_the_constructor(order: str) -> None:
     values = np.asarray(np.random.default_rng(3).normal(size=(7, 3)), order=order)
     index = pd.date_range("2012-01-02", periods=7)
     columns = pd.Index(["x", "y", "z"], dtype=object)
-    want = pd.DataFrame(values, index=index, columns=columns, copy=False)
+    want = AlgoFrame(values, index=index, columns=columns, copy=False)
     got = _build_frame(values, index, columns)
+    assert type(got) is AlgoFrame
     pd.testing.assert_frame_equal(got, want)
     assert got.index is want.index and got.columns is want.columns
     assert np.shares_memory(got.to_numpy(), values)
     assert same(got.to_numpy(), want.to_numpy())
     ints = np.arange(6).reshape(3, 2)
     pd.testing.assert_frame_equal(_build_frame(ints, index[:3], columns[:2]),
-                                  pd.DataFrame(ints, index=index[:3], columns=columns[:2]))
+                                  AlgoFrame(ints, index=index[:3], columns=columns[:2]))
 
 
 def test_a_list_passed_again_after_it_changed_is_looked_up_afresh(portal) -> None:

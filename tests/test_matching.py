@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from runtime.core.assets import Asset
-from runtime.core.costs import FixedBasisPointsSlippage, NoCommission, NoSlippage, PerShare
+from runtime.core.costs import FixedBasisPointsSlippage, NoCommission, NoSlippage, PerShare, VolumeShareSlippage
 from runtime.core.matching import BarQuote, Cancelled, Fill, MatchingEngine, WorkingOrder
 from runtime.core.orders import OrderKind, OrderStatus, TimeInForce
 
@@ -103,6 +103,23 @@ def test_limit_fill_never_worse_than_the_limit() -> None:
     m.submit(order(amount=100, kind=OrderKind.LIMIT, limit=10.0))
     (f,) = fills(m.on_bar(ASSET, bar(10.0, 1)))
     assert f.price == 10.0
+
+
+@pytest.mark.parametrize("direction", [1, -1])
+def test_volume_share_limit_order_waits_when_the_impacted_price_is_beyond_the_limit(direction: int) -> None:
+    """zipline's VolumeShareSlippage: no fill in a bar where the impacted price is worse than the limit (the order
+    waits and takes none of the bar's volume); a later bar that allows it fills at the impacted price."""
+    m = engine(VolumeShareSlippage(volume_limit=0.25, price_impact=0.1))
+    m.submit(order("lim", amount=100 * direction, kind=OrderKind.LIMIT, limit=10.0))
+    m.submit(order("mkt", amount=100 * direction))
+    # 100 of 1000 shares: impact 0.1 * 0.1**2 * 10.0 = 0.01 against the trader, beyond the 10.0 limit
+    events = fills(m.on_bar(ASSET, bar(10.0, 1, volume=1000)))
+    assert [(f.order_id, f.amount) for f in events] == [("mkt", 100 * direction)]
+    assert events[0].price == pytest.approx(10.0 + 0.01 * direction)  # the volume share the limit order did not use
+    assert m.get("lim").filled == 0
+    close = 10.0 - 0.02 * direction
+    (f,) = fills(m.on_bar(ASSET, bar(close, 2, volume=1000)))
+    assert f.order_id == "lim" and f.price == pytest.approx(close + 0.1 * 0.1**2 * close * direction)
 
 
 def test_volume_limit_partial_fills_carry_over() -> None:

@@ -139,6 +139,7 @@ class AlgorithmAPI(IBridgePyHelpers):
             "show_real_time_price", "cancel_all_orders", "close_all_positions", "end",
             "order_optimal_portfolio", "fetch_csv",
             "attach_pipeline", "pipeline_output",
+            "history", "future_symbol",
         }
     ) | IBridgePyHelpers.helper_names
 
@@ -155,6 +156,8 @@ class AlgorithmAPI(IBridgePyHelpers):
         self.fetched: FetchedData | None = None
         #: the attached pipelines (over the data portal's daily bars unless a run configures another store)
         self.pipelines = PipelineHost(lambda: engine.portal.daily.bars, live=engine.mode != "backtest")
+        #: every asset symbol()/symbols()/sid() returned, in first-lookup order (the old history() covers them)
+        self._referenced: dict[int, Asset] = {}
 
     # ------------------------------------------------------------------------------------------------ assets
     def resolve_asset(self, value: object) -> Asset:
@@ -174,7 +177,9 @@ class AlgorithmAPI(IBridgePyHelpers):
         if not isinstance(symbol_str, str):
             raise AlgorithmApiError(f"symbol() takes a ticker string, got {symbol_str!r}")
         try:
-            return self._finder.lookup_symbol(symbol_str)
+            asset = self._finder.lookup_symbol(symbol_str)
+            self._referenced.setdefault(asset.sid, asset)
+            return asset
         except SymbolNotFound as exc:
             if self.symbol_source is not None:
                 return self._add_from_source(symbol_str)
@@ -201,9 +206,36 @@ class AlgorithmAPI(IBridgePyHelpers):
     def sid(self, sid: int) -> Asset:
         """The asset with a security id (the bundled tickers keep Quantopian's: ``sid(24)`` is AAPL)."""
         try:
-            return self._finder.retrieve_asset(sid)
+            asset = self._finder.retrieve_asset(sid)
+            self._referenced.setdefault(asset.sid, asset)
+            return asset
         except SidNotFound:
             raise SymbolNotFoundError(f"no asset with sid {sid}; known: {list(self._finder.sids)}") from None
+
+    def history(self, bar_count: int, frequency: str = "1d", field: str = "price", ffill: bool = True) -> Any:
+        """Quantopian's pre-2016 ``history(bar_count, frequency, field)``: a DataFrame (bars x assets) of every asset
+        looked up so far with ``symbol``/``symbols``/``sid``. Today's form is
+        ``data.history(context.assets, field, bar_count, frequency)``, which names its assets."""
+        assets = list(self._referenced.values())
+        if not assets:
+            raise AlgorithmApiError("history(bar_count, frequency, field) covers the assets looked up with symbol() "
+                                    "or sid(), and there are none yet: use data.history(assets, field, bar_count, "
+                                    "frequency)")
+        return self._engine.data.history(assets, field, bar_count, frequency)
+
+    def future_symbol(self, symbol: str) -> Asset:
+        """zipline's ``future_symbol('ESZ12')``: the futures contract of that symbol when the data holds it (load
+        futures data, see the README); otherwise an error naming ``superSymbol(secType='FUT', ...)``."""
+        try:
+            asset = self._finder.lookup_symbol(symbol)
+        except SymbolNotFound:
+            asset = None
+        if asset is None or asset.sec_type.value != "FUT":
+            raise SymbolNotFoundError(
+                f"future_symbol({symbol!r}): the data holds no futures contract {symbol!r}; load futures data and use "
+                "superSymbol(secType='FUT', symbol=ROOT, exchange=..., expiry='YYYYMM')"
+            )
+        return asset
 
     def set_symbol_lookup_date(self, dt: object) -> None:
         """Accepted for compatibility; symbols resolve against the loaded data."""

@@ -12,7 +12,13 @@ history([assets])  DataFrame (bars x assets)   DataFrame, (date, asset) MultiInd
 =================  ==========================  ====================================================
 
 Daily history is indexed by session labels, minute history by UTC minute-end timestamps. In minute mode, a '1d'
-history's last row is today's partial bar. Prices are split-adjusted as of the current simulation time.
+history's last row is today's partial bar. Prices are split-adjusted as of the current simulation time and, for
+equities, rounded to 3 decimals as zipline rounds its history windows (the partial bar of today is not rounded,
+as in zipline).
+
+Every Series and DataFrame returned is an :class:`~runtime.algorithm.frames.AlgoSeries` /
+:class:`~runtime.algorithm.frames.AlgoFrame`: integer keys on their datetime index are positions, as on Quantopian
+(``prices[-1]``, ``hist[-2]``), under pandas 2 and 3.
 """
 
 from __future__ import annotations
@@ -25,8 +31,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from runtime.core.assets import Asset
-from runtime.data.portal import ALL_FIELDS, Columns, DataPortal
+from runtime.algorithm.frames import AlgoFrame, AlgoSeries
+from runtime.algorithm.legacy import LegacyBar
+from runtime.core.assets import Asset, SecType
+from runtime.data.portal import ALL_FIELDS, Columns, DataPortal, Frame
 from runtime.errors import HistoryError
 
 #: data.current's quote fields (IB's streaming quote in paper and live runs; the trade bars in backtests)
@@ -36,6 +44,8 @@ _NAT = np.iinfo(np.int64).min
 _FREQUENCIES = {"1d": "1d", "daily": "1d", "1m": "1m", "minute": "1m"}
 _MEMO_LIMIT = 64
 _LOOKUP_LIMIT = 4096
+#: decimals of zipline's history windows for equities (its DEFAULT_ASSET_PRICE_DECIMALS)
+_EQUITY_DECIMALS = 3
 
 
 @dataclass
@@ -59,22 +69,57 @@ class _Lookup:
     many: bool
     columns: Columns
     index: pd.Index | None = None
+    #: whether each asset is an equity (zipline rounds equities' history windows to 3 decimals)
+    equity: np.ndarray | None = None
+    #: per (frame, field): the frame and the positions of the columns whose windows need rounding
+    to_round: dict[str, tuple[Frame, np.ndarray]] | None = None
+
+    @classmethod
+    def of(cls, assets: list[Asset], many: bool, columns: Columns) -> _Lookup:
+        equity = np.fromiter((a.sec_type is SecType.STOCK for a in assets), dtype=bool, count=len(assets))
+        return cls(assets, many, columns, equity=equity, to_round={})
+
+    def rounded(self, values: np.ndarray, field: str, frame: Frame, always: bool = False) -> np.ndarray:
+        """``values`` (a window of ``field`` from ``frame``, rows x these assets) with the equities' columns rounded
+        to 3 decimals as zipline rounds history windows. Columns whose windows are already rounded (no price
+        adjustments, prices with at most 3 decimals) are left as they are unless ``always``; the input is never
+        written to (it may be a view of the store)."""
+        if field == "volume":
+            return values
+        if always:
+            positions = np.flatnonzero(self.equity)
+        else:
+            assert self.to_round is not None and self.equity is not None
+            known = self.to_round.get(field)
+            if known is not None and known[0] is frame:
+                positions = known[1]
+            else:
+                exact = frame.exact_at(field, _EQUITY_DECIMALS)[self.columns.safe] | self.columns.missing
+                positions = np.flatnonzero(self.equity & ~exact)
+                self.to_round[field] = (frame, positions)
+        if not len(positions):
+            return values
+        if len(positions) == values.shape[1]:
+            return values.round(_EQUITY_DECIMALS)
+        out = values.copy()
+        out[:, positions] = values[:, positions].round(_EQUITY_DECIMALS)
+        return out
 
 
 def _frame_builder() -> Callable[[np.ndarray, pd.Index, pd.Index], pd.DataFrame]:
-    """A function ``(values, index, columns) -> DataFrame`` equal to ``pd.DataFrame(values, index=index,
+    """A function ``(values, index, columns) -> AlgoFrame`` equal to ``AlgoFrame(values, index=index,
     columns=columns, copy=False)`` for a 2-d float array, skipping the constructor's argument inspection (~4 us a
     call) when the installed pandas allows it; checked against the constructor once, else the constructor is used."""
 
     def plain(values: np.ndarray, index: pd.Index, columns: pd.Index) -> pd.DataFrame:
-        return pd.DataFrame(values, index=index, columns=columns, copy=False)
+        return AlgoFrame(values, index=index, columns=columns, copy=False)
 
     try:
         from pandas._libs.internals import BlockPlacement
         from pandas.core.internals import BlockManager
         from pandas.core.internals.blocks import new_block_2d
 
-        from_mgr = pd.DataFrame._from_mgr
+        from_mgr = AlgoFrame._from_mgr
         placements: dict[int, BlockPlacement] = {}
 
         def fast(values: np.ndarray, index: pd.Index, columns: pd.Index) -> pd.DataFrame:
@@ -129,7 +174,9 @@ class BarData:
         self._frequency = frequency
         self._resolve = resolve
         self._restricted = restricted
-        self._lookup_cache: dict[tuple[int, ...], _Lookup] = {}
+        #: a single asset's sid (int) or a list's sids (tuple) -> lookup: a single asset and a one-element list
+        #: differ (a scalar / Series result against a Series / DataFrame)
+        self._lookup_cache: dict[int | tuple[int, ...], _Lookup] = {}
         #: id(argument) -> (argument, its items when it is a list, lookup): the same list or tuple passed again
         self._memo: dict[int, tuple[object, tuple | None, _Lookup]] = {}
         #: columns loaded by fetch_csv (runtime.algorithm.fetcher.FetchedData), None without a fetch
@@ -166,8 +213,9 @@ class BarData:
         memo = self._memo.get(id(assets))
         if memo is not None and memo[0] is assets and (memo[1] is None or memo[1] == tuple(assets)):  # type: ignore
             return memo[2]
+        key: int | tuple[int, ...]
         if isinstance(assets, Asset):
-            key: tuple[int, ...] = (assets.sid,)
+            key = assets.sid
             many = False
         elif _is_listlike(assets):
             try:
@@ -176,12 +224,12 @@ class BarData:
                 key = tuple(self._resolve(a).sid for a in assets)  # type: ignore[union-attr]
             many = True
         else:
-            key = (self._resolve(assets).sid,)
+            key = self._resolve(assets).sid
             many = False
         hit = self._lookup_cache.get(key)
         if hit is None:
             asset_list = [self._resolve(a) for a in assets] if many else [self._resolve(assets)]  # type: ignore
-            hit = _Lookup(asset_list, many, Columns.of(self._portal.columns(asset_list)))
+            hit = _Lookup.of(asset_list, many, Columns.of(self._portal.columns(asset_list)))
             if len(self._lookup_cache) < _LOOKUP_LIMIT:
                 self._lookup_cache[key] = hit
         kind = type(assets)
@@ -238,11 +286,11 @@ class BarData:
         if not many_assets and not many_fields:
             return columns[names[0]][0]
         if not many_assets:
-            return pd.Series([columns[f][0] for f in names], index=pd.Index(names), name=asset_list[0], dtype=object
-                             if "last_traded" in names else float)
+            return AlgoSeries([columns[f][0] for f in names], index=pd.Index(names), name=asset_list[0],
+                              dtype=object if "last_traded" in names else float)
         if not many_fields:
-            return pd.Series(columns[names[0]], index=self._column_index(hit), name=names[0])
-        return pd.DataFrame({f: columns[f] for f in names}, index=self._column_index(hit))
+            return AlgoSeries(columns[names[0]], index=self._column_index(hit), name=names[0])
+        return AlgoFrame({f: columns[f] for f in names}, index=self._column_index(hit))
 
     def _current_with_fetched(self, hit: _Lookup, fields: object):
         """:meth:`current` when fetch_csv loaded columns: a fetched column (or any field of a fetch_csv
@@ -326,35 +374,37 @@ class BarData:
         blocks: dict[str, np.ndarray] = {}
         index: pd.DatetimeIndex | None = None
         for f in names:
-            blocks[f], index = self._window(hit.columns, f, int(bar_count), freq)
+            blocks[f], index = self._window(hit, f, int(bar_count), freq)
         assert index is not None
         if not many_fields:
             values = blocks[names[0]]
             if not many_assets:
-                return pd.Series(values[:, 0], index=index, name=asset_list[0])
+                return AlgoSeries(values[:, 0], index=index, name=asset_list[0])
             return _build_frame(values, index, self._column_index(hit))
         if not many_assets:
-            return pd.DataFrame({f: blocks[f][:, 0] for f in names}, index=index)
+            return AlgoFrame({f: blocks[f][:, 0] for f in names}, index=index)
         n_assets = len(asset_list)
         mi = pd.MultiIndex.from_arrays(
             [np.repeat(index, n_assets), np.tile(np.asarray(asset_list, dtype=object), len(index))],
             names=["date", "asset"],
         )
-        return pd.DataFrame({f: blocks[f].reshape(-1) for f in names}, index=mi)
+        return AlgoFrame({f: blocks[f].reshape(-1) for f in names}, index=mi)
 
-    def _window(self, columns: Columns, field: str, n: int, freq: str) -> tuple[np.ndarray, pd.DatetimeIndex]:
+    def _window(self, hit: _Lookup, field: str, n: int, freq: str) -> tuple[np.ndarray, pd.DatetimeIndex]:
         portal, c = self._portal, self._clock
+        columns = hit.columns
         cols = columns.cols
         if freq == "1m":
             if portal.minute is None:
                 raise HistoryError("'1m' history needs minute data: run the backtest with --frequency minute")
-            return portal.history_window(portal.minute, c.minute_row, n, columns, field)
+            values, index = portal.history_window(portal.minute, c.minute_row, n, columns, field)
+            return hit.rounded(values, field, portal.minute), index
         if self._frequency == "minute" and portal.minute is not None and c.minute_row >= 0 and c.in_session:
             # completed sessions plus today's partial bar
             today_row = c.session - portal.daily.bars.first_session
             if n > 1:
                 values, index = portal.history_window(portal.daily, today_row - 1, n - 1, columns, field)
-                values = values * self._rescale(today_row, cols, field)
+                values = hit.rounded(values * self._rescale(today_row, cols, field), field, portal.daily, True)
             else:
                 values = np.empty((0, len(cols)))
                 index = portal.daily.index[:0]
@@ -362,7 +412,8 @@ class BarData:
             values = np.vstack([values, partial[None, :]])
             label = portal.daily.bars.calendar.sessions[c.session]
             return values, index.append(pd.DatetimeIndex([label]))
-        return portal.history_window(portal.daily, c.daily_row, n, columns, field)
+        values, index = portal.history_window(portal.daily, c.daily_row, n, columns, field)
+        return hit.rounded(values, field, portal.daily), index
 
     def _rescale(self, today_row: int, cols: np.ndarray, field: str) -> np.ndarray:
         """Factor that moves a window adjusted as of yesterday to as of today (a split effective today)."""
@@ -394,7 +445,7 @@ class BarData:
         )
         if not many:
             return bool(out[0])
-        return pd.Series(out, index=self._column_index(hit))
+        return AlgoSeries(out, index=self._column_index(hit))
 
     def is_stale(self, assets: object):
         """Whether each asset traded before but not in the current bar."""
@@ -409,7 +460,7 @@ class BarData:
         out = (last >= 0) & (last != row) & (cols >= 0)
         if not many:
             return bool(out[0])
-        return pd.Series(out, index=self._column_index(hit))
+        return AlgoSeries(out, index=self._column_index(hit))
 
     @property
     def current_dt(self) -> pd.Timestamp:
@@ -420,6 +471,17 @@ class BarData:
     def current_session(self) -> pd.Timestamp:
         """The label of the current session."""
         return self._portal.daily.bars.calendar.session_label(self._clock.session)
+
+    # ------------------------------------------------------------------------------------------------- legacy
+    def __getitem__(self, asset: object) -> LegacyBar:
+        """Quantopian's pre-2016 ``data[asset].price`` / ``.mavg(n)`` / ``.returns()``... (see
+        :class:`~runtime.algorithm.legacy.LegacyBar`); today: ``data.current(asset, 'price')``."""
+        return LegacyBar(self, self._lookup(asset).assets[0] if not isinstance(asset, Asset) else asset)
+
+    def __contains__(self, asset: object) -> bool:
+        """Quantopian's pre-2016 ``asset in data``: the data holds the asset and it has a price now."""
+        hit = self._lookup(asset)
+        return bool(hit.columns.cols[0] >= 0 and not np.isnan(self.values_now(hit.columns.cols, "price")[0]))
 
     def __repr__(self) -> str:
         return f"BarData({self.current_dt})"

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from runtime.algorithm.frames import for_algorithm
 from runtime.core.assets import Asset, SecType
 from runtime.core.ib_mapping import ContractSpec, normalize_bar_size, parse_duration, parse_ib_time, super_symbol
 from runtime.core.orders import (
@@ -715,7 +716,7 @@ class IBridgePyHelpers:
             index = labels.tz_localize(tz)
         out = frame.copy()
         out.index = index.rename("time")
-        return out
+        return for_algorithm(out)  # integer keys positional, as the frames data.history gives
 
     # ------------------------------------------------------------------------------------------------ positions
     def count_positions(self, security: Any, accountCode: str = "default") -> int:

@@ -7,9 +7,12 @@ Algorithm files call them as ``commission.PerShare(cost=0.001, min_trade_cost=0)
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
+
+from runtime.errors import LegacyApiError
 
 
 class FillingOrder(Protocol):
@@ -32,8 +35,33 @@ class SlipResult:
 LIQUIDITY_EXCEEDED = "liquidity exceeded"
 
 
+#: keyword arguments Quantopian-era files pass that zipline removed -> why and what to do
+_REMOVED_ARGUMENTS = {
+    "delay": "Quantopian removed it in 2015 (orders fill on the next bar by themselves): drop the argument",
+}
+
+
+class _Model:
+    """Base of the cost models: a keyword argument the model does not take is an error naming the ones it takes
+    (and, for arguments zipline removed such as ``delay``, why), instead of Python's bare TypeError."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        if kwargs:
+            params = inspect.signature(cls.__init__).parameters
+            if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+                unknown = [k for k in kwargs if k not in params]
+                if unknown:
+                    takes = ", ".join(k for k in params if k != "self") or "no arguments"
+                    reasons = "; ".join(f"{k}: {_REMOVED_ARGUMENTS[k]}" for k in unknown if k in _REMOVED_ARGUMENTS)
+                    raise LegacyApiError(
+                        f"{cls.__name__}({', '.join(f'{k}=...' for k in unknown)}): not an argument of "
+                        f"{cls.__name__}, which takes {takes}" + (f" ({reasons})" if reasons else "")
+                    )
+        return super().__new__(cls)
+
+
 # ---------------------------------------------------------------------------------------------------------- slippage
-class SlippageModel:
+class SlippageModel(_Model):
     """Decides price and size of a fill for one order in one bar.
 
     ``fill`` gets the bar's close and volume and the shares already filled for the asset in this bar, and returns a
@@ -42,6 +70,9 @@ class SlippageModel:
     """
 
     volume_limit: float | None = None
+    #: whether a limit order whose slipped price is beyond its limit waits for a later bar (True: zipline's
+    #: VolumeShareSlippage) instead of filling at the limit (False)
+    waits_for_limit: bool = False
 
     def fill(self, direction: int, open_amount: int, price: float, volume: float, volume_used: int):
         raise NotImplementedError
@@ -93,7 +124,10 @@ class FixedBasisPointsSlippage(SlippageModel):
 
 class VolumeShareSlippage(SlippageModel):
     """Fills up to ``volume_limit`` of the bar's volume; the price impact grows with the square of the share of
-    volume taken: ``price * price_impact * (share ** 2)`` against the trader."""
+    volume taken: ``price * price_impact * (share ** 2)`` against the trader. As in zipline, a limit order whose
+    impacted price is beyond its limit does not fill in that bar (it waits for a later one)."""
+
+    waits_for_limit = True
 
     def __init__(self, volume_limit: float = 0.025, price_impact: float = 0.1) -> None:
         self.volume_limit = float(volume_limit)
@@ -112,7 +146,7 @@ class VolumeShareSlippage(SlippageModel):
 
 
 # -------------------------------------------------------------------------------------------------------- commission
-class CommissionModel:
+class CommissionModel(_Model):
     """Computes the commission of one transaction of an order (``order.filled`` excludes this transaction)."""
 
     def calculate(self, order: FillingOrder, price: float, shares: int) -> float:

@@ -20,6 +20,7 @@ import pandas as pd
 
 from runtime.core.assets import Asset
 from runtime.core.matching import Fill
+from runtime.errors import LegacyAttributeError
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,17 @@ class Positions(Mapping[Asset, Position]):
 
     def __repr__(self) -> str:
         return f"Positions({dict(self._items)!r})"
+
+    def __getattr__(self, name: str) -> object:
+        today = _PY2_MAPPING.get(name)
+        if today is not None:
+            raise LegacyAttributeError(f"positions.{name}() is Python 2: use positions.{today} (Python 3)")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+
+#: Python 2 dict methods Quantopian-era files call on context.portfolio.positions -> the Python 3 form
+_PY2_MAPPING = {"iteritems": "items()", "itervalues": "values()", "iterkeys": "keys()",
+                "has_key": "__contains__: 'asset in positions'"}
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,9 @@ Rules (zipline's, with IB's order types added):
   fills at close <= limit, a sell limit at close >= limit; a triggered stop-limit becomes a limit order; a trailing
   stop's stop follows the close and triggers like a stop;
 - price and size come from the slippage model (volume limits leave the rest open for later bars); a fill is never
-  worse than the order's limit (a slipped price beyond the limit is clamped to it);
+  worse than the order's limit: under a model with ``waits_for_limit`` (VolumeShareSlippage, as in zipline) a
+  slipped price beyond the limit means no fill in this bar (the order waits and takes no volume), under the others
+  it is clamped to the limit (zipline would fill beyond it);
 - market-on-close and limit-on-close orders execute only on a session's last bar; IOC orders cancel what did not
   fill on their first bar; DAY orders expire at the session's end;
 - bracket children work only after their parent has filled completely; a fill of one member of an OCA group cancels
@@ -282,8 +284,12 @@ class MatchingEngine:
                 if result is not None:
                     fill_price = result.price
                     limit = order.limit
-                    if limit is not None:
-                        fill_price = min(fill_price, limit) if order.amount > 0 else max(fill_price, limit)
+                    if limit is not None and (fill_price > limit if direction > 0 else fill_price < limit):
+                        if self.slippage.waits_for_limit:
+                            result = None  # zipline: worse than the limit after slippage, so wait for a later bar
+                        else:
+                            fill_price = limit
+                if result is not None:
                     events.append(self._execute(order, result.shares * direction, fill_price, time_ns))
                     volume_used += result.shares
                     if order.oca_group:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from dataclasses import field as dc_field
 
 import numpy as np
 import pandas as pd
@@ -101,6 +102,7 @@ class Frame:
     slice_index: object = None
     #: per row: whether every price factor of the row is exactly 1 (prices as of that row are the stored ones)
     unit_factor_rows: np.ndarray | None = None
+    _exact: dict[tuple[str, int], np.ndarray] = dc_field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, bars: BarArrays) -> Frame:
@@ -125,6 +127,21 @@ class Frame:
         if unit is None or not unit[row]:  # else every factor is 1 and x / 1.0 is x
             prices = prices / self.bars.price_factor[row].take(cols)
         return prices
+
+    def exact_at(self, field: str, decimals: int) -> np.ndarray:
+        """Per store column: whether every window of price ``field`` this frame gives is already rounded to
+        ``decimals`` (the column's price factors are all 1 and its stored values have at most ``decimals``
+        decimals), so rounding it would change nothing. Worked out once per field."""
+        key = (field, decimals)
+        flags = self._exact.get(key)
+        if flags is None:
+            b = self.bars
+            values = self.adj_close_ffill if field == "price" else getattr(b, field)
+            with np.errstate(invalid="ignore"):
+                same = (values == values.round(decimals)) | np.isnan(values)
+            flags = same.all(axis=0) & (b.price_factor == 1.0).all(axis=0)
+            self._exact[key] = flags
+        return flags
 
     def field_rows(self, field: str, rows: slice, cols: np.ndarray | slice, asof_row: int) -> np.ndarray:
         """Values of ``field`` for ``rows`` (a slice with explicit start and stop) x ``cols``, price fields adjusted

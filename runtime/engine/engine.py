@@ -269,6 +269,9 @@ class Engine:
     def require_phase(self, what: str, allowed: tuple[Phase, ...]) -> None:
         if self.phase not in allowed:
             where = ", ".join(p.value for p in allowed)
+            if self.phase is Phase.SETUP:  # the file's top level runs before initialize
+                raise PhaseError(f"{what} may only be called in {where}, not at module level (outside any "
+                                 f"function): move the call into initialize(context)")
             raise PhaseError(f"{what} may only be called in {where}, not in {self.phase.value}")
 
     def current_price(self, asset: Asset) -> float:

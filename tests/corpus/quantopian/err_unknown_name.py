@@ -1,0 +1,5 @@
+# expect: zipline.finance.slippage.VolatilityVolumeShare is not supported
+from zipline.finance.slippage import VolatilityVolumeShare
+
+def initialize(context):
+    pass
