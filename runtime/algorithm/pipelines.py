@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from runtime.algorithm.frames import for_algorithm
 from runtime.data.store import BarArrays
 from runtime.pipeline import CHUNK_SESSIONS
 from runtime.pipeline.engine import ChunkResult, PipelineEngine
@@ -130,6 +131,7 @@ class PipelineHost:
             frame = att.chunk.frame(row)  # type: ignore[union-attr]
             if self.asset_map is not None and len(frame):
                 frame.index = pd.Index([self._live_asset(a) for a in frame.index], dtype=object)
+            frame = for_algorithm(frame)  # Quantopian-era integer keys index by position, as in data.history
             att.frames = {session: frame}
         return frame
 
