@@ -16,13 +16,15 @@ from runtime.algorithm.namespace import build_namespace
 from runtime.brokers.sim import SimBroker
 from runtime.core.costs import DEFAULT_COMMISSION, DEFAULT_SLIPPAGE
 from runtime.core.metrics import Summary
+from runtime.data.benchmark import BenchmarkChoice, resolve_benchmark
 from runtime.data.portal import DataPortal
 from runtime.data.store import BarArrays
 from runtime.engine.dispatch import Dispatcher, StoreBarFeed
 from runtime.engine.engine import Engine
-from runtime.engine.results import ResultsRecorder, summary_of, write_results
+from runtime.engine.results import ResultsRecorder, write_results
 from runtime.engine.timeline import build_regular_timeline, build_timeline
 from runtime.errors import AlgorithmLoadError
+from runtime.report import write_report
 
 log = logging.getLogger("ibalgo.backtest")
 
@@ -68,6 +70,7 @@ def run_backtest(
     replay_speed: float | bool | None = False,
     replay_grace_ns: int | None = None,
     rep_bar_freq: float | None = None,
+    benchmark: BenchmarkChoice | None = None,
 ) -> BacktestResult:
     """Run the algorithm in ``algo_path`` from session ``start`` to ``end`` on the given bars.
 
@@ -77,6 +80,9 @@ def run_backtest(
 
     ``rep_bar_freq`` (seconds) selects IBridgePy's REGULAR mode: handle_data every ``rep_bar_freq`` seconds around
     the clock (minute data only; ``data`` shows the last completed minute bar), instead of once per bar.
+
+    ``benchmark`` chooses what the results compare with (see :class:`BenchmarkChoice`; an algorithm's
+    ``set_benchmark`` wins over it). With ``output``, the results files and ``report.html`` are written there.
     """
     t0 = time.perf_counter()
     cal = daily.calendar
@@ -102,6 +108,9 @@ def run_backtest(
         engine.on_session_end_hooks.append(recorder.on_session_end)
         t1 = time.perf_counter()
         engine.run_initialize()
+        choice = benchmark or BenchmarkChoice()
+        recorder.use_benchmark(resolve_benchmark(choice, engine.benchmark.sid if engine.benchmark else None, daily,
+                                                 first, last), choice.enabled)
         kwargs = {} if before_trading_start is None else {"before_trading_start": _as_time(before_trading_start)}
         rules = [rule for rule, _ in engine.scheduled]
         if rep_bar_freq is None:
@@ -126,15 +135,17 @@ def run_backtest(
             from runtime.engine.engine import Phase
 
             engine.call_user(Phase.ANALYZE, engine.functions.analyze, engine.context, perf)
-        summary = summary_of(perf, capital, recorder.fill_count, recorder.order_count)
+        summary = recorder.summary(perf)
         files: list[Path] = []
         if output is not None:
             meta = {
                 "algorithm": str(algo_path), "frequency": frequency, "capital": capital,
                 "errors_in_algorithm": engine.error_count, "stopped": engine.stop_requested,
                 "bar_events": bars, "assets": len(daily.assets), "loop_seconds": t3 - t2,
+                "recorded": recorder.recorded_names,
             }
             files = write_results(perf, Path(output), summary, meta)
+            files.append(write_report(Path(output)))
         t4 = time.perf_counter()
     finally:
         algo_log.removeFilter(clock_filter)

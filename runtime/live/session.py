@@ -52,16 +52,19 @@ from runtime.core.ledger import _Pos
 from runtime.core.matching import Cancelled, Fill
 from runtime.core.metrics import Summary
 from runtime.core.orders import OrderKind, TimeInForce
+from runtime.data.benchmark import BenchmarkChoice, resolve_benchmark
+from runtime.data.store import BarArrays
 from runtime.engine.clocks import Clock
 from runtime.engine.dispatch import BAR, BTS
 from runtime.engine.engine import Engine, OrderRecord, Phase
 from runtime.engine.live import LiveLoop
-from runtime.engine.results import ResultsRecorder, summary_of, write_results
+from runtime.engine.results import ResultsRecorder, write_results
 from runtime.engine.timeline import Timeline, build_timeline
 from runtime.journal import Journal
 from runtime.live.broker import WAKE, EngineBroker, EventInbox, SyncedIBBroker
 from runtime.live.feed import BrokerDispatcher, BrokerFeed
 from runtime.live.positions import AppliedSplit, Holding, PositionDifference, compare_positions, describe_ratio
+from runtime.report import write_report
 
 log = logging.getLogger("ibalgo.live")
 order_log = logging.getLogger("ibalgo.orders")
@@ -88,6 +91,11 @@ class LiveOptions:
     #: (splits, dividends) the broker applies to the account, when known (the embedded simulated gateway's data), so
     #: the run's ledger applies them too; None: none are known (TWS/IB Gateway)
     corporate_actions: tuple[tuple, tuple] | None = None
+    #: what the results compare with (``--benchmark``, ``--benchmark-file``, ``--no-benchmark``)
+    benchmark: BenchmarkChoice | None = None
+    #: the daily bars the broker replays (the embedded simulated gateway's), for the benchmark's adjusted prices;
+    #: None (TWS/IB Gateway): the benchmark's prices seen each session are used
+    benchmark_bars: BarArrays | None = None
 
 
 @dataclass
@@ -245,9 +253,21 @@ class LiveSession:
                 setattr(engine.context, name, value)
             log.info("restored the saved context (%d values) after initialize", len(saved))
         self.recorder = ResultsRecorder(engine.ledger.portfolio_value)
+        self._choose_benchmark(engine, self.recorder)
         engine.on_session_end_hooks.append(self.recorder.on_session_end)
         engine.on_session_end_hooks.append(self._on_session_end)
         self.handle_pending()
+
+    def _choose_benchmark(self, engine: Engine, recorder: ResultsRecorder) -> None:
+        """The run's benchmark: the algorithm's ``set_benchmark``, else the options' choice (adjusted prices from
+        the replayed bars; on TWS/IB Gateway the asset's prices as the run sees them)."""
+        choice = self.options.benchmark or BenchmarkChoice()
+        bars = self.options.benchmark_bars
+        if choice.enabled and engine.benchmark is None and choice.symbol and bars is None:
+            engine.benchmark = engine.api.resolve_asset(choice.symbol)
+        sid = engine.benchmark.sid if engine.benchmark is not None else None
+        recorder.use_benchmark(resolve_benchmark(choice, sid, bars, engine.start_session, engine.end_session)
+                               if bars is not None or choice.file else None, choice.enabled)
 
     def _seed_positions(self) -> None:
         """The broker's positions (with average cost) into the ledger, and their assets into the data."""
@@ -580,15 +600,17 @@ class LiveSession:
         perf = recorder.frame(self.calendar)
         if engine.functions.analyze is not None:
             engine.call_user(Phase.ANALYZE, engine.functions.analyze, engine.context, perf)
-        summary = summary_of(perf, recorder.starting_cash, recorder.fill_count, recorder.order_count)
+        summary = recorder.summary(perf)
         files: list[Path] = []
         if self.options.output is not None:
             meta = {"algorithm": self.options.algorithm, "frequency": self.options.frequency, "mode": self.options.mode,
                     "run_id": self.options.run_id, "capital": recorder.starting_cash,
                     "errors_in_algorithm": engine.error_count, "stopped": reason,
                     "loop_seconds": timings.get("loop"),
-                    "broker_splits": [s.to_dict() for s in self.broker_splits]}
+                    "broker_splits": [s.to_dict() for s in self.broker_splits],
+                    "recorded": recorder.recorded_names}
             files = write_results(perf, self.options.output, summary, meta)
+            files.append(write_report(self.options.output))
         return LiveResult(perf, summary, engine, reason, files, timings, self.link.sent,
                           self.feed.history_requests if self.feed else 0, list(self.broker_splits))
 
