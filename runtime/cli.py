@@ -57,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="stop at the first exception in the algorithm instead of logging it and continuing")
     bt.add_argument("--log-level", dest="log_level", help="DEBUG, INFO, WARNING or ERROR (default: LOG_LEVEL)")
     bt.add_argument("--settings", help="settings file to read instead of ./settings.py")
+    _benchmark_flags(bt)
     run = sub.add_parser(
         "run",
         help="run an algorithm through the IB API: on the built-in simulated gateway (default) or TWS / IB Gateway",
@@ -91,9 +92,48 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--strict", action="store_true", default=None, help="stop at the first algorithm exception")
     run.add_argument("--log-level", dest="log_level", help="DEBUG, INFO, WARNING or ERROR (default: LOG_LEVEL)")
     run.add_argument("--settings", help="settings file to read instead of ./settings.py")
+    _benchmark_flags(run)
+    run.add_argument("--dashboard", dest="dashboard_port", type=int, nargs="?", const=0, metavar="PORT",
+                     help="serve the run's live page on 127.0.0.1 (a free port unless PORT is given; the address "
+                     "is printed)")
+    rep = sub.add_parser("report", help="rebuild report.html from a backtest's or run's output folder",
+                         description="Build report.html (charts, tables and summary; one self-contained file) from "
+                         "the results a backtest or run wrote into OUTPUT_DIR.")
+    rep.add_argument("output_dir", metavar="OUTPUT_DIR", help="the --output folder of a backtest or run")
+    rep.add_argument("--open", action="store_true", help="open the report in the web browser")
     gw = sub.add_parser("gateway", help="run the simulated IB Gateway", add_help=False)
     gw.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
+
+
+def _benchmark_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--benchmark", metavar="SYMBOL", help="compare with this symbol's total return (adjusted "
+                       "prices; default: BENCHMARK, or the algorithm's set_benchmark)")
+    group.add_argument("--benchmark-file", dest="benchmark_file", metavar="CSV",
+                       help="compare with the daily returns in this CSV ('date' and 'return' columns)")
+    group.add_argument("--no-benchmark", dest="no_benchmark", action="store_true", default=None,
+                       help="no benchmark (no alpha, beta or benchmark return)")
+
+
+def _benchmark_choice(settings: Settings):
+    from runtime.data.benchmark import BenchmarkChoice
+
+    return BenchmarkChoice(symbol=settings.benchmark or None, file=settings.benchmark_file or None,
+                           enabled=not settings.no_benchmark)
+
+
+def cmd_report(output_dir: str, open_browser: bool) -> int:
+    """``ibalgo report``: rebuild report.html from saved results."""
+    from runtime.report import write_report
+
+    path = write_report(Path(output_dir))
+    sys.stdout.write(f"report written to {path}\n")
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(path.resolve().as_uri())
+    return 0
 
 
 def _configure_logging(level: str) -> None:
@@ -114,12 +154,16 @@ def _configure_logging(level: str) -> None:
 
 _OVERRIDES = ("algorithm", "start", "end", "capital", "data_dir", "frequency", "output_dir", "seed", "strict",
               "log_level", "rep_bar_freq", "replay", "speed", "broker", "broker_host", "broker_port", "client_id",
-              "account_code", "live", "run_id", "cancel_on_stop")
+              "account_code", "live", "run_id", "cancel_on_stop", "benchmark", "benchmark_file", "no_benchmark",
+              "dashboard_port")
 
 
 def _settings_from(args: argparse.Namespace) -> Settings:
     settings = load_settings(args.settings)
     overrides = {name: getattr(args, name, None) for name in _OVERRIDES}
+    if getattr(args, "benchmark", None) or getattr(args, "benchmark_file", None):
+        # one choice on the command line replaces the settings file's (an empty string clears a setting)
+        overrides.update(no_benchmark=False, **({"benchmark_file": ""} if args.benchmark else {"benchmark": ""}))
     if args.command == "run" and args.broker_host is not None and args.broker is None:
         overrides["broker"] = "ib"  # --host names a TWS / IB Gateway
     return with_overrides(settings, overrides)
@@ -180,7 +224,8 @@ def cmd_run(settings: Settings) -> int:
         speed=speed, capital=settings.capital, data_dir=settings.data_dir, seed=settings.seed, output=output,
         run_id=settings.run_id, strict=settings.strict, cancel_on_stop=settings.cancel_on_stop,
         calendar_name=settings.exchange_calendar, before_trading_start=settings.before_trading_start,
-        history_sessions=int(settings.history_sessions), on_session=install)
+        history_sessions=int(settings.history_sessions), on_session=install,
+        benchmark=_benchmark_choice(settings), dashboard_port=settings.dashboard_port)
     elapsed = time.perf_counter() - started
     out = sys.stdout
     where = "the simulated gateway" if target.host is None else f"{target.host}:{target.port}"
@@ -191,6 +236,7 @@ def cmd_run(settings: Settings) -> int:
     if result.engine.error_count:
         out.write(f"  errors in the algorithm: {result.engine.error_count} (see the log above)\n")
     out.write(f"  results written to {output}/ (results.csv, trades.csv, orders.csv, results.pkl; journal.sqlite)\n")
+    out.write(f"  report: {output / 'report.html'}\n")
     out.write(f"  whole run {elapsed:.2f} s\n")
     return 0
 
@@ -204,6 +250,7 @@ def cmd_backtest(settings: Settings) -> int:
         settings.algorithm, daily=daily, minute=minute, start=start, end=end, capital=settings.capital,
         frequency=settings.frequency, output=Path(settings.output_dir), strict=settings.strict,
         before_trading_start=settings.before_trading_start, rep_bar_freq=settings.rep_bar_freq,
+        benchmark=_benchmark_choice(settings),
     )
     elapsed = time.perf_counter() - started
     out = sys.stdout
@@ -215,6 +262,7 @@ def cmd_backtest(settings: Settings) -> int:
     if result.engine.stop_requested:
         out.write(f"  stopped early: {result.engine.stop_requested}\n")
     out.write(f"  results written to {settings.output_dir}/ (results.csv, trades.csv, orders.csv, results.pkl)\n")
+    out.write(f"  report: {Path(settings.output_dir) / 'report.html'}\n")
     out.write(f"  {result.bars} bars in {result.timings['loop']:.2f} s; whole run {elapsed:.2f} s\n")
     return 0
 
@@ -232,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        if args.command == "report":
+            return cmd_report(args.output_dir, args.open)
         settings = _settings_from(args)
         _configure_logging(settings.log_level)
         if args.command == "run":

@@ -42,6 +42,10 @@ class Settings:
     cancel_on_stop: bool = False
     run_id: str | None = None
     history_sessions: int = 260
+    benchmark: str | None = None
+    benchmark_file: str | None = None
+    no_benchmark: bool = False
+    dashboard_port: int | None = None
 
     def __repr__(self) -> str:
         shown = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -22,6 +22,7 @@ from runtime.brokers.ib.connection import ConnectionConfig
 from runtime.brokers.ib.pacing import HistoricalPacer
 from runtime.core.calendar import TradingCalendar, get_calendar
 from runtime.core.costs import DEFAULT_COMMISSION, DEFAULT_SLIPPAGE
+from runtime.data.benchmark import BenchmarkChoice
 from runtime.engine.clocks import Clock, ReplayClock, WallClock
 from runtime.errors import ConfigError
 from runtime.live.broker import EngineBroker, EventInbox, SyncedIBBroker
@@ -114,6 +115,8 @@ class EmbeddedGateway:
             universe = build_universe(clock.now_ns(), [daily], seed)
         #: the splits and dividends the gateway applies to its paper accounts (the run's ledger applies them too)
         self.corporate_actions = (daily.splits, daily.dividends)
+        #: the replayed daily bars (the benchmark's adjusted prices come from them)
+        self.daily = daily
         #: the first and last sessions of the replayed data
         self.data_sessions = (daily.calendar.session_label(daily.first_session),
                               daily.calendar.session_label(daily.last_session))
@@ -195,12 +198,16 @@ def run_algorithm(
     on_session: Callable[[LiveSession], None] | None = None,
     connection: ConnectionConfig | None = None,
     gateway: EmbeddedGateway | None = None,
+    benchmark: BenchmarkChoice | None = None,
+    dashboard_port: int | None = None,
 ) -> LiveResult:
     """Run ``algorithm`` through the IB adapter: against the embedded simulated gateway (default) replaying
     ``replay`` = (start, end) at ``speed`` x real time (None: as fast as possible), or against TWS / IB Gateway.
 
     ``on_session`` sees the session before it starts (to install signal handlers, or for tests). A ``gateway``
     given by the caller (with its clock) is used and left running (a restart of the runtime against it).
+    ``benchmark`` chooses what the results compare with; ``dashboard_port`` (0: a free one) serves the live page
+    on 127.0.0.1 while the run lasts.
     """
     calendar = get_calendar(calendar_name)
     own_gateway = gateway is None
@@ -235,7 +242,8 @@ def run_algorithm(
         "journal.sqlite", frequency=frequency, end=end, output=output, strict=strict,
         history_sessions=history_sessions, cancel_on_stop=cancel_on_stop,
         before_trading_start=before_trading_start, mode=mode,
-        corporate_actions=gateway.corporate_actions if gateway is not None else None)
+        corporate_actions=gateway.corporate_actions if gateway is not None else None,
+        benchmark=benchmark, benchmark_bars=getattr(gateway, "daily", None), dashboard_port=dashboard_port)
     session = LiveSession(
         options, broker_factory(config, run_id, clock, virtual_pacing=gateway is not None,
                                 target=target), clock, calendar,

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -60,11 +60,15 @@ from runtime.engine.engine import Engine, OrderRecord, Phase
 from runtime.engine.live import LiveLoop
 from runtime.engine.results import ResultsRecorder, write_results
 from runtime.engine.timeline import Timeline, build_timeline
+from runtime.errors import ConfigError
 from runtime.journal import Journal
 from runtime.live.broker import WAKE, EngineBroker, EventInbox, SyncedIBBroker
 from runtime.live.feed import BrokerDispatcher, BrokerFeed
 from runtime.live.positions import AppliedSplit, Holding, PositionDifference, compare_positions, describe_ratio
 from runtime.report import write_report
+
+if TYPE_CHECKING:
+    from runtime.live.dashboard import LiveDashboard
 
 log = logging.getLogger("ibalgo.live")
 order_log = logging.getLogger("ibalgo.orders")
@@ -96,6 +100,8 @@ class LiveOptions:
     #: the daily bars the broker replays (the embedded simulated gateway's), for the benchmark's adjusted prices;
     #: None (TWS/IB Gateway): the benchmark's prices seen each session are used
     benchmark_bars: BarArrays | None = None
+    #: serve the live page on this loopback port while the run lasts (0: a free port); None: no live page
+    dashboard_port: int | None = None
 
 
 @dataclass
@@ -195,6 +201,9 @@ class LiveSession:
         self.last_event_ns: int | None = None
         self.fills = 0
         self.broker_splits: list[AppliedSplit] = []
+        #: the live page (``dashboard_port``), and who hears its address once it serves (default: the log)
+        self.dashboard: LiveDashboard | None = None
+        self.on_dashboard: Callable[[str], None] | None = None
         self._reported_differences: set[tuple[int, int, int]] = set()
 
     # ---------------------------------------------------------------------------------------------- start-up
@@ -324,6 +333,8 @@ class LiveSession:
         if self.link.dirty:
             self.sync()
         self.handle_pending()
+        if self.dashboard is not None:
+            self.dashboard.tick()
 
     def handle_pending(self) -> None:
         events = self.inbox.drain()
@@ -376,6 +387,9 @@ class LiveSession:
                 log.warning("%s: delayed market data (IB %d: %s)", ev.asset.symbol, ev.code, ev.text)
             else:
                 log.debug("ignored broker event %r", ev)
+        if self.dashboard is not None:
+            self.dashboard.observe(events)
+            self.dashboard.tick()
 
     def _on_fill(self, fill: Fill) -> None:
         engine = self.engine
@@ -534,6 +548,7 @@ class LiveSession:
             ) -> LiveResult:
         """Start, run the live loop to the end (or a stop request), shut down, write the results."""
         t0 = time.perf_counter()
+        self._start_dashboard()
         try:
             self.start()
             engine, feed = self.engine, self.feed
@@ -553,9 +568,36 @@ class LiveSession:
             reason = loop.stopped_because
         except BaseException:
             self.close(cancel=False)
+            self._stop_dashboard("error")
             raise
         self.shutdown(reason or "stopped")
-        return self._result(reason, {"start": t1 - t0, "loop": t2 - t1, "total": time.perf_counter() - t0})
+        try:
+            return self._result(reason, {"start": t1 - t0, "loop": t2 - t1, "total": time.perf_counter() - t0})
+        finally:
+            self._stop_dashboard(reason or "stopped")
+
+    def _start_dashboard(self) -> None:
+        """Serve the live page (``dashboard_port``) on 127.0.0.1 and say where."""
+        if self.options.dashboard_port is None:
+            return
+        from runtime.live.dashboard import LiveDashboard
+        from runtime.report.dashboard import DashboardServer
+
+        try:
+            server = DashboardServer(int(self.options.dashboard_port))
+        except OSError as exc:
+            raise ConfigError(f"the live page cannot listen on 127.0.0.1:{self.options.dashboard_port}: {exc}; "
+                              "give another port, or --dashboard 0 for a free one") from exc
+        self.dashboard = LiveDashboard(self, server)
+        self.dashboard.start()
+        log.info("live page: %s (this machine only; it updates while the run lasts)", server.url)
+        if self.on_dashboard is not None:
+            self.on_dashboard(server.url)
+
+    def _stop_dashboard(self, reason: str) -> None:
+        if self.dashboard is not None:
+            dashboard, self.dashboard = self.dashboard, None
+            dashboard.stop(reason)
 
     def stop(self, reason: str) -> None:
         """Thread-safe: ask the run to stop after the event being handled (Ctrl-C, SIGTERM)."""
