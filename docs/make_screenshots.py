@@ -53,6 +53,7 @@ def shoot_report(out: Path) -> None:
 def shoot_live(out: Path) -> None:
     import pandas as pd
 
+    from runtime.data.benchmark import BenchmarkChoice
     from runtime.live.paper import run_algorithm
 
     ready = threading.Event()
@@ -71,18 +72,19 @@ def shoot_live(out: Path) -> None:
         def run() -> None:
             try:
                 run_algorithm(str(ROOT / "user_algos" / "dual_moving_average.py"), frequency="daily",
-                              replay=(pd.Timestamp("2012-06-01"), pd.Timestamp("2012-12-31")), speed=400_000.0,
-                              output=Path(tmp), on_session=on_session, dashboard_port=0)
+                              replay=(pd.Timestamp("2012-09-04"), pd.Timestamp("2012-12-31")), speed=300_000.0,
+                              output=Path(tmp), on_session=on_session, dashboard_port=0,
+                              benchmark=BenchmarkChoice(symbol="IBM"))
             finally:
                 done.set()
 
         thread = threading.Thread(target=run, daemon=True)
         thread.start()
         ready.wait(60)
-        driver = browser(1400, 2000)
+        driver = browser(1400, 2300)
         try:
             driver.get(urls[0])
-            time.sleep(12.0)
+            time.sleep(20.0)
             driver.save_screenshot(str(out))
         finally:
             driver.quit()

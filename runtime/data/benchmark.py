@@ -74,20 +74,20 @@ def returns_from_file(path: str | Path, labels: pd.DatetimeIndex) -> BenchmarkRe
     """
     p = Path(path)
     if not p.is_file():
-        raise DataFileError(f"benchmark file not found: {p}")
+        raise DataFileError(p, "benchmark file not found")
     try:
         frame = pd.read_csv(p)
     except (ValueError, OSError) as exc:
-        raise DataFileError(f"{p}: cannot be read as CSV: {exc}") from exc
+        raise DataFileError(p, f"cannot be read as CSV: {exc}") from exc
     cols = {c.strip().lower(): c for c in frame.columns}
     if "date" not in cols or "return" not in cols:
-        raise DataFileError(f"{p}: a benchmark file needs 'date' and 'return' columns (daily returns as fractions, "
+        raise DataFileError(p, "a benchmark file needs 'date' and 'return' columns (daily returns as fractions, "
                             f"0.01 = 1%), found {list(frame.columns)}")
     try:
         dates = pd.to_datetime(frame[cols["date"]], utc=True).dt.tz_localize(None).dt.normalize()
         values = pd.to_numeric(frame[cols["return"]])
     except (ValueError, TypeError) as exc:
-        raise DataFileError(f"{p}: bad date or return value: {exc}") from exc
+        raise DataFileError(p, f"bad date or return value: {exc}") from exc
     series = pd.Series(values.to_numpy(dtype=float), index=pd.DatetimeIndex(dates))
     series = series[~series.index.duplicated(keep="last")]
     return BenchmarkReturns(p.name, series.reindex(labels).fillna(0.0))

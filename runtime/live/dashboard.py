@@ -128,7 +128,7 @@ class LiveDashboard:
             ["exchange time", clock],
             ["updated", time.strftime("%H:%M:%S")],
         ]
-        snap: dict[str, Any] = {"title": f"ibalgo run: {name}", "version": self.version,
+        snap: dict[str, Any] = {"title": f"ibalgo run: {name}", "version": self.version, "tables_first": True,
                                 "subtitle": f"{opts.mode} run of {opts.algorithm} ({opts.frequency} bars): {state}",
                                 "status": status, "log": list(self.recent_log.lines),
                                 "errors": list(self.recent_log.errors)}

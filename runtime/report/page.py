@@ -23,7 +23,7 @@ header { background: #1f3b57; color: white; padding: 14px 24px; }
 header h1 { margin: 0; font-size: 20px; font-weight: 600; }
 header .sub { opacity: .8; font-size: 13px; margin-top: 4px; }
 main { padding: 16px 24px; }
-.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); gap: 14px; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 14px; }
 .card { background: white; border-radius: 6px; box-shadow: 0 1px 2px rgba(0,0,0,.12); padding: 10px 14px;
         overflow: auto; }
 .card h2 { font-size: 15px; margin: 4px 0 8px; font-weight: 600; }
@@ -78,13 +78,18 @@ function render(snap) {
   if (snap.status && snap.status.length) section("status", "Run", "top").innerHTML = kv(snap.status);
   (snap.panels || []).forEach(p => { section("panel-" + p.id, p.title, "top").innerHTML = kv(p.rows); });
   section("summary", "Summary", "top").innerHTML = kv(snap.summary || []);
-  (snap.charts || []).forEach(c => {
+  const tablesAt = snap.tables_first ? "early" : "tables";
+  (snap.tables || []).forEach(t => { section("table-" + t.id, t.title, tablesAt).innerHTML = tableHtml(t); });
+  // every chart's card first (the grid settles), then the charts, each as wide as its card
+  const bodies = (snap.charts || []).map(c => {
     const body = section("chart-" + c.id, c.title, "charts");
     if (!body.firstChild) { const d = document.createElement("div"); body.appendChild(d); }
-    const layout = Object.assign({}, c.figure.layout, {title: undefined});
-    Plotly.react(body.firstChild, c.figure.data, layout, {responsive: true, displaylogo: false});
+    return body;
   });
-  (snap.tables || []).forEach(t => { section("table-" + t.id, t.title, "tables").innerHTML = tableHtml(t); });
+  (snap.charts || []).forEach((c, i) => {
+    const layout = Object.assign({}, c.figure.layout, {title: undefined});
+    Plotly.react(bodies[i].firstChild, c.figure.data, layout, {responsive: true, displaylogo: false});
+  });
   if (snap.log) section("log", "Log (last lines)", "tables").innerHTML = "<pre>" + esc(snap.log.join("\n")) + "</pre>";
   if (snap.errors) section("errors", "Algorithm errors", "tables").innerHTML =
     "<pre class='errors'>" + esc(snap.errors.length ? snap.errors.join("\n") : "none") + "</pre>";
@@ -128,7 +133,8 @@ def _page(title: str, head_scripts: str, body_script: str, data_block: str = "")
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>{title}</title><style>{_STYLE}</style>{head_scripts}</head><body>"
         "<header><h1 id='title'></h1><div class='sub' id='subtitle'></div></header>"
-        "<main><div id='top' class='grid'></div><h3></h3><div id='charts' class='grid'></div><h3></h3>"
+        "<main><div id='top' class='grid'></div><h3></h3><div id='early' class='grid'></div><h3></h3>"
+        "<div id='charts' class='grid'></div><h3></h3>"
         f"<div id='tables' class='grid'></div></main>{data_block}"
         f"<script>{_RENDERER}</script><script>{body_script}</script></body></html>\n"
     )
