@@ -33,12 +33,12 @@ def browser(width: int, height: int):
 
 
 def shoot_report(out: Path) -> None:
+    from runtime.config import Settings
     from runtime.data.benchmark import BenchmarkChoice
     from runtime.engine.backtest import load_run_data, run_backtest
-    from runtime.config import Settings
 
     with tempfile.TemporaryDirectory() as tmp:
-        daily, minute, start, end = load_run_data(Settings(start="2005-01-03", end="2012-12-31"))
+        daily, _minute, start, end = load_run_data(Settings(start="2005-01-03", end="2012-12-31"))
         run_backtest(ROOT / "user_algos" / "dual_moving_average.py", daily=daily, minute=None, start=start, end=end,
                      capital=100_000.0, output=Path(tmp), benchmark=BenchmarkChoice(symbol="IBM"))
         driver = browser(1400, 2400)

@@ -85,7 +85,7 @@ def test_benchmark_choices(tmp_path, daily) -> None:
     assert resolve_benchmark(BenchmarkChoice(symbol="IBM", enabled=False), None, daily, first, last) is None
     # the algorithm's set_benchmark wins over the command line's symbol
     assert resolve_benchmark(BenchmarkChoice(symbol="IBM"), 24, daily, first, last).name == "AAPL"
-    with pytest.raises(DataError, match="'SPY' is not in the data.*AAPL"):
+    with pytest.raises(DataError, match=r"'SPY' is not in the data.*AAPL"):
         resolve_benchmark(BenchmarkChoice(symbol="SPY"), None, daily, first, last)
     (tmp_path / "bad.csv").write_text("day,ret\n2012-01-03,0.1\n")
     with pytest.raises(DataFileError, match="'date' and 'return' columns"):

@@ -242,15 +242,15 @@ def _jsonable(value: Any) -> Any:
 
 def _plain(value: Any) -> Any:
     """``value`` with the runtime's own objects replaced by plain Python ones (an asset by its symbol, an order
-    status by its word), so ``results.pkl`` unpickles where only pandas is installed."""
+    status by zipline's number), so ``results.pkl`` unpickles where only pandas is installed."""
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
+    if isinstance(value, OrderStatus):
+        return int(value)
     if isinstance(value, (pd.Timestamp, float, int, str, bool, np.generic)) or value is None:
         return value
-    if isinstance(value, OrderStatus):
-        return value.name.lower()
     if hasattr(value, "symbol") and hasattr(value, "sid"):
         return value.symbol
     return str(value)
@@ -259,7 +259,8 @@ def _plain(value: Any) -> Any:
 def plain_perf(perf: pd.DataFrame) -> pd.DataFrame:
     """A copy of the results table holding only pandas, numpy and plain Python values (what ``results.pkl`` is).
 
-    Assets become their symbols (``positions[i]['sid'] == 'AAPL'``), order statuses their words ('filled');
+    Assets become their symbols (``positions[i]['sid'] == 'AAPL'``), order statuses stay zipline's numbers (1 is
+    filled; ``orders.csv`` has the words);
     recorded values that are not numbers or strings become their ``str``.
     """
     out = perf.copy()
