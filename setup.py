@@ -26,6 +26,9 @@ setup(
         "pytz>=2023.3",
         "apscheduler>=3.11,<4",
         "exchange_calendars>=4.5,<5",
+        # risk metrics with zipline's conventions, and report.html / the live page (every run writes a report)
+        "empyrical-reloaded>=0.5.10,<1",
+        "plotly>=5.18,<8",
     ],
     extras_require={
         "test": [
@@ -34,7 +37,9 @@ setup(
             "ruff>=0.6",
             "ib_async>=1.0,<3",
             "pyarrow>=14",
+            "selenium>=4.10,<5",
         ],
+        "tearsheets": ["quantstats>=0.0.62", "pyfolio-reloaded>=0.9.5"],
         "parquet": ["pyarrow>=14"],
     },
     entry_points={"console_scripts": ["ibalgo=runtime.cli:main"]},
