@@ -71,8 +71,8 @@ def shoot_live(out: Path) -> None:
 
         def run() -> None:
             try:
-                run_algorithm(str(ROOT / "user_algos" / "dual_moving_average.py"), frequency="daily",
-                              replay=(pd.Timestamp("2012-09-04"), pd.Timestamp("2012-12-31")), speed=300_000.0,
+                run_algorithm(str(ROOT / "user_algos" / "buy_and_hold.py"), frequency="daily",
+                              replay=(pd.Timestamp("2012-06-01"), pd.Timestamp("2012-12-31")), speed=400_000.0,
                               output=Path(tmp), on_session=on_session, dashboard_port=0,
                               benchmark=BenchmarkChoice(symbol="IBM"))
             finally:
@@ -84,7 +84,7 @@ def shoot_live(out: Path) -> None:
         driver = browser(1400, 2300)
         try:
             driver.get(urls[0])
-            time.sleep(20.0)
+            time.sleep(16.0)
             driver.save_screenshot(str(out))
         finally:
             driver.quit()
@@ -92,6 +92,7 @@ def shoot_live(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    shoot_report(ROOT / "docs" / "report.png")
+    if "--live-only" not in sys.argv:
+        shoot_report(ROOT / "docs" / "report.png")
     if "--report-only" not in sys.argv:
         shoot_live(ROOT / "docs" / "live-page.png")

@@ -213,6 +213,7 @@ def cmd_run(settings: Settings) -> int:
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, on_signal)
+        session.on_dashboard = lambda url: sys.stdout.write(f"live page: {url}\n") and sys.stdout.flush()
         stamp = ExchangeTimeFilter(session.clock, session.calendar)
         for handler in logging.getLogger().handlers:
             handler.addFilter(stamp)  # log lines show the run's clock in exchange time
