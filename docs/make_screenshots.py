@@ -8,6 +8,7 @@ Needs Chromium and its driver (Debian: ``apt-get install chromium chromium-drive
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import threading
@@ -39,7 +40,7 @@ def shoot_report(out: Path) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         daily, _minute, start, end = load_run_data(Settings(start="2005-01-03", end="2012-12-31"))
-        run_backtest(ROOT / "user_algos" / "dual_moving_average.py", daily=daily, minute=None, start=start, end=end,
+        run_backtest("user_algos/dual_moving_average.py", daily=daily, minute=None, start=start, end=end,
                      capital=100_000.0, output=Path(tmp), benchmark=BenchmarkChoice(symbol="IBM"))
         driver = browser(1400, 2400)
         try:
@@ -71,8 +72,8 @@ def shoot_live(out: Path) -> None:
 
         def run() -> None:
             try:
-                run_algorithm(str(ROOT / "user_algos" / "buy_and_hold.py"), frequency="daily",
-                              replay=(pd.Timestamp("2012-06-01"), pd.Timestamp("2012-12-31")), speed=400_000.0,
+                run_algorithm("user_algos/buy_and_hold.py", frequency="daily",
+                              replay=(pd.Timestamp("2012-10-01"), pd.Timestamp("2012-11-30")), speed=60_000.0,
                               output=Path(tmp), on_session=on_session, dashboard_port=0,
                               benchmark=BenchmarkChoice(symbol="IBM"))
             finally:
@@ -84,7 +85,7 @@ def shoot_live(out: Path) -> None:
         driver = browser(1400, 2300)
         try:
             driver.get(urls[0])
-            time.sleep(16.0)
+            time.sleep(30.0)
             driver.save_screenshot(str(out))
         finally:
             driver.quit()
@@ -92,6 +93,7 @@ def shoot_live(out: Path) -> None:
 
 
 if __name__ == "__main__":
+    os.chdir(ROOT)  # the pages name the algorithm as a user would type it
     if "--live-only" not in sys.argv:
         shoot_report(ROOT / "docs" / "report.png")
     if "--report-only" not in sys.argv:
