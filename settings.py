@@ -65,6 +65,14 @@ FUNDAMENTALS_FILE = None
 #: folder, else the bundled stocks (the data the embedded gateway replays).
 PIPELINE_DATA = None
 
+#: What the results compare with (zipline's choices): a symbol of the data (its total return from adjusted prices,
+#: dividends included), or BENCHMARK_FILE, a CSV of daily returns with 'date' and 'return' columns. An algorithm's
+#: own set_benchmark(...) wins over both; NO_BENCHMARK = True (or --no-benchmark) turns every benchmark off.
+#: None and None: no benchmark unless the algorithm sets one (then alpha and beta are not reported).
+BENCHMARK = None
+BENCHMARK_FILE = None
+NO_BENCHMARK = False
+
 # --- market -----------------------------------------------------------------------------------------------------
 #: Exchange calendar (exchange_calendars code) for sessions, minutes, holidays and early closes.
 EXCHANGE_CALENDAR = "XNYS"
@@ -111,6 +119,10 @@ CANCEL_ON_STOP = False
 #: The run's name in the journal and in every order's orderRef. None: a new id each start. Keep it to restart a
 #: run (same journal, same --output folder): its open orders are adopted, never sent twice.
 RUN_ID = None
+
+#: Serve the live page of a run on this port of 127.0.0.1 (0: a free port, printed at the start; or --dashboard).
+#: None: no live page.
+DASHBOARD_PORT = None
 
 #: How many daily bars back the live data holds (data.history windows longer than this are NaN-padded).
 HISTORY_SESSIONS = 260

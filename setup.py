@@ -27,6 +27,9 @@ setup(
         "apscheduler>=3.11,<4",
         "exchange_calendars>=4.5,<5",
         "tqdm>=4.66,<5",
+        # risk metrics with zipline's conventions, and report.html / the live page (every run writes a report)
+        "empyrical-reloaded>=0.5.10,<1",
+        "plotly>=5.18,<8",
     ],
     extras_require={
         "test": [
@@ -40,7 +43,9 @@ setup(
             "statsmodels>=0.14,<0.16",
             "scikit-learn>=1.3,<2",
             "ta-lib>=0.6.8,<1",
+            "selenium>=4.10,<5",
         ],
+        "tearsheets": ["quantstats>=0.0.62", "pyfolio-reloaded>=0.9.5"],
         "parquet": ["pyarrow>=14"],
         # the libraries Quantopian gave every algorithm (ta-lib's wheels bundle the TA-Lib C library); cvxpy (with
         # its Clarabel solver) also solves quantopian.optimize problems

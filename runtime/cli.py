@@ -151,6 +151,7 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                     "a terminal either)")
     bt.add_argument("--log-level", dest="log_level", help=f"DEBUG, INFO, WARNING or ERROR {d('log_level')}")
     bt.add_argument("--settings", help=f"settings file to read instead of ./settings.py (default: {d.file})")
+    _benchmark_flags(bt)
     run = sub.add_parser(
         "run",
         help="run an algorithm through the IB API: on the built-in simulated gateway (default) or TWS / IB Gateway",
@@ -205,6 +206,15 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     run.add_argument("--log-level", dest="log_level", help=f"DEBUG, INFO, WARNING or ERROR {d('log_level')}")
     run.add_argument("--settings", help=f"settings file to read instead of ./settings.py (default: {d.file})")
+    _benchmark_flags(run)
+    run.add_argument("--dashboard", dest="dashboard_port", type=int, nargs="?", const=0, metavar="PORT",
+                     help="serve the run's live page on 127.0.0.1 (a free port unless PORT is given; the address "
+                     "is printed)")
+    rep = sub.add_parser("report", help="rebuild report.html from a backtest's or run's output folder",
+                         description="Build report.html (charts, tables and summary; one self-contained file) from "
+                         "the results a backtest or run wrote into OUTPUT_DIR.")
+    rep.add_argument("output_dir", metavar="OUTPUT_DIR", help="the --output folder of a backtest or run")
+    rep.add_argument("--open", action="store_true", help="open the report in the web browser")
     data = sub.add_parser("data", help="local bar stores: 'data update' downloads daily bars through the IB API")
     data_sub = data.add_subparsers(dest="data_command", metavar="ACTION")
     up = data_sub.add_parser(
@@ -233,6 +243,36 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     gw = sub.add_parser("gateway", help="run the simulated IB Gateway", add_help=False)
     gw.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
+
+
+def _benchmark_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--benchmark", metavar="SYMBOL", help="compare with this symbol's total return (adjusted "
+                       "prices; default: BENCHMARK, or the algorithm's set_benchmark)")
+    group.add_argument("--benchmark-file", dest="benchmark_file", metavar="CSV",
+                       help="compare with the daily returns in this CSV ('date' and 'return' columns)")
+    group.add_argument("--no-benchmark", dest="no_benchmark", action="store_true", default=None,
+                       help="no benchmark (no alpha, beta or benchmark return)")
+
+
+def _benchmark_choice(settings: Settings):
+    from runtime.data.benchmark import BenchmarkChoice
+
+    return BenchmarkChoice(symbol=settings.benchmark or None, file=settings.benchmark_file or None,
+                           enabled=not settings.no_benchmark)
+
+
+def cmd_report(output_dir: str, open_browser: bool) -> int:
+    """``ibalgo report``: rebuild report.html from saved results."""
+    from runtime.report import write_report
+
+    path = write_report(Path(output_dir))
+    sys.stdout.write(f"report written to {path}\n")
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(path.resolve().as_uri())
+    return 0
 
 
 class _Format(logging.Formatter):
@@ -279,12 +319,16 @@ def _configure_logging(level: str, calendar_name: str = "XNYS") -> None:
 _OVERRIDES = ("algorithm", "start", "end", "capital", "data_dir", "frequency", "output_dir", "seed", "strict",
               "log_level", "rep_bar_freq", "replay", "speed", "broker", "broker_host", "broker_port", "client_id",
               "account_code", "live", "run_id", "cancel_on_stop", "universe",
-              "fundamentals_file", "pipeline_data")
+              "fundamentals_file", "pipeline_data", "benchmark", "benchmark_file", "no_benchmark",
+              "dashboard_port")
 
 
 def _settings_from(args: argparse.Namespace) -> Settings:
     settings = load_settings(args.settings)
     overrides = {name: getattr(args, name, None) for name in _OVERRIDES}
+    if getattr(args, "benchmark", None) or getattr(args, "benchmark_file", None):
+        # one choice on the command line replaces the settings file's (an empty string clears a setting)
+        overrides.update(no_benchmark=False, **({"benchmark_file": ""} if args.benchmark else {"benchmark": ""}))
     if args.command == "run" and args.broker_host is not None and args.broker is None:
         overrides["broker"] = "ib"  # --host names a TWS / IB Gateway
     algofile = getattr(args, "algofile", None)
@@ -471,6 +515,7 @@ def cmd_run(settings: Settings, origin: str = "", quiet: bool = False, replay_cl
     def install(session: LiveSession) -> None:
         interrupts.stop = session.stop
         sessions.append(session)
+        session.on_dashboard = lambda url: sys.stdout.write(f"live page: {url}\n") and sys.stdout.flush()
 
     def stamp_with(clock: object, calendar: object) -> None:
         stamp = ExchangeTimeFilter(clock, calendar)  # type: ignore[arg-type]
@@ -492,7 +537,8 @@ def cmd_run(settings: Settings, origin: str = "", quiet: bool = False, replay_cl
             session_hooks=[] if quiet else [progress], skip_closed=not replay_closed, on_clock=stamp_with,
             ibridgepy=IBridgePyOptions.from_settings(settings), rep_bar_freq=settings.rep_bar_freq,
             fundamentals=settings.fundamentals_file, pipeline_data=settings.pipeline_data,
-            watchdog_s=float(getattr(settings, "watchdog", 30.0))))
+            watchdog_s=float(getattr(settings, "watchdog", 30.0)),
+            benchmark=_benchmark_choice(settings), dashboard_port=settings.dashboard_port))
     finally:
         progress.close()
         interrupts.restore()
@@ -514,6 +560,7 @@ def cmd_run(settings: Settings, origin: str = "", quiet: bool = False, replay_cl
     if loop is not None and loop.jumped_ns:
         out.write(f"  the replay jumped over {loop.jumped_ns / 3.6e12:.1f} h of closed market (--replay-closed "
                   "replays it)\n")
+    out.write(f"  report: {output / 'report.html'}\n")
     out.write(f"  whole run {elapsed:.2f} s\n")
     return _exit_code(interrupts, result.engine.error_count)
 
@@ -546,6 +593,7 @@ def cmd_backtest(settings: Settings, origin: str = "", quiet: bool = False) -> i
             before_trading_start=settings.before_trading_start, rep_bar_freq=settings.rep_bar_freq,
             on_engine=on_engine, session_hooks=[] if quiet else [progress], perf_pickle=pickle,
             ibridgepy=IBridgePyOptions.from_settings(settings), fundamentals=settings.fundamentals_file,
+            benchmark=_benchmark_choice(settings),
         ))
     finally:
         progress.close()
@@ -569,6 +617,7 @@ def cmd_backtest(settings: Settings, origin: str = "", quiet: bool = False) -> i
     else:
         out.write(f"  results written to {target}/ (results.csv, trades.csv, orders.csv, results.pkl, "
                   "summary.json)\n")
+        out.write(f"  report: {target / 'report.html'}\n")
     out.write(f"  {result.bars} bars in {result.timings['loop']:.2f} s; whole run {elapsed:.2f} s\n")
     return _exit_code(interrupts, result.engine.error_count)
 
@@ -618,6 +667,8 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write("interrupted: the files written so far are complete; run the same command to resume\n")
             return EXIT_SIGINT
     try:
+        if args.command == "report":
+            return cmd_report(args.output_dir, args.open)
         origin = _algorithm_origin(args)
         settings = _settings_from(args)
         _configure_logging(settings.log_level, settings.exchange_calendar)

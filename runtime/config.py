@@ -62,6 +62,10 @@ class Settings:
     connect_wait: float = 60.0
     #: ``run``: seconds one call of algorithm code may run before the log shows where it is stuck (0: off)
     watchdog: float = 30.0
+    benchmark: str | None = None
+    benchmark_file: str | None = None
+    no_benchmark: bool = False
+    dashboard_port: int | None = None
 
     def __repr__(self) -> str:
         shown = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -42,6 +42,9 @@ def test_example_runs_cleanly(tmp_path, name: str) -> None:
     assert (perf["portfolio_value"] > 0.5 * 100_000).all()
     assert (perf["leverage"] <= 1.2).all()  # no example borrows
     assert (tmp_path / "out" / "results.csv").is_file() and (tmp_path / "out" / "trades.csv").is_file()
+    report = (tmp_path / "out" / "report.html").read_text()
+    assert len(report) > 1_000_000 and 'id="snapshot"' in report.replace("'", '"')  # plotly.js inlined + data
+    assert '"id":"equity"' in report and '"id":"drawdown"' in report and '"id":"trades"' in report
 
 
 def test_dual_moving_average_respects_listing_dates(tmp_path) -> None:

@@ -1,83 +1,102 @@
-"""Risk and performance metrics over daily returns (pure numpy), as zipline reports them per session.
+"""Risk and performance metrics over daily returns, computed by empyrical-reloaded with zipline's conventions.
 
-All "cumulative" metrics are expanding: the value on day t uses days 0..t only.
+zipline-reloaded's per-session perf columns call empyrical on the returns of sessions 0..t (expanding):
+``algo_volatility`` = ``annual_volatility`` (sample std x sqrt(252)), ``sharpe`` = ``sharpe_ratio``, ``sortino`` =
+``sortino_ratio``, ``max_drawdown`` = ``max_drawdown`` (from the starting capital), ``alpha``/``beta`` =
+``alpha_beta_aligned`` against the benchmark's returns (alpha compounded to a year: ``(1 + daily alpha)**252 - 1``),
+and a value that is not finite is reported as missing (NaN here, None in zipline). This module does the same, so a
+results table compares with zipline's row by row. ``benchmark_volatility`` is zipline's expanding sample std of the
+benchmark's returns (from the second session) x sqrt(252).
+
+Pure: numbers in, numbers out; no I/O, no clock.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import empyrical as ep
 import numpy as np
 
 TRADING_DAYS = 252
 
 
-def _expanding_std(x: np.ndarray) -> np.ndarray:
-    n = np.arange(1, len(x) + 1, dtype=float)
-    mean = np.cumsum(x) / n
-    sq = np.cumsum(x * x) / n
-    var = np.maximum(sq - mean * mean, 0.0) * n / np.maximum(n - 1, 1)
-    out = np.sqrt(var)
-    out[n < 2] = np.nan
+def _finite(value: float) -> float:
+    value = float(value)
+    return value if math.isfinite(value) else math.nan
+
+
+def _expanding(fn: Callable[..., float], *series: np.ndarray) -> np.ndarray:
+    """``fn`` over sessions 0..t for every t, as zipline's ReturnsStatistic/AlphaBeta do each session."""
+    n = len(series[0])
+    out = np.empty(n)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for t in range(n):
+            out[t] = _finite(fn(*(s[: t + 1] for s in series)))
     return out
 
 
 def expanding_volatility(returns: np.ndarray) -> np.ndarray:
-    """Annualised volatility (sample std * sqrt(252)) of returns up to each day; NaN on the first day."""
-    return _expanding_std(returns) * math.sqrt(TRADING_DAYS)
+    """Annualised volatility (``empyrical.annual_volatility``) of the returns up to each session; NaN on the first."""
+    return _expanding(ep.annual_volatility, np.asarray(returns, dtype=float))
 
 
 def expanding_sharpe(returns: np.ndarray) -> np.ndarray:
-    """Annualised Sharpe ratio (risk-free 0) up to each day."""
-    n = np.arange(1, len(returns) + 1, dtype=float)
-    mean = np.cumsum(returns) / n
-    std = _expanding_std(returns)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = mean / std * math.sqrt(TRADING_DAYS)
-    out[~np.isfinite(out)] = np.nan
-    return out
+    """Annualised Sharpe ratio (``empyrical.sharpe_ratio``, risk-free 0) up to each session; NaN when undefined."""
+    return _expanding(ep.sharpe_ratio, np.asarray(returns, dtype=float))
 
 
 def expanding_sortino(returns: np.ndarray) -> np.ndarray:
-    """Annualised Sortino ratio (downside deviation around 0) up to each day."""
-    n = np.arange(1, len(returns) + 1, dtype=float)
-    mean = np.cumsum(returns) / n
-    downside = np.sqrt(np.cumsum(np.minimum(returns, 0.0) ** 2) / n)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = mean / downside * math.sqrt(TRADING_DAYS)
-    out[~np.isfinite(out)] = np.nan
+    """Annualised Sortino ratio (``empyrical.sortino_ratio``) up to each session.
+
+    NaN on the first session (one return has no downside deviation: empyrical's and zipline's rule) and while
+    there has been no losing session (an infinite ratio is reported as missing, as zipline does).
+    """
+    return _expanding(ep.sortino_ratio, np.asarray(returns, dtype=float))
+
+
+def expanding_max_drawdown(returns: np.ndarray) -> np.ndarray:
+    """The worst peak-to-trough fall (negative fraction, ``empyrical.max_drawdown``) up to each session.
+
+    Measured from the starting capital: a loss on the first session is already a drawdown.
+    """
+    return _expanding(ep.max_drawdown, np.asarray(returns, dtype=float))
+
+
+def expanding_alpha_beta(returns: np.ndarray, bench: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Alpha (annualised by compounding) and beta of the returns against the benchmark's, up to each session."""
+    r = np.asarray(returns, dtype=float)
+    b = np.asarray(bench, dtype=float)
+    alpha = _expanding(lambda x, y: ep.alpha_beta_aligned(x, y)[0], r, b)
+    beta = _expanding(lambda x, y: ep.alpha_beta_aligned(x, y)[1], r, b)
+    return alpha, beta
+
+
+def expanding_benchmark_volatility(bench: np.ndarray) -> np.ndarray:
+    """zipline's ``benchmark_volatility``: the expanding sample std (from two sessions on) x sqrt(252)."""
+    b = np.asarray(bench, dtype=float)
+    n = np.arange(1, len(b) + 1, dtype=float)
+    mean = np.cumsum(b) / n
+    with np.errstate(all="ignore"):
+        var = (np.cumsum(b * b) - n * mean * mean) / (n - 1)
+    out = np.sqrt(np.maximum(var, 0.0)) * math.sqrt(TRADING_DAYS)
+    out[n < 2] = np.nan
     return out
-
-
-def expanding_max_drawdown(values: np.ndarray) -> np.ndarray:
-    """The worst peak-to-trough fall (negative fraction) of a value series up to each day."""
-    if len(values) == 0:
-        return np.empty(0)
-    peaks = np.maximum.accumulate(values)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dd = np.where(peaks > 0, values / peaks - 1.0, 0.0)
-    return np.minimum.accumulate(dd)
-
-
-def expanding_beta_alpha(returns: np.ndarray, bench: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Beta of the returns against the benchmark and annualised alpha, up to each day (NaN until 2 days)."""
-    n = np.arange(1, len(returns) + 1, dtype=float)
-    mr = np.cumsum(returns) / n
-    mb = np.cumsum(bench) / n
-    cov = np.cumsum(returns * bench) / n - mr * mb
-    var = np.cumsum(bench * bench) / n - mb * mb
-    with np.errstate(divide="ignore", invalid="ignore"):
-        beta = np.where(var > 1e-18, cov / var, np.nan)
-    alpha = (mr - beta * mb) * TRADING_DAYS
-    beta[n < 2] = np.nan
-    alpha[n < 2] = np.nan
-    return beta, alpha
 
 
 @dataclass(frozen=True)
 class Summary:
-    """The end-of-run figures printed to the console."""
+    """The end-of-run figures printed to the console and saved in ``summary.json``.
+
+    Ratios follow zipline's end-of-run risk report (empyrical over all sessions); ``alpha``, ``beta`` and
+    ``benchmark_return`` are NaN without a benchmark. ``win_rate`` is the share of sessions with a gain among the
+    sessions whose value changed (quantstats' definition); ``turnover`` the mean over sessions of the value traded
+    that session over the portfolio value; ``commissions`` the total paid.
+    """
 
     start: str
     end: str
@@ -91,15 +110,25 @@ class Summary:
     max_drawdown: float
     trades: int
     orders: int
+    sortino: float = math.nan
+    alpha: float = math.nan
+    beta: float = math.nan
+    benchmark: str | None = None
+    benchmark_return: float = math.nan
+    win_rate: float = math.nan
+    turnover: float = math.nan
+    commissions: float = 0.0
 
     def lines(self) -> list[str]:
+        """The summary as aligned console lines ("n/a" where a figure is undefined)."""
+
         def pct(x: float) -> str:
             return "n/a" if not math.isfinite(x) else f"{x * 100:,.2f}%"
 
         def num(x: float) -> str:
             return "n/a" if not math.isfinite(x) else f"{x:,.2f}"
 
-        return [
+        lines = [
             f"period            {self.start} .. {self.end} ({self.sessions} sessions)",
             f"starting value    {self.starting_value:,.2f}",
             f"ending value      {self.ending_value:,.2f}",
@@ -107,20 +136,66 @@ class Summary:
             f"annual return     {pct(self.annual_return)}",
             f"annual volatility {pct(self.annual_volatility)}",
             f"Sharpe ratio      {num(self.sharpe)}",
+            f"Sortino ratio     {num(self.sortino)}",
             f"max drawdown      {pct(self.max_drawdown)}",
+        ]
+        if self.benchmark:
+            lines += [
+                f"benchmark return  {pct(self.benchmark_return)} ({self.benchmark})",
+                f"alpha             {num(self.alpha)}",
+                f"beta              {num(self.beta)}",
+            ]
+        lines += [
+            f"win rate          {pct(self.win_rate)} of sessions that moved",
+            f"turnover          {pct(self.turnover)} of the portfolio per session (mean)",
+            f"commissions       {self.commissions:,.2f}",
             f"trades            {self.trades} fills from {self.orders} orders",
         ]
+        return lines
 
 
 def summarize(
-    start: str, end: str, starting_value: float, values: np.ndarray, returns: np.ndarray, trades: int, orders: int
+    start: str,
+    end: str,
+    starting_value: float,
+    values: np.ndarray,
+    returns: np.ndarray,
+    trades: int,
+    orders: int,
+    *,
+    bench: np.ndarray | None = None,
+    benchmark: str | None = None,
+    traded_value: np.ndarray | None = None,
+    commissions: float = 0.0,
 ) -> Summary:
-    """Compute the console summary from the per-session portfolio values and returns."""
+    """Compute the end-of-run summary from the per-session portfolio values and returns (empyrical's figures).
+
+    ``bench`` (the benchmark's daily returns, aligned with ``returns``) adds alpha, beta and the benchmark's total
+    return; ``traded_value`` (absolute value traded per session) gives the turnover.
+    """
     n = len(values)
+    r = np.asarray(returns, dtype=float)
     ending = float(values[-1]) if n else starting_value
     total = ending / starting_value - 1.0 if starting_value else math.nan
     annual = (1.0 + total) ** (TRADING_DAYS / n) - 1.0 if n and total > -1 else math.nan
-    vol = float(expanding_volatility(returns)[-1]) if n > 1 else math.nan
-    sharpe = float(expanding_sharpe(returns)[-1]) if n > 1 else math.nan
-    mdd = float(expanding_max_drawdown(np.concatenate([[starting_value], values]))[-1]) if n else 0.0
-    return Summary(start, end, n, starting_value, ending, total, annual, vol, sharpe, mdd, trades, orders)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        vol = _finite(ep.annual_volatility(r)) if n > 1 else math.nan
+        sharpe = _finite(ep.sharpe_ratio(r)) if n > 1 else math.nan
+        sortino = _finite(ep.sortino_ratio(r)) if n > 1 else math.nan
+        mdd = _finite(ep.max_drawdown(r)) if n else 0.0
+        alpha = beta = bench_total = math.nan
+        if bench is not None and n:
+            b = np.asarray(bench, dtype=float)
+            a, bt = ep.alpha_beta_aligned(r, b)
+            alpha, beta = _finite(a), _finite(bt)
+            bench_total = _finite(ep.cum_returns_final(b))
+    moved = r[r != 0]
+    win_rate = float(np.mean(moved > 0)) if len(moved) else math.nan
+    turnover = math.nan
+    if traded_value is not None and n:
+        with np.errstate(all="ignore"):
+            per_day = np.where(values > 0, np.asarray(traded_value, dtype=float) / values, np.nan)
+        turnover = _finite(np.nanmean(per_day)) if np.isfinite(per_day).any() else math.nan
+    return Summary(start, end, n, starting_value, ending, total, annual, vol, sharpe, mdd, trades, orders,
+                   sortino, alpha, beta, benchmark, bench_total, win_rate, turnover, float(commissions))

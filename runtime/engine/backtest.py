@@ -18,13 +18,15 @@ from runtime.brokers.sim import SimBroker
 from runtime.core.costs import DEFAULT_COMMISSION, DEFAULT_SLIPPAGE
 from runtime.core.metrics import Summary
 from runtime.core.orders import OrderStatus
+from runtime.data.benchmark import BenchmarkChoice, resolve_benchmark
 from runtime.data.portal import DataPortal
 from runtime.data.store import BarArrays
 from runtime.engine.dispatch import Dispatcher, StoreBarFeed
 from runtime.engine.engine import Engine, UserFunctions
-from runtime.engine.results import ResultsRecorder, summary_of, write_results
+from runtime.engine.results import ResultsRecorder, write_results
 from runtime.engine.timeline import build_regular_timeline, build_timeline
 from runtime.errors import AlgorithmLoadError, AlgorithmRaisedError
+from runtime.report import write_report
 
 log = logging.getLogger("ibalgo.backtest")
 order_log = logging.getLogger("ibalgo.orders")
@@ -159,6 +161,7 @@ def run_backtest(
     functions: UserFunctions | None = None,
     ibridgepy: object = None,
     fundamentals: str | Path | None = None,
+    benchmark: BenchmarkChoice | None = None,
 ) -> BacktestResult:
     """Run the algorithm in ``algo_path`` from session ``start`` to ``end`` on the given bars.
 
@@ -178,6 +181,8 @@ def run_backtest(
     AlgorithmLoadError, holding the result). ``perf_pickle`` writes only the results table there (zipline's
     ``-o FILE.pickle``) instead of the files into ``output``. ``functions`` runs those lifecycle functions instead of
     loading ``algo_path`` (which then only names them in messages): :func:`runtime.script.run_algorithm`.
+    ``benchmark`` chooses what the results compare with (see :class:`BenchmarkChoice`; an algorithm's
+    ``set_benchmark`` wins over it). With ``output``, the results files and ``report.html`` are written there.
     """
     t0 = time.perf_counter()
     cal = daily.calendar
@@ -215,6 +220,9 @@ def run_backtest(
             on_engine(engine)
         t1 = time.perf_counter()
         engine.run_initialize()
+        choice = benchmark or BenchmarkChoice()
+        recorder.use_benchmark(resolve_benchmark(choice, engine.benchmark.sid if engine.benchmark else None, daily,
+                                                 first, last), choice.enabled)
         kwargs = {} if before_trading_start is None else {"before_trading_start": _as_time(before_trading_start)}
         rules = [rule for rule, _ in engine.scheduled]
         if rep_bar_freq is None:
@@ -253,7 +261,7 @@ def run_backtest(
             from runtime.engine.engine import Phase
 
             engine.call_user(Phase.ANALYZE, engine.functions.analyze, engine.context, perf)
-        summary = summary_of(perf, capital, recorder.fill_count, recorder.order_count)
+        summary = recorder.summary(perf)
         files: list[Path] = []
         if perf_pickle is not None:
             Path(perf_pickle).parent.mkdir(parents=True, exist_ok=True)
@@ -265,8 +273,10 @@ def run_backtest(
                 "errors_in_algorithm": engine.error_count, "stopped": engine.stop_requested,
                 "last_session": str(perf.index[-1].date()) if not perf.empty else None,
                 "bar_events": bars, "assets": len(daily.assets), "loop_seconds": t3 - t2,
+                "recorded": recorder.recorded_names,
             }
             files = write_results(perf, Path(output), summary, meta)
+            files.append(write_report(Path(output)))
         t4 = time.perf_counter()
     finally:
         algo_log.removeFilter(clock_filter)

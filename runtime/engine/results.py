@@ -11,11 +11,13 @@ import numpy as np
 import pandas as pd
 
 from runtime.core import metrics
+from runtime.core.orders import OrderStatus
 
 if TYPE_CHECKING:
     from runtime.core.assets import Asset
     from runtime.core.calendar import TradingCalendar
     from runtime.core.ledger import Transaction
+    from runtime.data.benchmark import BenchmarkReturns
     from runtime.engine.engine import Engine, OrderRecord
 
 
@@ -75,6 +77,19 @@ class ResultsRecorder:
         self.fill_count = 0
         self.order_count = 0
         self.benchmark_prices: list[float] = []
+        #: the run's benchmark returns (from adjusted prices or a file); None: from the prices recorded each session
+        self.benchmark: BenchmarkReturns | None = None
+        self.benchmark_name: str | None = None
+        self.recorded_names: list[str] = []
+
+        self.benchmark_enabled = True
+
+    def use_benchmark(self, benchmark: BenchmarkReturns | None, enabled: bool = True) -> None:
+        """Compare with ``benchmark``'s returns (None: with the prices of the engine's benchmark asset, if any,
+        recorded each session); ``enabled`` False: no benchmark at all (``--no-benchmark``)."""
+        self.benchmark = benchmark
+        self.benchmark_enabled = enabled
+        self.benchmark_name = benchmark.name if benchmark is not None and enabled else None
 
     def on_session_end(self, engine: Engine, session: int) -> None:
         """Collect the session's figures (raw numbers and small tuples; the table is built once, at the end)."""
@@ -96,11 +111,18 @@ class ResultsRecorder:
         today = engine.today
         self.orders.append([_order_state(o) for o in today.orders.values()] if today.orders else [])
         self.transactions.append(list(today.transactions))
-        self.recorded.append(dict(engine.recorded) if engine.recorded else {})
+        if engine.recorded:
+            self.recorded.append(dict(engine.recorded))
+            for name in engine.recorded:
+                if name not in self.recorded_names:
+                    self.recorded_names.append(name)
+        else:
+            self.recorded.append({})
         self.fill_count += len(today.transactions)
         self.order_count += today.orders_placed
-        if engine.benchmark is not None:
+        if engine.benchmark is not None and self.benchmark is None and self.benchmark_enabled:
             self.benchmark_prices.append(engine.current_price(engine.benchmark))
+            self.benchmark_name = engine.benchmark.symbol
         self._prev_value = value
         self._prev_cash = ledger.cash
         self._prev_exposure = totals.net
@@ -113,6 +135,7 @@ class ResultsRecorder:
         for x in lists:
             del x[n:]
         del self.benchmark_prices[n:]
+
     def last_row(self) -> dict[str, Any]:
         """The newest session's figures as plain numbers (for a journal: see :meth:`prepend_sessions`)."""
         return {"scalars": list(self.scalars[-1]), "positions": list(self.positions[-1]),
@@ -144,11 +167,15 @@ class ResultsRecorder:
         self.fill_count = sum(len(day) for day in transactions)
         self.order_count = len({state[0] for day in orders for state in day})
 
-    def frame(self, calendar: TradingCalendar) -> pd.DataFrame:
+    def frame(self, calendar: TradingCalendar, risk: bool = True) -> pd.DataFrame:
         """The results table: one row per session, indexed by the session's close (UTC), zipline's columns.
 
+        ``risk`` False leaves out the expanding risk columns (sharpe, sortino, alpha, ...): a cheap table for the
+        live page while a run lasts.
+
         With no completed session (a run stopped before its first close) the table is empty but has the columns,
-        so ``perf.empty`` is True and ``perf["portfolio_value"]`` is an empty column rather than a KeyError."""
+        so ``perf.empty`` is True and ``perf["portfolio_value"]`` is an empty column rather than a KeyError.
+        """
         if not self.sessions:
             return pd.DataFrame(columns=EMPTY_COLUMNS, index=pd.DatetimeIndex([], tz="UTC"))
         idx = np.asarray(self.sessions, dtype=np.int64)
@@ -172,36 +199,67 @@ class ResultsRecorder:
         returns = perf["returns"].to_numpy(dtype=float)
         values = perf["portfolio_value"].to_numpy(dtype=float)
         perf["algorithm_period_return"] = values / self.starting_cash - 1.0
-        perf["algo_volatility"] = metrics.expanding_volatility(returns)
-        perf["sharpe"] = metrics.expanding_sharpe(returns)
-        perf["sortino"] = metrics.expanding_sortino(returns)
-        perf["max_drawdown"] = metrics.expanding_max_drawdown(np.concatenate([[self.starting_cash], values]))[1:]
         perf["max_leverage"] = np.maximum.accumulate(perf["leverage"].to_numpy(dtype=float))
         perf["trading_days"] = np.arange(1, len(perf) + 1)
         perf["treasury_period_return"] = 0.0
         perf["excess_return"] = perf["algorithm_period_return"]
-        if self.benchmark_prices:
-            prices = np.asarray(self.benchmark_prices, dtype=float)
-            bench = np.zeros(len(prices))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                bench[1:] = prices[1:] / prices[:-1] - 1.0
-            bench = np.nan_to_num(bench)
+        bench = self._benchmark_returns(calendar, idx)
+        if bench is not None:
             perf["benchmark_returns"] = bench
             perf["benchmark_period_return"] = np.cumprod(1.0 + bench) - 1.0
-            perf["benchmark_volatility"] = metrics.expanding_volatility(bench)
-            beta, alpha = metrics.expanding_beta_alpha(returns, bench)
-            perf["beta"] = beta
-            perf["alpha"] = alpha
         else:
-            for name in ("benchmark_returns", "benchmark_period_return", "benchmark_volatility", "alpha", "beta"):
+            for name in ("benchmark_returns", "benchmark_period_return"):
                 perf[name] = np.nan
+        if risk:
+            perf["algo_volatility"] = metrics.expanding_volatility(returns)
+            perf["sharpe"] = metrics.expanding_sharpe(returns)
+            perf["sortino"] = metrics.expanding_sortino(returns)
+            perf["max_drawdown"] = metrics.expanding_max_drawdown(returns)
+            if bench is not None:
+                perf["benchmark_volatility"] = metrics.expanding_benchmark_volatility(bench)
+                perf["alpha"], perf["beta"] = metrics.expanding_alpha_beta(returns, bench)
+            else:
+                for name in ("benchmark_volatility", "alpha", "beta"):
+                    perf[name] = np.nan
         perf.index.name = None
         return perf
 
+    def _benchmark_returns(self, calendar: TradingCalendar, idx: np.ndarray) -> np.ndarray | None:
+        if not self.benchmark_enabled:
+            return None
+        if self.benchmark is not None:
+            labels = pd.DatetimeIndex(calendar.sessions[idx])
+            return self.benchmark.on_sessions(labels)
+        if not self.benchmark_prices or len(self.benchmark_prices) != len(idx):
+            return None
+        # no adjusted prices known (a run on TWS / IB Gateway): session-to-session changes of the prices seen
+        prices = np.asarray(self.benchmark_prices, dtype=float)
+        bench = np.zeros(len(prices))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bench[1:] = prices[1:] / prices[:-1] - 1.0
+        return np.nan_to_num(bench, nan=0.0, posinf=0.0, neginf=0.0)
 
-def summary_of(perf: pd.DataFrame, starting_cash: float, fills: int, orders: int) -> metrics.Summary:
+    def summary(self, perf: pd.DataFrame) -> metrics.Summary:
+        """The end-of-run summary of ``perf`` (a table from :meth:`frame`), with the benchmark's figures."""
+        return summary_of(perf, self.starting_cash, self.fill_count, self.order_count, self.benchmark_name)
+
+
+def summary_of(perf: pd.DataFrame, starting_cash: float, fills: int, orders: int,
+               benchmark: str | None = None) -> metrics.Summary:
+    """The end-of-run summary of a results table (see :func:`runtime.core.metrics.summarize`)."""
     if perf.empty:
         return metrics.summarize("-", "-", starting_cash, np.empty(0), np.empty(0), fills, orders)
+    traded = np.zeros(len(perf))
+    commissions = 0.0
+    if "transactions" in perf.columns:
+        for i, day in enumerate(perf["transactions"]):
+            for t in day:
+                multiplier = getattr(t["sid"], "multiplier", None) or 1.0
+                traded[i] += abs(t["amount"] * t["price"] * multiplier)
+                commissions += t["commission"] or 0.0
+    bench = None
+    if "benchmark_returns" in perf.columns and perf["benchmark_returns"].notna().any():
+        bench = perf["benchmark_returns"].fillna(0.0).to_numpy(dtype=float)
     return metrics.summarize(
         str(perf.index[0].date()),
         str(perf.index[-1].date()),
@@ -210,6 +268,10 @@ def summary_of(perf: pd.DataFrame, starting_cash: float, fills: int, orders: int
         perf["returns"].to_numpy(dtype=float),
         fills,
         orders,
+        bench=bench,
+        benchmark=benchmark if bench is not None else None,
+        traded_value=traded,
+        commissions=commissions,
     )
 
 
@@ -229,9 +291,83 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def _plain(value: Any) -> Any:
+    """``value`` with the runtime's own objects replaced by plain Python ones (an asset by its symbol, an order
+    status by zipline's number), so ``results.pkl`` unpickles where only pandas is installed."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, OrderStatus):
+        return int(value)
+    if isinstance(value, (pd.Timestamp, float, int, str, bool, np.generic)) or value is None:
+        return value
+    if hasattr(value, "symbol") and hasattr(value, "sid"):
+        return value.symbol
+    return str(value)
+
+
+def plain_perf(perf: pd.DataFrame) -> pd.DataFrame:
+    """A copy of the results table holding only pandas, numpy and plain Python values (what ``results.pkl`` is).
+
+    Assets become their symbols (``positions[i]['sid'] == 'AAPL'``), order statuses stay zipline's numbers (1 is
+    filled; ``orders.csv`` has the words);
+    recorded values that are not numbers or strings become their ``str``.
+    """
+    out = perf.copy()
+    for name in ("positions", "orders", "transactions"):
+        if name in out.columns:
+            out[name] = [_plain(day) for day in out[name]]
+    for name in out.columns:
+        if out[name].dtype == object and name not in ("positions", "orders", "transactions"):
+            out[name] = [_plain(v) for v in out[name]]
+    return out
+
+
+def pyfolio_frames(perf: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame, pd.DataFrame]:
+    """``returns``, ``positions`` and ``transactions`` in pyfolio's shapes (what
+    ``pyfolio.utils.extract_rets_pos_txn_from_zipline`` makes of a zipline perf table).
+
+    returns: daily returns indexed by session (UTC midnight); positions: the value held in each symbol per session
+    plus a ``cash`` column; transactions: one row per fill indexed by its time, with amount, price, symbol, sid,
+    commission and order_id.
+    """
+    if perf.empty:
+        empty_index = pd.DatetimeIndex([], tz="UTC")
+        return (pd.Series([], index=empty_index, name="returns", dtype=float), pd.DataFrame(index=empty_index),
+                pd.DataFrame(columns=["amount", "price", "symbol", "sid", "commission", "order_id"]))
+    days = perf.index.normalize()
+    returns = pd.Series(perf["returns"].to_numpy(dtype=float), index=days, name="returns")
+    rows = []
+    for day in perf["positions"]:
+        row: dict[str, float] = {}
+        for pos in day:
+            sym = getattr(pos["sid"], "symbol", pos["sid"])
+            multiplier = getattr(pos["sid"], "multiplier", None) or 1.0
+            row[str(sym)] = row.get(str(sym), 0.0) + pos["amount"] * pos["last_sale_price"] * multiplier
+        rows.append(row)
+    positions = pd.DataFrame(rows, index=days).fillna(0.0)
+    positions["cash"] = perf["ending_cash"].to_numpy(dtype=float)
+    positions.index.name = "date"
+    txns = [
+        {"dt": t["dt"], "amount": t["amount"], "price": t["price"], "symbol": getattr(t["sid"], "symbol", t["sid"]),
+         "sid": getattr(t["sid"], "sid", t["sid"]), "commission": t["commission"], "order_id": t["order_id"]}
+        for day in perf["transactions"] for t in day
+    ]
+    transactions = pd.DataFrame(txns, columns=["dt", "amount", "price", "symbol", "sid", "commission", "order_id"])
+    transactions = transactions.set_index("dt")
+    if not len(transactions):
+        transactions.index = pd.DatetimeIndex([], tz="UTC", name="dt")
+    return returns, positions, transactions
+
+
 def write_results(perf: pd.DataFrame, output: Path, summary: metrics.Summary, meta: dict[str, Any]) -> list[Path]:
-    """Write ``results.csv`` (scalar columns), ``results.pkl`` (the full table), ``trades.csv`` (every fill),
-    ``orders.csv`` and ``summary.json`` into ``output``; returns the paths written."""
+    """Write the run's files into ``output``; returns the paths written.
+
+    ``results.csv`` (scalar columns), ``results.pkl`` (the full table, plain pandas/Python values only),
+    ``trades.csv`` (every fill), ``orders.csv`` (each order's last state, status as a word), ``summary.json``, and
+    pyfolio's inputs ``returns.csv``, ``positions.csv`` and ``transactions.csv``.
+    """
     output.mkdir(parents=True, exist_ok=True)
     written = []
     nested = {"positions", "orders", "transactions"}
@@ -240,7 +376,7 @@ def write_results(perf: pd.DataFrame, output: Path, summary: metrics.Summary, me
     scalar.to_csv(path, index_label="date")
     written.append(path)
     path = output / "results.pkl"
-    perf.to_pickle(path)
+    plain_perf(perf).to_pickle(path)
     written.append(path)
     trades = [t for day in perf.get("transactions", []) for t in day]
     trade_frame = pd.DataFrame(
@@ -253,10 +389,18 @@ def write_results(perf: pd.DataFrame, output: Path, summary: metrics.Summary, me
     orders: dict[str, dict[str, Any]] = {}
     for day in perf.get("orders", []):
         for o in day:
-            orders[o["id"]] = {**o, "sid": getattr(o["sid"], "symbol", o["sid"])}
+            orders[o["id"]] = {**o, "sid": getattr(o["sid"], "symbol", o["sid"]),
+                               "status": OrderStatus(int(o["status"])).name.lower()}
     path = output / "orders.csv"
-    pd.DataFrame(list(orders.values())).to_csv(path, index=False)
+    pd.DataFrame(list(orders.values()), columns=["id", "dt", "reason", "created", "amount", "filled", "commission",
+                                                  "stop", "limit", "stop_reached", "limit_reached", "sid", "status"]
+                 ).to_csv(path, index=False)
     written.append(path)
+    returns, positions, transactions = pyfolio_frames(perf)
+    for name, frame in (("returns", returns), ("positions", positions), ("transactions", transactions)):
+        path = output / f"{name}.csv"
+        frame.to_csv(path, index_label="date" if name != "transactions" else "dt")
+        written.append(path)
     path = output / "summary.json"
     path.write_text(json.dumps(_jsonable({**meta, **summary.__dict__}), indent=2) + "\n")
     written.append(path)

@@ -26,6 +26,7 @@ from runtime.brokers.ib.pacing import HistoricalPacer
 from runtime.core.calendar import TradingCalendar, get_calendar
 from runtime.core.costs import DEFAULT_COMMISSION, DEFAULT_SLIPPAGE
 from runtime.core.ib_mapping import mask_account
+from runtime.data.benchmark import BenchmarkChoice
 from runtime.engine.clocks import Clock, ReplayClock, WallClock
 from runtime.engine.engine import Engine
 from runtime.errors import ConfigError
@@ -128,6 +129,8 @@ class EmbeddedGateway:
                                    minute_stores=[minute_store] if minute_store is not None else ())
         #: the splits and dividends the gateway applies to its paper accounts (the run's ledger applies them too)
         self.corporate_actions = (daily.splits, daily.dividends)
+        #: the replayed daily bars (the benchmark's adjusted prices come from them)
+        self.daily = daily
         #: the first and last sessions of the replayed data
         self.data_sessions = (daily.calendar.session_label(daily.first_session),
                               daily.calendar.session_label(daily.last_session))
@@ -248,6 +251,8 @@ def run_algorithm(
     fundamentals: str | None = None,
     pipeline_data: str | None = None,
     watchdog_s: float = 30.0,
+    benchmark: BenchmarkChoice | None = None,
+    dashboard_port: int | None = None,
 ) -> LiveResult:
     """Run ``algorithm`` through the IB adapter: against the embedded simulated gateway (default) replaying
     ``replay`` = (start, end) at ``speed`` x real time (None: as fast as possible), or against TWS / IB Gateway.
@@ -265,6 +270,9 @@ def run_algorithm(
     Pipelines compute over the daily bars of ``pipeline_data`` (a ``--data``-style folder), else of ``data_dir``,
     else of the bundled stocks, using only the sessions before the current one; ``fundamentals`` names their
     point-in-time table.
+
+    ``benchmark`` chooses what the results compare with; ``dashboard_port`` (0: a free one) serves the live page
+    on 127.0.0.1 while the run lasts.
     """
     calendar = get_calendar(calendar_name)
     own_gateway = gateway is None
@@ -314,7 +322,8 @@ def run_algorithm(
         corporate_actions=gateway.corporate_actions if gateway is not None else None, skip_closed=skip_closed,
         ibridgepy=ibridgepy, rep_bar_freq=rep_bar_freq,
         pipeline_data=pipeline_data or data_dir, fundamentals=fundamentals,
-        watchdog_s=watchdog_s)
+        watchdog_s=watchdog_s,
+        benchmark=benchmark, benchmark_bars=getattr(gateway, "daily", None), dashboard_port=dashboard_port)
     session = LiveSession(
         options, broker_factory(config, run_id, clock, virtual_pacing=gateway is not None,
                                 target=target), clock, calendar,

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -55,11 +55,13 @@ from runtime.core.ledger import _Pos
 from runtime.core.matching import Cancelled, Fill
 from runtime.core.metrics import Summary
 from runtime.core.orders import OrderKind, OrderStatus, TimeInForce
+from runtime.data.benchmark import BenchmarkChoice, resolve_benchmark
+from runtime.data.store import BarArrays
 from runtime.engine.clocks import Clock
 from runtime.engine.dispatch import BAR, BTS
 from runtime.engine.engine import Engine, OrderRecord, Phase
 from runtime.engine.live import LiveLoop
-from runtime.engine.results import ResultsRecorder, summary_of, write_results
+from runtime.engine.results import ResultsRecorder, write_results
 from runtime.engine.timeline import Timeline, build_timeline
 from runtime.errors import AlgorithmLoadError, AlgorithmRaisedError, ConfigError
 from runtime.journal import SENDING, Journal
@@ -67,6 +69,10 @@ from runtime.live.broker import WAKE, EngineBroker, EventInbox, SyncedIBBroker
 from runtime.live.feed import BrokerDispatcher, BrokerFeed
 from runtime.live.positions import AppliedSplit, Holding, PositionDifference, compare_positions, describe_ratio
 from runtime.live.watchdog import Watchdog
+from runtime.report import write_report
+
+if TYPE_CHECKING:
+    from runtime.live.dashboard import LiveDashboard
 
 log = logging.getLogger("ibalgo.live")
 order_log = logging.getLogger("ibalgo.orders")
@@ -110,6 +116,13 @@ class LiveOptions:
     fundamentals: str | None = None
     #: seconds one call of algorithm code may run before the watchdog reports where it is stuck (0: no watchdog)
     watchdog_s: float = 30.0
+    #: what the results compare with (``--benchmark``, ``--benchmark-file``, ``--no-benchmark``)
+    benchmark: BenchmarkChoice | None = None
+    #: the daily bars the broker replays (the embedded simulated gateway's), for the benchmark's adjusted prices;
+    #: None (TWS/IB Gateway): the benchmark's prices seen each session are used
+    benchmark_bars: BarArrays | None = None
+    #: serve the live page on this loopback port while the run lasts (0: a free port); None: no live page
+    dashboard_port: int | None = None
 
 
 @dataclass
@@ -229,6 +242,9 @@ class LiveSession:
         self.last_event_ns: int | None = None
         self.fills = 0
         self.broker_splits: list[AppliedSplit] = []
+        #: the live page (``dashboard_port``), and who hears its address once it serves (default: the log)
+        self.dashboard: LiveDashboard | None = None
+        self.on_dashboard: Callable[[str], None] | None = None
         self._reported_differences: set[tuple[int, int, int]] = set()
         self._startup = False  # handling the start's reconciliation (see _settle_startup)
         self._context_saved_ns = 0
@@ -319,10 +335,22 @@ class LiveSession:
                 setattr(engine.context, name, value)
             log.info("restored the saved context (%d values) after initialize", len(saved))
         self.recorder = ResultsRecorder(engine.ledger.portfolio_value)
+        self._choose_benchmark(engine, self.recorder)
         engine.on_session_end_hooks.append(self.recorder.on_session_end)
         engine.on_session_end_hooks.append(self._on_session_end)
         engine.on_session_end_hooks.extend(self.session_hooks)
         self.handle_pending()
+
+    def _choose_benchmark(self, engine: Engine, recorder: ResultsRecorder) -> None:
+        """The run's benchmark: the algorithm's ``set_benchmark``, else the options' choice (adjusted prices from
+        the replayed bars; on TWS/IB Gateway the asset's prices as the run sees them)."""
+        choice = self.options.benchmark or BenchmarkChoice()
+        bars = self.options.benchmark_bars
+        if choice.enabled and engine.benchmark is None and choice.symbol and bars is None:
+            engine.benchmark = engine.api.resolve_asset(choice.symbol)
+        sid = engine.benchmark.sid if engine.benchmark is not None else None
+        recorder.use_benchmark(resolve_benchmark(choice, sid, bars, engine.start_session, engine.end_session)
+                               if bars is not None or choice.file else None, choice.enabled)
 
     def _seed_positions(self) -> None:
         """The broker's positions (with average cost) into the ledger, and their assets into the data."""
@@ -431,6 +459,8 @@ class LiveSession:
         everything it reported is booked, without moving the run's clock or running other algorithm code."""
         self.sync()
         self.handle_pending()
+        if self.dashboard is not None:
+            self.dashboard.tick()
 
     def handle_pending(self) -> None:
         events = self.inbox.drain()
@@ -486,6 +516,9 @@ class LiveSession:
                 log.warning("%s: delayed market data (IB %d: %s)", ev.asset.symbol, ev.code, ev.text)
             else:
                 log.debug("ignored broker event %r", ev)
+        if self.dashboard is not None:
+            self.dashboard.observe(events)
+            self.dashboard.tick()
 
     def _on_fill(self, fill: Fill) -> None:
         engine = self.engine
@@ -660,6 +693,7 @@ class LiveSession:
             ) -> LiveResult:
         """Start, run the live loop to the end (or a stop request), shut down, write the results."""
         t0 = time.perf_counter()
+        self._start_dashboard()
         try:
             self.start()
             engine, feed = self.engine, self.feed
@@ -689,6 +723,7 @@ class LiveSession:
         except BaseException:
             self._stop_watchdog()
             self.close(cancel=False)
+            self._stop_dashboard("error")
             raise
         self._stop_watchdog()
         self.shutdown(reason or "stopped", keep_journal=True)
@@ -696,9 +731,33 @@ class LiveSession:
             result = self._result(reason, {"start": t1 - t0, "loop": t2 - t1, "total": time.perf_counter() - t0})
         finally:
             self.journal.close()
+            self._stop_dashboard(reason or "stopped")
         if self.strict_error is not None:  # strict: the results are written, then the error is raised
             raise AlgorithmRaisedError(self.strict_error, result)
         return result
+
+    def _start_dashboard(self) -> None:
+        """Serve the live page (``dashboard_port``) on 127.0.0.1 and say where."""
+        if self.options.dashboard_port is None:
+            return
+        from runtime.live.dashboard import LiveDashboard
+        from runtime.report.dashboard import DashboardServer
+
+        try:
+            server = DashboardServer(int(self.options.dashboard_port))
+        except OSError as exc:
+            raise ConfigError(f"the live page cannot listen on 127.0.0.1:{self.options.dashboard_port}: {exc}; "
+                              "give another port, or --dashboard 0 for a free one") from exc
+        self.dashboard = LiveDashboard(self, server)
+        self.dashboard.start()
+        log.info("live page: %s (this machine only; it updates while the run lasts)", server.url)
+        if self.on_dashboard is not None:
+            self.on_dashboard(server.url)
+
+    def _stop_dashboard(self, reason: str) -> None:
+        if self.dashboard is not None:
+            dashboard, self.dashboard = self.dashboard, None
+            dashboard.stop(reason)
 
     def stop(self, reason: str) -> None:
         """Thread-safe: ask the run to stop after the event being handled (Ctrl-C, SIGTERM). Algorithm code that has
@@ -840,16 +899,18 @@ class LiveSession:
         perf = recorder.frame(self.calendar)
         if engine.functions.analyze is not None:
             engine.call_user(Phase.ANALYZE, engine.functions.analyze, engine.context, perf)
-        summary = summary_of(perf, recorder.starting_cash, recorder.fill_count, recorder.order_count)
+        summary = recorder.summary(perf)
         files: list[Path] = []
         if self.options.output is not None:
             meta = {"algorithm": self.options.algorithm, "frequency": self.options.frequency, "mode": self.options.mode,
                     "run_id": self.options.run_id, "capital": recorder.starting_cash,
                     "errors_in_algorithm": engine.error_count, "stopped": reason,
                     "loop_seconds": timings.get("loop"),
-                    "broker_splits": [s.to_dict() for s in self.broker_splits]}
+                    "broker_splits": [s.to_dict() for s in self.broker_splits],
+                    "recorded": recorder.recorded_names}
             files = write_results(perf, self.options.output, summary, meta)
             files += self._write_accounts(self.options.output)
+            files.append(write_report(self.options.output))
         return LiveResult(perf, summary, engine, reason, files, timings, self.link.sent,
                           self.feed.history_requests if self.feed else 0, list(self.broker_splits), self.strict_error)
 
