@@ -83,6 +83,9 @@ def test_the_api_names_outside_a_run_raise_a_clear_error() -> None:
         assert callable(getattr(api, name))
 
 
+SIDS = {"IBM": 3766, "MSFT": 5061}  # Quantopian's sids, kept by the bundled data
+
+
 def test_two_threads_run_two_algorithms_each_bound_to_its_own() -> None:
     results: dict[str, pd.DataFrame] = {}
     errors: list[BaseException] = []
@@ -93,7 +96,7 @@ def test_two_threads_run_two_algorithms_each_bound_to_its_own() -> None:
 
         def handle(context, data) -> None:
             order_target_percent(context.asset, 1.0)
-            record(held=context.portfolio.positions[context.asset].amount, name=sym)
+            record(held=context.portfolio.positions[context.asset].amount, sid=context.asset.sid)
 
         try:
             results[sym] = run_algorithm("2011-01-03", "2011-12-30", init, 100_000, handle)
@@ -108,7 +111,7 @@ def test_two_threads_run_two_algorithms_each_bound_to_its_own() -> None:
     assert not errors, errors
     for sym in ("IBM", "MSFT"):
         perf = results[sym]
-        assert set(perf["name"]) == {sym}
+        assert set(perf["sid"]) == {SIDS[sym]}
         symbols = {t["symbol"] for day in perf["transactions"] for t in day}
         assert symbols == {sym}
 
