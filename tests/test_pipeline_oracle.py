@@ -38,3 +38,15 @@ def test_same_as_zipline(algo: Path, oracle_data, tmp_path) -> None:
     got = run_in_ibalgo(algo, folder, tmp_path)
     compare_pipeline(got["pipeline"], want["pipeline"])
     compare_trades(got, want)
+
+
+def test_zipline_daily_skipped_sessions() -> None:
+    """The early closes zipline's daily clock skips (checked against zipline-reloaded 3.2.1's OncePerDay rule)."""
+    from oracle.compare import zipline_daily_skipped_sessions
+
+    assert zipline_daily_skipped_sessions("2011-01-03", "2012-12-31") == ["2012-07-03"]
+    # 2024-11-29 follows the Thanksgiving holiday and 2012-12-24 a weekend: more than 24 hours after the last close
+    assert zipline_daily_skipped_sessions("2024-01-01", "2024-12-31") == ["2024-07-03", "2024-12-24"]
+    assert zipline_daily_skipped_sessions("2012-12-20", "2012-12-31") == []
+    # only the first session after a reset counts: a simulation starting on the early close runs it
+    assert zipline_daily_skipped_sessions("2012-07-03", "2012-07-06") == []

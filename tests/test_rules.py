@@ -186,6 +186,16 @@ def test_daily_frequency_ignores_time_rule(cal):
     assert "2024-11-29 13:00" in fires(cal, rule, "2024-11-27", "2024-12-02", "daily")
 
 
+def test_daily_frequency_runs_on_early_close_after_full_session(cal):
+    # Quantopian's half_days=True: the function runs on 2012-07-03 (13:00 close, 21 hours after 07-02's close);
+    # zipline's daily clock skips it (README: "Where ibalgo deliberately differs from zipline").
+    assert fires(cal, EventRule(date_rules.every_day()), "2012-07-02", "2012-07-05", "daily") == [
+        "2012-07-02 16:00",
+        "2012-07-03 13:00",
+        "2012-07-05 16:00",
+    ]
+
+
 def test_month_end_and_month_start_offsets(cal):
     assert fires(cal, EventRule(date_rules.month_end()), "2024-01-01", "2024-04-30") == [
         "2024-01-31 09:31",
