@@ -44,6 +44,8 @@ setup(
             "scikit-learn>=1.3,<2",
             "ta-lib>=0.6.8,<1",
             "selenium>=4.10,<5",
+            "aiosmtpd>=1.4,<2",
+            "pykalman>=0.9.7,<0.12",
         ],
         "tearsheets": ["quantstats>=0.0.62", "pyfolio-reloaded>=0.9.5"],
         "parquet": ["pyarrow>=14"],
