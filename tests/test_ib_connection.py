@@ -201,7 +201,8 @@ def test_1100_without_restore_reopens_the_socket(gw: SimGateway) -> None:
         log.wait_for(lambda e: isinstance(e, ConnectionLost) and e.code is None, 5)
         gw.thread.connectivity_restored(data_lost=False)
         assert b.conn.wait_state(ConnectionState.CONNECTED, 10)
-        assert b.conn.reconnects >= 1
+        # the state turns CONNECTED inside the reconnect, just before its counter moves on: wait for the count too
+        assert wait_until(lambda: b.conn.reconnects >= 1, 5)
     finally:
         b.disconnect()
 
