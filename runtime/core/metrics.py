@@ -29,15 +29,21 @@ def _finite(value: float) -> float:
     return value if math.isfinite(value) else math.nan
 
 
-def _expanding(fn: Callable[..., float], *series: np.ndarray) -> np.ndarray:
-    """``fn`` over sessions 0..t for every t, as zipline's ReturnsStatistic/AlphaBeta do each session."""
+def _expanding_columns(fn: Callable[..., tuple[float, ...]], width: int, *series: np.ndarray) -> np.ndarray:
+    """``fn`` (returning ``width`` figures) over sessions 0..t for every t, as zipline's
+    ReturnsStatistic/AlphaBeta do each session: an array of shape (n, width)."""
     n = len(series[0])
-    out = np.empty(n)
+    out = np.empty((n, width))
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
         for t in range(n):
-            out[t] = _finite(fn(*(s[: t + 1] for s in series)))
+            out[t] = [_finite(x) for x in fn(*(s[: t + 1] for s in series))]
     return out
+
+
+def _expanding(fn: Callable[..., float], *series: np.ndarray) -> np.ndarray:
+    """``fn`` over sessions 0..t for every t (one figure a session)."""
+    return _expanding_columns(lambda *s: (fn(*s),), 1, *series)[:, 0]
 
 
 def expanding_volatility(returns: np.ndarray) -> np.ndarray:
@@ -71,9 +77,8 @@ def expanding_alpha_beta(returns: np.ndarray, bench: np.ndarray) -> tuple[np.nda
     """Alpha (annualised by compounding) and beta of the returns against the benchmark's, up to each session."""
     r = np.asarray(returns, dtype=float)
     b = np.asarray(bench, dtype=float)
-    alpha = _expanding(lambda x, y: ep.alpha_beta_aligned(x, y)[0], r, b)
-    beta = _expanding(lambda x, y: ep.alpha_beta_aligned(x, y)[1], r, b)
-    return alpha, beta
+    both = _expanding_columns(lambda x, y: tuple(ep.alpha_beta_aligned(x, y)), 2, r, b)  # one call gives both
+    return both[:, 0], both[:, 1]
 
 
 def expanding_benchmark_volatility(bench: np.ndarray) -> np.ndarray:
