@@ -106,3 +106,83 @@ def test_backtest_perf_has_zipline_risk_columns_against_the_benchmark(tmp_path, 
     assert perf["beta"].iloc[-1] == pytest.approx(result.summary.beta)
     assert result.summary.benchmark == "MSFT"
     assert result.summary.benchmark_return == pytest.approx(np.prod(1 + b) - 1)
+
+
+def _series() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Returns and benchmark returns covering the edge cases of empyrical's rules."""
+    rng = np.random.default_rng(7)
+    b = rng.normal(0.0004, 0.011, 300)
+    r = 0.8 * b + rng.normal(0.0002, 0.006, 300)
+    with_nan, bench_nan = r.copy(), b.copy()
+    with_nan[[0, 5, 6, 100]] = np.nan
+    bench_nan[[3, 6, 200]] = np.nan
+    idle = np.concatenate([np.zeros(40), r[:60]])  # no position for 40 sessions, then trading
+    return {
+        "random": (r, b),
+        "nan returns and benchmark": (with_nan, bench_nan),
+        "nan first": (np.array([np.nan, 0.01, -0.02, 0.005]), np.array([0.01, np.nan, 0.002, -0.01])),
+        "one return": (np.array([0.013]), np.array([0.004])),
+        "one loss": (np.array([-0.02]), np.array([-0.01])),
+        "two returns": (np.array([0.01, -0.004]), np.array([0.002, 0.001])),
+        "no losing session": (np.abs(r[:30]) + 1e-4, b[:30]),
+        "constant": (np.full(25, 0.001), np.full(25, 0.0005)),
+        "zeros": (np.zeros(20), np.zeros(20)),
+        "idle then trading": (idle, np.concatenate([np.zeros(40), b[:60]])),
+        "all nan": (np.full(5, np.nan), np.full(5, np.nan)),
+        "large moves": (np.array([0.5, -0.6, 1.2, -0.3, 0.0, 0.25]), np.array([0.1, -0.2, 0.3, 0.0, 0.1, -0.1])),
+    }
+
+
+def _per_prefix(fn, *series: np.ndarray) -> np.ndarray:
+    """What zipline does each session: ``fn`` on sessions 0..t (non-finite reported as missing)."""
+    import warnings
+
+    out = []
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for t in range(len(series[0])):
+            value = np.asarray(fn(*(s[: t + 1] for s in series)), dtype=float)
+            out.append(np.where(np.isfinite(value), value, np.nan))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("name", list(_series()))
+def test_expanding_metrics_equal_empyrical_on_every_prefix(name: str) -> None:
+    import empyrical as ep
+
+    r, b = _series()[name]
+
+    def same(ours: np.ndarray, theirs: np.ndarray) -> None:
+        assert ours.shape == theirs.shape
+        assert np.array_equal(np.isnan(ours), np.isnan(theirs)), (ours, theirs)
+        np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-12, equal_nan=True)
+
+    same(metrics.expanding_volatility(r), _per_prefix(ep.annual_volatility, r))
+    same(metrics.expanding_sharpe(r), _per_prefix(ep.sharpe_ratio, r))
+    same(metrics.expanding_sortino(r), _per_prefix(ep.sortino_ratio, r))
+    same(metrics.expanding_max_drawdown(r), _per_prefix(ep.max_drawdown, r))
+    np.testing.assert_array_equal(metrics.drawdown_series(r), ep.stats.drawdown_series(r))
+    both = _per_prefix(lambda x, y: ep.alpha_beta_aligned(x, y), r, b)
+    alpha, beta = metrics.expanding_alpha_beta(r, b)
+    same(alpha, both[:, 0])
+    same(beta, both[:, 1])
+    assert metrics.cum_returns_final(b) == pytest.approx(ep.cum_returns_final(b), nan_ok=True)
+    assert metrics.sharpe_ratio(r) == pytest.approx(_per_prefix(ep.sharpe_ratio, r)[-1], nan_ok=True)
+
+
+def test_expanding_metrics_of_no_session_are_empty() -> None:
+    empty = np.empty(0)
+    for fn in (metrics.expanding_volatility, metrics.expanding_sharpe, metrics.expanding_sortino,
+               metrics.expanding_max_drawdown):
+        assert fn(empty).shape == (0,)
+    assert all(x.shape == (0,) for x in metrics.expanding_alpha_beta(empty, empty))
+    assert math.isnan(metrics.max_drawdown(empty)) and math.isnan(metrics.cum_returns_final(empty))
+
+
+def test_expanding_metrics_are_linear_in_the_sessions() -> None:
+    import time
+
+    r = np.random.default_rng(1).normal(0.0005, 0.01, 100_000)
+    started = time.perf_counter()
+    metrics.expanding_sharpe(r), metrics.expanding_sortino(r), metrics.expanding_alpha_beta(r, r * 0.5 + 0.001)
+    assert time.perf_counter() - started < 2.0  # the per-prefix loop would take hours on 100,000 sessions
