@@ -66,3 +66,24 @@ def test_a_slow_handle_data_skips_superseded_bars_and_never_runs_twice(tmp_path)
     assert result.engine.live_stats["skipped"] >= 20  # the bars that went by during the stall
     assert len(seen) == result.bars < 210
     assert result.engine.error_count == 0
+
+
+def test_a_session_whose_start_and_bars_were_skipped_keeps_its_own_results_row(tmp_path) -> None:
+    path = write_algo(tmp_path, """
+        import time
+
+        def initialize(context):
+            context.slept = False
+
+        def handle_data(context, data):
+            if not context.slept:
+                context.slept = True
+                time.sleep(0.7)  # 0.7 s real = about 2.4 days of market time at 300,000x
+    """)
+    result = _run(path, "daily", "2012-06-04", "2012-06-08", replay_speed=300_000.0)
+    assert result.engine.live_stats["skipped"] >= 2  # a whole session's before_trading_start and bar went by
+    perf = result.perf
+    # every session has its own row, in order (its session end used to be filed under the session before it)
+    expected = pd.DatetimeIndex(["2012-06-04", "2012-06-05", "2012-06-06", "2012-06-07", "2012-06-08"])
+    assert list(perf.index.normalize().tz_localize(None)) == list(expected)
+    assert perf.index.is_unique

@@ -186,3 +186,26 @@ def test_expanding_metrics_are_linear_in_the_sessions() -> None:
     started = time.perf_counter()
     metrics.expanding_sharpe(r), metrics.expanding_sortino(r), metrics.expanding_alpha_beta(r, r * 0.5 + 0.001)
     assert time.perf_counter() - started < 2.0  # the per-prefix loop would take hours on 100,000 sessions
+
+
+@pytest.mark.parametrize("name", ["random", "nan returns and benchmark", "idle then trading", "constant",
+                                  "two returns"])
+@pytest.mark.parametrize("window", [1, 2, 20, 126])
+def test_rolling_metrics_equal_empyrical(name: str, window: int) -> None:
+    import warnings
+
+    import empyrical as ep
+
+    r, b = _series()[name]
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        expected = {
+            "vol": ep.roll_annual_volatility(r, window=window),
+            "sharpe": ep.roll_sharpe_ratio(r, window=window),
+            "beta": ep.roll_beta(r, b, window=window),
+        }
+    ours = {"vol": metrics.rolling_volatility(r, window), "sharpe": metrics.rolling_sharpe(r, window),
+            "beta": metrics.rolling_beta(r, b, window)}
+    for key, theirs in expected.items():
+        theirs = np.where(np.isfinite(theirs), theirs, np.nan)
+        np.testing.assert_allclose(ours[key], theirs, rtol=1e-9, atol=1e-12, equal_nan=True, err_msg=key)

@@ -22,7 +22,10 @@ Pure: numbers in, numbers out; no I/O, no clock.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -169,6 +172,65 @@ def expanding_benchmark_volatility(bench: np.ndarray) -> np.ndarray:
     out = np.sqrt(np.maximum(var, 0.0)) * math.sqrt(TRADING_DAYS)
     out[n < 2] = np.nan
     return out
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """No warnings for empty or all-NaN windows (their figure is NaN, as empyrical's)."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
+
+
+def _windows(x: np.ndarray, window: int) -> np.ndarray:
+    """empyrical's rolling windows: one row per window end (a shorter series is one window of all of it)."""
+    return np.lib.stride_tricks.sliding_window_view(x, min(len(x), window))
+
+
+def rolling_volatility(returns: np.ndarray, window: int) -> np.ndarray:
+    """``empyrical.roll_annual_volatility``: annualised volatility of each ``window`` sessions ending at each
+    session from the ``window``-th on (``len - window + 1`` values; empty for no session)."""
+    r = np.asarray(returns, dtype=float)
+    if not len(r):
+        return np.empty(0)
+    w = _windows(r, window)
+    with _quiet():
+        out = np.nanstd(w, axis=1, ddof=1) * TRADING_DAYS ** (1.0 / 2.0) if w.shape[1] > 1 else \
+            np.full(len(w), np.nan)
+    return _finite_array(out)
+
+
+def rolling_sharpe(returns: np.ndarray, window: int) -> np.ndarray:
+    """``empyrical.roll_sharpe_ratio`` (risk-free 0) over each ``window`` sessions (see :func:`rolling_volatility`)."""
+    r = np.asarray(returns, dtype=float)
+    if not len(r):
+        return np.empty(0)
+    w = _windows(r, window)
+    if w.shape[1] < 2:
+        return np.full(len(w), np.nan)
+    with _quiet():
+        std = np.nanstd(w, axis=1, ddof=1)
+        std = np.where((np.nanmax(w, axis=1) == np.nanmin(w, axis=1)) & np.isfinite(std), 0.0, std)
+        out = np.nanmean(w, axis=1) / std * np.sqrt(TRADING_DAYS)
+    return _finite_array(out)
+
+
+def rolling_beta(returns: np.ndarray, bench: np.ndarray, window: int) -> np.ndarray:
+    """``empyrical.roll_beta`` of the returns against the benchmark's over each ``window`` sessions."""
+    r = np.asarray(returns, dtype=float)
+    b = np.asarray(bench, dtype=float)
+    if not len(r) or not len(b) or window < 1:
+        return np.empty(0)
+    y, x = _windows(r, window), _windows(b, window)
+    if x.shape[1] < 2:
+        return np.full(len(x), np.nan)
+    with _quiet():
+        x = np.where(np.isnan(y), np.nan, x)
+        residual = x - np.nanmean(x, axis=1, keepdims=True)
+        cov = np.nanmean(residual * y, axis=1)
+        var = np.nanmean(residual * residual, axis=1)
+        var[var < _MIN_VARIANCE] = np.nan
+        return _finite_array(cov / var)
 
 
 def _last(values: np.ndarray) -> float:

@@ -104,6 +104,9 @@ class Dispatcher:
         if kind != SESSION_END and engine.stop_requested:
             return self.stop_now(t, session)
         if kind == SESSION_END:
+            # the session that ends, even when its before_trading_start and bars were skipped (a replay or live run
+            # that fell behind): its results row must not be filed under the previous session, or under -1
+            clock.session = session
             clock.in_session = False
             clock.daily_row = session - engine.portal.daily.bars.first_session
             engine.on_session_end(t, self.feed.end_of_session(t))
@@ -116,6 +119,7 @@ class Dispatcher:
         """end() / exit() in algorithm code: the run stops at once. The session so far is closed as at its end
         (DAY orders expire, its results row is written), and False is returned."""
         engine = self.engine
+        engine.clock.session = session
         engine.clock.in_session = False
         engine.clock.daily_row = session - engine.portal.daily.bars.first_session
         engine.on_session_end(t, self.feed.end_of_session(t))

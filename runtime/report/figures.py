@@ -1,8 +1,9 @@
 """The report's charts and tables, as plotly figure specifications (plain JSON-able dicts) built from a results table.
 
 One builder serves both pages: ``report.html`` embeds the specs, the live page of a run fetches them as JSON while the
-run lasts; plotly.js draws them in the browser (zoom, hover, legend toggles). Rolling and aggregate figures come
-from empyrical (the library zipline's metrics use): 126-session (six-month) windows, as pyfolio's tear sheets.
+run lasts; plotly.js draws them in the browser (zoom, hover, legend toggles). Rolling and aggregate figures follow
+empyrical's definitions (the library zipline's metrics use; :mod:`runtime.core.metrics` computes them, checked
+against empyrical in the tests): 126-session (six-month) windows, as pyfolio's tear sheets.
 
 The input is a results table with plain values (``runtime.engine.results.plain_perf``: positions' ``sid`` is a
 symbol), as ``results.pkl`` holds it.
@@ -14,9 +15,10 @@ import math
 import warnings
 from typing import Any
 
-import empyrical as ep
 import numpy as np
 import pandas as pd
+
+from runtime.core import metrics
 
 #: sessions in the rolling windows (six months, pyfolio's choice)
 ROLLING_WINDOW = 126
@@ -64,6 +66,19 @@ def _returns(perf: pd.DataFrame, column: str = "returns") -> pd.Series:
     return pd.Series(perf[column].fillna(0.0).to_numpy(dtype=float), index=days)
 
 
+def _cum_returns(returns: pd.Series) -> np.ndarray:
+    """``empyrical.cum_returns``: the compounded return up to each session (NaN counts as 0)."""
+    return np.cumprod(np.nan_to_num(returns.to_numpy(dtype=float), nan=0.0) + 1.0) - 1.0
+
+
+def _aggregate_returns(returns: pd.Series, convert_to: str) -> pd.Series:
+    """``empyrical.aggregate_returns``: the compounded return of each month ((year, month) index) or year."""
+    idx = pd.DatetimeIndex(returns.index)
+    keys = [idx.year, idx.month] if convert_to == "monthly" else [idx.year]
+    growth = returns.fillna(0.0) + 1.0
+    return growth.groupby(keys).prod() - 1.0
+
+
 def positions_frame(perf: pd.DataFrame) -> pd.DataFrame:
     """The value held in each symbol at each session's close (pyfolio's positions, without cash)."""
     rows = []
@@ -95,19 +110,18 @@ def _charts(perf: pd.DataFrame, recorded: list[str] | None) -> list[dict[str, An
     bench = _returns(perf, "benchmark_returns") if _has_benchmark(perf) else None
     out: list[dict[str, Any]] = []
 
-    traces = [_line(x, ep.cum_returns(rets).to_numpy() * 100, "algorithm", line={"color": "#1f77b4"})]
+    traces = [_line(x, _cum_returns(rets) * 100, "algorithm", line={"color": "#1f77b4"})]
     if bench is not None:
-        traces.append(_line(x, ep.cum_returns(bench).to_numpy() * 100, "benchmark", line={"color": "#999"}))
+        traces.append(_line(x, _cum_returns(bench) * 100, "benchmark", line={"color": "#999"}))
     out.append(_chart("equity", "Cumulative return (%) against the benchmark", traces, yaxis={"ticksuffix": "%"}))
     out.append(_chart("value", "Portfolio value", [_line(x, perf["portfolio_value"], "portfolio value",
                                                          line={"color": "#2ca02c"})]))
 
-    wealth = ep.cum_returns(rets, starting_value=1.0)
-    underwater = (wealth / np.maximum(np.maximum.accumulate(wealth.to_numpy()), 1.0) - 1.0) * 100
+    underwater = metrics.drawdown_series(rets.to_numpy()) * 100
     out.append(_chart("drawdown", "Drawdown (underwater, %)", [
         _line(x, underwater, "drawdown", fill="tozeroy", line={"color": "#d62728"})], yaxis={"ticksuffix": "%"}))
 
-    monthly = ep.aggregate_returns(rets, "monthly")
+    monthly = _aggregate_returns(rets, "monthly")
     years = sorted({int(y) for y, _ in monthly.index})
     z = [[None] * 12 for _ in years]
     for (year, month), value in monthly.items():
@@ -121,11 +135,11 @@ def _charts(perf: pd.DataFrame, recorded: list[str] | None) -> list[dict[str, An
         height=max(200, 40 + 28 * len(years)), hovermode="closest",
         yaxis={"autorange": "reversed", "type": "category"}))
 
-    yearly = ep.aggregate_returns(rets, "yearly")
+    yearly = _aggregate_returns(rets, "yearly")
     bars = [{"type": "bar", "x": [str(y) for y in yearly.index], "y": _num(yearly.to_numpy() * 100),
              "name": "algorithm", "marker": {"color": "#1f77b4"}}]
     if bench is not None:
-        yb = ep.aggregate_returns(bench, "yearly")
+        yb = _aggregate_returns(bench, "yearly")
         bars.append({"type": "bar", "x": [str(y) for y in yb.index], "y": _num(yb.to_numpy() * 100),
                      "name": "benchmark", "marker": {"color": "#999"}})
     out.append(_chart("yearly", "Yearly returns (%)", bars, barmode="group", yaxis={"ticksuffix": "%"},
@@ -133,19 +147,19 @@ def _charts(perf: pd.DataFrame, recorded: list[str] | None) -> list[dict[str, An
 
     window = ROLLING_WINDOW
     if len(rets) > window:
-        sharpe = ep.roll_sharpe_ratio(rets, window=window)
-        vol = ep.roll_annual_volatility(rets, window=window) * 100
+        sharpe = metrics.rolling_sharpe(rets.to_numpy(), window)
+        vol = metrics.rolling_volatility(rets.to_numpy(), window) * 100
         roll_x = x[window - 1:]
         out.append(_chart("rolling_sharpe", f"Rolling Sharpe ratio ({window} sessions)",
-                          [_line(roll_x, sharpe.to_numpy(), "Sharpe")]))
-        vol_traces = [_line(roll_x, vol.to_numpy(), "algorithm")]
+                          [_line(roll_x, sharpe, "Sharpe")]))
+        vol_traces = [_line(roll_x, vol, "algorithm")]
         if bench is not None:
-            vol_traces.append(_line(roll_x, ep.roll_annual_volatility(bench, window=window).to_numpy() * 100,
+            vol_traces.append(_line(roll_x, metrics.rolling_volatility(bench.to_numpy(), window) * 100,
                                     "benchmark", line={"color": "#999"}))
         out.append(_chart("rolling_volatility", f"Rolling volatility ({window} sessions, annualised %)", vol_traces,
                           yaxis={"ticksuffix": "%"}))
         if bench is not None:
-            beta = ep.roll_beta(rets, bench, window=window)
+            beta = metrics.rolling_beta(rets.to_numpy(), bench.to_numpy(), window)
             out.append(_chart("rolling_beta", f"Rolling beta to the benchmark ({window} sessions)",
                               [_line(roll_x, np.asarray(beta, dtype=float), "beta")]))
 
