@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -98,3 +99,38 @@ def test_live_page_follows_a_replay(tmp_path, browser) -> None:
         thread.join(180)
     assert results and results[0].stopped_because == "the run reached its end"
     assert (tmp_path / "out" / "report.html").is_file()
+
+
+@pytest.mark.parametrize("cache", ["on", "off"])
+def test_the_report_draws_every_chart_in_a_browser(tmp_path, browser, monkeypatch, cache) -> None:
+    from algo_harness import USER_ALGOS, run_data
+
+    from runtime.data.benchmark import BenchmarkChoice
+    from runtime.engine.backtest import run_backtest
+    from runtime.report import page, write_report
+
+    # "on": plotly.js embedded gzip-compressed (from the cache folder), unpacked by the browser; "off": no cache
+    # folder, plotly.js embedded as it is
+    monkeypatch.setenv("IBALGO_CACHE_DIR", str(tmp_path / "cache") if cache == "on" else "off")
+    page.plotly_js_packed.cache_clear()
+    try:
+        daily, _minute, start, end = run_data("daily", "2011-01-03", "2012-06-29")
+        out = tmp_path / "out"
+        run_backtest(USER_ALGOS / "dual_moving_average.py", daily=daily, minute=None, start=start, end=end,
+                     capital=100_000.0, output=out, benchmark=BenchmarkChoice(symbol="IBM"))
+        html = write_report(out).read_text()
+    finally:
+        page.plotly_js_packed.cache_clear()
+    assert ("id='plotly-gz'" in html) == (cache == "on")
+    snapshot = json.loads(html.split("id='snapshot'>", 1)[1].split("</script>", 1)[0].replace("<\\/", "</"))
+    expected = len(snapshot["charts"])
+    browser.get((out / "report.html").as_uri())
+    assert wait_until(lambda: browser.execute_script(
+        "return document.querySelectorAll('#charts .js-plotly-plot').length") == expected, timeout=30)
+    assert expected >= 12  # every chart of the snapshot, drawn by plotly.js
+    assert "charts not drawn" not in browser.find_element("id", "subtitle").text
+    # the shared x axis reached the traces: the equity curve has one point per session
+    points = browser.execute_script(
+        "return document.querySelector('#chart-equity .js-plotly-plot').data[0].x.length")
+    assert points == len(daily.calendar.sessions[daily.calendar.session_index_on_or_after(start):
+                                                 daily.calendar.session_index_on_or_before(end) + 1])

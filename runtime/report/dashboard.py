@@ -20,7 +20,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from runtime.report.page import live_html, plotly_js
+from runtime.report.page import live_html, plotly_js, snapshot_json
 
 log = logging.getLogger("ibalgo.dashboard")
 
@@ -73,7 +73,7 @@ class DashboardServer:
 
     def publish(self, snapshot: dict[str, Any]) -> None:
         """Make ``snapshot`` the one the page gets (called on the engine thread; encoded here, read-only after)."""
-        self._snapshot = json.dumps(snapshot, separators=(",", ":"), allow_nan=False, default=str).encode()
+        self._snapshot = snapshot_json(snapshot).encode()
 
     def stop(self) -> None:
         self.httpd.shutdown()

@@ -34,10 +34,21 @@ _LAYOUT: dict[str, Any] = {
 }
 
 
+#: significant digits kept in chart values (relative to each series' largest value: more than a chart shows)
+CHART_DIGITS = 7
+
+
 def _num(values: Any) -> list[float | None]:
-    """JSON numbers (None for NaN/inf: a gap in the line)."""
+    """JSON numbers rounded to :data:`CHART_DIGITS` significant digits of the series' largest value, at most 10
+    decimals (None for NaN/inf: a gap in the line)."""
     arr = np.asarray(values, dtype=float)
-    return [None if not math.isfinite(v) else round(float(v), 10) for v in arr]
+    finite = np.isfinite(arr)
+    if not finite.any():
+        return [None] * len(arr)
+    scale = float(np.max(np.abs(arr[finite])))
+    decimals = 10 if scale == 0 else int(min(10, max(0, CHART_DIGITS - 1 - math.floor(math.log10(scale)))))
+    rounded = np.round(arr, decimals).tolist()
+    return rounded if finite.all() else [v if ok else None for v, ok in zip(rounded, finite.tolist())]
 
 
 def _dates(index: pd.Index) -> list[str]:

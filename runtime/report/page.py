@@ -4,13 +4,23 @@ A snapshot is a JSON object: ``title``, ``subtitle``, ``version``, ``status`` (r
 connection and account), ``summary`` (rows), ``charts`` (plotly figure specs from :mod:`runtime.report.figures`),
 ``tables``, ``log`` and ``errors`` (lines). ``report.html`` embeds plotly.js and one snapshot (a single file that
 works offline); the live page loads plotly.js from its own server and fetches a fresh snapshot every second.
+
+Size: the charts' shared x values (the session dates) are sent once, in ``axes``, and a trace names them
+(``"x": "@0"``); the report embeds plotly.js gzip-compressed (base64, about 2 MB instead of 4.8 MB), unpacked by the
+browser's own ``DecompressionStream`` (Chrome/Edge 80+, Firefox 113+, Safari 16.4+). The compressed copy is made
+once per plotly version and kept in the cache folder (``IBALGO_CACHE_DIR``, else ``~/.cache/ibalgo``); without a
+writable cache the page embeds plotly.js as it is.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
+import gzip
+import hashlib
 import importlib.util
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -86,9 +96,12 @@ function render(snap) {
     if (!body.firstChild) { const d = document.createElement("div"); body.appendChild(d); }
     return body;
   });
+  const axes = snap.axes || [];
   (snap.charts || []).forEach((c, i) => {
     const layout = Object.assign({}, c.figure.layout, {title: undefined});
-    Plotly.react(bodies[i].firstChild, c.figure.data, layout, {responsive: true, displaylogo: false});
+    const data = c.figure.data.map(t => typeof t.x === "string" && t.x[0] === "@" ?
+      Object.assign({}, t, {x: axes[Number(t.x.slice(1))]}) : t);
+    Plotly.react(bodies[i].firstChild, data, layout, {responsive: true, displaylogo: false});
   });
   if (snap.log) section("log", "Log (last lines)", "tables").innerHTML = "<pre>" + esc(snap.log.join("\n")) + "</pre>";
   if (snap.errors) section("errors", "Algorithm errors", "tables").innerHTML =
@@ -111,20 +124,112 @@ poll();
 """
 
 
-@functools.lru_cache(maxsize=1)
-def plotly_js() -> str:
-    """plotly.js as shipped inside the plotly Python package (the page inlines or serves it: no CDN)."""
+_UNPACK = r"""
+async function plotlyReady() {
+  const packed = document.getElementById("plotly-gz");
+  if (!packed || window.Plotly) return;
+  if (typeof DecompressionStream === "undefined")
+    throw new Error("this browser cannot unpack the report's charts (it needs DecompressionStream: Chrome/Edge 80+, " +
+                    "Firefox 113+, Safari 16.4+)");
+  const raw = atob(packed.textContent);
+  const bytes = new Uint8Array(raw.length);
+  for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+  const script = document.createElement("script");
+  script.text = await new Response(stream).text();
+  document.head.appendChild(script);
+}
+const snapshot = JSON.parse(document.getElementById("snapshot").textContent);
+plotlyReady().then(() => render(snapshot)).catch(e => {
+  render(Object.assign({}, snapshot, {charts: []}));
+  document.getElementById("subtitle").textContent = "charts not drawn: " + e.message;
+});
+"""
+
+
+def _plotly_path() -> Path:
     spec = importlib.util.find_spec("plotly")
     if spec is None or not spec.submodule_search_locations:
         raise IbAlgoError("the report needs plotly (pip install 'plotly>=5.18'): it draws the charts")
     path = Path(next(iter(spec.submodule_search_locations))) / "package_data" / "plotly.min.js"
     if not path.is_file():
         raise IbAlgoError(f"plotly.js not found at {path}: reinstall plotly")
-    return path.read_text(encoding="utf-8")
+    return path
+
+
+def _cache_folder() -> Path | None:
+    root = os.environ.get("IBALGO_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "ibalgo")
+    return None if root.lower() in ("", "0", "off", "none") else Path(root) / "report"
+
+
+@functools.lru_cache(maxsize=1)
+def plotly_js_packed() -> str | None:
+    """plotly.js gzip-compressed and base64-encoded (what ``report.html`` embeds), from the cache folder (made
+    there on first use); None when there is no writable cache folder (the page then embeds plotly.js as it is)."""
+    path = _plotly_path()
+    folder = _cache_folder()
+    if folder is None:
+        return None
+    stat = path.stat()
+    key = hashlib.sha1(f"{path}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    cached = folder / f"plotly-{key}.js.gz.b64"
+    try:
+        return cached.read_text(encoding="ascii")
+    except OSError:
+        pass
+    packed = base64.b64encode(gzip.compress(path.read_bytes(), compresslevel=9, mtime=0)).decode("ascii")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(packed, encoding="ascii")
+        os.replace(tmp, cached)  # atomic: a reader never sees half a file
+    except OSError:
+        return None  # a read-only home: plotly.js as it is (compressing it every time costs more than it saves)
+    return packed
+
+
+@functools.lru_cache(maxsize=1)
+def plotly_js() -> str:
+    """plotly.js as shipped inside the plotly Python package (the page inlines or serves it: no CDN)."""
+    return _plotly_path().read_text(encoding="utf-8")
+
+
+def compact(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """``snapshot`` with each x list that several traces share sent once, in ``axes`` (the traces say ``"@i"``)."""
+    charts = snapshot.get("charts")
+    if not charts:
+        return snapshot
+    axes: list[list[Any]] = []
+    index: dict[int, str] = {}
+    out_charts = []
+    for chart in charts:
+        traces = []
+        for trace in chart["figure"]["data"]:
+            x = trace.get("x")
+            if isinstance(x, list) and len(x) > 12:
+                ref = index.get(id(x))
+                if ref is None:
+                    for i, axis in enumerate(axes):
+                        if axis == x:
+                            ref = f"@{i}"
+                            break
+                    else:
+                        axes.append(x)
+                        ref = f"@{len(axes) - 1}"
+                    index[id(x)] = ref
+                trace = {**trace, "x": ref}
+            traces.append(trace)
+        out_charts.append({**chart, "figure": {**chart["figure"], "data": traces}})
+    return {**snapshot, "charts": out_charts, "axes": axes}
+
+
+def snapshot_json(snapshot: dict[str, Any]) -> str:
+    """The snapshot as the pages read it (compact JSON, shared axes once; see :func:`compact`)."""
+    return json.dumps(compact(snapshot), separators=(",", ":"), allow_nan=False, default=str)
 
 
 def _json_for_script(snapshot: dict[str, Any]) -> str:
-    return json.dumps(snapshot, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    return snapshot_json(snapshot).replace("</", "<\\/")
 
 
 def _page(title: str, head_scripts: str, body_script: str, data_block: str = "") -> str:
@@ -141,11 +246,13 @@ def _page(title: str, head_scripts: str, body_script: str, data_block: str = "")
 
 
 def report_html(snapshot: dict[str, Any]) -> str:
-    """The self-contained ``report.html`` of one snapshot (plotly.js inlined, about 5 MB; works offline)."""
+    """The self-contained ``report.html`` of one snapshot (plotly.js inlined, compressed when the cache allows:
+    see the module's notes; works offline)."""
     data = _json_for_script(snapshot)
-    return _page("ibalgo report", f"<script>{plotly_js()}</script>",
-                 "render(JSON.parse(document.getElementById('snapshot').textContent));",
-                 f"<script type='application/json' id='snapshot'>{data}</script>")
+    packed = plotly_js_packed()
+    head = (f"<script type='application/octet-stream' id='plotly-gz'>{packed}</script>" if packed is not None
+            else f"<script>{plotly_js()}</script>")
+    return _page("ibalgo report", head, _UNPACK, f"<script type='application/json' id='snapshot'>{data}</script>")
 
 
 def live_html() -> str:
