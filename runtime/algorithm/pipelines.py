@@ -68,6 +68,14 @@ class PipelineHost:
         if asset_map is not None:
             self.asset_map = asset_map
 
+    def reload_store(self, store: Callable[[], BarArrays]) -> None:
+        """Read the bars from ``store()`` from now on (a live run's data folder got new sessions): the engine is
+        rebuilt on next use and the computed outputs are dropped."""
+        self.configure(store=store)
+        for att in self.attached.values():
+            att.chunk = None
+            att.frames = {}
+
     @property
     def engine(self) -> PipelineEngine:
         if self._engine is None:

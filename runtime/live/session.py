@@ -68,6 +68,7 @@ from runtime.journal import SENDING, Journal
 from runtime.live.broker import WAKE, EngineBroker, EventInbox, SyncedIBBroker
 from runtime.live.feed import BrokerDispatcher, BrokerFeed
 from runtime.live.positions import AppliedSplit, Holding, PositionDifference, compare_positions, describe_ratio
+from runtime.live.store_refresh import install_store_refresh
 from runtime.live.watchdog import Watchdog
 from runtime.report import write_report
 
@@ -321,6 +322,8 @@ class LiveSession:
         engine.api.pipelines.configure(store=_pipeline_store(opts.pipeline_data, cal), live=True,
                                        table_path=opts.fundamentals or "",
                                        asset_map=lambda asset: engine.api.symbol(asset.symbol))
+        install_store_refresh(engine, opts.pipeline_data, self.ib, cal, self.clock.now_ns,
+                              lambda: _pipeline_store(opts.pipeline_data, cal))  # a Parquet folder: kept current
         engine.functions = load_algorithm(opts.algorithm, build_namespace(engine.api))
         engine.api.symbol_source = feed.add_symbol
         engine.run_initialize()

@@ -252,11 +252,32 @@ class PipelineEngine:
             self.warned_early = True
             log.warning("pipeline windows for %s reach before the first session of the data (%s): those rows are "
                         "NaN", self.session_of_row(lo).date(), self.bars.start.date())
+        self._check_fresh(lo)
         values = {name: np.asarray(ws.values(term, lo, hi)) for name, term in columns.items()}
         screened = ws.values(screen, lo, hi)
         if screened.dtype != BOOL:
             raise PipelineError("a pipeline's screen must be a Filter")
         return ChunkResult(self, lo, hi, list(columns), values, screened & self.exists(lo, hi))
+
+
+    def stale_sessions(self, row: int) -> int:
+        """How many sessions the data lacks for computing date row ``row``: the sessions after the data's last bar
+        up to and including the previous session (0: the data reaches the previous session's close)."""
+        return max(0, row - self.bars.n_sessions)
+
+    def _check_fresh(self, lo: int) -> None:
+        """A session computed past the data's end (a live run over a folder not kept current) gets NaN windows:
+        say so, with what to do, instead of leaving the user to wonder."""
+        missing = self.stale_sessions(lo)
+        if not missing:
+            return
+        previous = self.session_of_row(lo - 1).date()
+        log.warning("pipeline for %s: the daily bars end on %s, %d session%s before the previous session (%s): "
+                    "window values after that day are NaN. Bring the data folder up to "
+                    "date: `ibalgo data update --universe SYMBOLS --out DIR` (a paper or live run does it before "
+                    "each session when --pipeline-data / --data is a folder of Parquet files and the broker "
+                    "answers; see the warnings above)", self.session_of_row(lo).date(), self.bars.end.date(),
+                    missing, "" if missing == 1 else "s", previous)
 
 
 def _max_window(roots: list[Term]) -> int:
