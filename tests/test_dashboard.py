@@ -134,3 +134,40 @@ def test_the_report_draws_every_chart_in_a_browser(tmp_path, browser, monkeypatc
         "return document.querySelector('#chart-equity .js-plotly-plot').data[0].x.length")
     assert points == len(daily.calendar.sessions[daily.calendar.session_index_on_or_after(start):
                                                  daily.calendar.session_index_on_or_before(end) + 1])
+
+
+def test_live_page_follows_the_clock_without_broker_events(tmp_path) -> None:
+    import json
+
+    from runtime.data.benchmark import BenchmarkChoice
+
+    algo = write_algo(tmp_path, '''
+def initialize(context):
+    context.done = False
+
+
+def handle_data(context, data):
+    if not context.done:  # one order on the first session, then nothing the broker reports
+        order(symbol("AAPL"), 10)
+        context.done = True
+''')
+    urls: list[str] = []
+    seen: list[tuple[int, str]] = []
+
+    def on_session(session) -> None:
+        session.on_dashboard = urls.append
+
+        def hook(engine, s) -> None:
+            if urls:
+                snap = json.loads(urllib.request.urlopen(urls[0] + "snapshot.json", timeout=5).read())
+                seen.append((snap["version"], dict((r[0], r[1]) for r in snap["status"])["exchange time"]))
+        session.session_hooks.append(hook)
+
+    run_algorithm(str(algo), frequency="daily", replay=(pd.Timestamp("2012-10-01"), pd.Timestamp("2012-10-19")),
+                  speed=60_000.0, output=tmp_path / "out", on_session=on_session, dashboard_port=0,
+                  benchmark=BenchmarkChoice(enabled=False))
+    versions = [v for v, _ in seen]
+    assert len(seen) >= 10 and versions == sorted(versions)
+    # the page kept being published after the fill (it stopped at the last broker event before): about 0.4 s of
+    # real time a session, a snapshot at most every second
+    assert len(set(versions[3:])) >= 3 and seen[-1][1] > seen[3][1]

@@ -469,6 +469,8 @@ class LiveSession:
         events = self.inbox.drain()
         if events:
             self.handle(events)
+        elif self.dashboard is not None:  # the live page follows the clock, not only the broker's events
+            self.dashboard.tick()
 
     def handle(self, events: list[object]) -> None:
         """Handle broker events on the engine thread, in order."""
