@@ -73,7 +73,7 @@ def shoot_live(out: Path) -> None:
         def run() -> None:
             try:
                 run_algorithm("user_algos/buy_and_hold.py", frequency="daily",
-                              replay=(pd.Timestamp("2012-10-01"), pd.Timestamp("2012-11-30")), speed=60_000.0,
+                              replay=(pd.Timestamp("2012-10-01"), pd.Timestamp("2012-11-30")), speed=30_000.0,
                               output=Path(tmp), on_session=on_session, dashboard_port=0,
                               benchmark=BenchmarkChoice(symbol="IBM"))
             finally:
@@ -85,7 +85,17 @@ def shoot_live(out: Path) -> None:
         driver = browser(1400, 2300)
         try:
             driver.get(urls[0])
-            time.sleep(30.0)
+            # photograph the page while the run lasts, once it has drawn about six weeks of sessions
+            deadline = time.monotonic() + 90.0
+            while time.monotonic() < deadline and not done.is_set():
+                text = driver.execute_script("const s = document.getElementById('summary'); "
+                                             "return s ? s.textContent : '';")
+                if ".. 2012-11-1" in text:
+                    break
+                time.sleep(0.25)
+            time.sleep(1.5)  # the charts of that snapshot drawn
+            if done.is_set():
+                raise SystemExit("the replay ended before the page was photographed: run again")
             driver.save_screenshot(str(out))
         finally:
             driver.quit()
