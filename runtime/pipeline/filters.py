@@ -102,7 +102,7 @@ class AssetExists(Filter):
     def _identity(self) -> tuple:
         return ("AssetExists",)
 
-    def _compute(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
+    def compute_term(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
         return ws.exists(lo, hi)
 
     def __repr__(self) -> str:
@@ -120,7 +120,7 @@ class BoolOpFilter(Filter):
     def _extra_identity(self) -> tuple:
         return (self._op, tuple(o.key if isinstance(o, Term) else o for o in self._operands))
 
-    def _compute(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
+    def compute_term(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
         a, b = (ws.values(o, lo, hi) if isinstance(o, Term) else o for o in self._operands)
         return _OPS[self._op](a, b) & ws.values(self.mask, lo, hi)
 
@@ -134,7 +134,7 @@ class NotFilter(Filter):
     def __init__(self, term: Term) -> None:
         super().__init__(inputs=[term], window_length=0)
 
-    def _compute(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
+    def compute_term(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
         return ~ws.values(self.inputs[0], lo, hi) & ws.values(self.mask, lo, hi)
 
     def __repr__(self) -> str:
@@ -154,7 +154,7 @@ class ComparisonFilter(Filter):
     def _extra_identity(self) -> tuple:
         return (self._op, tuple(o.key if isinstance(o, Term) else o for o in self._operands))
 
-    def _compute(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
+    def compute_term(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
         from runtime.pipeline.factors import _COMPARISONS, quiet
 
         a, b = (ws.values(o, lo, hi) if isinstance(o, Term) else o for o in self._operands)
@@ -177,7 +177,7 @@ class NullFilter(Filter):
     def _extra_identity(self) -> tuple:
         return (self._negate,)
 
-    def _compute(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
+    def compute_term(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
         from runtime.pipeline.factors import _is_missing
 
         missing = _is_missing(ws.values(self.inputs[0], lo, hi), self.inputs[0].missing_value)
@@ -199,7 +199,7 @@ class PercentileFilter(Filter):
     def _extra_identity(self) -> tuple:
         return self._bounds
 
-    def _compute(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
+    def compute_term(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
         from runtime.pipeline.factors import quiet
 
         data = ws.values(self.inputs[0], lo, hi).astype(FLOAT, copy=True)
@@ -222,7 +222,7 @@ class MaximumFilter(Filter):
             groupby = Everything()
         super().__init__(inputs=[factor, groupby], window_length=0, mask=mask)
 
-    def _compute(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
+    def compute_term(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
         from runtime.pipeline.factors import _is_missing
 
         data = ws.values(self.inputs[0], lo, hi)
@@ -251,7 +251,7 @@ class StaticSids(Filter):
     def _extra_identity(self) -> tuple:
         return (self._sids,)
 
-    def _compute(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
+    def compute_term(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
         mine = np.isin(ws.sids, np.fromiter(self._sids, dtype=np.int64, count=len(self._sids)))
         return np.broadcast_to(mine, (hi - lo, ws.n_assets)) & ws.values(self.mask, lo, hi)
 
@@ -275,7 +275,7 @@ class SingleAsset(Filter):
     def _extra_identity(self) -> tuple:
         return (self._asset.sid,)
 
-    def _compute(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
+    def compute_term(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
         out = np.zeros((hi - lo, ws.n_assets), dtype=bool)
         out[:, ws.column_of(self._asset)] = True
         return out
@@ -366,5 +366,5 @@ class ArrayPredicate(Filter):
     def _extra_identity(self) -> tuple:
         return (self._op, self._opargs)
 
-    def _compute(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
+    def compute_term(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
         return self._op(ws.values(self.inputs[0], lo, hi), *self._opargs) & ws.values(self.mask, lo, hi)
