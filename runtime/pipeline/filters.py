@@ -109,7 +109,9 @@ class AssetExists(Filter):
         return "AssetExists()"
 
 
-class BoolOpFilter(Filter):
+class _BinaryFilter(Filter):
+    """``left op right`` where either side may be a term or a constant."""
+
     window_length = 0
 
     def __init__(self, op: str, left: Term, right: Any) -> None:
@@ -120,12 +122,20 @@ class BoolOpFilter(Filter):
     def _extra_identity(self) -> tuple:
         return (self._op, tuple(o.key if isinstance(o, Term) else o for o in self._operands))
 
-    def compute_term(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
+    def _operand_values(self, ws: Workspace, lo: int, hi: int) -> tuple[Any, Any]:
         a, b = (ws.values(o, lo, hi) if isinstance(o, Term) else o for o in self._operands)
-        return _OPS[self._op](a, b) & ws.values(self.mask, lo, hi)
+        return a, b
 
     def __repr__(self) -> str:
         return f"({self._operands[0]!r} {self._op} {self._operands[1]!r})"
+
+
+class BoolOpFilter(_BinaryFilter):
+    """``filter & filter``, ``filter | filter``."""
+
+    def compute_term(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
+        a, b = self._operand_values(ws, lo, hi)
+        return _OPS[self._op](a, b) & ws.values(self.mask, lo, hi)
 
 
 class NotFilter(Filter):
@@ -141,28 +151,15 @@ class NotFilter(Filter):
         return f"~{self.inputs[0]!r}"
 
 
-class ComparisonFilter(Filter):
+class ComparisonFilter(_BinaryFilter):
     """``factor op other``: False where either side is NaN or the asset does not exist."""
-
-    window_length = 0
-
-    def __init__(self, op: str, left: Term, right: Any) -> None:
-        self._op = op
-        self._operands = (left, right)
-        super().__init__(inputs=[t for t in (left, right) if isinstance(t, Term)], window_length=0)
-
-    def _extra_identity(self) -> tuple:
-        return (self._op, tuple(o.key if isinstance(o, Term) else o for o in self._operands))
 
     def compute_term(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
         from runtime.pipeline.factors import _COMPARISONS, quiet
 
-        a, b = (ws.values(o, lo, hi) if isinstance(o, Term) else o for o in self._operands)
+        a, b = self._operand_values(ws, lo, hi)
         with quiet():
             return _COMPARISONS[self._op](a, b) & ws.values(self.mask, lo, hi)
-
-    def __repr__(self) -> str:
-        return f"({self._operands[0]!r} {self._op} {self._operands[1]!r})"
 
 
 class NullFilter(Filter):
