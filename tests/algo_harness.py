@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from runtime.assembly.backtest import BacktestResult, run_backtest
 from runtime.data.runs import load_daily_and_minute
-from runtime.engine.backtest import BacktestResult, run_backtest
 
 REPO = Path(__file__).resolve().parents[1]
 USER_ALGOS = REPO / "user_algos"

@@ -13,9 +13,9 @@ from aiosmtpd.controller import Controller
 from algo_harness import run_data
 
 from runtime.algorithm.ibridgepy import IBridgePyOptions, file_dialect
+from runtime.assembly.backtest import run_backtest
 from runtime.core.calendar import get_calendar
 from runtime.core.orders import OrderStatus
-from runtime.engine.backtest import run_backtest
 from runtime.engine.clocks import ReplayClock
 from runtime.live.paper import EmbeddedGateway, replay_start_ns, run_algorithm
 

@@ -12,11 +12,11 @@ import pytest
 from algo_harness import run_algo, write_algo
 
 from runtime.algorithm.ibridgepy import HISTORY_BAR_MINUTES, IB_ORDER_STATUS, UNAVAILABLE
+from runtime.assembly.backtest import run_backtest
 from runtime.core.assets import SecType
 from runtime.core.calendar import get_calendar
 from runtime.core.orders import OrderStatus
 from runtime.data.synthetic import synthetic_bars
-from runtime.engine.backtest import run_backtest
 from runtime.errors import AlgorithmLoadError, OrderNotFoundError
 from runtime.gateway.contracts import quarterly_expiries
 from runtime.live.paper import replay_start_ns, run_algorithm

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 from algo_harness import USER_ALGOS, run_data, write_algo
 
-from runtime.engine.backtest import run_backtest
+from runtime.assembly.backtest import run_backtest
 
 SCALARS = ["portfolio_value", "returns", "pnl", "ending_cash", "capital_used", "leverage"]
 

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 from algo_harness import HOLD_AAPL_101
 
+from runtime.assembly.backtest import run_backtest
 from runtime.core.calendar import get_calendar
 from runtime.data.runs import load_daily_and_minute
-from runtime.engine.backtest import run_backtest
 from runtime.engine.clocks import ReplayClock
 from runtime.gateway import GatewayConfig
 from runtime.gateway.contracts import ContractQuery

@@ -247,8 +247,8 @@ def handle_data(context, data):
 
 
 def test_max_leverage_stops_a_paper_run_as_it_stops_a_backtest(tmp_path: Path) -> None:
+    from runtime.assembly.backtest import run_backtest
     from runtime.data.runs import load_daily_and_minute
-    from runtime.engine.backtest import run_backtest
 
     algo = tmp_path / "algo.py"
     algo.write_text(LEVERAGED)

@@ -33,6 +33,7 @@ from runtime.core.ledger import Account, Portfolio, Position
 from runtime.core.orders import ExecutionStyle, MarketOrder, Order, resolve_style, round_amount
 from runtime.data.errors import SidNotFound, SymbolNotFound
 from runtime.data.finder import AssetFinder
+from runtime.engine.state import CancelPolicy, Phase
 from runtime.errors import AlgorithmApiError, BadOrderError, IbAlgoError, ScheduleError
 
 if TYPE_CHECKING:
@@ -409,15 +410,13 @@ class AlgorithmAPI(IBridgePyHelpers):
 
     def set_cancel_policy(self, policy: EODCancel | NeverCancel) -> None:
         """EODCancel() cancels open orders at each session's end; NeverCancel() (the default) keeps them."""
-        from runtime.engine.engine import CancelPolicy
-
         self._setup_only("set_cancel_policy")
         if isinstance(policy, type):
             raise AlgorithmApiError("set_cancel_policy needs an instance: EODCancel() or NeverCancel()")
         if isinstance(policy, EODCancel):
-            self._engine.cancel_policy = CancelPolicy.EOD
+            self._engine.set_cancel_policy(CancelPolicy.EOD)
         elif isinstance(policy, NeverCancel):
-            self._engine.cancel_policy = CancelPolicy.NEVER
+            self._engine.set_cancel_policy(CancelPolicy.NEVER)
         else:
             raise AlgorithmApiError(f"unknown cancel policy {policy!r}: use EODCancel() or NeverCancel()")
 
@@ -460,8 +459,6 @@ class AlgorithmAPI(IBridgePyHelpers):
         order_target_percent). Returns a Series asset -> order id of the orders placed (none for an asset already
         at its target). Not allowed in initialize or before_trading_start, like every order function.
         """
-        from runtime.engine.engine import Phase
-
         self._engine.require_phase("order_optimal_portfolio", (Phase.HANDLE_DATA, Phase.SCHEDULED))
         current = self.current_weights()
         weights = self.calculate_optimal_portfolio(objective, constraints, current)
@@ -525,8 +522,6 @@ class AlgorithmAPI(IBridgePyHelpers):
 
     # ------------------------------------------------------------------------------------------------ setup
     def _setup_only(self, name: str) -> None:
-        from runtime.engine.engine import Phase
-
         self._engine.require_phase(name, (Phase.INITIALIZE,))
 
     def set_commission(self, us_equities: Any = None, us_futures: Any = None, **kwargs: Any) -> None:
@@ -547,7 +542,7 @@ class AlgorithmAPI(IBridgePyHelpers):
     def set_benchmark(self, benchmark: Any) -> None:
         """Compare returns with an asset's (``set_benchmark(symbol('IBM'))``)."""
         self._setup_only("set_benchmark")
-        self._engine.benchmark = self.resolve_asset(benchmark)
+        self._engine.set_benchmark(self.resolve_asset(benchmark))
 
     def _asset_or_none(self, asset: Any) -> Asset | None:
         return None if asset is None else self.resolve_asset(asset)
@@ -556,30 +551,30 @@ class AlgorithmAPI(IBridgePyHelpers):
                            max_notional: float | None = None, on_error: str = "fail") -> None:
         """No single order above ``max_shares`` shares or ``max_notional`` value (for one asset, or all)."""
         self._setup_only("set_max_order_size")
-        self._engine.controls.append(MaxOrderSize(on_error, self._asset_or_none(asset), max_shares, max_notional))
+        self._engine.add_control(MaxOrderSize(on_error, self._asset_or_none(asset), max_shares, max_notional))
 
     def set_max_position_size(self, asset: Any = None, max_shares: float | None = None,
                               max_notional: float | None = None, on_error: str = "fail") -> None:
         """No position above ``max_shares``/``max_notional`` after an order (open orders ignored)."""
         self._setup_only("set_max_position_size")
-        self._engine.controls.append(MaxPositionSize(on_error, self._asset_or_none(asset), max_shares, max_notional))
+        self._engine.add_control(MaxPositionSize(on_error, self._asset_or_none(asset), max_shares, max_notional))
 
     def set_max_order_count(self, max_count: int, on_error: str = "fail") -> None:
         """At most ``max_count`` orders per session."""
         self._setup_only("set_max_order_count")
-        self._engine.controls.append(MaxOrderCount(on_error, int(max_count)))
+        self._engine.add_control(MaxOrderCount(on_error, int(max_count)))
 
     def set_long_only(self, on_error: str = "fail") -> None:
         """Refuse orders that would leave a short position."""
         self._setup_only("set_long_only")
-        self._engine.controls.append(LongOnly(on_error))
+        self._engine.add_control(LongOnly(on_error))
 
     def set_do_not_order_list(self, restricted_list: Iterable[Any], on_error: str = "fail") -> None:
         """Refuse orders in these assets (they are also not ``data.can_trade``)."""
         self._setup_only("set_do_not_order_list")
         assets = frozenset(self.resolve_asset(a) for a in restricted_list)
         self._engine.restricted |= set(assets)
-        self._engine.controls.append(RestrictedList(on_error, assets))
+        self._engine.add_control(RestrictedList(on_error, assets))
 
     def set_asset_restrictions(self, restrictions: Iterable[Any], on_error: str = "fail") -> None:
         """zipline's newer spelling of :meth:`set_do_not_order_list` (a list of assets)."""
@@ -588,13 +583,13 @@ class AlgorithmAPI(IBridgePyHelpers):
     def set_max_leverage(self, max_leverage: float) -> None:
         """Gross leverage above this at a session's end stops a backtest (and is logged live)."""
         self._setup_only("set_max_leverage")
-        self._engine.max_leverage = MaxLeverage(max_leverage)
+        self._engine.set_max_leverage(MaxLeverage(max_leverage))
 
     def set_min_leverage(self, min_leverage: float, grace_period: Any) -> None:
         """Leverage below this after ``grace_period`` (a timedelta or a number of sessions) is a violation."""
         self._setup_only("set_min_leverage")
         days = grace_period.days if hasattr(grace_period, "days") else int(grace_period)
-        self._engine.min_leverage = MinLeverage(float(min_leverage), days)
+        self._engine.set_min_leverage(MinLeverage(float(min_leverage), days))
 
     # ------------------------------------------------------------------------------------------------ misc
     def record(self, *args: Any, **kwargs: Any) -> None:
@@ -615,7 +610,7 @@ class AlgorithmAPI(IBridgePyHelpers):
                     f"record({name}=...): values must be numbers, got {type(value).__name__} {value!r:.60}; record "
                     "a number (e.g. len(x), float(x)) or keep other values in context")
         for name, value in pairs:
-            self._engine.recorded[name] = value
+            self._engine.record(name, value)
 
     # ------------------------------------------------------------------------------------------------ pipeline
     def attach_pipeline(self, pipeline: Any, name: str, chunks: Any = None, eager: bool = True) -> Any:
@@ -625,20 +620,14 @@ class AlgorithmAPI(IBridgePyHelpers):
         ``chunks`` (sessions computed at once in a backtest) and ``eager`` (compute even if pipeline_output is not
         called) change only the timing, never the values.
         """
-        from runtime.engine.engine import Phase
-
         self._engine.require_phase("attach_pipeline()", (Phase.INITIALIZE,))
         self.pipelines.attach(pipeline, name, chunks, eager)
-        hook = self.pipelines.on_session_start
-        if hook not in self._engine.session_start_hooks:
-            self._engine.session_start_hooks.append(hook)
+        self._engine.add_session_start_hook(self.pipelines.on_session_start)
         return pipeline
 
     def pipeline_output(self, name: str) -> pd.DataFrame:
         """Today's output of the pipeline attached as ``name``: a DataFrame indexed by asset (rows passing the
         screen), one column per pipeline column; the same frame all session. Not available in initialize."""
-        from runtime.engine.engine import Phase
-
         self._engine.require_phase("pipeline_output()", (Phase.BEFORE_TRADING_START, Phase.HANDLE_DATA,
                                                          Phase.SCHEDULED, Phase.SESSION_END))
         session = self._engine.clock.session
@@ -715,7 +704,7 @@ class AlgorithmAPI(IBridgePyHelpers):
         if not callable(func):
             raise ScheduleError(f"schedule_function needs a function as its first argument, got {func!r}")
         rule = EventRule(date_rule, time_rule, half_days=half_days, calendar=calendar)
-        self._engine.scheduled.append((rule, func))
+        self._engine.schedule(rule, func)
 
     # ------------------------------------------------------------------------------------------------ IBridgePy
     def isTradingDay(self) -> bool:
@@ -837,4 +826,4 @@ class AlgorithmAPI(IBridgePyHelpers):
         """IBridgePy: stop the run at once, after the current call returns: the session so far is closed as at its
         end (its results row is written, DAY orders expire), positions are kept. ``exit()`` in algorithm code
         does the same (it never ends the process)."""
-        self._engine.stop_requested = "the algorithm called end()"
+        self._engine.request_stop("the algorithm called end()")
