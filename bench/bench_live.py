@@ -23,7 +23,7 @@ import pandas as pd
 import repeat  # bench/repeat.py (this script's folder is on sys.path)
 
 from runtime.brokers.ib.connection import ConnectionConfig
-from runtime.core.calendar import get_calendar
+from runtime.data.calendars import get_calendar
 from runtime.engine.clocks import ReplayClock
 from runtime.engine.engine import Phase
 from runtime.live.paper import EmbeddedGateway, broker_factory

@@ -304,7 +304,7 @@ def _configure_logging(level: str, calendar_name: str = "XNYS") -> None:
 
     handler = LogHandler(sys.stderr)
     try:
-        from runtime.core.calendar import get_calendar
+        from runtime.data.calendars import get_calendar
 
         tz = str(get_calendar(calendar_name).tz)
     except Exception:  # an unknown calendar is reported by the run itself

@@ -14,8 +14,8 @@ from algo_harness import run_algo, write_algo
 
 from runtime.assembly.backtest import run_backtest
 from runtime.core.assets import Asset
-from runtime.core.calendar import get_calendar
 from runtime.data.builder import AssetSeries, assemble
+from runtime.data.calendars import get_calendar
 from runtime.data.store import DAILY
 
 

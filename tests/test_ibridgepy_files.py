@@ -14,8 +14,8 @@ from algo_harness import run_data
 
 from runtime.algorithm.ibridgepy import IBridgePyOptions, file_dialect
 from runtime.assembly.backtest import run_backtest
-from runtime.core.calendar import get_calendar
 from runtime.core.orders import OrderStatus
+from runtime.data.calendars import get_calendar
 from runtime.engine.clocks import ReplayClock
 from runtime.live.paper import EmbeddedGateway, replay_start_ns, run_algorithm
 

@@ -14,8 +14,8 @@ from algo_harness import run_algo, write_algo
 from runtime.algorithm.ibridgepy import HISTORY_BAR_MINUTES, IB_ORDER_STATUS, UNAVAILABLE
 from runtime.assembly.backtest import run_backtest
 from runtime.core.assets import SecType
-from runtime.core.calendar import get_calendar
 from runtime.core.orders import OrderStatus
+from runtime.data.calendars import get_calendar
 from runtime.data.synthetic import synthetic_bars
 from runtime.errors import AlgorithmLoadError, OrderNotFoundError
 from runtime.gateway.contracts import quarterly_expiries

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 from algo_harness import USER_ALGOS
 
-from runtime.core.calendar import get_calendar
+from runtime.data.calendars import get_calendar
 from runtime.engine.clocks import ReplayClock, closed_market_jump
 from runtime.live.paper import run_algorithm
 

@@ -14,7 +14,7 @@ import pytest
 from algo_harness import wait_until
 
 from runtime.assembly.backtest import run_backtest
-from runtime.core.calendar import get_calendar
+from runtime.data.calendars import get_calendar
 from runtime.data.runs import load_daily_and_minute
 from runtime.engine.clocks import ReplayClock
 from runtime.journal import Journal

@@ -21,9 +21,9 @@ import pandas as pd
 import pytest
 
 from runtime.brokers.ib.connection import ConnectionConfig
-from runtime.core.calendar import get_calendar
 from runtime.core.ib_mapping import order_ref
 from runtime.core.orders import OrderStatus
+from runtime.data.calendars import get_calendar
 from runtime.engine.clocks import ReplayClock
 from runtime.journal import Journal, JournalOrder
 from runtime.live.paper import UNPACED_RATE, EmbeddedGateway, replay_start_ns, run_algorithm

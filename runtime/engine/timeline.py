@@ -22,8 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from runtime.core.calendar import TradingCalendar, get_calendar
+from runtime.core.calendar import TradingCalendar
 from runtime.core.rules import NS_PER_SECOND, EventRule
+from runtime.data.calendars import get_calendar
 from runtime.errors import ScheduleError
 
 NO_RULE = -1
