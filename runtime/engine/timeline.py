@@ -384,8 +384,3 @@ def plan_due(timeline: Timeline, start_index: int, now_ns: int, grace_ns: int = 
         else:
             skipped.append(Skipped(lo + j, t, EventKind(k), r, reason, late))
     return DuePlan(tuple(run), tuple(skipped), hi)
-
-
-def next_due_ns(timeline: Timeline, start_index: int) -> int | None:
-    """Time of the first event at or after ``start_index`` (None when the timeline is exhausted)."""
-    return int(timeline.times[start_index]) if 0 <= start_index < len(timeline) else None

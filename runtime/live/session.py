@@ -403,8 +403,7 @@ class LiveSession:
             record = OrderRecord(o.order_id, asset, o.amount, kind, o.limit_price, o.stop_price,
                                  TimeInForce(o.tif), o.created_ns, o.created_ns, filled=o.filled,
                                  commission=o.commission, broker_id=o.broker_id)
-            engine.orders[o.order_id] = record
-            engine.open_order_ids[o.order_id] = None
+            engine.adopt_order(record)
         if known:
             order_log.info("%d open orders of this run from the journal: matched to the broker's by orderRef, not "
                            "sent again", known)
@@ -531,8 +530,7 @@ class LiveSession:
         now = self.clock.now_ns()
         record = OrderRecord(ev.order_id, ev.asset, ev.amount, OrderKind.MARKET, None, None, TimeInForce.GTC, now,
                              now, filled=ev.filled, broker_id=str(ev.ib_order_id))
-        engine.orders[ev.order_id] = record
-        engine.open_order_ids[ev.order_id] = None
+        engine.adopt_order(record)
 
     # ------------------------------------------------------------------------------------ broker positions
     def _on_positions_snapshot(self, ev: PositionsSnapshot) -> None:
