@@ -83,10 +83,10 @@ def binding() -> Iterator[Binding]:
 
 def _forwarder(name: str) -> Callable[..., Any]:
     def call(*args: Any, **kwargs: Any) -> Any:
-        return getattr(running(), name)(*args, **kwargs)
+        return running().exported(name)(*args, **kwargs)
 
     call.__name__ = call.__qualname__ = name
-    call.__doc__ = getattr(getattr(AlgorithmAPI, name, None), "__doc__", None)
+    call.__doc__ = AlgorithmAPI.function_doc(name)
     return call
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime import __version__
-from runtime.algorithm.ibridgepy import IBridgePyOptions
+from runtime.algorithm.ibridgepy_options import IBridgePyOptions
 from runtime.config import Settings, load_settings, with_overrides
 from runtime.data.errors import DataError
 from runtime.errors import ConfigError, IbAlgoError

@@ -12,7 +12,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from algo_harness import run_data
 
-from runtime.algorithm.ibridgepy import IBridgePyOptions, file_dialect
+from runtime.algorithm.ibridgepy_options import IBridgePyOptions, file_dialect
 from runtime.assembly.backtest import run_backtest
 from runtime.core.orders import OrderStatus
 from runtime.data.calendars import get_calendar

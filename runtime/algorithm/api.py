@@ -15,7 +15,10 @@ import numpy as np
 import pandas as pd
 
 from runtime.algorithm.fetcher import FetchedData, load_fetch
-from runtime.algorithm.ibridgepy import NO_ORDER_PLACED, IBridgePyHelpers
+from runtime.algorithm.ib_history import HistoricalData
+from runtime.algorithm.ibridgepy import IBridgePyHelpers
+from runtime.algorithm.ibridgepy_options import NO_ORDER_PLACED, IBridgePyConventions
+from runtime.algorithm.ibridgepy_orders import IBridgePyOrders
 from runtime.algorithm.pipelines import PipelineHost
 from runtime.core import costs
 from runtime.core.assets import Asset
@@ -122,9 +125,19 @@ def _model(positional: object, us_equities: object, kind: str, base: type) -> ob
     return model
 
 
-class AlgorithmAPI(IBridgePyHelpers):
-    """The functions an algorithm calls, bound to an engine (IBridgePy's helpers come from
-    :class:`~runtime.algorithm.ibridgepy.IBridgePyHelpers`)."""
+#: the parts of the API that offer IBridgePy's helpers: (attribute of the API, class)
+_PARTS: tuple[tuple[str, type[IBridgePyHelpers] | type[IBridgePyOrders] | type[HistoricalData]], ...] = (
+    ("ibridgepy", IBridgePyHelpers), ("ibridgepy_orders", IBridgePyOrders), ("ib_history", HistoricalData),
+)
+
+
+class AlgorithmAPI:
+    """The functions an algorithm calls, bound to an engine.
+
+    IBridgePy's helpers are parts of it: :attr:`ibridgepy` (contracts, market data, positions, mail),
+    :attr:`ibridgepy_orders` (order helpers and brackets), :attr:`ib_history` (request_historical_data), all
+    following the run's :attr:`conventions` (IBridgePy options, accounts). :meth:`exported` finds any exported
+    name on the part that offers it."""
 
     #: names injected into the algorithm's namespace and reachable as context.<name>
     exported_names = frozenset(
@@ -142,7 +155,9 @@ class AlgorithmAPI(IBridgePyHelpers):
             "attach_pipeline", "pipeline_output",
             "history", "future_symbol",
         }
-    ) | IBridgePyHelpers.helper_names
+    )
+    #: every name injected into the algorithm's namespace and reachable as context.<name>
+    exported_names = exported_names.union(*(part.helper_names for _, part in _PARTS))
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -159,6 +174,33 @@ class AlgorithmAPI(IBridgePyHelpers):
         self.pipelines = PipelineHost(lambda: engine.portal.daily.bars, live=engine.mode != "backtest")
         #: every asset symbol()/symbols()/sid() returned, in first-lookup order (the old history() covers them)
         self._referenced: dict[int, Asset] = {}
+        #: the run's IBridgePy options and conventions (dialect, default tif, accounts), and IBridgePy's helpers
+        self.conventions = IBridgePyConventions(engine, self.resolve_asset, lambda: self.portfolio)
+        self.ibridgepy = IBridgePyHelpers(self, engine, self.conventions)
+        self.ibridgepy_orders = IBridgePyOrders(self, engine, self.conventions)
+        self.ib_history = HistoricalData(engine, self.resolve_asset)
+
+    def exported(self, name: str) -> Any:
+        """The exported function ``name`` (see :attr:`exported_names`), bound to the part that offers it."""
+        for attribute, part in _PARTS:
+            if name in part.helper_names:
+                return getattr(getattr(self, attribute), name)
+        if name in self.exported_names:
+            return getattr(self, name)
+        raise AttributeError(name)
+
+    @classmethod
+    def function_doc(cls, name: str) -> str | None:
+        """The docstring of the exported function ``name`` (None if there is none)."""
+        for _, part in _PARTS:
+            if name in part.helper_names:
+                return getattr(part, name).__doc__
+        return getattr(getattr(cls, name, None), "__doc__", None)
+
+    @property
+    def finder(self) -> AssetFinder:
+        """The assets the data holds, by symbol and sid."""
+        return self._finder
 
     # ------------------------------------------------------------------------------------------------ assets
     def resolve_asset(self, value: object) -> Asset:
@@ -274,14 +316,15 @@ class AlgorithmAPI(IBridgePyHelpers):
         before_trading_start.
         """
         resolved = self._style("order()", limit_price, stop_price, style)
-        options = self._order_options("order()", ib_options)
+        options = self.conventions.order_options("order()", ib_options)
         return self._engine.place_order(
-            self.resolve_asset(asset), self._amount(amount), resolved, outside_rth=options["outside_rth"],
-            order_ref=options["order_ref"], default_tif=self._ibridgepy_tif(), account=options["account"],
+            self.resolve_asset(asset), self.order_amount(amount), resolved, outside_rth=options["outside_rth"],
+            order_ref=options["order_ref"], default_tif=self.conventions.default_tif(), account=options["account"],
         )
 
     @staticmethod
-    def _amount(amount: object) -> float:
+    def order_amount(amount: object) -> float:
+        """``amount`` as a float; BadOrderError for anything that is not a finite number."""
         try:
             value = float(amount)  # type: ignore[arg-type]
         except (TypeError, ValueError):
@@ -300,7 +343,7 @@ class AlgorithmAPI(IBridgePyHelpers):
         return price
 
     def _value_to_amount(self, asset: Asset, value: float) -> float:
-        value = self._amount(value)
+        value = self.order_amount(value)
         return value / (self._price_for_sizing(asset) * asset.multiplier)
 
     def order_value(self, asset: Any, value: float, limit_price: float | None = None,
@@ -317,15 +360,15 @@ class AlgorithmAPI(IBridgePyHelpers):
                       **ib_options: Any) -> str | None:
         """Order ``percent`` of the portfolio value (a fraction: 0.5 = 50%). The style as in :meth:`order`."""
         resolved = self._style("order_percent()", limit_price, stop_price, style)
-        return self.order_value(asset, self._portfolio_value(ib_options) * self._amount(percent),
+        return self.order_value(asset, self._portfolio_value(ib_options) * self.order_amount(percent),
                                 style=resolved, **ib_options)
 
     def _portfolio_value(self, ib_options: dict[str, Any]) -> float:
         """The portfolio value percent sizing uses: the run's, or IB's NetLiquidation of another account."""
-        account = self._account(ib_options.get("accountCode"), "order sizing")
+        account = self.conventions.account_for(ib_options.get("accountCode"), "order sizing")
         if account is None:
             return self._engine.ledger.portfolio_value
-        return self._account_value(account, "NetLiquidation")
+        return self.conventions.account_value(account, "NetLiquidation")
 
     def order_target(self, asset: Any, target: float, limit_price: float | None = None,
                      stop_price: float | None = None, style: ExecutionStyle | None = None,
@@ -336,11 +379,14 @@ class AlgorithmAPI(IBridgePyHelpers):
         IBridgePy-style file IBridgePy's ``'NoOrderPlaced'``."""
         a = self.resolve_asset(asset)
         resolved = self._style("order_target()", limit_price, stop_price, style)
-        account = self._account(ib_options.get("accountCode"), "order_target()")
-        held = self._engine.ledger.amount(a.sid) if account is None else self._account_position(account, a).amount
-        delta = self._amount(target) - held
-        if round_amount(delta) == 0 and self.ibridgepy_style:
-            self._order_options("order_target()", ib_options)
+        account = self.conventions.account_for(ib_options.get("accountCode"), "order_target()")
+        if account is None:
+            held = self._engine.ledger.amount(a.sid)
+        else:
+            held = self.conventions.account_position(account, a).amount
+        delta = self.order_amount(target) - held
+        if round_amount(delta) == 0 and self.conventions.ibridgepy_style:
+            self.conventions.order_options("order_target()", ib_options)
             return NO_ORDER_PLACED
         return self.order(a, delta, style=resolved, **ib_options)
 
@@ -359,7 +405,7 @@ class AlgorithmAPI(IBridgePyHelpers):
         """Order what it takes for the asset to be ``target`` of the portfolio value (0.1 = 10%; open orders
         ignored). The style as in :meth:`order`."""
         resolved = self._style("order_target_percent()", limit_price, stop_price, style)
-        return self.order_target_value(asset, self._portfolio_value(ib_options) * self._amount(target),
+        return self.order_target_value(asset, self._portfolio_value(ib_options) * self.order_amount(target),
                                        style=resolved, **ib_options)
 
     def batch_market_order(self, share_counts: pd.Series | dict) -> list[str | None]:
@@ -371,7 +417,7 @@ class AlgorithmAPI(IBridgePyHelpers):
                         ) -> dict[Asset, list[Order]] | list[Order]:
         """Open orders: a dict {asset: [Order, ...]} of assets with open orders, or a list for one asset."""
         if accountCode not in (None, "", "default"):
-            account = self._account(accountCode, "get_open_orders") or ""
+            account = self.conventions.account_for(accountCode, "get_open_orders") or ""
             records = [r for r in self._engine.open_orders(None if asset is None else self.resolve_asset(asset))
                        if r.account == account]
             if asset is not None:
@@ -400,7 +446,7 @@ class AlgorithmAPI(IBridgePyHelpers):
         Paper and live runs: the call waits for the broker's answer so far (one round trip, as IBridgePy follows up
         on a cancel): an order the broker confirmed cancelled is closed when the call returns."""
         key = order_param.id if isinstance(order_param, Order) else order_param
-        self._record(key)
+        self.ibridgepy_orders.record_of(key)
         self._engine.cancel_order(key)
         self._follow_up()
 
@@ -643,8 +689,8 @@ class AlgorithmAPI(IBridgePyHelpers):
         IBridgePy."""
         now = self._engine.now
         zone = tz if tz is not None else None if timezone in (None, "default") else timezone
-        if zone is None and self.ibridgepy_style:
-            zone = self.ibridgepy_options.show_time_zone
+        if zone is None and self.conventions.ibridgepy_style:
+            zone = self.conventions.options.show_time_zone
         try:
             return now.tz_convert(zone) if zone is not None else now
         except Exception:
@@ -724,13 +770,13 @@ class AlgorithmAPI(IBridgePyHelpers):
     def get_position(self, security: Any, accountCode: str = "default") -> Position:
         """IBridgePy: the position in ``security`` (an empty one if none): ``amount``, ``price`` (IBridgePy's
         name for the average cost, = ``cost_basis``), ``last_sale_price``."""
-        account = self._account(accountCode, "get_position")
-        return self._account_position(account, self.resolve_asset(security))
+        account = self.conventions.account_for(accountCode, "get_position")
+        return self.conventions.account_position(account, self.resolve_asset(security))
 
     def get_all_positions(self, accountCode: str = "default") -> dict[Asset, Position]:
         """IBridgePy: every open position."""
-        account = self._account(accountCode, "get_all_positions")
-        return dict(self.portfolio.positions) if account is None else self._account_positions(account)
+        account = self.conventions.account_for(accountCode, "get_all_positions")
+        return dict(self.portfolio.positions) if account is None else self.conventions.account_positions(account)
 
     def show_account_info(self, field: str, meta: str = "value", accountCode: str = "default") -> Any:
         """IBridgePy: an account value by IB tag (NetLiquidation, AvailableFunds, BuyingPower, TotalCashValue,
@@ -740,7 +786,7 @@ class AlgorithmAPI(IBridgePyHelpers):
         Paper and live runs: the value IB (or the simulated gateway) reports for the account, as a number when it
         is one; a tag IB does not send raises an error listing the ones it does. Backtests: the run's ledger (the
         simulated account has no margin: BuyingPower and AvailableFunds are the cash)."""
-        account = self._account(accountCode, "show_account_info")
+        account = self.conventions.account_for(accountCode, "show_account_info")
         field = {"portfolio_value": "NetLiquidation", "positions_value": "GrossPositionValue",
                  "cash": "TotalCashValue"}.get(field, field)
         source = self._engine.account_value_source
@@ -803,7 +849,7 @@ class AlgorithmAPI(IBridgePyHelpers):
 
     def cancel_all_orders(self, accountCode: str = "default") -> None:
         """IBridgePy: cancel every open order."""
-        account = self._account(accountCode, "cancel_all_orders") or ""
+        account = self.conventions.account_for(accountCode, "cancel_all_orders") or ""
         for record in list(self._engine.open_orders()):
             if record.account == account:
                 self._engine.cancel_order(record.id)
@@ -813,13 +859,13 @@ class AlgorithmAPI(IBridgePyHelpers):
                             ) -> list[str | None]:
         """IBridgePy: market orders that flatten every position; returns their ids. ``orderStatusMonitor`` True
         waits for each fill as order_status_monitor does."""
-        account = self._account(accountCode, "close_all_positions")
-        positions = self.portfolio.positions if account is None else self._account_positions(account)
+        account = self.conventions.account_for(accountCode, "close_all_positions")
+        positions = self.portfolio.positions if account is None else self.conventions.account_positions(account)
         ids = [self.order_target(asset, 0, accountCode=accountCode) for asset, p in list(positions.items())
                if p.amount]
         if orderStatusMonitor:
             for order_id in ids:
-                self.order_status_monitor(order_id, "Filled")
+                self.ibridgepy_orders.order_status_monitor(order_id, "Filled")
         return ids
 
     def end(self) -> None:

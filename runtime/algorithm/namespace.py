@@ -25,7 +25,7 @@ def build_namespace(api: AlgorithmAPI) -> dict[str, Any]:
     IBridgePy functions this version does not offer (each raises NotAvailableError saying what to use instead)."""
     names: dict[str, Any] = dict(UNAVAILABLE)
     names |= {
-        name: getattr(api, name) for name in sorted(api.exported_names) if name not in ("portfolio", "account")
+        name: api.exported(name) for name in sorted(api.exported_names) if name not in ("portfolio", "account")
     }
     names.update(
         {
