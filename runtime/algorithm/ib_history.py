@@ -30,7 +30,7 @@ def _supported_bar_sizes() -> str:
 class HistoricalData:
     """``request_historical_data`` bound to one engine (see :meth:`request_historical_data`)."""
 
-    helper_names = frozenset({"request_historical_data"})
+    exported_names = frozenset({"request_historical_data"})
 
     def __init__(self, engine: Engine, resolve_asset: Callable[[object], Asset]) -> None:
         self._engine = engine

@@ -25,7 +25,8 @@ import pandas as pd
 from runtime.algorithm.ibridgepy_options import IBridgePyConventions
 from runtime.algorithm.ibridgepy_orders import IB_ORDER_STATUS
 from runtime.core.assets import Asset, SecType
-from runtime.core.ib_mapping import ContractSpec, super_symbol
+from runtime.core.ib_mapping import ACCOUNT_TAGS, ContractSpec, super_symbol
+from runtime.core.ledger import Position
 from runtime.errors import AlgorithmApiError, ContractNotInDataError, NotAvailableError
 
 if TYPE_CHECKING:
@@ -56,11 +57,12 @@ def _text(value: object, name: str, where: str = "superSymbol") -> str:
 class IBridgePyHelpers:
     """IBridgePy's contract, market data, position, account and mail helpers, bound to the algorithm API."""
 
-    helper_names = frozenset(
+    exported_names = frozenset(
         {
             "superSymbol", "show_real_time_size", "show_timestamp", "count_positions", "hold_any_position",
             "display_all", "display_positions", "display_orderStatus", "send_email", "display_account_info",
-            "calculate_profit",
+            "calculate_profit", "isTradingDay", "isEarlyClose", "get_position", "get_all_positions",
+            "show_account_info", "show_real_time_price", "end",
         }
     )
 
@@ -309,6 +311,107 @@ class IBridgePyHelpers:
             return False
         _email_log.info("mail sent to %s: %s", ", ".join(recipients), emailTitle)
         return True
+
+    # ------------------------------------------------------------------------------------------------ queries
+    def isTradingDay(self) -> bool:
+        """Whether today (exchange time) is a trading session."""
+        e = self._engine
+        day = pd.Timestamp(e.clock.now_ns, tz="UTC").tz_convert(e.calendar.tz).normalize().tz_localize(None)
+        return e.calendar.is_session(day)
+
+    def isEarlyClose(self) -> bool:
+        """Whether today is an early-close session (e.g. the day after Thanksgiving)."""
+        e = self._engine
+        day = pd.Timestamp(e.clock.now_ns, tz="UTC").tz_convert(e.calendar.tz).normalize().tz_localize(None)
+        if not e.calendar.is_session(day):
+            return False
+        return bool(e.calendar.early_close[e.calendar.session_index_on_or_after(day)])
+
+    def get_position(self, security: Any, accountCode: str = "default") -> Position:
+        """IBridgePy: the position in ``security`` (an empty one if none): ``amount``, ``price`` (IBridgePy's
+        name for the average cost, = ``cost_basis``), ``last_sale_price``."""
+        account = self._ib.account_for(accountCode, "get_position")
+        return self._ib.account_position(account, self._api.resolve_asset(security))
+
+    def get_all_positions(self, accountCode: str = "default") -> dict[Asset, Position]:
+        """IBridgePy: every open position."""
+        account = self._ib.account_for(accountCode, "get_all_positions")
+        return dict(self._api.portfolio.positions) if account is None else self._ib.account_positions(account)
+
+    def show_account_info(self, field: str, meta: str = "value", accountCode: str = "default") -> Any:
+        """IBridgePy: an account value by IB tag (NetLiquidation, AvailableFunds, BuyingPower, TotalCashValue,
+        GrossPositionValue, UnrealizedPnL, RealizedPnL, CashBalance, ExcessLiquidity, ...) or zipline name
+        (``portfolio_value``, ``positions_value``, ``cash`` as IBridgePy maps them).
+
+        Paper and live runs: the value IB (or the simulated gateway) reports for the account, as a number when it
+        is one; a tag IB does not send raises an error listing the ones it does. Backtests: the run's ledger (the
+        simulated account has no margin: BuyingPower and AvailableFunds are the cash)."""
+        account = self._ib.account_for(accountCode, "show_account_info")
+        field = {"portfolio_value": "NetLiquidation", "positions_value": "GrossPositionValue",
+                 "cash": "TotalCashValue"}.get(field, field)
+        source = self._engine.account_value_source
+        if source is not None:
+            text = source(field) if account is None else source(field, account)
+            if text is not None:
+                try:
+                    return float(text)
+                except (TypeError, ValueError):
+                    return text
+            known = sorted(self._engine.account_value_tags())
+            if known:
+                raise AlgorithmApiError(f"show_account_info: IB sends no account value {field!r}; it sends: "
+                                        f"{', '.join(known)}")
+        tags: dict[str, str] = {}
+        for name, ib_tags in ACCOUNT_TAGS.items():  # the adapter's table, read backwards: IB tag -> zipline field
+            for tag in ib_tags:
+                tags.setdefault(tag, name)
+        ledger = self._ledger_tags()
+        if field in ledger:
+            return ledger[field]
+        account = self._api.account
+        name = tags.get(field, field)
+        if not hasattr(account, name):
+            known = sorted(set(tags) | set(ledger))
+            raise AlgorithmApiError(f"unknown account field {field!r}; known IB tags: {known}")
+        return getattr(account, name)
+
+    def _ledger_tags(self) -> dict[str, float]:
+        """IB tags a backtest answers from its ledger."""
+        p = self._api.portfolio
+        unrealized = sum((pos.last_sale_price - pos.cost_basis) * pos.amount * pos.asset.multiplier
+                         for pos in p.positions.values() if pos.amount)
+        return {"NetLiquidation": p.portfolio_value, "TotalCashValue": p.cash, "CashBalance": p.cash,
+                "GrossPositionValue": p.positions_exposure, "UnrealizedPnL": float(unrealized),
+                "RealizedPnL": float(p.pnl - unrealized), "AvailableFunds": p.cash, "BuyingPower": p.cash,
+                "ExcessLiquidity": p.cash}
+
+    def show_real_time_price(self, security: Any, param: str = "price") -> float:
+        """IBridgePy: the latest price of ``security``. param: price / last_price (the last trade), ask_price,
+        bid_price, open, high, low, close, volume.
+
+        Paper and live runs: IB's streaming quote of the asset (bid, ask, last trade, the day's open/high/low and
+        the previous close), falling back to the bar data before the first quote. Backtests: the bars hold trades
+        only, so bid and ask are the last trade's price (no spread) and the other params come from the current
+        bar (``data.current``)."""
+        fields = {"last_price": "price", "ask_price": "price", "bid_price": "price", "price": "price", "open": "open",
+                  "high": "high", "low": "low", "close": "close", "volume": "volume"}
+        if param not in fields:
+            raise AlgorithmApiError(f"show_real_time_price: unknown param {param!r}; use one of {', '.join(fields)}")
+        asset = self._api.resolve_asset(security)
+        quote = self._engine.quote_source(asset) if self._engine.quote_source is not None else None
+        if quote is not None:
+            value = {"ask_price": quote.ask, "bid_price": quote.bid, "last_price": quote.price, "price": quote.price,
+                     "open": getattr(quote, "open", None), "high": quote.high, "low": quote.low,
+                     "close": getattr(quote, "close", None), "volume": quote.volume}[param]
+            if value is not None and value == value and (value > 0 or param == "volume"):
+                return float(value)
+        return float(self._engine.data.current(asset, fields[param]))
+
+    def end(self) -> None:
+        """IBridgePy: stop the run at once, after the current call returns: the session so far is closed as at its
+        end (its results row is written, DAY orders expire), positions are kept. ``exit()`` in algorithm code
+        does the same (it never ends the process)."""
+        self._engine.request_stop("the algorithm called end()")
 
 
 def _table(header: tuple[str, ...], rows: list[tuple], empty: str) -> str:

@@ -51,11 +51,12 @@ IB_ORDER_STATUS: dict[OrderStatus, str] = {
 class IBridgePyOrders:
     """IBridgePy's order helpers, bound to the algorithm API they order through."""
 
-    helper_names = frozenset(
+    exported_names = frozenset(
         {
             "get_order_status", "get_all_open_orders", "get_all_orders", "close_all_positions_except",
             "rebalance_portfolio", "place_order_with_stoploss", "place_order_with_takeprofit",
             "place_order_with_stoploss_takeprofit", "modify_order", "order_status_monitor", "close_all_positions_LMT",
+            "cancel_all_orders", "close_all_positions",
         }
     )
 
@@ -104,7 +105,7 @@ class IBridgePyOrders:
         else:
             raise AlgorithmApiError(f"close_all_positions_except takes an asset or a list of assets, got "
                                     f"{securities!r}")
-        ids = [self._api.order_target(asset, 0) for asset, p in list(self._api.portfolio.positions.items())
+        ids = [self._api.ordering.order_target(asset, 0) for asset, p in list(self._api.portfolio.positions.items())
                if p.amount and asset not in keep]
         if orderStatusMonitor:
             for order_id in ids:
@@ -150,17 +151,17 @@ class IBridgePyOrders:
             if round_amount(delta) == 0:
                 continue
             if not limits:
-                out[asset] = self._api.order(asset, delta)
+                out[asset] = self._api.ordering.order(asset, delta)
                 continue
             if delta > 0:
                 price = self._price_for(asset, "ask_price") * (1.0 - float(buyAdvantage or 0.0))
             else:
                 price = self._price_for(asset, "bid_price") * (1.0 + float(sellAdvantage or 0.0))
-            out[asset] = self._api.order(asset, delta, style=LimitOrder(price, tif="GTC"))
+            out[asset] = self._api.ordering.order(asset, delta, style=LimitOrder(price, tif="GTC"))
         return out
 
     def _price_for(self, asset: Asset, param: str) -> float:
-        price = self._api.show_real_time_price(asset, param)
+        price = self._api.ibridgepy.show_real_time_price(asset, param)
         if not (math.isfinite(price) and price > 0):
             raise BadOrderError(f"rebalance_portfolio: {asset.symbol} has no price yet (check data.can_trade first)")
         return price
@@ -178,7 +179,7 @@ class IBridgePyOrders:
         record = self.record_of(orderId)
         amount = None
         if newQuantity is not None:
-            quantity = round_amount(abs(self._api.order_amount(newQuantity)))
+            quantity = round_amount(abs(self._api.ordering.order_amount(newQuantity)))
             amount = quantity if record.amount > 0 else -quantity
         limit = check_price(newLimitPrice, "modify_order: newLimitPrice")
         stop = check_price(newStopPrice, "modify_order: newStopPrice")
@@ -258,8 +259,30 @@ class IBridgePyOrders:
             if not p.amount or asset in keep:
                 continue
             side = "bid_price" if p.amount > 0 else "ask_price"
-            price = self._api.show_real_time_price(asset, side) * (1.0 + advantage if p.amount > 0 else 1.0 - advantage)
-            ids.append(self._api.order(asset, -p.amount, style=LimitOrder(price, tif="GTC")))
+            quote = self._api.ibridgepy.show_real_time_price(asset, side)
+            price = quote * (1.0 + advantage if p.amount > 0 else 1.0 - advantage)
+            ids.append(self._api.ordering.order(asset, -p.amount, style=LimitOrder(price, tif="GTC")))
+        if orderStatusMonitor:
+            for order_id in ids:
+                self.order_status_monitor(order_id, "Filled")
+        return ids
+
+    def cancel_all_orders(self, accountCode: str = "default") -> None:
+        """IBridgePy: cancel every open order."""
+        account = self._ib.account_for(accountCode, "cancel_all_orders") or ""
+        for record in list(self._engine.open_orders()):
+            if record.account == account:
+                self._engine.cancel_order(record.id)
+        self._api.ordering.follow_up()
+
+    def close_all_positions(self, orderStatusMonitor: bool = False, accountCode: str = "default",
+                            ) -> list[str | None]:
+        """IBridgePy: market orders that flatten every position; returns their ids. ``orderStatusMonitor`` True
+        waits for each fill as order_status_monitor does."""
+        account = self._ib.account_for(accountCode, "close_all_positions")
+        positions = self._api.portfolio.positions if account is None else self._ib.account_positions(account)
+        order_target = self._api.ordering.order_target
+        ids = [order_target(asset, 0, accountCode=accountCode) for asset, p in list(positions.items()) if p.amount]
         if orderStatusMonitor:
             for order_id in ids:
                 self.order_status_monitor(order_id, "Filled")
@@ -328,7 +351,7 @@ class IBridgePyOrders:
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.number))):
                 raise BadOrderError(f"{what}: {name} must be a number, got {value!r}")
         return self._engine.place_bracket(
-            self._api.resolve_asset(security), self._api.order_amount(amount), entry, stop_loss=stop_loss,
+            self._api.resolve_asset(security), self._api.ordering.order_amount(amount), entry, stop_loss=stop_loss,
             take_profit=take_profit,
             tif=TimeInForce(text), what=what,
             outside_rth=bool(ib_options.get("outsideRth", ib_options.get("outside_rth", False))),
