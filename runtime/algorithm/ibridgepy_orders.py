@@ -197,7 +197,7 @@ class IBridgePyOrders:
             tif = TimeInForce(text)
         self._engine.modify_order(record.id, amount=amount, limit=limit, stop=stop, tif=tif)
         if newOrderRef is not None:
-            record.order_ref = str(newOrderRef)
+            self._engine.set_order_ref(record.id, str(newOrderRef))
 
     def order_status_monitor(self, orderId: Any, target_status: Any, waitingTimeInSeconds: float = 30) -> bool:
         """IBridgePy: wait until the order's status (IB's words: 'Filled', 'Submitted', 'PreSubmitted',

@@ -7,6 +7,13 @@ one at a time, so algorithm code never runs concurrently. At equal timestamps th
 Error policy: an exception in ``handle_data``, ``before_trading_start`` or a scheduled function is logged with the
 algorithm's file:line and the run continues (``strict=True`` stops it instead); an exception in ``initialize``
 stops the run with a clear message.
+
+Why this module stays long: it is the one owner of the run's mutable state, and what it holds is used together on
+every event: the order records and their lifecycle (place, bracket, modify, cancel, the broker's events), the
+ledger they fill into, today's figures, the controls every order is checked against, and the user-code error
+policy. Its small types live in :mod:`runtime.engine.state`; the event loops (:mod:`~runtime.engine.dispatch`,
+:mod:`~runtime.engine.live`), the backtest driver and everything above the engine (the algorithm API, ``data``,
+the run assemblies in :mod:`runtime.assembly`) live elsewhere and reach this state only through methods.
 """
 
 from __future__ import annotations
@@ -548,6 +555,10 @@ class Engine:
         record.dt_ns = self.clock.now_ns
         self.today.orders[record.id] = record
         self.apply_broker_events(self.broker.poll_events(self.clock.now_ns))
+
+    def set_order_ref(self, order_id: str, order_ref: str) -> None:
+        """The algorithm's own reference of an order (IBridgePy's orderRef), as ``get_order(id).orderRef`` shows it."""
+        self.orders[order_id].order_ref = order_ref
 
     def open_orders(self, asset: Asset | None = None) -> list[OrderRecord]:
         out = [self.orders[i] for i in self.open_order_ids]
