@@ -134,6 +134,11 @@ def file_dialect(path: str) -> str:
     return "ibridgepy" if names & IBRIDGEPY_ONLY_NAMES else "zipline"
 
 
+#: order kinds that a daily run's order executes at the next session's close (market orders of stocks are recorded
+#: as market-on-close, as they are sent)
+_NEXT_CLOSE = (OrderKind.MARKET, OrderKind.MARKET_ON_CLOSE)
+
+
 class OrderStatusTimeoutError(AlgorithmApiError, TimeoutError):
     """order_status_monitor waited its ``waitingTimeInSeconds`` (or the order closed) without the status asked for."""
 
@@ -940,7 +945,7 @@ class IBridgePyHelpers:
             return True
         e = self._engine
         wait = e.wait_for_broker
-        if wait is None or (e.frequency == "daily" and record.kind is OrderKind.MARKET):
+        if wait is None or (e.frequency == "daily" and record.kind in _NEXT_CLOSE):
             if record.status.is_open:
                 return any(w in ("Filled", "Submitted", "PreSubmitted") for w in wanted)
             return False

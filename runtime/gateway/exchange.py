@@ -43,10 +43,22 @@ ORDER_KINDS = {
     "STP": OrderKind.STOP,
     "STP LMT": OrderKind.STOP_LIMIT,
     "TRAIL": OrderKind.TRAIL,
+    "TRAIL LIMIT": OrderKind.TRAIL_LIMIT,
     "MOC": OrderKind.MARKET_ON_CLOSE,
     "LOC": OrderKind.LIMIT_ON_CLOSE,
 }
-TIFS = {"DAY": TimeInForce.DAY, "GTC": TimeInForce.GTC, "IOC": TimeInForce.IOC}
+#: OPG (the opening auction) is a day order: with LMT it is a limit-on-open order
+TIFS = {"DAY": TimeInForce.DAY, "GTC": TimeInForce.GTC, "IOC": TimeInForce.IOC, "OPG": TimeInForce.DAY}
+MINUTE_NS = 60_000_000_000
+_LIMIT_KINDS = (OrderKind.LIMIT, OrderKind.STOP_LIMIT, OrderKind.LIMIT_ON_CLOSE, OrderKind.LIMIT_ON_OPEN)
+_TRAIL_KINDS = (OrderKind.TRAIL, OrderKind.TRAIL_LIMIT)
+
+
+def order_kind(t: OrderTicket) -> OrderKind:
+    """The matcher's kind of a ticket (a validated one): LMT with tif OPG is limit-on-open."""
+    if t.tif == "OPG":
+        return OrderKind.LIMIT_ON_OPEN
+    return ORDER_KINDS[t.order_type]
 
 
 class Outbox(Protocol):
@@ -261,16 +273,19 @@ class Exchange:
                             f"supported (supported: {', '.join(ORDER_KINDS)})", inactive=True)
         if t.tif not in TIFS:
             raise Rejection(Code.ORDER_REJECTED, f"Order rejected - reason:time in force {t.tif!r} is not "
-                            "supported (supported: DAY, GTC, IOC)", inactive=True)
+                            "supported (supported: DAY, GTC, IOC, OPG)", inactive=True)
+        if t.tif == "OPG" and t.order_type != "LMT":
+            raise Rejection(Code.ORDER_REJECTED, "Order rejected - reason:time in force OPG is supported with LMT "
+                            "orders only (limit-on-open)", inactive=True)
         if t.action not in ("BUY", "SELL", "SSHORT"):
             raise Rejection(Code.VALIDATION, f"Error validating request:-'action' : cause - invalid action "
                             f"{t.action!r}")
         if not t.quantity > 0 or not float(t.quantity).is_integer():
             raise Rejection(Code.ORDER_REJECTED, f"Order rejected - reason:invalid order size {t.quantity:g} "
                             "(whole positive quantities only)", inactive=True)
-        kind = ORDER_KINDS[t.order_type]
+        kind = order_kind(t)
         tick = inst.min_tick
-        if kind in (OrderKind.LIMIT, OrderKind.STOP_LIMIT, OrderKind.LIMIT_ON_CLOSE):
+        if kind in _LIMIT_KINDS:
             if t.lmt_price is None or not t.lmt_price > 0:
                 raise Rejection(Code.ORDER_REJECTED, "Order rejected - reason:a limit price is required",
                                 inactive=True)
@@ -284,9 +299,12 @@ class Exchange:
             if not _on_tick(t.aux_price, tick):
                 raise Rejection(Code.TICK_SIZE, "The price does not conform to the minimum price variation for "
                                 f"this contract ({tick:g}).")
-        if kind is OrderKind.TRAIL and not ((t.aux_price or 0) > 0 or (t.trailing_percent or 0) > 0):
+        if kind in _TRAIL_KINDS and not ((t.aux_price or 0) > 0 or (t.trailing_percent or 0) > 0):
             raise Rejection(Code.ORDER_REJECTED, "Order rejected - reason:a trailing amount (auxPrice) or "
                             "trailingPercent is required", inactive=True)
+        if kind is OrderKind.TRAIL_LIMIT and (t.lmt_price_offset is None or t.lmt_price_offset < 0):
+            raise Rejection(Code.ORDER_REJECTED, "Order rejected - reason:a TRAIL LIMIT order needs a limit offset "
+                            "(lmtPriceOffset)", inactive=True)
         if self.reject_next is not None:
             reason, self.reject_next = self.reject_next, None
             raise Rejection(Code.ORDER_REJECTED, f"Order rejected - reason:{reason}", inactive=True)
@@ -331,12 +349,12 @@ class Exchange:
 
     def _working_order(self, rec: OrderRecord, now_ns: int) -> WorkingOrder:
         t = rec.ticket
-        kind = ORDER_KINDS[t.order_type]
+        kind = order_kind(t)
         amount = int(t.quantity) if t.is_buy else -int(t.quantity)
-        limit = t.lmt_price if kind in (OrderKind.LIMIT, OrderKind.STOP_LIMIT, OrderKind.LIMIT_ON_CLOSE) else None
+        limit = t.lmt_price if kind in _LIMIT_KINDS else None
         stop = t.aux_price if kind in (OrderKind.STOP, OrderKind.STOP_LIMIT) else None
         trail_amount = trail_pct = None
-        if kind is OrderKind.TRAIL:
+        if kind in _TRAIL_KINDS:
             if t.trailing_percent:
                 trail_pct = t.trailing_percent
             else:
@@ -351,7 +369,8 @@ class Exchange:
         return WorkingOrder(
             id=f"{rec.client_id}:{t.order_id}", asset=rec.instrument.asset, amount=amount, kind=kind, limit=limit,
             stop=stop, tif=TIFS[t.tif], created_ns=now_ns, trail_amount=trail_amount, trail_percent=trail_pct,
-            parent_id=parent_working, oca_group=oca, outside_rth=t.outside_rth,
+            limit_offset=t.lmt_price_offset if kind is OrderKind.TRAIL_LIMIT else None, parent_id=parent_working,
+            oca_group=oca, outside_rth=t.outside_rth,
         )
 
     def _submit(self, rec: OrderRecord, now_ns: int) -> None:
@@ -405,16 +424,18 @@ class Exchange:
                 self.match_now(inst, now_ns)
             return
         amount = int(t.quantity) if t.is_buy else -int(t.quantity)
-        kind = ORDER_KINDS[t.order_type]
-        limit = t.lmt_price if kind in (OrderKind.LIMIT, OrderKind.STOP_LIMIT, OrderKind.LIMIT_ON_CLOSE) else None
+        kind = order_kind(t)
+        limit = t.lmt_price if kind in _LIMIT_KINDS else None
         stop = t.aux_price if kind in (OrderKind.STOP, OrderKind.STOP_LIMIT) else None
         w = self.matcher.get(rec.working_id)
         if w is None:
             raise Rejection(Code.CANNOT_MODIFY_FILLED, "Cannot modify a filled order")
         self.matcher.modify(rec.working_id, now_ns, amount=amount, limit=limit, stop=stop, tif=TIFS[t.tif])
-        if kind is OrderKind.TRAIL:
+        if kind in _TRAIL_KINDS:
             w.trail_amount = None if t.trailing_percent else t.aux_price
             w.trail_percent = t.trailing_percent or None
+        if kind is OrderKind.TRAIL_LIMIT:
+            w.limit_offset = t.lmt_price_offset
         w.created_ns = now_ns  # a modified order is new to the market: it may fill from the next quote on
         self.notify(rec)
         self.match_now(inst, now_ns)
@@ -554,10 +575,13 @@ class Exchange:
                 continue
             bars = series.minutes_between(since, now_ns)
             if len(bars):
-                closes = series.calendar.closes
+                closes, opens = series.calendar.closes, series.calendar.opens
                 at_close = closes[np.minimum(np.searchsorted(closes, bars.end_ns), len(closes) - 1)] == bars.end_ns
+                # a session's first minute bar ends one minute after its open: its open is the opening auction's
+                first_open = opens[np.maximum(np.searchsorted(opens, bars.end_ns) - 1, 0)] + MINUTE_NS == bars.end_ns
                 for i in range(len(bars)):
-                    bar = BarQuote(float(bars.close[i]), float(bars.volume[i]), int(bars.end_ns[i]), bool(at_close[i]))
+                    bar = BarQuote(float(bars.close[i]), float(bars.volume[i]), int(bars.end_ns[i]), bool(at_close[i]),
+                                   float(bars.open[i]) if first_open[i] else None)
                     events = self.matcher.on_bar(inst.asset, bar)
                     if events:
                         self._apply(events, int(bars.end_ns[i]))
