@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from algo_harness import run_algo, write_algo
 
-from runtime.algorithm.ibridgepy import HISTORY_BAR_MINUTES, IB_ORDER_STATUS, UNAVAILABLE
+from runtime.algorithm.ibridgepy import HISTORY_BAR_MINUTES, UNAVAILABLE
 from runtime.core.assets import SecType
 from runtime.core.calendar import get_calendar
 from runtime.core.orders import OrderStatus
@@ -309,9 +309,9 @@ def test_order_status_and_order_lists(tmp_path: Path) -> None:
     record = result.engine.orders[ctx.buy]
     record.status = OrderStatus.REJECTED
     assert result.engine.api.get_order_status(ctx.buy) == "Inactive"
-    assert IB_ORDER_STATUS == {OrderStatus.OPEN: "Submitted", OrderStatus.HELD: "PreSubmitted",
-                               OrderStatus.FILLED: "Filled", OrderStatus.CANCELLED: "Cancelled",
-                               OrderStatus.REJECTED: "Inactive"}
+    assert {s: s.ib_status for s in OrderStatus} == {
+        OrderStatus.OPEN: "Submitted", OrderStatus.HELD: "PreSubmitted", OrderStatus.FILLED: "Filled",
+        OrderStatus.CANCELLED: "Cancelled", OrderStatus.REJECTED: "Inactive"}
 
 
 def test_close_all_positions_except(tmp_path: Path) -> None:

@@ -31,8 +31,9 @@ from runtime.core.ledger import Account
 from runtime.core.orders import OrderKind, OrderStatus, TimeInForce
 
 # ------------------------------------------------------------------------------------------------ order status
-#: IB's order status strings and the zipline status each one means.
-IB_ORDER_STATUS: dict[str, OrderStatus] = {
+#: IB's order status strings and the zipline status each one means (the other direction, a status's IB words, is
+#: :data:`runtime.core.orders.IB_STATUS_WORDS`).
+STATUS_FROM_IB: dict[str, OrderStatus] = {
     "ApiPending": OrderStatus.HELD,
     "PendingSubmit": OrderStatus.HELD,
     "PreSubmitted": OrderStatus.HELD,
@@ -51,7 +52,7 @@ def order_status_from_ib(status: str) -> OrderStatus | None:
     >>> order_status_from_ib("PreSubmitted"), order_status_from_ib("Filled")
     (<OrderStatus.HELD: 4>, <OrderStatus.FILLED: 1>)
     """
-    return IB_ORDER_STATUS.get(status.strip())
+    return STATUS_FROM_IB.get(status.strip())
 
 
 # --------------------------------------------------------------------------------------------------- errors
@@ -160,11 +161,6 @@ def error_info(code: int) -> ErrorInfo:
     if 2100 <= code < 2200:
         return ErrorInfo(code, ErrorKind.WARNING, "warning")
     return ErrorInfo(code, ErrorKind.REQUEST, "error")
-
-
-def is_informational(code: int) -> bool:
-    """Whether a code is a notice, not a failure of the request it names."""
-    return error_info(code).kind in (ErrorKind.INFO, ErrorKind.WARNING)
 
 
 # -------------------------------------------------------------------------------------------------- account
