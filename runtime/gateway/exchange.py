@@ -35,7 +35,7 @@ from runtime.gateway.contracts import ContractBook, Instrument
 from runtime.gateway.ids import Code
 from runtime.gateway.market import Market
 from runtime.gateway.order_wire import encode_completed_order, encode_open_order
-from runtime.gateway.tickets import IbStatus, OrderRecord, OrderTicket
+from runtime.gateway.tickets import GatewayOrder, IbStatus, OrderTicket
 
 ORDER_KINDS = {
     "MKT": OrderKind.MARKET,
@@ -135,8 +135,8 @@ class Exchange:
         self.starting_cash = starting_cash
         self.matcher = MatchingEngine(slippage or FixedBasisPointsSlippage(), commission or IBFixedCommission())
         self.accounts: dict[str, AccountBook] = {a: AccountBook(a, starting_cash) for a in accounts}
-        self.orders: dict[tuple[int, int], OrderRecord] = {}
-        self.by_working: dict[str, OrderRecord] = {}
+        self.orders: dict[tuple[int, int], GatewayOrder] = {}
+        self.by_working: dict[str, GatewayOrder] = {}
         self.executions: list[Execution] = []
         self.next_order_id = 1
         self.next_perm_id = 1_000_000_001
@@ -171,18 +171,18 @@ class Exchange:
         """IB's execution/completion time text: ``yyyymmdd hh:mm:ss Zone``."""
         return f"{self.local_time(ns):%Y%m%d %H:%M:%S} {self.time_zone}"
 
-    def _send(self, rec: OrderRecord, data: bytes) -> None:
+    def _send(self, rec: GatewayOrder, data: bytes) -> None:
         self.outbox.to_client(rec.client_id, data)
         master = self.master_client_id
         if master is not None and master != rec.client_id:
             self.outbox.to_client(master, data)
 
-    def _status_msg(self, rec: OrderRecord) -> bytes:
+    def _status_msg(self, rec: GatewayOrder) -> bytes:
         parent = rec.ticket.parent_id
         return msg.order_status(rec.ticket.order_id, rec.status.value, rec.filled, rec.remaining, rec.avg_fill_price,
                                 rec.perm_id, parent, rec.last_fill_price, rec.client_id, rec.why_held)
 
-    def notify(self, rec: OrderRecord) -> None:
+    def notify(self, rec: GatewayOrder) -> None:
         """openOrder + orderStatus for the record's current state."""
         self._sync_stop(rec)
         self._send(rec, encode_open_order(rec))
@@ -190,7 +190,7 @@ class Exchange:
         if self.on_order_change is not None:
             self.on_order_change()
 
-    def _sync_stop(self, rec: OrderRecord) -> None:
+    def _sync_stop(self, rec: GatewayOrder) -> None:
         w = self.matcher.get(rec.working_id) if rec.working_id else None
         if w is not None and w.stop is not None:
             rec.stop_price = w.stop
@@ -225,7 +225,7 @@ class Exchange:
         if ticket.what_if:
             self._what_if(client_id, ticket, inst, account, now_ns)
             return
-        rec = OrderRecord(ticket=ticket, instrument=inst, client_id=client_id, perm_id=self.next_perm_id,
+        rec = GatewayOrder(ticket=ticket, instrument=inst, client_id=client_id, perm_id=self.next_perm_id,
                           account=account.code, created_ns=now_ns)
         self.next_perm_id += 1
         self.orders[key] = rec
@@ -236,11 +236,11 @@ class Exchange:
         self._submit(rec, now_ns)
         self.match_now(inst, now_ns)
 
-    def _held_family(self, client_id: int, ticket: OrderTicket) -> list[OrderRecord]:
+    def _held_family(self, client_id: int, ticket: OrderTicket) -> list[GatewayOrder]:
         """Held orders transmitted together with ``ticket``: its parent and the parent's other children."""
         if not ticket.parent_id:
             return []
-        out: list[OrderRecord] = []
+        out: list[GatewayOrder] = []
         parent = self.orders.get((client_id, ticket.parent_id))
         if parent is not None and not parent.transmitted and not parent.is_done:
             out.append(parent)
@@ -340,14 +340,14 @@ class Exchange:
         price = self._price_for(inst, t, now_ns)
         _, init, maint = account.margin()
         need = account.order_margin(inst, t.signed_quantity, price)
-        rec = OrderRecord(ticket=t, instrument=inst, client_id=client_id, perm_id=0, account=account.code,
+        rec = GatewayOrder(ticket=t, instrument=inst, client_id=client_id, perm_id=0, account=account.code,
                           status=IbStatus.PRE_SUBMITTED)
         equity = account.ledger.portfolio_value
         data = encode_open_order(rec, (f"{init + need:.2f}", f"{maint + need / 2:.2f}", f"{equity:.2f}"),
                                  commission=self.matcher.commission.calculate(_Blank(), price, int(t.quantity)))
         self.outbox.to_client(client_id, data)
 
-    def _working_order(self, rec: OrderRecord, now_ns: int) -> WorkingOrder:
+    def _working_order(self, rec: GatewayOrder, now_ns: int) -> WorkingOrder:
         t = rec.ticket
         kind = order_kind(t)
         amount = int(t.quantity) if t.is_buy else -int(t.quantity)
@@ -373,7 +373,7 @@ class Exchange:
             oca_group=oca, outside_rth=t.outside_rth,
         )
 
-    def _submit(self, rec: OrderRecord, now_ns: int) -> None:
+    def _submit(self, rec: GatewayOrder, now_ns: int) -> None:
         t = rec.ticket
         if t.parent_id:
             parent = self.orders.get((rec.client_id, t.parent_id))
@@ -405,7 +405,7 @@ class Exchange:
         i = int(np.searchsorted(cal.closes, now_ns, side="right"))
         return int(cal.closes[min(i, len(cal) - 1)])
 
-    def _modify(self, rec: OrderRecord, t: OrderTicket, now_ns: int) -> None:
+    def _modify(self, rec: GatewayOrder, t: OrderTicket, now_ns: int) -> None:
         old = rec.ticket
         if t.action != old.action or t.order_type != old.order_type:
             raise Rejection(Code.MODIFY_MISMATCH, "Order being modified does not match original order")
@@ -453,7 +453,7 @@ class Exchange:
             return
         self._cancel_record(rec, now_ns, "")
 
-    def _cancel_record(self, rec: OrderRecord, now_ns: int, reason: str) -> None:
+    def _cancel_record(self, rec: GatewayOrder, now_ns: int, reason: str) -> None:
         if not rec.transmitted:
             self._finish(rec, IbStatus.CANCELLED, now_ns, reason or "cancelled")
             self._send(rec, self._status_msg(rec))
@@ -468,7 +468,7 @@ class Exchange:
             if not rec.is_done:
                 self._cancel_record(rec, now_ns, "global cancel")
 
-    def _finish(self, rec: OrderRecord, status: IbStatus, now_ns: int, text: str) -> None:
+    def _finish(self, rec: GatewayOrder, status: IbStatus, now_ns: int, text: str) -> None:
         rec.status = status
         rec.completed_ns = now_ns
         rec.completed_status = text
@@ -622,7 +622,7 @@ class Exchange:
                 rec.status = IbStatus.SUBMITTED
                 self.notify(rec)
 
-    def _on_fill(self, rec: OrderRecord, fill: Fill) -> None:
+    def _on_fill(self, rec: GatewayOrder, fill: Fill) -> None:
         account = self.accounts[rec.account]
         inst = rec.instrument
         realized = account.book(fill, inst)
@@ -670,21 +670,21 @@ class Exchange:
             self._mark_account(account, now_ns)
 
     # ------------------------------------------------------------------------------------------------- queries
-    def open_orders(self, client_id: int | None) -> list[OrderRecord]:
+    def open_orders(self, client_id: int | None) -> list[GatewayOrder]:
         """Working orders of one client (None: of all clients), in placement order."""
         return [r for r in self.orders.values()
                 if r.transmitted and not r.is_done and (client_id is None or r.client_id == client_id)]
 
-    def completed(self) -> list[OrderRecord]:
+    def completed(self) -> list[GatewayOrder]:
         return sorted((r for r in self.orders.values() if r.is_done and r.transmitted), key=lambda r: r.completed_ns)
 
-    def completed_message(self, rec: OrderRecord) -> bytes:
+    def completed_message(self, rec: GatewayOrder) -> bytes:
         return encode_completed_order(rec, self.time_text(rec.completed_ns or rec.created_ns))
 
-    def status_message(self, rec: OrderRecord) -> bytes:
+    def status_message(self, rec: GatewayOrder) -> bytes:
         return self._status_msg(rec)
 
-    def open_order_message(self, rec: OrderRecord) -> bytes:
+    def open_order_message(self, rec: GatewayOrder) -> bytes:
         self._sync_stop(rec)
         return encode_open_order(rec)
 

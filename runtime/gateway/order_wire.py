@@ -9,7 +9,7 @@ from __future__ import annotations
 from runtime.gateway.ids import Out
 from runtime.gateway.protocol import FieldReader, clean_text, encode_text_fields, fmt_float, fmt_int
 from runtime.gateway.requests import read_contract
-from runtime.gateway.tickets import OrderRecord, OrderTicket
+from runtime.gateway.tickets import GatewayOrder, OrderTicket
 
 
 def decode_place_order(fields: list[str]) -> OrderTicket:
@@ -132,7 +132,7 @@ def _price_or_zero(value: float | None) -> str:
     return fmt_float(value) if value is not None else "0"
 
 
-def _order_head(rec: OrderRecord, with_client_id: bool) -> list[str]:
+def _order_head(rec: GatewayOrder, with_client_id: bool) -> list[str]:
     t = rec.ticket
     head = [
         t.action,
@@ -159,7 +159,7 @@ def _order_head(rec: OrderRecord, with_client_id: bool) -> list[str]:
     return head
 
 
-def encode_open_order(rec: OrderRecord, margin: tuple[str, str, str] = ("", "", ""), commission: float | None = None,
+def encode_open_order(rec: GatewayOrder, margin: tuple[str, str, str] = ("", "", ""), commission: float | None = None,
                       warning: str = "") -> bytes:
     """The openOrder message (5) for an order record, with its current IB status."""
     t = rec.ticket
@@ -225,7 +225,7 @@ def encode_open_order(rec: OrderRecord, margin: tuple[str, str, str] = ("", "", 
     return encode_text_fields(f)
 
 
-def encode_completed_order(rec: OrderRecord, completed_time: str) -> bytes:
+def encode_completed_order(rec: GatewayOrder, completed_time: str) -> bytes:
     """The completedOrder message (101) for a finished order."""
     t = rec.ticket
     inst = rec.instrument

@@ -87,7 +87,7 @@ class OrderTicket:
 
 
 @dataclass(slots=True, eq=False)
-class OrderRecord:
+class GatewayOrder:
     """The gateway's live record of one order (mutated only on the gateway's event loop)."""
 
     ticket: OrderTicket
