@@ -378,10 +378,7 @@ def test_unavailable_helpers_raise_a_typed_error_naming_themselves(tmp_path: Pat
                     globals()[name](symbol('AAPL'), 10)
                 except Exception as exc:
                     context.errors[name] = exc
-            try:
-                TrailStopLimitOrder(stop_price=10.0, limit_offset=0.5, trailing_amount=1.0)
-            except Exception as exc:
-                context.style_error = exc
+            context.styles = (TrailStopLimitOrder(10.0, 0.5, trailing_amount=1.0), LimitOnOpenOrder(9.5))
     """, end="2012-01-04")
     errors = result.engine.context.errors
     assert set(errors) == set(UNAVAILABLE) >= {
@@ -393,7 +390,9 @@ def test_unavailable_helpers_raise_a_typed_error_naming_themselves(tmp_path: Pat
         assert type(exc).__name__ == "NotAvailableError", name
         assert f"{name}() is not available in this version" in str(exc)
     assert "superSymbol" in str(errors["get_contract_details"])
-    assert "TrailStopOrder" in str(result.engine.context.style_error)
+    trail, loo = result.engine.context.styles
+    assert (trail.stop_price, trail.limit_offset, trail.trailing_amount) == (10.0, 0.5, 1.0)
+    assert loo.limit_price == 9.5
 
 
 def test_unavailable_helper_stops_initialize_with_file_and_line(tmp_path: Path) -> None:

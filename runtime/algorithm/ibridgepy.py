@@ -1139,9 +1139,5 @@ UNAVAILABLE: dict[str, Callable[..., Any]] = {
         ("get_scanner_results", "Pick the symbols yourself, e.g. symbols('AAPL', 'MSFT')."),
         ("get_contract_details", "Resolve the contract with superSymbol(...) and read its fields (asset.multiplier, "
                                  "asset.tick_size, asset.expiry, asset.con_id, asset.asset_name)."),
-        ("TrailStopLimitOrder", "Use TrailStopOrder(trailing_amount=... or trailing_percent=...) or "
-                                "StopLimitOrder(limit_price, stop_price)."),
-        ("LimitOnOpenOrder", "Use LimitOrder(limit_price, tif='DAY'), or LimitOnCloseOrder(limit_price) for the "
-                             "close."),
     )
 }

@@ -378,11 +378,12 @@ class MatchingEngine:
         return [Cancelled(o.id, o.asset, now_ns, o.reason or reason) for o in self.cancel(order_id, now_ns, reason)]
 
     def end_of_session(self, now_ns: int) -> list[Cancelled]:
-        """Expire DAY orders (and any MOC/LOC that could not execute) at the session's end."""
+        """Expire DAY orders (and any MOC/LOC that could not execute) at the session's end. A limit-on-open order
+        waits for the next session's opening auction (it is filled or cancelled there)."""
         out: list[Cancelled] = []
         if not self._orders:
             return out
         for order in list(self._orders.values()):
-            if order.tif is TimeInForce.DAY and order.id in self._orders:
+            if order.tif is TimeInForce.DAY and order.kind is not _LOO and order.id in self._orders:
                 out.extend(self._cancel_events(order.id, now_ns, "DAY order expired at the close"))
         return out

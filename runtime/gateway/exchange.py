@@ -394,7 +394,9 @@ class Exchange:
         rec.status = IbStatus.PRE_SUBMITTED if working.parent_id else IbStatus.SUBMITTED
         if working.parent_id:
             self._waiting_children.add(working.id)
-        if working.tif is TimeInForce.DAY or working.kind in (OrderKind.MARKET_ON_CLOSE, OrderKind.LIMIT_ON_CLOSE):
+        if working.kind is OrderKind.LIMIT_ON_OPEN:
+            pass  # it waits for the next opening auction, where it fills or is cancelled
+        elif working.tif is TimeInForce.DAY or working.kind in (OrderKind.MARKET_ON_CLOSE, OrderKind.LIMIT_ON_CLOSE):
             self._expiry[working.id] = self._session_close_after(rec.instrument, now_ns)
         self._fed_until.setdefault(rec.instrument.con_id, now_ns)
         self.notify(rec)

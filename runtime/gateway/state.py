@@ -115,7 +115,7 @@ def load_state(exchange: Exchange, path: Path) -> None:
             working.filled = int(rec.filled) if ticket.is_buy else -int(rec.filled)
             working.avg_price = rec.avg_fill_price
             working.commission = rec.commission
-            if rec.stop_price is not None and ticket.order_type == "TRAIL":
+            if rec.stop_price is not None and ticket.order_type in ("TRAIL", "TRAIL LIMIT"):
                 working.stop = rec.stop_price
             exchange.matcher.submit(working)
             exchange.by_working[working.id] = rec
