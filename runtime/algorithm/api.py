@@ -531,14 +531,14 @@ class AlgorithmAPI(IBridgePyHelpers):
         (positional or ``us_equities=``)."""
         self._setup_only("set_commission")
         model = _model(us_equities, kwargs.get("us_equities"), "commission", costs.CommissionModel)
-        if model is not None and hasattr(self._engine.broker, "set_models"):
+        if model is not None:
             self._engine.broker.set_models(commission=model)
 
     def set_slippage(self, us_equities: Any = None, us_futures: Any = None, **kwargs: Any) -> None:
         """Set the slippage model: ``set_slippage(slippage.FixedSlippage(spread=0.02))``."""
         self._setup_only("set_slippage")
         model = _model(us_equities, kwargs.get("us_equities"), "slippage", costs.SlippageModel)
-        if model is not None and hasattr(self._engine.broker, "set_models"):
+        if model is not None:
             self._engine.broker.set_models(slippage=model)
 
     def set_benchmark(self, benchmark: Any) -> None:
