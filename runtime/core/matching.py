@@ -119,7 +119,7 @@ class Cancelled:
 MatchEvent = Fill | Cancelled
 
 _ON_CLOSE = (OrderKind.MARKET_ON_CLOSE, OrderKind.LIMIT_ON_CLOSE)
-_TRAILS = (OrderKind.TRAIL, OrderKind.TRAIL_LIMIT)
+_TRAIL, _TRAIL_LIMIT = OrderKind.TRAIL, OrderKind.TRAIL_LIMIT
 _LOO, _IOC = OrderKind.LIMIT_ON_OPEN, TimeInForce.IOC
 
 
@@ -325,7 +325,7 @@ class MatchingEngine:
                 price = bar_price
             first_bar = not order.seen_bar
             order.seen_bar = True
-            if kind in _TRAILS or order.stop is not None or order.limit is not None:
+            if kind is _TRAIL or kind is _TRAIL_LIMIT or order.stop is not None or order.limit is not None:
                 _update_triggers(order, price)
                 triggered = order.triggered
             else:
