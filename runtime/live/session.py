@@ -230,7 +230,7 @@ class LiveSession:
         self.calendar = calendar
         self.journal = Journal(options.journal_path)
         self.inbox = EventInbox()
-        self.link = EngineBroker(self.journal, options.run_id, options.frequency, set_models=set_models)
+        self.link = EngineBroker(self.journal, options.run_id, set_models=set_models)
         self._connect_broker = connect_broker
         self._sync_extra = sync
         self.ib: SyncedIBBroker | None = None
