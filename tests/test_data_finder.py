@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from runtime.core.assets import Asset
-from runtime.data import AssetFinder, SidNotFound, SymbolNotFoundError, load_sample, synthetic_bars
+from runtime.data import AssetFinder, SidNotFoundError, SymbolNotFoundError, load_sample, synthetic_bars
 from runtime.data.errors import AmbiguousSymbolError, DataError
 
 
@@ -49,7 +49,7 @@ def test_unknown_symbol_without_matches(finder: AssetFinder) -> None:
 
 def test_sids_and_listing(finder: AssetFinder) -> None:
     assert finder.retrieve_asset(42950).symbol == "FB"
-    with pytest.raises(SidNotFound):
+    with pytest.raises(SidNotFoundError):
         finder.retrieve_asset(1)
     assert len(finder) == 8 and finder.sids == tuple(sorted(finder.sids))
     assert [a.sid for a in finder.assets] == sorted(a.sid for a in finder.assets)

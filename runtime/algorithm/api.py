@@ -31,7 +31,7 @@ from runtime.core.controls import (
 from runtime.core.ib_mapping import ACCOUNT_TAGS
 from runtime.core.ledger import Account, Portfolio, Position
 from runtime.core.orders import ExecutionStyle, MarketOrder, Order, resolve_style, round_amount
-from runtime.data.errors import SidNotFound, SymbolNotFoundError
+from runtime.data.errors import SidNotFoundError, SymbolNotFoundError
 from runtime.data.finder import AssetFinder
 from runtime.errors import AlgorithmApiError, BadOrderError, IbAlgoError, ScheduleError
 
@@ -205,7 +205,7 @@ class AlgorithmAPI(IBridgePyHelpers):
             asset = self._finder.retrieve_asset(sid)
             self._referenced.setdefault(asset.sid, asset)
             return asset
-        except SidNotFound:
+        except SidNotFoundError:
             raise SymbolNotFoundError(str(sid), (),
                                       f"no asset with sid {sid}; known: {list(self._finder.sids)}") from None
 
