@@ -106,8 +106,8 @@ def test_live_page_follows_a_replay(tmp_path, browser) -> None:
 def test_the_report_draws_every_chart_in_a_browser(tmp_path, browser, monkeypatch, cache) -> None:
     from support.algo import USER_ALGOS, run_data
 
+    from runtime.assembly.backtest import run_backtest
     from runtime.data.benchmark import BenchmarkChoice
-    from runtime.engine.backtest import run_backtest
     from runtime.report import page, write_report
 
     # "on": plotly.js embedded gzip-compressed (from the cache folder), unpacked by the browser; "off": no cache
