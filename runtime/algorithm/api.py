@@ -30,7 +30,8 @@ from runtime.core.controls import (
 )
 from runtime.core.ib_mapping import ACCOUNT_TAGS
 from runtime.core.ledger import Account, Portfolio, Position
-from runtime.core.orders import ExecutionStyle, MarketOrder, Order, resolve_style, round_amount
+from runtime.core.orders import Order, round_amount
+from runtime.core.styles import ExecutionStyle, MarketOrder, resolve_style
 from runtime.data.errors import SidNotFoundError, SymbolNotFoundError
 from runtime.data.finder import AssetFinder
 from runtime.errors import AlgorithmApiError, BadOrderError, IbAlgoError, ScheduleError

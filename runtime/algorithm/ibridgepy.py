@@ -30,17 +30,8 @@ import pandas as pd
 from runtime.algorithm.frames import for_algorithm
 from runtime.core.assets import Asset, SecType
 from runtime.core.ib_mapping import ContractSpec, normalize_bar_size, parse_duration, parse_ib_time, super_symbol
-from runtime.core.orders import (
-    IB_STATUS_WORDS,
-    ExecutionStyle,
-    LimitOrder,
-    Order,
-    OrderKind,
-    TimeInForce,
-    check_price,
-    resolve_style,
-    round_amount,
-)
+from runtime.core.orders import IB_STATUS_WORDS, Order, OrderKind, TimeInForce, check_price, round_amount
+from runtime.core.styles import ExecutionStyle, LimitOrder, resolve_style
 from runtime.errors import (
     AlgorithmApiError,
     BadOrderError,
@@ -893,7 +884,7 @@ class IBridgePyHelpers:
         if limit is not None:
             limit = LimitOrder(limit).limit_for(is_buy, tick)
         if stop is not None:
-            from runtime.core.orders import StopOrder
+            from runtime.core.styles import StopOrder
 
             stop = StopOrder(stop).stop_for(is_buy, tick)
         tif = None

@@ -32,18 +32,16 @@ from runtime.core.controls import MaxLeverage, MinLeverage, OrderCheck, TradingC
 from runtime.core.ledger import Ledger, Transaction
 from runtime.core.matching import Cancelled, Fill
 from runtime.core.orders import (
-    ExecutionStyle,
-    LimitOrder,
     Order,
     OrderKind,
     OrderPolicy,
     OrderStatus,
     SendAsPlaced,
-    StopOrder,
     TimeInForce,
     check_price,
     round_amount,
 )
+from runtime.core.styles import ExecutionStyle, LimitOrder, StopOrder
 from runtime.data.portal import DataPortal
 from runtime.errors import (
     AlgorithmApiError,

@@ -25,7 +25,6 @@ KNOWN: dict[str, set[str]] = {
         'runtime.engine.engine -> runtime.algorithm.context',
     },
     "private": {
-        'runtime/brokers/sim.py: self.matcher._orders',
         'runtime/gateway/state.py: exchange._expiry',
         'runtime/gateway/state.py: exchange._fed_until',
         'runtime/gateway/state.py: exchange._session_close_after',

@@ -25,7 +25,7 @@ from runtime.journal import Journal
 from runtime.live.broker import EngineBroker
 from runtime.live.paper import run_algorithm
 
-RUNTIME = Path(__file__).resolve().parents[1] / "runtime"
+RUNTIME = Path(__file__).resolve().parents[2] / "runtime"
 MEMBERS = sorted(name for name in vars(Broker) if not name.startswith("_"))
 
 

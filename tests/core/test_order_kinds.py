@@ -9,21 +9,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from algo_harness import run_data
+from support.algo import run_data
 
 from runtime.brokers.ib.ibobjects import make_order
 from runtime.core.assets import Asset
 from runtime.core.costs import FixedBasisPointsSlippage, PerShare
 from runtime.core.ib_mapping import order_spec_for
 from runtime.core.matching import BarQuote, Cancelled, Fill, MatchingEngine, WorkingOrder
-from runtime.core.orders import LimitOnOpenOrder, OrderKind, OrderStatus, TimeInForce, TrailStopLimitOrder
+from runtime.core.orders import OrderKind, OrderStatus, TimeInForce
+from runtime.core.styles import LimitOnOpenOrder, TrailStopLimitOrder
 from runtime.engine.backtest import run_backtest
 from runtime.errors import BadOrderError
 from runtime.live.paper import run_algorithm
 
 AAPL = Asset(sid=24, symbol="AAPL")
 FILLED = OrderStatus.FILLED
-FILE = Path(__file__).resolve().parent / "corpus" / "ibridgepy" / "trail_limit_and_open.py"
+FILE = Path(__file__).resolve().parents[1] / "corpus" / "ibridgepy" / "trail_limit_and_open.py"
 
 
 def _matcher() -> MatchingEngine:
@@ -100,6 +101,7 @@ def _fills(perf: pd.DataFrame) -> dict[str, list[tuple[pd.Timestamp, float]]]:
     return out
 
 
+@pytest.mark.socket
 @pytest.mark.parametrize(("frequency", "start", "end"), [("minute", "2012-01-03", "2012-01-05"),
                                                          ("daily", "2012-01-03", "2012-01-20")])
 def test_backtest_and_paper_run_give_the_same_orders(tmp_path: Path, frequency: str, start: str, end: str) -> None:
