@@ -36,6 +36,7 @@ from runtime.algorithm.legacy import LegacyBar
 from runtime.core.assets import Asset, SecType
 from runtime.data.frames import frame_builder
 from runtime.data.portal import ALL_FIELDS, Columns, DataPortal, Frame
+from runtime.engine.state import SimTime
 from runtime.errors import HistoryError
 
 #: data.current's quote fields (IB's streaming quote in paper and live runs; the trade bars in backtests)
@@ -47,18 +48,6 @@ _MEMO_LIMIT = 64
 _LOOKUP_LIMIT = 4096
 #: decimals of zipline's history windows for equities (its DEFAULT_ASSET_PRICE_DECIMALS)
 _EQUITY_DECIMALS = 3
-
-
-@dataclass
-class SimTime:
-    """Where the engine's clock is: the instant and the rows of the stores it maps to."""
-
-    now_ns: int = 0
-    session: int = -1  # calendar session index of the current/last session
-    daily_row: int = -1  # last COMPLETED daily row at now (daily mode: the current bar's row)
-    minute_row: int = -1  # current minute row (minute mode)
-    bar_row: int = -1  # row of the current bar in the store that drives the run (daily or minute)
-    in_session: bool = False
 
 
 @dataclass(eq=False, slots=True)

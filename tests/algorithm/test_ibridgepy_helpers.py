@@ -11,12 +11,13 @@ import pandas as pd
 import pytest
 from support.algo import run_algo, write_algo
 
-from runtime.algorithm.ibridgepy import HISTORY_BAR_MINUTES, UNAVAILABLE
+from runtime.algorithm.ibridgepy import UNAVAILABLE
+from runtime.assembly.backtest import run_backtest
 from runtime.core.assets import SecType
-from runtime.core.calendar import get_calendar
 from runtime.core.orders import OrderStatus
+from runtime.data.bar_windows import HISTORY_BAR_MINUTES
+from runtime.data.calendars import get_calendar
 from runtime.data.synthetic import synthetic_bars
-from runtime.engine.backtest import run_backtest
 from runtime.errors import AlgorithmLoadError, OrderNotFoundError
 from runtime.gateway.contracts import quarterly_expiries
 from runtime.live.paper import replay_start_ns, run_algorithm
@@ -308,7 +309,7 @@ def test_order_status_and_order_lists(tmp_path: Path) -> None:
     # a rejected order is 'Inactive' in IB's words
     record = result.engine.orders[ctx.buy]
     record.status = OrderStatus.REJECTED
-    assert result.engine.api.get_order_status(ctx.buy) == "Inactive"
+    assert result.engine.api.ibridgepy_orders.get_order_status(ctx.buy) == "Inactive"
     assert {s: s.ib_status for s in OrderStatus} == {
         OrderStatus.OPEN: "Submitted", OrderStatus.HELD: "PreSubmitted", OrderStatus.FILLED: "Filled",
         OrderStatus.CANCELLED: "Cancelled", OrderStatus.REJECTED: "Inactive"}

@@ -18,10 +18,10 @@ from runtime.brokers.ib import ConnectionConfig, IBBroker
 from runtime.brokers.ib.errors import AmbiguousContractError, ContractNotFoundError, HistoricalDataError
 from runtime.brokers.ib.events import MarketDataDelayed
 from runtime.core.assets import Asset, SecType
-from runtime.core.calendar import get_calendar
 from runtime.core.ib_mapping import ContractSpec
 from runtime.core.matching import Fill
 from runtime.core.orders import OrderKind, TimeInForce
+from runtime.data.calendars import get_calendar
 
 _ids = itertools.count(30)
 

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runtime.core.assets import Asset
-from runtime.core.calendar import get_calendar
 from runtime.data import AssetSeries, BarArrays, Dividend, Split, assemble, synthetic_bars
+from runtime.data.calendars import get_calendar
 from runtime.data.errors import SidNotFoundError
 
 CAL = get_calendar("XNYS")

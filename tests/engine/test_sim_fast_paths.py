@@ -13,7 +13,6 @@ import pytest
 from runtime.brokers.base import OrderRequest
 from runtime.brokers.sim import SimBroker, session_last_rows
 from runtime.core.assets import Asset
-from runtime.core.calendar import get_calendar
 from runtime.core.costs import (
     LIQUIDITY_EXCEEDED,
     FixedBasisPointsSlippage,
@@ -27,6 +26,7 @@ from runtime.core.matching import BarQuote, Cancelled, MatchingEngine, WorkingOr
 from runtime.core.orders import OrderKind, TimeInForce
 from runtime.core.styles import ExecutionStyle, LimitOrder, MarketOrder, StopOrder, TrailStopLimitOrder, TrailStopOrder
 from runtime.data import BarArrays, synthetic_bars
+from runtime.data.calendars import get_calendar
 
 SYMBOLS = ["AAA", "BBB", "CCC", "DDD", "EEE"]
 

@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 
 from runtime.core.assets import Asset
-from runtime.core.calendar import get_calendar
 from runtime.core.costs import NoCommission, NoSlippage
 from runtime.data.aggregate import aggregate_daily
 from runtime.data.builder import AssetSeries, assemble
+from runtime.data.calendars import get_calendar
 from runtime.data.store import MINUTE
 from runtime.gateway.contracts import ContractQuery, Instrument
 from runtime.gateway.exchange import Exchange

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from support.algo import run_data
 
+from runtime.assembly.backtest import run_backtest
 from runtime.brokers.ib.ibobjects import make_order
 from runtime.core.assets import Asset
 from runtime.core.costs import FixedBasisPointsSlippage, PerShare
@@ -18,7 +19,6 @@ from runtime.core.ib_mapping import order_spec_for
 from runtime.core.matching import BarQuote, Cancelled, Fill, MatchingEngine, WorkingOrder
 from runtime.core.orders import OrderKind, OrderStatus, TimeInForce
 from runtime.core.styles import LimitOnOpenOrder, TrailStopLimitOrder
-from runtime.engine.backtest import run_backtest
 from runtime.errors import BadOrderError
 from runtime.live.paper import run_algorithm
 
@@ -102,6 +102,7 @@ def _fills(perf: pd.DataFrame) -> dict[str, list[tuple[pd.Timestamp, float]]]:
 
 
 @pytest.mark.socket
+@pytest.mark.slow
 @pytest.mark.parametrize(("frequency", "start", "end"), [("minute", "2012-01-03", "2012-01-05"),
                                                          ("daily", "2012-01-03", "2012-01-20")])
 def test_backtest_and_paper_run_give_the_same_orders(tmp_path: Path, frequency: str, start: str, end: str) -> None:
