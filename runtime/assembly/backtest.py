@@ -19,9 +19,10 @@ from runtime.brokers.sim import SimBroker
 from runtime.core.costs import DEFAULT_COMMISSION, DEFAULT_SLIPPAGE
 from runtime.core.metrics import Summary
 from runtime.data.benchmark import BenchmarkChoice, resolve_benchmark
+from runtime.data.minute_stream import MinuteStream
 from runtime.data.portal import DataPortal
 from runtime.data.store import BarArrays
-from runtime.engine.backtest import BarCounter, OrderLog, backtest_timeline, drive, replay
+from runtime.engine.backtest import BarCounter, OrderLog, backtest_timeline, drive, open_minute, replay
 from runtime.engine.engine import Engine
 from runtime.engine.results import ResultsRecorder
 from runtime.errors import AlgorithmLoadError, AlgorithmRaisedError
@@ -72,7 +73,7 @@ def run_backtest(
     algo_path: str | Path,
     *,
     daily: BarArrays,
-    minute: BarArrays | None,
+    minute: BarArrays | MinuteStream | None,
     start: pd.Timestamp,
     end: pd.Timestamp,
     capital: float,
@@ -119,6 +120,9 @@ def run_backtest(
     last = cal.session_index_on_or_before(end)
     if first > last:
         raise AlgorithmLoadError(f"no trading sessions between {start.date()} and {end.date()}")
+    # long minute runs on generated minutes hold a window of sessions at a time (the discrete-event loop only)
+    minute, stream = open_minute(minute if frequency == "minute" else None,
+                                 replay_speed is False and rep_bar_freq is None)
     engine, broker = build_backtest_engine(daily, minute, frequency=frequency, capital=capital, first=first,
                                            last=last, strict=strict, ibridgepy=ibridgepy)
     algo_log = engine.algo_log
@@ -151,7 +155,7 @@ def run_backtest(
         try:
             if replay_speed is False:
                 bars = drive(engine, broker, timeline, daily, minute_for_run, first, rep_bar_freq is not None,
-                             counter)
+                             counter, stream)
             else:
                 bars = replay(engine, broker, timeline, daily, minute_for_run, replay_speed, replay_grace_ns,
                               counter, replay_skip_closed)
@@ -186,15 +190,15 @@ def run_backtest(
     return result
 
 
-def load_run_data(settings) -> tuple[BarArrays, BarArrays | None, pd.Timestamp, pd.Timestamp]:
+def load_run_data(settings) -> tuple[BarArrays, BarArrays | MinuteStream | None, pd.Timestamp, pd.Timestamp]:
     """The daily (and, for minute runs, minute) bars a run needs, and its first and last session.
 
     Without ``data_dir`` the bundled real daily bars are used; minute bars are generated from daily bars with the
-    settings' seed when the data has none.
+    settings' seed when the data has none, a window of sessions at a time (:class:`MinuteStream`).
     """
     from runtime.data.runs import load_daily_and_minute
 
     return load_daily_and_minute(
         settings.data_dir, settings.frequency, settings.start_ts, settings.end_ts, seed=settings.seed,
-        calendar_name=settings.exchange_calendar, universe=getattr(settings, "universe", None),
+        calendar_name=settings.exchange_calendar, universe=getattr(settings, "universe", None), stream=True,
     )

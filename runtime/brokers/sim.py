@@ -34,6 +34,12 @@ class SimBroker:
         self._working = self.matcher._orders
         self._session_last_rows = session_last_rows(bars.session_row_start)
 
+    def use_bars(self, bars: BarArrays) -> None:
+        """Match against ``bars`` from now on: the next window of a long minute run (same assets; rows count from
+        its first bar)."""
+        self.bars = bars
+        self._session_last_rows = session_last_rows(bars.session_row_start)
+
     def set_models(self, slippage: SlippageModel | None = None, commission: CommissionModel | None = None) -> None:
         if slippage is not None:
             self.matcher.slippage = slippage

@@ -7,7 +7,8 @@ import logging
 import pandas as pd
 
 from runtime.data.errors import DateRangeError
-from runtime.data.store import BarArrays
+from runtime.data.minute_stream import MinuteStream
+from runtime.data.store import DAILY, BarArrays
 
 log = logging.getLogger("ibalgo.data")
 
@@ -44,14 +45,26 @@ def load_daily_and_minute(
     seed: int = 7,
     calendar_name: str = "XNYS",
     universe: str | None = None,
-) -> tuple[BarArrays, BarArrays | None, pd.Timestamp, pd.Timestamp]:
+    stream: bool = False,
+) -> tuple[BarArrays, BarArrays | MinuteStream | None, pd.Timestamp, pd.Timestamp]:
     """Daily bars (whole data range, so history can look back before ``start``), minute bars for
     ``start..end`` when ``frequency`` is 'minute', and the clipped ``start``/``end``. ``universe='synthetic'`` adds the
-    synthetic tickers (see :mod:`runtime.data.universe`)."""
+    synthetic tickers (see :mod:`runtime.data.universe`).
+
+    ``stream``: minutes generated from daily data come as a :class:`MinuteStream` (a window of sessions at a time,
+    the same bars), which :func:`runtime.assembly.backtest.run_backtest` runs in bounded memory."""
     from runtime.data import load_bars
+    from runtime.data.calendars import get_calendar
+    from runtime.data.sources import load_source
 
     daily = load_bars(data_dir, "daily", None, None, calendar=calendar_name, seed=seed, universe=universe)
     s, e = _clip_range(daily, start, end)
-    minute = (load_bars(data_dir, "minute", s, e, calendar=calendar_name, seed=seed, universe=universe)
-              if frequency == "minute" else None)
+    minute: BarArrays | MinuteStream | None = None
+    if frequency == "minute":
+        cal = daily.calendar
+        native = load_source(data_dir, get_calendar(calendar_name), universe=universe)
+        if stream and native.frequency == DAILY:
+            minute = MinuteStream(daily, cal.session_index_on_or_after(s), cal.session_index_on_or_before(e), seed)
+        else:
+            minute = load_bars(data_dir, "minute", s, e, calendar=calendar_name, seed=seed, universe=universe)
     return daily, minute, s, e
