@@ -97,8 +97,14 @@ def main(argv: list[str] | None = None) -> int:
         peak = f"{r['peak_rss_mb']:,.0f}" if r["peak_rss_mb"] else "n/a"
         print(f"| {r['case']} | {r['minutes']:,} | {r['bars']:,} | {r['loop_s']:.2f} | {r['bars_per_s']:,.0f} | "
               f"{peak} | {r['wall_s']:.1f} |")
-    if opts.json:
-        Path(opts.json).write_text(json.dumps(rows, indent=1) + "\n")
+    if opts.json:  # flat figures for the suite's table, then every case in full
+        flat: dict[str, object] = {}
+        for r in rows:
+            if "error" not in r:
+                key = f"{r['symbols']}x{r['years']}y"
+                flat[f"{key} peak MB"] = round(r["peak_rss_mb"] or 0.0)
+                flat[f"{key} bars/s"] = round(r["bars_per_s"] or 0.0)
+        Path(opts.json).write_text(json.dumps({**flat, "cases": rows}, indent=1) + "\n")
     return 0 if all("error" not in r for r in rows) else 1
 
 
