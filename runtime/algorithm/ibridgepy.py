@@ -675,7 +675,7 @@ class IBridgePyHelpers:
         k_now = max(cal.last_session_started_by(now), k_first)
         all_ends = cal.minutes_between(k_first, k_now)
         count = int(((all_ends >= first_end) & (all_ends <= now)).sum())
-        count = min(count, e.clock.minute_row + 1)
+        count = min(count, e.portal.rows_through(e.portal.minute, e.clock.minute_row))
         if count < 1:
             return pd.DataFrame(columns=HISTORY_FIELDS, dtype=float)
         frame = e.data.history(asset, HISTORY_FIELDS, count, "1m")

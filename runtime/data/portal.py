@@ -131,6 +131,8 @@ class Frame:
     #: for a window of a longer run: :meth:`exact_at` of the rows before it, per key asked for there (a key not
     #: asked for there counts as not exact); None when the frame starts the data
     prior_exact: dict[tuple[str, int], np.ndarray] | None = None
+    #: rows of the run before this frame's first (a window of a longer run), 0 when the frame starts the data
+    row0: int = 0
 
     @classmethod
     def build(cls, bars: BarArrays, before: FrameCarry | None = None,
@@ -154,6 +156,7 @@ class Frame:
         (rows from there on are the same bars): prices, last trades and :meth:`exact_at` carry over."""
         frame = Frame.build(bars, self.carry_after(first_row - 1), extend)
         frame.prior_exact = {key: self.exact_at(*key) for key in self._exact}
+        frame.row0 = self.row0 + first_row
         return frame
 
     def carry_after(self, row: int) -> FrameCarry:
@@ -301,6 +304,11 @@ class DataPortal:
         if row < 0 or col < 0:
             return math.nan
         return float(frame.adj_close_ffill[row, col] / frame.bars.price_factor[row, col])
+
+    def rows_through(self, frame: Frame, row: int) -> int:
+        """How many bars of the run there are up to and including ``row`` of ``frame`` (a window of a long minute
+        run counts the rows before it too)."""
+        return frame.row0 + row + 1
 
     def last_trade_row(self, frame: Frame, row: int, cols: np.ndarray) -> np.ndarray:
         """The row of each column's last trade at or before ``row``: -1 if none, :data:`BEFORE_FRAME_ROW` (larger
