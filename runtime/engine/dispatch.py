@@ -153,14 +153,14 @@ class Dispatcher:
             self._run_windows(timeline, feed, stream)
             return
         times, kinds = timeline.times, timeline.kinds
-        events = zip(times.tolist(), kinds.tolist(), timeline.rules.tolist(), timeline.sessions.tolist())
         if not fast:
             dispatch = self.dispatch
-            for t, k, r, s in events:
+            for t, k, r, s in zip(times.tolist(), kinds.tolist(), timeline.rules.tolist(), timeline.sessions.tolist()):
                 if not dispatch(t, k, r, s):
                     return
             return
-        self._run_store_bars(events, feed, self._bar_rows(feed, times, kinds, timeline.sessions))
+        self._run_store_bars(times.tolist(), kinds.tolist(), timeline.rules.tolist(), timeline.sessions.tolist(), feed,
+                             self._bar_rows(feed, times, kinds, timeline.sessions))
 
     def _run_windows(self, timeline: Timeline, feed: StoreBarFeed, stream: MinuteStream) -> None:
         """:meth:`run` over the windows of a minute stream (see :class:`~runtime.data.minute_stream.WindowFrames`)."""
@@ -183,8 +183,9 @@ class Dispatcher:
             lo = int(np.searchsorted(sessions, window.new_session, side="left"))
             hi = int(np.searchsorted(sessions, window.last_session, side="right"))
             times, kinds = timeline.times[lo:hi], timeline.kinds[lo:hi]
-            events = zip(times.tolist(), kinds.tolist(), timeline.rules[lo:hi].tolist(), sessions[lo:hi].tolist())
-            if not self._run_store_bars(events, feed, self._bar_rows(feed, times, kinds, sessions[lo:hi])):
+            if not self._run_store_bars(times.tolist(), kinds.tolist(), timeline.rules[lo:hi].tolist(),
+                                        sessions[lo:hi].tolist(), feed,
+                                        self._bar_rows(feed, times, kinds, sessions[lo:hi])):
                 return
 
     def _bar_rows(self, feed: StoreBarFeed, times: np.ndarray, kinds: np.ndarray, sessions: np.ndarray) -> list[int]:
@@ -194,9 +195,10 @@ class Dispatcher:
         rows = np.searchsorted(feed.minute_bars.times, times, side="right") - 1
         return np.where(kinds == BAR, rows, -1).tolist()
 
-    def _run_store_bars(self, events, feed: StoreBarFeed, rows: list[int]) -> bool:
-        """The loop of :meth:`run` over :class:`StoreBarFeed` bars (``rows``: each event's bar row); False when the
-        run stopped."""
+    def _run_store_bars(self, times: list[int], kinds: list[int], rules: list[int], sessions: list[int],
+                        feed: StoreBarFeed, rows: list[int]) -> bool:
+        """The loop of :meth:`run` over :class:`StoreBarFeed` bars (the events' fields, and ``rows``: each event's
+        bar row); False when the run stopped."""
         engine = self.engine
         clock = engine.clock
         broker = feed.broker
@@ -209,7 +211,7 @@ class Dispatcher:
         ledger = engine.ledger
         bars = 0
         try:
-            for (t, k, r, s), row in zip(events, rows):
+            for t, k, r, s, row in zip(times, kinds, rules, sessions, rows):
                 if k != BAR:
                     if not dispatch(t, k, r, s):
                         return False
