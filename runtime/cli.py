@@ -11,11 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from runtime import __version__
 from runtime.algorithm.ibridgepy_options import IBridgePyOptions
 from runtime.config import Settings, load_settings, with_overrides
 from runtime.data.errors import DataError
 from runtime.errors import ConfigError, IbAlgoError
+from runtime.version import __version__
 
 #: the run finished and the algorithm raised no exception
 EXIT_OK = 0
