@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from runtime.algorithm.ibridgepy_options import IBridgePyConventions
+from runtime.algorithm.ibridgepy_options import IBridgePyConventions, ledger_tags
 from runtime.algorithm.ibridgepy_orders import IB_ORDER_STATUS
 from runtime.algorithm.mail import send_mail
 from runtime.core.assets import Asset, SecType
@@ -316,8 +316,8 @@ class IBridgePyHelpers:
         (``portfolio_value``, ``positions_value``, ``cash`` as IBridgePy maps them).
 
         Paper and live runs: the value IB (or the simulated gateway) reports for the account, as a number when it
-        is one; a tag IB does not send raises an error listing the ones it does. Backtests: the run's ledger (the
-        simulated account has no margin: BuyingPower and AvailableFunds are the cash)."""
+        is one; a tag IB does not send raises an error listing the ones it does. Backtests: the account's simulated
+        ledger (no margin: BuyingPower and AvailableFunds are the cash)."""
         account = self._ib.account_for(accountCode, "show_account_info")
         field = {"portfolio_value": "NetLiquidation", "positions_value": "GrossPositionValue",
                  "cash": "TotalCashValue"}.get(field, field)
@@ -333,11 +333,13 @@ class IBridgePyHelpers:
             if known:
                 raise AlgorithmApiError(f"show_account_info: IB sends no account value {field!r}; it sends: "
                                         f"{', '.join(known)}")
+        if account is not None:  # a backtest's other account: its simulated ledger
+            return self._ib.account_value(account, field)
         tags: dict[str, str] = {}
         for name, ib_tags in ACCOUNT_TAGS.items():  # the adapter's table, read backwards: IB tag -> zipline field
             for tag in ib_tags:
                 tags.setdefault(tag, name)
-        ledger = self._ledger_tags()
+        ledger = ledger_tags(self._api.portfolio)
         if field in ledger:
             return ledger[field]
         account = self._api.account
@@ -346,16 +348,6 @@ class IBridgePyHelpers:
             known = sorted(set(tags) | set(ledger))
             raise AlgorithmApiError(f"unknown account field {field!r}; known IB tags: {known}")
         return getattr(account, name)
-
-    def _ledger_tags(self) -> dict[str, float]:
-        """IB tags a backtest answers from its ledger."""
-        p = self._api.portfolio
-        unrealized = sum((pos.last_sale_price - pos.cost_basis) * pos.amount * pos.asset.multiplier
-                         for pos in p.positions.values() if pos.amount)
-        return {"NetLiquidation": p.portfolio_value, "TotalCashValue": p.cash, "CashBalance": p.cash,
-                "GrossPositionValue": p.positions_exposure, "UnrealizedPnL": float(unrealized),
-                "RealizedPnL": float(p.pnl - unrealized), "AvailableFunds": p.cash, "BuyingPower": p.cash,
-                "ExcessLiquidity": p.cash}
 
     def show_real_time_price(self, security: Any, param: str = "price") -> float:
         """IBridgePy: the latest price of ``security``. param: price / last_price (the last trade), ask_price,
