@@ -4,6 +4,7 @@ step."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from runtime.algorithm.ibridgepy_options import ledger_tags
 from runtime.algorithm.loader import UserFunctions
 from runtime.assembly.finish import ExchangeTimeFilter, finish_run, stamped_logs
 from runtime.assembly.parts import attach_api, load_into
@@ -180,7 +182,8 @@ def run_backtest(
                 "recorded": recorder.recorded_names,
             }
 
-        done = finish_run(engine, recorder, cal, output=output, meta=meta, perf_pickle=perf_pickle)
+        done = finish_run(engine, recorder, cal, output=output, meta=meta, perf_pickle=perf_pickle,
+                          extra_files=_accounts_file(engine, tuple(getattr(ibridgepy, "account_codes", ()) or ())))
         t4 = time.perf_counter()
     timings = {"setup": t2 - t0, "load": t1 - t0, "loop": t3 - t2, "finish": t4 - t3, "total": t4 - t0}
     result = BacktestResult(done.perf, done.summary, engine, done.files, timings, len(timeline), bars,
@@ -188,6 +191,29 @@ def run_backtest(
     if strict_error is not None:
         raise AlgorithmRaisedError(strict_error, result)
     return result
+
+
+def _accounts_file(engine: Engine, codes: tuple[str, ...]) -> Callable[[Path], list[Path]] | None:
+    """Several accounts (IBridgePy's ACCOUNT_CODE list): a writer of accounts.json, each simulated account's values
+    and positions at the end of the run (the first account is the run's own ledger), as paper runs write it."""
+    if len(codes) < 2:
+        return None
+
+    def write(folder: Path) -> list[Path]:
+        out: dict[str, object] = {}
+        for i, code in enumerate(codes):
+            portfolio = (engine.ledger if i == 0 else engine.account_ledger(code)).portfolio()
+            out[code] = {
+                "values": ledger_tags(portfolio),
+                "positions": [{"symbol": a.symbol, "sec_type": a.sec_type.value, "amount": p.amount,
+                               "avg_cost": p.cost_basis * (a.multiplier or 1.0)}
+                              for a, p in portfolio.positions.items() if p.amount],
+            }
+        path = folder / "accounts.json"
+        path.write_text(json.dumps(out, indent=2, default=str), encoding="utf-8")
+        return [path]
+
+    return write
 
 
 def load_run_data(settings) -> tuple[BarArrays, BarArrays | MinuteStream | None, pd.Timestamp, pd.Timestamp]:

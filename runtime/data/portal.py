@@ -302,7 +302,7 @@ class DataPortal:
         """``bar_count`` rows ending at ``end_row`` (inclusive), NaN-padded before the store's first row."""
         start = end_row - bar_count + 1
         safe = columns.safe
-        if start < 0 and frame.extend is not None:  # a window of a longer run: the rows before it are made again
+        if start < 0 and end_row >= 0 and frame.extend is not None:  # a window of a long run: rows before it
             wider, row = frame.extend(-start, end_row)
             return self.history_window(wider, row, bar_count, columns, field)
         if start >= 0:

@@ -12,6 +12,10 @@ from runtime.data.store import DAILY, BarArrays
 
 log = logging.getLogger("ibalgo.data")
 
+#: sessions of minute bars a minute run loads before its first session when the data has them, so that minute
+#: history (data.history(..., '1m'), request_historical_data(sec, '1 min', '5 D')) at the start sees earlier bars
+MINUTE_HISTORY_SESSIONS = 10
+
 
 def _clip_range(
     daily: BarArrays, start: pd.Timestamp | None, end: pd.Timestamp | None
@@ -48,7 +52,8 @@ def load_daily_and_minute(
     stream: bool = False,
 ) -> tuple[BarArrays, BarArrays | MinuteStream | None, pd.Timestamp, pd.Timestamp]:
     """Daily bars (whole data range, so history can look back before ``start``), minute bars for
-    ``start..end`` when ``frequency`` is 'minute', and the clipped ``start``/``end``. ``universe='synthetic'`` adds the
+    ``start..end`` when ``frequency`` is 'minute' (and the :data:`MINUTE_HISTORY_SESSIONS` sessions before
+    ``start`` the data has, for minute history), and the clipped ``start``/``end``. ``universe='synthetic'`` adds the
     synthetic tickers (see :mod:`runtime.data.universe`).
 
     ``stream``: minutes generated from daily data come as a :class:`MinuteStream` (a window of sessions at a time,
@@ -62,9 +67,12 @@ def load_daily_and_minute(
     minute: BarArrays | MinuteStream | None = None
     if frequency == "minute":
         cal = daily.calendar
+        k_first = max(cal.session_index_on_or_after(s) - MINUTE_HISTORY_SESSIONS,
+                      cal.session_index_on_or_after(daily.start))
         native = load_source(data_dir, get_calendar(calendar_name), universe=universe)
         if stream and native.frequency == DAILY:
-            minute = MinuteStream(daily, cal.session_index_on_or_after(s), cal.session_index_on_or_before(e), seed)
+            minute = MinuteStream(daily, k_first, cal.session_index_on_or_before(e), seed)
         else:
-            minute = load_bars(data_dir, "minute", s, e, calendar=calendar_name, seed=seed, universe=universe)
+            minute = load_bars(data_dir, "minute", cal.session_label(k_first), e, calendar=calendar_name, seed=seed,
+                               universe=universe)
     return daily, minute, s, e

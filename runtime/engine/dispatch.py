@@ -70,7 +70,8 @@ class StoreBarFeed:
         """Read minute ``bars`` from now on (the next window of a long run), whose row 0 is row ``shift`` of the
         bars before."""
         self.minute_bars = bars
-        self.matched_row -= shift
+        if self.matched_row >= 0:
+            self.matched_row -= shift
         self.broker.use_bars(bars)
 
     def match(self, row: int) -> list[BrokerEvent]:
@@ -175,8 +176,10 @@ class Dispatcher:
                 last_bar_ns = int(previous.bars.times[clock.bar_row]) if clock.bar_row >= 0 else 0
                 engine.set_portal(DataPortal.from_frames(engine.portal.daily, frame))
                 feed.use_minute_bars(window.bars, shift)
-                clock.minute_row -= shift
-                clock.bar_row -= shift
+                if clock.minute_row >= 0:  # no bar yet (windows of the sessions loaded before the run): none moves
+                    clock.minute_row -= shift
+                if clock.bar_row >= 0:
+                    clock.bar_row -= shift
                 if clock.bar_row >= 0 and engine.ledger.has_positions:  # a pending mark, in the new rows
                     engine.defer_mark(clock.bar_row, True, last_bar_ns)
             previous = window

@@ -8,7 +8,7 @@ Error policy: an exception in ``handle_data``, ``before_trading_start`` or a sch
 algorithm's file:line and the run continues (``strict=True`` stops it instead); an exception in ``initialize``
 stops the run with a clear message.
 
-Why this module stays long: it is the one owner of the run's mutable state, and what it holds is used together on
+Long module: it is the one owner of the run's mutable state, and what it holds is used together on
 every event: the order records and their lifecycle (place, bracket, modify, cancel, the broker's events), the
 ledger they fill into, today's figures, the controls every order is checked against, and the user-code error
 policy. Its small types live in :mod:`runtime.engine.state`; the event loops (:mod:`~runtime.engine.dispatch`,
@@ -142,6 +142,8 @@ class Engine:
         #: the account the ledger follows; fills of orders for another account (IBridgePy's accountCode=) are
         #: booked on their orders but not in this run's ledger
         self.ledger_account = ""
+        #: backtests: the simulated ledgers of the run's other accounts (IBridgePy's accountCode=), by account code
+        self._account_ledgers: dict[str, Ledger] = {}
         #: paper/live runs: IB's positions of an account (None: all) -> list of PositionSnapshot
         self.positions_source: Callable[[str | None], list[Any]] | None = None
         #: paper/live runs: IB history, (asset, duration, bar size, whatToShow, useRTH, end_ns|None, as_of_ns) ->
@@ -586,6 +588,8 @@ class Engine:
                 if ledger and (record is None or not record.account or record.account == self.ledger_account):
                     txn = self.ledger.apply_fill(event)
                     self.today.transactions.append(txn)
+                elif ledger and record is not None and self.simulates_accounts:
+                    self.account_ledger(record.account).apply_fill(event)
                 if record is not None:
                     record.filled = event.cum_filled
                     record.avg_fill_price = event.avg_price
@@ -636,6 +640,7 @@ class Engine:
         self.clock.session = session
         self.clock.in_session = False
         self._apply_corporate_actions(session)
+        self._apply_account_actions(session)
         for hook in self.session_start_hooks:
             self.call_user(Phase.BEFORE_TRADING_START, hook, session, self.end_session)
         if self.functions.before_trading_start is not None:
@@ -718,6 +723,42 @@ class Engine:
         for div in dividends:
             if div.ex_date == label:
                 self.ledger.apply_dividend(div.sid, div.amount)
+
+    # ------------------------------------------------------------------------------------------ other accounts
+    @property
+    def simulates_accounts(self) -> bool:
+        """Whether the run's other accounts are simulated here (backtests) rather than kept by the broker."""
+        return self.positions_source is None
+
+    def account_ledger(self, account: str) -> Ledger:
+        """A backtest's ledger of another account of the run (IBridgePy's ``accountCode=``): its own cash (the
+        run's capital to start with) and positions, filled by that account's orders, marked at current prices."""
+        ledger = self._account_ledgers.get(account)
+        if ledger is None:
+            ledger = self._account_ledgers[account] = Ledger(self.ledger.starting_cash,
+                                                             self.calendar.session_label(self.start_session))
+        held = [(sid, asset) for sid, asset, *_ in ledger.position_items()]
+        if held:
+            prices = [self.current_price(asset) for _, asset in held]
+            marked = [(sid, p) for (sid, _), p in zip(held, prices) if p == p]
+            if marked:
+                ledger.mark_many([sid for sid, _ in marked], [p for _, p in marked], self.clock.now_ns)
+        return ledger
+
+    def _apply_account_actions(self, session: int) -> None:
+        """Splits and dividends whose ex-date is ``session`` in the other accounts' ledgers (backtests)."""
+        if not self._account_ledgers:
+            return
+        bars = self.portal.daily.bars
+        splits, dividends = self.corporate_actions or (bars.splits, bars.dividends)
+        label = self.calendar.session_label(session)
+        for ledger in self._account_ledgers.values():
+            for split in splits:
+                if split.date == label:
+                    ledger.apply_split(split.sid, split.ratio, self.clock.now_ns)
+            for div in dividends:
+                if div.ex_date == label:
+                    ledger.apply_dividend(div.sid, div.amount)
 
     # ---------------------------------------------------------------------------------------------- marking
     def mark_positions(self, frame_row: int, minute: bool) -> None:

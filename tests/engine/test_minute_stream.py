@@ -96,6 +96,7 @@ ALGO = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.slow
 def test_a_chunked_backtest_equals_the_unchunked_one(daily, tmp_path):
     algo = tmp_path / "algo.py"
     algo.write_text(ALGO)
@@ -117,3 +118,24 @@ def test_a_chunked_backtest_equals_the_unchunked_one(daily, tmp_path):
 
 def _without_ids(column: pd.Series) -> list[list[dict]]:
     return [[{k: v for k, v in item.items() if k not in ("id", "order_id")} for item in row] for row in column]
+
+
+@pytest.mark.slow
+def test_a_run_loaded_as_a_stream_equals_one_loaded_whole(tmp_path):
+    """The command line's loading (the sessions before the start for minute history, then windows) against the
+    whole minute store that load_daily_and_minute gives without ``stream``."""
+    from runtime.data.runs import load_daily_and_minute
+
+    algo = tmp_path / "algo.py"
+    algo.write_text(ALGO)
+    s, e = pd.Timestamp(START), pd.Timestamp(END)
+    runs = []
+    for stream in (False, True):
+        daily, minute, s0, e0 = load_daily_and_minute(None, "minute", s, e, seed=7, stream=stream)
+        assert isinstance(minute, MinuteStream) == stream
+        runs.append(run_backtest(algo, daily=daily, minute=minute, start=s0, end=e0, capital=100_000.0,
+                                 frequency="minute").perf)
+    a, b = runs
+    for column in ("portfolio_value", "acc", "traded", "stale", "price"):
+        assert a[column].tolist() == b[column].tolist(), column
+    assert _without_ids(a["transactions"]) == _without_ids(b["transactions"])
