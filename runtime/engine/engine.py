@@ -287,18 +287,36 @@ class Engine:
         try:
             func(*args)
             return True
-        except AlgorithmLoadError:
-            raise
-        except SystemExit as exc:  # exit() / sys.exit() in algorithm code: stop the run as end() does
-            self.user_exited(exc)
-            return False
-        except Exception as exc:  # the algorithm's mistake: report it, keep the run going
+        except BaseException as exc:
             self.user_call = outer
-            self.user_failed(phase, exc)
+            self.user_raised(phase, exc)
             return False
         finally:
             self.user_call = outer
             self.phase = previous if previous is not Phase.SETUP else Phase.DONE if phase is Phase.ANALYZE else previous
+
+    def call_bar(self, phase: Phase, func: Callable[..., Any], context: Any, data: Any) -> None:
+        """:meth:`call_user` for the backtest's inlined bar loop: the same phase and error policy, without the
+        record of the running call a watchdog reads (a backtest has none), which would double its cost per bar."""
+        previous = self.phase
+        self.phase = phase
+        try:
+            func(context, data)
+        except BaseException as exc:
+            self.user_raised(phase, exc)
+        finally:
+            self.phase = previous
+
+    def user_raised(self, phase: Phase, exc: BaseException) -> None:
+        """The engine's one error policy for algorithm code that raised ``exc`` under ``phase``: ``exit()`` stops
+        the run as ``end()`` does, an exception is counted and logged (``strict``: the run stops); anything else (a
+        load error, KeyboardInterrupt) goes on up."""
+        if isinstance(exc, SystemExit):  # exit() / sys.exit() in algorithm code: stop the run as end() does
+            self.user_exited(exc)
+        elif isinstance(exc, Exception) and not isinstance(exc, AlgorithmLoadError):
+            self.user_failed(phase, exc)  # the algorithm's mistake: report it, keep the run going
+        else:
+            raise exc
 
     def user_failed(self, phase: Phase, exc: Exception) -> None:
         """Count and log an exception algorithm code raised under ``phase`` (``strict``: stop the run instead)."""
