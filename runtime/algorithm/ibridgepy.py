@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from runtime.algorithm.ibridgepy_options import IBridgePyConventions, ledger_tags
-from runtime.algorithm.ibridgepy_orders import IB_ORDER_STATUS
 from runtime.algorithm.mail import send_mail
 from runtime.core.assets import Asset, SecType
 from runtime.core.ib_mapping import ACCOUNT_TAGS, ContractSpec, super_symbol
@@ -231,7 +230,7 @@ class IBridgePyHelpers:
                 record.id, record.asset.symbol, "BUY" if record.amount > 0 else "SELL", abs(record.amount),
                 abs(record.filled), record.kind.value, "" if record.limit is None else f"{record.limit:g}",
                 "" if record.stop is None else f"{record.stop:g}", record.tif.value,
-                IB_ORDER_STATUS[record.status],
+                record.status.ib_status,
             ))
         text = _table(("orderId", "symbol", "action", "quantity", "filled", "type", "limit", "stop", "tif",
                        "status"), rows, "no orders")
@@ -407,9 +406,5 @@ UNAVAILABLE: dict[str, Callable[..., Any]] = {
         ("get_scanner_results", "Pick the symbols yourself, e.g. symbols('AAPL', 'MSFT')."),
         ("get_contract_details", "Resolve the contract with superSymbol(...) and read its fields (asset.multiplier, "
                                  "asset.tick_size, asset.expiry, asset.con_id, asset.asset_name)."),
-        ("TrailStopLimitOrder", "Use TrailStopOrder(trailing_amount=... or trailing_percent=...) or "
-                                "StopLimitOrder(limit_price, stop_price)."),
-        ("LimitOnOpenOrder", "Use LimitOrder(limit_price, tif='DAY'), or LimitOnCloseOrder(limit_price) for the "
-                             "close."),
     )
 }

@@ -19,6 +19,7 @@ the run assemblies in :mod:`runtime.assembly`) live elsewhere and reach this sta
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -27,17 +28,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from runtime.brokers.base import BracketBroker, Broker, BrokerEvent, OrderRejected, OrderRequest
+from runtime.brokers.base import Broker, BrokerEvent, OrderRejected, OrderRequest
+from runtime.core import margin
 from runtime.core.assets import Asset
 from runtime.core.calendar import TradingCalendar
 from runtime.core.controls import MaxLeverage, MinLeverage, OrderCheck, TradingControl, check_order
 from runtime.core.ledger import Ledger
+from runtime.core.margin import MarginCheck
 from runtime.core.matching import Cancelled, Fill
 from runtime.core.orders import (
     ExecutionStyle,
     LimitOrder,
-    OrderKind,
+    OrderPolicy,
     OrderStatus,
+    SendAsPlaced,
     StopOrder,
     TimeInForce,
     check_price,
@@ -60,7 +64,6 @@ from runtime.errors import (
     AlgorithmLoadError,
     BadOrderError,
     IbAlgoError,
-    NotAvailableError,
     PhaseError,
     describe_user_exception,
     user_location,
@@ -96,6 +99,10 @@ class Engine:
         self.frequency = frequency
         self.mode = mode
         self.strict = strict
+        #: how placed orders become the orders sent (and recorded): see :meth:`set_order_policy`
+        self.order_policy: OrderPolicy = SendAsPlaced()
+        #: a backtest's pre-trade margin check (paper and live runs leave it to the broker): see set_margin_check
+        self.margin_check = MarginCheck.NONE
         self.start_session = start_session
         self.end_session = end_session
         self.clock = SimTime()
@@ -378,6 +385,41 @@ class Engine:
             )
         return shares
 
+    def set_order_policy(self, policy: OrderPolicy) -> None:
+        """How orders the algorithm places become the orders sent; each order's record shows what was sent (e.g.
+        :class:`~runtime.core.orders.DailyCloseAuction`: a daily run's market orders go as market-on-close)."""
+        self.order_policy = policy
+
+    def set_margin_check(self, check: MarginCheck) -> None:
+        """Whether orders are refused here by the margin rule (:mod:`runtime.core.margin`) as the simulated
+        gateway and IB refuse them: backtests do by default; paper and live runs leave it to the broker."""
+        self.margin_check = check
+
+    def _margin_refusal(self, asset: Asset, shares: int, limit: float | None, stop: float | None) -> str | None:
+        """IB's reason for refusing an order of ``shares`` that the account cannot margin, or None."""
+        if self.margin_check is MarginCheck.NONE:
+            return None
+        price = self.current_price(asset)
+        if not math.isfinite(price) or price <= 0:
+            price = limit if limit is not None else (stop if stop is not None else math.nan)
+        if not math.isfinite(price):
+            return None  # nothing to value the order at: the broker would use the order's own price
+        need = margin.order_margin(asset.sec_type.value, self.ledger.amount(asset.sid), shares, price,
+                                   asset.multiplier)
+        if need <= 0:
+            return None
+        held = (margin.Holding(a.sec_type.value, amount * last * a.multiplier)
+                for _, a, amount, _, last in self.ledger.position_items())
+        available = self.ledger.portfolio_value - margin.requirements(held).initial
+        return margin.refusal(available, need, asset.currency)
+
+    def _refuse(self, record: OrderRecord, reason: str) -> None:
+        """Book an order the margin rule refused: known to the algorithm, rejected at once, as IB would."""
+        self._register(record)
+        record.reason = reason
+        self._close(record, OrderStatus.REJECTED)
+        self.algo_log.warning("order %s for %s rejected: %s", record.id, record.asset.symbol, reason)
+
     def _default_tif(self) -> TimeInForce:
         return TimeInForce.DAY if self.eod_cancel_active else TimeInForce.GTC
 
@@ -430,14 +472,20 @@ class Engine:
         limit = style.limit_for(is_buy, asset.tick_size)
         stop = style.stop_for(is_buy, asset.tick_size)
         tif = style.time_in_force or default_tif or self._default_tif()
+        kind, tif = self.order_policy.apply(asset, style.kind, tif)
         self._check_controls(asset, shares)
         now = self.clock.now_ns
         order_id = new_order_id()
-        record = OrderRecord(order_id, asset, shares, style.kind, limit, stop, tif, now, now, order_ref=order_ref,
+        record = OrderRecord(order_id, asset, shares, kind, limit, stop, tif, now, now, order_ref=order_ref,
                              account=account)
+        refused = self._margin_refusal(asset, shares, limit, stop)
+        if refused is not None:
+            self._refuse(record, refused)
+            return order_id
+        trail_amount, trail_percent, limit_offset = style.trail_terms()
         request = OrderRequest(
-            order_id, asset, shares, style, style.kind, limit, stop, tif, now, parent_id, oca_group, outside_rth,
-            account,
+            order_id, asset, shares, kind, limit, stop, tif, now, parent_id, oca_group, outside_rth, account,
+            trail_amount, trail_percent, limit_offset,
         )
         self.broker.place_order(request)  # may raise NotConnectedError: nothing registered then
         self._register(record)
@@ -492,27 +540,39 @@ class Engine:
             self._warned_day_exits = True
             self.algo_log.warning("%s: its exits have tif='DAY', so in a daily run they expire at this session's "
                                   "close, before the entry fills at the next one; pass tif='GTC' to keep them", what)
-        if not isinstance(self.broker, BracketBroker):
-            raise NotAvailableError(f"{what}: this broker cannot place bracket orders")
         self._check_controls(asset, shares)
         now = self.clock.now_ns
         parent_id = new_order_id()
         group = f"ibalgo-{parent_id}" if len(exits) > 1 else None
-        parent_tif = style.time_in_force or self._default_tif()
-        parent = OrderRequest(parent_id, asset, shares, style, style.kind, limit, stop, parent_tif, now, None, None,
-                              outside_rth)
+        parent_kind, parent_tif = self.order_policy.apply(asset, style.kind, style.time_in_force or self._default_tif())
+        trail_amount, trail_percent, limit_offset = style.trail_terms()
+        parent = OrderRequest(parent_id, asset, shares, parent_kind, limit, stop, parent_tif, now, None, None,
+                              outside_rth, trail_amount=trail_amount, trail_percent=trail_percent,
+                              limit_offset=limit_offset)
         children = [
-            OrderRequest(new_order_id(), asset, -shares, s, s.kind, s_limit, s_stop, tif, now, parent_id, group,
+            OrderRequest(new_order_id(), asset, -shares, s.kind, s_limit, s_stop, tif, now, parent_id, group,
                          outside_rth)
             for s, (s_stop, s_limit) in zip(exits, exit_prices)
         ]
-        self.broker.place_bracket(parent, children)  # may raise NotConnectedError: nothing registered then
-        self._register(OrderRecord(parent_id, asset, shares, style.kind, limit, stop, parent_tif, now, now))
+        refused = self._margin_refusal(asset, shares, limit, stop)
+        if refused is None:
+            self.broker.place_bracket(parent, children)  # may raise NotConnectedError: nothing registered then
+        parent_record = OrderRecord(parent_id, asset, shares, parent_kind, limit, stop, parent_tif, now, now)
+        if refused is None:
+            self._register(parent_record)
+        else:
+            self._refuse(parent_record, refused)
         kids = []
         for c in children:
-            self._register(OrderRecord(c.id, asset, c.amount, c.kind, c.limit, c.stop, tif, now, now,
-                                       status=OrderStatus.HELD, parent_id=parent_id, oca_group=group))
+            child = OrderRecord(c.id, asset, c.amount, c.kind, c.limit, c.stop, tif, now, now,
+                                status=OrderStatus.HELD, parent_id=parent_id, oca_group=group)
+            self._register(child)
+            if refused is not None:  # IB cancels the exits of a rejected entry
+                child.reason = "its entry was rejected"
+                self._close(child, OrderStatus.CANCELLED)
             kids.append(c.id)
+        if refused is not None:
+            return (parent_id, *kids)
         self._children[parent_id] = kids
         return (parent_id, *kids)
 
@@ -556,14 +616,11 @@ class Engine:
         if amount is not None and (amount == 0 or abs(amount) < abs(record.filled)):
             raise BadOrderError(f"modify_order: the new quantity {abs(amount)} must be above 0 and not below the "
                                 f"{abs(record.filled)} already filled")
-        if limit is not None and record.kind not in (OrderKind.LIMIT, OrderKind.STOP_LIMIT, OrderKind.LIMIT_ON_CLOSE):
+        if limit is not None and not record.kind.has_limit:
             raise BadOrderError(f"modify_order: order {order_id} is a {record.kind.value} order: it has no limit price")
-        if stop is not None and record.kind not in (OrderKind.STOP, OrderKind.STOP_LIMIT, OrderKind.TRAIL):
+        if stop is not None and not record.kind.has_stop:
             raise BadOrderError(f"modify_order: order {order_id} is a {record.kind.value} order: it has no stop price")
-        modify = getattr(self.broker, "modify_order", None)
-        if modify is None:
-            raise NotAvailableError("modify_order: this broker cannot modify orders")
-        modify(order_id, amount=amount, limit=limit, stop=stop, tif=tif, now_ns=self.clock.now_ns)
+        self.broker.modify_order(order_id, amount=amount, limit=limit, stop=stop, tif=tif, now_ns=self.clock.now_ns)
         if amount is not None:
             record.amount = amount
         if limit is not None:
@@ -720,8 +777,7 @@ class Engine:
             if split.date == label:
                 asset = next((a for sid, a, *_ in self.ledger.position_items() if sid == split.sid), None)
                 payout = self.ledger.apply_split(split.sid, split.ratio, self.clock.now_ns)
-                if hasattr(self.broker, "apply_split"):
-                    self.broker.apply_split(split.sid, split.ratio)
+                self.broker.apply_split(split.sid, split.ratio)
                 held = self.ledger.amount(split.sid)
                 if asset is not None:
                     self.algo_log.info(
