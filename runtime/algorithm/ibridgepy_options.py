@@ -13,11 +13,11 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from runtime.core.assets import Asset, SecType
+from runtime.core.ledger import Portfolio, Position
 from runtime.core.orders import TimeInForce
 from runtime.errors import AlgorithmApiError, NotAvailableError
 
 if TYPE_CHECKING:
-    from runtime.core.ledger import Portfolio
     from runtime.engine.engine import Engine
 
 #: what IBridgePy's order_target & co. return when nothing needed ordering (IBridgePy-style files)
@@ -152,8 +152,6 @@ class IBridgePyConventions:
     def account_positions(self, account: str) -> dict[Asset, Any]:
         """Another account's positions as zipline Positions keyed by the run's assets: IB's in paper and live runs,
         the account's simulated ledger in backtests."""
-        from runtime.core.ledger import Position
-
         source = self._engine.positions_source
         if source is None:
             held = self._engine.account_ledger(account).portfolio().positions
@@ -176,8 +174,6 @@ class IBridgePyConventions:
         """The position in ``asset`` of ``account`` (None: the run's own, from the portfolio)."""
         if account is None:
             return self._portfolio().positions[asset]
-        from runtime.core.ledger import Position
-
         return self.account_positions(account).get(asset, Position(asset))
 
     def account_value(self, account: str, tag: str) -> float:

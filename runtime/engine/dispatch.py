@@ -210,7 +210,7 @@ class Dispatcher:
         daily_first = feed.daily.first_session
         context, data = engine.context, engine.data
         handle_data = engine.functions.handle_data
-        call_user = engine.call_user
+        call_bar = engine.call_bar
         ledger = engine.ledger
         bars = 0
         try:
@@ -236,7 +236,7 @@ class Dispatcher:
                 if row >= 0 and ledger.has_positions:
                     engine.defer_mark(row, minute, t)
                 if handle_data is not None:
-                    call_user(HANDLE_DATA, handle_data, context, data)  # the engine's one error policy
+                    call_bar(HANDLE_DATA, handle_data, context, data)  # the engine's one error policy
                     if engine.stop_requested:
                         self.stop_now(t, s)
                         return False
