@@ -74,11 +74,6 @@ log = logging.getLogger("ibalgo.engine")
 __all__ = ["CancelPolicy", "Engine", "OrderRecord", "Phase", "SessionStats", "SimTime", "new_order_id"]
 
 
-#: enum member and value lookups cost a property call each in Python 3.11: call_user runs once per bar
-_PHASE_VALUES = {p: p.value for p in Phase}
-_SETUP, _DONE, _ANALYZE = Phase.SETUP, Phase.DONE, Phase.ANALYZE
-
-
 class Engine:
     """Owns the ledger, the orders and the algorithm; the clocks call its ``on_*`` methods."""
 
@@ -295,7 +290,7 @@ class Engine:
         outer = self.user_call
         self._user_calls += 1
         # (call number, monotonic start, phase, thread): what a watchdog reads to find stuck algorithm code
-        self.user_call = (self._user_calls, time.monotonic(), _PHASE_VALUES[phase], threading.get_ident())
+        self.user_call = (self._user_calls, time.monotonic(), phase.value, threading.get_ident())
         try:
             func(*args)
             return True
@@ -305,7 +300,7 @@ class Engine:
             return False
         finally:
             self.user_call = outer
-            self.phase = previous if previous is not _SETUP else _DONE if phase is _ANALYZE else previous
+            self.phase = previous if previous is not Phase.SETUP else Phase.DONE if phase is Phase.ANALYZE else previous
 
     def call_bar(self, phase: Phase, func: Callable[..., Any], context: Any, data: Any) -> None:
         """:meth:`call_user` for the backtest's inlined bar loop: the same phase and error policy, without the
