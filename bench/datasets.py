@@ -10,6 +10,7 @@ symbols, first and last session and frequency. Minute files label each bar by it
   Adj Close / Close (FB is left out: its 196 sessions are too short for a 50-day average to matter);
 - ``minute10``: 10 synthetic symbols, 20 sessions 2012-11-01..2012-11-29 (DST ends 2012-11-04; 2012-11-23 closes
   at 13:00);
+- ``minute1y1`` / ``minute1y5``: 1 / 5 synthetic symbols, the minutes of the 250 sessions of 2012;
 - ``startup1``: 1 synthetic symbol, the 250 sessions of 2012;
 - ``pipeline500``: the runtime's seeded synthetic universe (runtime/data/universe.py) at 500 tickers,
   2003-01-02..2012-12-31 (the run starts 2003-07-02, after the pipeline's 100-day windows), with its late
@@ -213,6 +214,8 @@ def ensure_all(root: Path, bundled: Path, names: set[str] | None = None) -> dict
         "daily100": lambda f: make_daily(f, 100, DAILY_START, DAILY_END, seed=100),
         "real": lambda f: make_real(f, bundled),
         "minute10": lambda f: make_minute(f, 10, MINUTE_START, MINUTE_END, seed=10),
+        "minute1y1": lambda f: make_minute(f, 1, STARTUP_START, STARTUP_END, seed=11),
+        "minute1y5": lambda f: make_minute(f, 5, STARTUP_START, STARTUP_END, seed=15),
         "startup1": lambda f: make_daily(f, 1, STARTUP_START, STARTUP_END, seed=1),
         "pipeline500": lambda f: make_pipeline_universe(f, 500, DAILY_START, DAILY_END),
     }

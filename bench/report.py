@@ -92,6 +92,9 @@ def table(results: dict) -> str:
         lines.append(_extra_row("W4 runtime live path: order() -> fill in context.portfolio (engine, adapter, "
                                 "ibapi, embedded gateway)", results.get("W4-runtime", {}),
                                 "p50 < 2 ms, p99 < 10 ms; replay < 15 s", "W4-runtime"))
+    if "M1" in results:
+        lines.append(_extra_row("M1 minute backtests of generated minutes, W2's logic: peak RSS and loop bars/s "
+                                "(symbols x years)", results.get("M1", {}), "20 x 10 y < 2,048 MB peak"))
     if "W5" in results:
         lines.append(_extra_row("W5 simulated scheduler: events/s", results.get("W5", {}), ">= 200,000 /s", "W5"))
     if "tcp" in results:

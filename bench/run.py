@@ -53,6 +53,8 @@ WORKLOADS = (
     Workload("W1-100", "w1", "daily100", "W1 dual MA 20/50, 100 synthetic symbols x 10 y daily"),
     Workload("W1-real", "w1", "real", "W1 dual MA 20/50, AAPL IBM MSFT GOOG 2004-08..2012 daily (real)"),
     Workload("W2", "w2", "minute10", "W2 minute bars, 10 symbols x 20 sessions, open+15 / close-30"),
+    Workload("W2-1y1", "w2", "minute1y1", "W2 minute bars, 1 symbol x 1 y (2012), open+15 / close-30"),
+    Workload("W2-1y5", "w2", "minute1y5", "W2 minute bars, 5 symbols x 1 y (2012), open+15 / close-30"),
     Workload("W3", "w3", "startup1", "W3 start-up: 1 symbol, 250 daily bars"),
     Workload("W6", "w6", "pipeline500", "W6 Pipeline: 2 SMAs, ADV top-100 screen, rank, top 20, monthly; "
              "500 synthetic symbols x 10 y daily"),
@@ -250,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5, help="separate process runs per figure (median; default 5)")
     parser.add_argument("--quick", action="store_true", help="1 run each, fewer TCP round trips (about 2 minutes)")
     parser.add_argument("--only", help="comma-separated workload keys (" + ", ".join(w.key for w in WORKLOADS) +
-                        ", W4, W5); without it everything runs")
+                        ", W4, M1, W5); without it everything runs")
     parser.add_argument("--no-install", action="store_true", help="use installed peers only, never run pip")
     parser.add_argument("--json", help="where the raw results go (default bench/results/bench-<time>.json)")
     opts = parser.parse_args(argv)
@@ -287,6 +289,10 @@ def main(argv: list[str] | None = None) -> int:
                                            opts.quick)
             log("W4 (the runtime's live path: engine, adapter, ibapi, simulated gateway) ...")
             results["W4-runtime"] = optional_script("bench_live.py", out, runs, ("--orders", "300"), opts.quick)
+        if wanted is None or "M1" in wanted:
+            log("M1 (minute backtests in bounded memory: 1/5/20 symbols x 1/10 years) ...")
+            results["M1"] = optional_script("bench_minute.py", out, runs, ("--cases", "1x1,5x1,20x1,1x10"),
+                                           opts.quick)
         if wanted is None or "W5" in wanted:
             log("W5 (simulated scheduler) ...")
             results["W5"] = optional_script("bench_scheduler.py", out, max(runs, 3))

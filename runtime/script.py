@@ -135,7 +135,7 @@ def run_algorithm(
                               before_trading_start=before_trading_start, analyze=analyze)
     s, e = _day(start, "start"), _day(end, "end")
     daily, minute, s, e = load_daily_and_minute(None if data is None else str(data), data_frequency, s, e,
-                                                seed=seed, calendar_name=trading_calendar)
+                                                seed=seed, calendar_name=trading_calendar, stream=True)
     with bound_api.binding() as slot:
         result = run_backtest(path, daily=daily, minute=minute, start=s, end=e, capital=float(capital_base),
                               frequency=data_frequency, output=None if output is None else Path(output),

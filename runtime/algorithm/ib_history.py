@@ -202,7 +202,8 @@ class HistoricalData:
         if e.frequency != "minute" or e.portal.minute is None:
             raise HistoryError(f"request_historical_data: bar size {bar_size!r} needs minute bars and this run has "
                                "daily bars: run with --frequency minute, or ask for '1 day' bars")
-        window = bar_windows.minute_window(e.calendar, e.clock.now_ns, e.clock.minute_row + 1, n, unit, end_ns)
+        known = e.portal.rows_through(e.portal.minute, e.clock.minute_row)  # a long run's window counts those before
+        window = bar_windows.minute_window(e.calendar, e.clock.now_ns, known, n, unit, end_ns)
         if window is None:
             return bar_windows.empty_window()
         frame = e.data.history(asset, HISTORY_FIELDS, window.count, "1m")

@@ -13,16 +13,14 @@ IBridgePy functions this version cannot offer are in :data:`UNAVAILABLE`: each o
 
 from __future__ import annotations
 
-import logging
 import math
-import smtplib
 from collections.abc import Callable
-from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from runtime.algorithm.ibridgepy_options import IBridgePyConventions
+from runtime.algorithm.ibridgepy_options import IBridgePyConventions, ledger_tags
+from runtime.algorithm.mail import send_mail
 from runtime.core.assets import Asset, SecType
 from runtime.core.ib_mapping import ACCOUNT_TAGS, ContractSpec, super_symbol
 from runtime.core.ledger import Position
@@ -31,8 +29,6 @@ from runtime.errors import AlgorithmApiError, ContractNotInDataError, NotAvailab
 if TYPE_CHECKING:
     from runtime.algorithm.api import AlgorithmAPI
     from runtime.engine.engine import Engine
-
-_email_log = logging.getLogger("ibalgo.email")
 
 #: what ``show_real_time_size`` accepts
 SIZE_PARAMS = ("bid_size", "ask_size", "last_size", "volume")
@@ -285,31 +281,7 @@ class IBridgePyHelpers:
         SMTP_PASSWORD, SMTP_STARTTLS, EMAIL_FROM; to ``toEmail`` or EMAIL_TO). Returns True when the server took
         it. Never fatal: without SMTP_HOST the mail is logged instead, and a failure (server down, refused login)
         is logged as an error and returns False. The call waits for the server (at most 10 s)."""
-        o = self._ib.options
-        to = toEmail if toEmail is not None else o.email_to
-        recipients = [a.strip() for a in (to.split(",") if isinstance(to, str) else to or []) if a and a.strip()]
-        if not o.smtp_host or not recipients:
-            _email_log.info("send_email (no %s set, not sent): %s\n%s",
-                            "SMTP_HOST" if not o.smtp_host else "EMAIL_TO or toEmail", emailTitle, emailBody)
-            return False
-        msg = EmailMessage()
-        msg["Subject"] = str(emailTitle)
-        msg["From"] = o.email_from or o.smtp_user or "ibalgo@localhost"
-        msg["To"] = ", ".join(recipients)
-        msg.set_content(str(emailBody))
-        try:
-            with smtplib.SMTP(o.smtp_host, int(o.smtp_port), timeout=10) as smtp:
-                if o.smtp_starttls:
-                    smtp.starttls()
-                if o.smtp_user:
-                    smtp.login(o.smtp_user, o.smtp_password or "")
-                smtp.send_message(msg)
-        except (OSError, smtplib.SMTPException) as exc:
-            _email_log.error("send_email failed (%s:%s): %s: %s; the run goes on", o.smtp_host, o.smtp_port,
-                             type(exc).__name__, exc)
-            return False
-        _email_log.info("mail sent to %s: %s", ", ".join(recipients), emailTitle)
-        return True
+        return send_mail(self._ib.options, emailTitle, emailBody, toEmail)
 
     # ------------------------------------------------------------------------------------------------ queries
     def isTradingDay(self) -> bool:
@@ -343,8 +315,8 @@ class IBridgePyHelpers:
         (``portfolio_value``, ``positions_value``, ``cash`` as IBridgePy maps them).
 
         Paper and live runs: the value IB (or the simulated gateway) reports for the account, as a number when it
-        is one; a tag IB does not send raises an error listing the ones it does. Backtests: the run's ledger (the
-        simulated account has no margin: BuyingPower and AvailableFunds are the cash)."""
+        is one; a tag IB does not send raises an error listing the ones it does. Backtests: the account's simulated
+        ledger (no margin: BuyingPower and AvailableFunds are the cash)."""
         account = self._ib.account_for(accountCode, "show_account_info")
         field = {"portfolio_value": "NetLiquidation", "positions_value": "GrossPositionValue",
                  "cash": "TotalCashValue"}.get(field, field)
@@ -360,11 +332,13 @@ class IBridgePyHelpers:
             if known:
                 raise AlgorithmApiError(f"show_account_info: IB sends no account value {field!r}; it sends: "
                                         f"{', '.join(known)}")
+        if account is not None:  # a backtest's other account: its simulated ledger
+            return self._ib.account_value(account, field)
         tags: dict[str, str] = {}
         for name, ib_tags in ACCOUNT_TAGS.items():  # the adapter's table, read backwards: IB tag -> zipline field
             for tag in ib_tags:
                 tags.setdefault(tag, name)
-        ledger = self._ledger_tags()
+        ledger = ledger_tags(self._api.portfolio)
         if field in ledger:
             return ledger[field]
         account = self._api.account
@@ -373,16 +347,6 @@ class IBridgePyHelpers:
             known = sorted(set(tags) | set(ledger))
             raise AlgorithmApiError(f"unknown account field {field!r}; known IB tags: {known}")
         return getattr(account, name)
-
-    def _ledger_tags(self) -> dict[str, float]:
-        """IB tags a backtest answers from its ledger."""
-        p = self._api.portfolio
-        unrealized = sum((pos.last_sale_price - pos.cost_basis) * pos.amount * pos.asset.multiplier
-                         for pos in p.positions.values() if pos.amount)
-        return {"NetLiquidation": p.portfolio_value, "TotalCashValue": p.cash, "CashBalance": p.cash,
-                "GrossPositionValue": p.positions_exposure, "UnrealizedPnL": float(unrealized),
-                "RealizedPnL": float(p.pnl - unrealized), "AvailableFunds": p.cash, "BuyingPower": p.cash,
-                "ExcessLiquidity": p.cash}
 
     def show_real_time_price(self, security: Any, param: str = "price") -> float:
         """IBridgePy: the latest price of ``security``. param: price / last_price (the last trade), ask_price,

@@ -13,11 +13,11 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from runtime.core.assets import Asset, SecType
+from runtime.core.ledger import Portfolio, Position
 from runtime.core.orders import TimeInForce
 from runtime.errors import AlgorithmApiError, NotAvailableError
 
 if TYPE_CHECKING:
-    from runtime.core.ledger import Portfolio
     from runtime.engine.engine import Engine
 
 #: what IBridgePy's order_target & co. return when nothing needed ordering (IBridgePy-style files)
@@ -135,7 +135,8 @@ class IBridgePyConventions:
         account (the first; the one ``context.portfolio`` and the results follow), else the other account's code.
 
         Another account is served by the broker in paper and live runs (orders are sent for it, its positions and
-        values are IB's); a backtest simulates one account, so there another account raises NotAvailableError."""
+        values are IB's); a backtest simulates each account separately (its own cash, the run's capital, and the
+        positions its orders fill)."""
         codes = self.options.account_codes
         if accountCode in (None, "", "default"):
             return None
@@ -146,18 +147,15 @@ class IBridgePyConventions:
                                     f"({', '.join(codes)}; ACCOUNT_CODE in settings.py)")
         if not codes or accountCode == codes[0]:
             return None
-        if self._engine.positions_source is None:
-            raise NotAvailableError(f"{what}: accountCode {accountCode!r}: a backtest simulates one account per run "
-                                    f"(the first of ACCOUNT_CODE, {codes[0]!r}); paper and live runs trade every "
-                                    "account of ACCOUNT_CODE")
         return accountCode
 
     def account_positions(self, account: str) -> dict[Asset, Any]:
-        """IB's positions of another account, as zipline Positions keyed by the run's assets."""
-        from runtime.core.ledger import Position
-
+        """Another account's positions as zipline Positions keyed by the run's assets: IB's in paper and live runs,
+        the account's simulated ledger in backtests."""
         source = self._engine.positions_source
-        assert source is not None
+        if source is None:
+            held = self._engine.account_ledger(account).portfolio().positions
+            return {asset: p for asset, p in held.items() if p.amount}
         out: dict[Asset, Any] = {}
         for p in source(account):
             if not p.amount:
@@ -176,14 +174,19 @@ class IBridgePyConventions:
         """The position in ``asset`` of ``account`` (None: the run's own, from the portfolio)."""
         if account is None:
             return self._portfolio().positions[asset]
-        from runtime.core.ledger import Position
-
         return self.account_positions(account).get(asset, Position(asset))
 
     def account_value(self, account: str, tag: str) -> float:
-        """IB's value ``tag`` of another account (AlgorithmApiError when IB sends none)."""
+        """Another account's value ``tag``: IB's in paper and live runs, its simulated ledger's in backtests
+        (AlgorithmApiError when there is none)."""
         source = self._engine.account_value_source
-        text = source(tag, account) if source is not None else None
+        if source is None:
+            value = ledger_tags(self._engine.account_ledger(account).portfolio()).get(tag)
+            if value is None:
+                raise AlgorithmApiError(f"a backtest's account {account!r} has no value {tag!r}; it has "
+                                        f"{', '.join(sorted(ledger_tags(self._portfolio())))}")
+            return value
+        text = source(tag, account)
         try:
             return float(text)  # type: ignore[arg-type]
         except (TypeError, ValueError):
@@ -221,3 +224,14 @@ class IBridgePyConventions:
         """Log ``text`` under ``title`` in the algorithm's log; returns ``text``."""
         self._engine.algo_log.info("%s\n%s", title, text)
         return text
+
+
+def ledger_tags(p: Portfolio) -> dict[str, float]:
+    """The IB account tags a backtest answers from a simulated account's portfolio (no margin: buying power and
+    available funds are the cash)."""
+    unrealized = sum((pos.last_sale_price - pos.cost_basis) * pos.amount * pos.asset.multiplier
+                     for pos in p.positions.values() if pos.amount)
+    return {"NetLiquidation": p.portfolio_value, "TotalCashValue": p.cash, "CashBalance": p.cash,
+            "GrossPositionValue": p.positions_exposure, "UnrealizedPnL": float(unrealized),
+            "RealizedPnL": float(p.pnl - unrealized), "AvailableFunds": p.cash, "BuyingPower": p.cash,
+            "ExcessLiquidity": p.cash}

@@ -4,6 +4,7 @@ step."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from runtime.algorithm.ibridgepy_options import ledger_tags
 from runtime.algorithm.loader import UserFunctions
 from runtime.assembly.finish import ExchangeTimeFilter, finish_run, stamped_logs
 from runtime.assembly.parts import attach_api, load_into
@@ -20,9 +22,10 @@ from runtime.core.costs import DEFAULT_COMMISSION, DEFAULT_SLIPPAGE
 from runtime.core.margin import MarginCheck
 from runtime.core.metrics import Summary
 from runtime.data.benchmark import BenchmarkChoice, resolve_benchmark
+from runtime.data.minute_stream import MinuteStream
 from runtime.data.portal import DataPortal
 from runtime.data.store import BarArrays
-from runtime.engine.backtest import BarCounter, OrderLog, backtest_timeline, drive, replay
+from runtime.engine.backtest import BarCounter, OrderLog, backtest_timeline, drive, open_minute, replay
 from runtime.engine.engine import Engine
 from runtime.engine.results import ResultsRecorder
 from runtime.errors import AlgorithmLoadError, AlgorithmRaisedError
@@ -76,7 +79,7 @@ def run_backtest(
     algo_path: str | Path,
     *,
     daily: BarArrays,
-    minute: BarArrays | None,
+    minute: BarArrays | MinuteStream | None,
     start: pd.Timestamp,
     end: pd.Timestamp,
     capital: float,
@@ -126,6 +129,9 @@ def run_backtest(
     last = cal.session_index_on_or_before(end)
     if first > last:
         raise AlgorithmLoadError(f"no trading sessions between {start.date()} and {end.date()}")
+    # long minute runs on generated minutes hold a window of sessions at a time (the discrete-event loop only)
+    minute, stream = open_minute(minute if frequency == "minute" else None,
+                                 replay_speed is False and rep_bar_freq is None)
     engine, broker = build_backtest_engine(daily, minute, frequency=frequency, capital=capital, first=first,
                                            last=last, strict=strict, ibridgepy=ibridgepy,
                                            margin_check=margin_check)
@@ -159,7 +165,7 @@ def run_backtest(
         try:
             if replay_speed is False:
                 bars = drive(engine, broker, timeline, daily, minute_for_run, first, rep_bar_freq is not None,
-                             counter)
+                             counter, stream)
             else:
                 bars = replay(engine, broker, timeline, daily, minute_for_run, replay_speed, replay_grace_ns,
                               counter, replay_skip_closed)
@@ -184,7 +190,8 @@ def run_backtest(
                 "recorded": recorder.recorded_names,
             }
 
-        done = finish_run(engine, recorder, cal, output=output, meta=meta, perf_pickle=perf_pickle)
+        done = finish_run(engine, recorder, cal, output=output, meta=meta, perf_pickle=perf_pickle,
+                          extra_files=_accounts_file(engine, tuple(getattr(ibridgepy, "account_codes", ()) or ())))
         t4 = time.perf_counter()
     timings = {"setup": t2 - t0, "load": t1 - t0, "loop": t3 - t2, "finish": t4 - t3, "total": t4 - t0}
     result = BacktestResult(done.perf, done.summary, engine, done.files, timings, len(timeline), bars,
@@ -194,15 +201,38 @@ def run_backtest(
     return result
 
 
-def load_run_data(settings) -> tuple[BarArrays, BarArrays | None, pd.Timestamp, pd.Timestamp]:
+def _accounts_file(engine: Engine, codes: tuple[str, ...]) -> Callable[[Path], list[Path]] | None:
+    """Several accounts (IBridgePy's ACCOUNT_CODE list): a writer of accounts.json, each simulated account's values
+    and positions at the end of the run (the first account is the run's own ledger), as paper runs write it."""
+    if len(codes) < 2:
+        return None
+
+    def write(folder: Path) -> list[Path]:
+        out: dict[str, object] = {}
+        for i, code in enumerate(codes):
+            portfolio = (engine.ledger if i == 0 else engine.account_ledger(code)).portfolio()
+            out[code] = {
+                "values": ledger_tags(portfolio),
+                "positions": [{"symbol": a.symbol, "sec_type": a.sec_type.value, "amount": p.amount,
+                               "avg_cost": p.cost_basis * (a.multiplier or 1.0)}
+                              for a, p in portfolio.positions.items() if p.amount],
+            }
+        path = folder / "accounts.json"
+        path.write_text(json.dumps(out, indent=2, default=str), encoding="utf-8")
+        return [path]
+
+    return write
+
+
+def load_run_data(settings) -> tuple[BarArrays, BarArrays | MinuteStream | None, pd.Timestamp, pd.Timestamp]:
     """The daily (and, for minute runs, minute) bars a run needs, and its first and last session.
 
     Without ``data_dir`` the bundled real daily bars are used; minute bars are generated from daily bars with the
-    settings' seed when the data has none.
+    settings' seed when the data has none, a window of sessions at a time (:class:`MinuteStream`).
     """
     from runtime.data.runs import load_daily_and_minute
 
     return load_daily_and_minute(
         settings.data_dir, settings.frequency, settings.start_ts, settings.end_ts, seed=settings.seed,
-        calendar_name=settings.exchange_calendar, universe=getattr(settings, "universe", None),
+        calendar_name=settings.exchange_calendar, universe=getattr(settings, "universe", None), stream=True,
     )

@@ -39,6 +39,12 @@ class SimBroker:
         self._session_last_rows = session_last_rows(bars.session_row_start)
         self._session_first_rows = session_first_rows(bars.session_row_start)
 
+    def use_bars(self, bars: BarArrays) -> None:
+        """Match against ``bars`` from now on: the next window of a long minute run (same assets; rows count from
+        its first bar)."""
+        self.bars = bars
+        self._session_last_rows = session_last_rows(bars.session_row_start)
+
     def set_models(self, slippage: SlippageModel | None = None, commission: CommissionModel | None = None) -> None:
         """The cost models fills are priced and charged with from now on (None keeps the current one)."""
         if slippage is not None:

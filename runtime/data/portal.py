@@ -9,6 +9,7 @@ current simulation time, like zipline). It returns numpy arrays; the user-facing
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 
@@ -24,8 +25,25 @@ PRICE_FIELDS = ("open", "high", "low", "close")
 ALL_FIELDS = ("price", "last_traded", "open", "high", "low", "close", "volume")
 
 
-def _ffill_rows(values: np.ndarray) -> np.ndarray:
-    """Forward-fill NaNs down each column (vectorised)."""
+#: :meth:`DataPortal.last_trade_row` of an asset whose last trade came before the frame's first row
+BEFORE_FRAME_ROW = int(np.iinfo(np.int64).max)
+_BEFORE = -2  # the same inside a frame's last_trade_row
+NAT_NS = int(np.iinfo(np.int64).min)
+
+
+@dataclass(frozen=True, eq=False)
+class FrameCarry:
+    """What a frame over later rows of the same bars needs from the rows before it: per column the last
+    forward-filled adjusted close (NaN if none) and the instant of the last trade (int64 ns, int64 min if none)."""
+
+    adj_close: np.ndarray
+    trade_ns: np.ndarray
+
+
+def _ffill_rows(values: np.ndarray, before: np.ndarray | None = None) -> np.ndarray:
+    """Forward-fill NaNs down each column (vectorised), starting from the values ``before`` the first row."""
+    if before is not None:
+        return _ffill_rows(np.vstack([before[None, :], values]))[1:]
     n = values.shape[0]
     valid = ~np.isnan(values)
     idx = np.where(valid, np.arange(n)[:, None], 0)
@@ -35,11 +53,13 @@ def _ffill_rows(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _last_trade_rows(volume: np.ndarray, close: np.ndarray) -> np.ndarray:
+def _last_trade_rows(volume: np.ndarray, close: np.ndarray, before_ns: np.ndarray | None = None) -> np.ndarray:
     traded = (volume > 0) & ~np.isnan(close)
     n = volume.shape[0]
     idx = np.where(traded, np.arange(n)[:, None], -1)
     np.maximum.accumulate(idx, axis=0, out=idx)
+    if before_ns is not None:
+        idx[(idx < 0) & (before_ns != NAT_NS)[None, :]] = _BEFORE
     return idx
 
 
@@ -80,18 +100,56 @@ class Frame:
     #: per row: whether every price factor of the row is exactly 1 (prices as of that row are the stored ones)
     unit_factor_rows: np.ndarray | None = None
     _exact: dict[tuple[str, int], np.ndarray] = dc_field(default_factory=dict, repr=False)
+    #: the rows before this frame's first (a window of a longer run), None when the frame starts the data
+    before: FrameCarry | None = None
+    #: for a window of a longer run: ``extend(rows, end_row)`` gives a frame over at least ``rows`` more rows before
+    #: this one's first (fewer at the data's start) that ends with row ``end_row``'s bar, and that row's row in it
+    extend: Callable[[int, int], tuple[Frame, int]] | None = None
+    #: for a window of a longer run: :meth:`exact_at` of the rows before it, per key asked for there (a key not
+    #: asked for there counts as not exact); None when the frame starts the data
+    prior_exact: dict[tuple[str, int], np.ndarray] | None = None
+    #: rows of the run before this frame's first (a window of a longer run), 0 when the frame starts the data
+    row0: int = 0
 
     @classmethod
-    def build(cls, bars: BarArrays) -> Frame:
+    def build(cls, bars: BarArrays, before: FrameCarry | None = None,
+              extend: Callable[[int, int], tuple[Frame, int]] | None = None) -> Frame:
+        """The frame of ``bars``; ``before`` carries forward-filled prices and last trades from the rows before
+        (a window of a longer run gives then the very values one frame over the whole run gives)."""
         factor = bars.price_factor
-        adj_close_ffill = _ffill_rows(bars.close * factor)
-        last_trade = _last_trade_rows(bars.volume, bars.close)
+        adj_close_ffill = _ffill_rows(bars.close * factor, None if before is None else before.adj_close)
+        last_trade = _last_trade_rows(bars.volume, bars.close, None if before is None else before.trade_ns)
         if bars.frequency == "daily":
             sessions = bars.calendar.sessions[bars.first_session : bars.last_session + 1]
             index = pd.DatetimeIndex(sessions)
         else:
             index = pd.DatetimeIndex(bars.times.view("datetime64[ns]")).tz_localize("UTC")
-        return cls(bars, adj_close_ffill, last_trade, index, index_slicer(index), (factor == 1.0).all(axis=1))
+        return cls(bars, adj_close_ffill, last_trade, index, index_slicer(index), (factor == 1.0).all(axis=1),
+                   before=before, extend=extend)
+
+    def following(self, bars: BarArrays, first_row: int,
+                  extend: Callable[[int, int], tuple[Frame, int]] | None = None) -> Frame:
+        """The frame of the next window ``bars`` of the same run, whose row 0 is this frame's row ``first_row``
+        (rows from there on are the same bars): prices, last trades and :meth:`exact_at` carry over."""
+        frame = Frame.build(bars, self.carry_after(first_row - 1), extend)
+        frame.prior_exact = {key: self.exact_at(*key) for key in self._exact}
+        frame.row0 = self.row0 + first_row
+        return frame
+
+    def carry_after(self, row: int) -> FrameCarry:
+        """What a frame that starts right after ``row`` (-1: before this frame's first row) needs from here."""
+        if row < 0:
+            n = self.bars.n_assets
+            return self.before or FrameCarry(np.full(n, np.nan), np.full(n, NAT_NS, dtype=np.int64))
+        return FrameCarry(self.adj_close_ffill[row].copy(), self.trade_ns_at(row, np.arange(self.bars.n_assets)))
+
+    def trade_ns_at(self, row: int, cols: np.ndarray) -> np.ndarray:
+        """The instant of the last trade at or before ``row`` of columns ``cols`` (int64 min if none)."""
+        rows = self.last_trade_row[row, cols]
+        out = np.where(rows >= 0, self.bars.times[np.maximum(rows, 0)], NAT_NS)
+        if self.before is not None:
+            out = np.where(rows == _BEFORE, self.before.trade_ns[cols], out)
+        return out
 
     def row_at(self, ns: int) -> int:
         """The last row whose bar ended at or before ``ns`` (-1 if none)."""
@@ -117,6 +175,9 @@ class Frame:
             with np.errstate(invalid="ignore"):
                 same = (values == values.round(decimals)) | np.isnan(values)
             flags = same.all(axis=0) & (b.price_factor == 1.0).all(axis=0)
+            if self.prior_exact is not None:  # a window: history may reach back into the rows before it
+                prior = self.prior_exact.get(key)
+                flags = flags & prior if prior is not None else np.zeros_like(flags)
             self._exact[key] = flags
         return flags
 
@@ -199,9 +260,7 @@ class DataPortal:
         missing = cols < 0
         safe = np.where(missing, 0, cols)
         if field == "last_traded":
-            rows = frame.last_trade_row[row, safe]
-            out = np.where(rows >= 0, frame.bars.times[np.maximum(rows, 0)], np.iinfo(np.int64).min)
-            return np.where(missing, np.iinfo(np.int64).min, out)
+            return np.where(missing, NAT_NS, frame.trade_ns_at(row, safe))
         if field == "price":
             out = frame.prices_at(row, safe)
         elif field == "volume":
@@ -223,10 +282,18 @@ class DataPortal:
             return math.nan
         return float(frame.adj_close_ffill[row, col] / frame.bars.price_factor[row, col])
 
+    def rows_through(self, frame: Frame, row: int) -> int:
+        """How many bars of the run there are up to and including ``row`` of ``frame`` (a window of a long minute
+        run counts the rows before it too)."""
+        return frame.row0 + row + 1
+
     def last_trade_row(self, frame: Frame, row: int, cols: np.ndarray) -> np.ndarray:
+        """The row of each column's last trade at or before ``row``: -1 if none, :data:`BEFORE_FRAME_ROW` (larger
+        than any row) if it came before the frame's first row (a window of a longer run)."""
         if row < 0:
             return np.full(len(cols), -1)
-        return frame.last_trade_row[row, np.where(cols < 0, 0, cols)]
+        rows = frame.last_trade_row[row, np.where(cols < 0, 0, cols)]
+        return np.where(rows == _BEFORE, BEFORE_FRAME_ROW, rows) if frame.before is not None else rows
 
     # ------------------------------------------------------------------------------------------------- history
     def history_window(
@@ -235,6 +302,9 @@ class DataPortal:
         """``bar_count`` rows ending at ``end_row`` (inclusive), NaN-padded before the store's first row."""
         start = end_row - bar_count + 1
         safe = columns.safe
+        if start < 0 and end_row >= 0 and frame.extend is not None:  # a window of a long run: rows before it
+            wider, row = frame.extend(-start, end_row)
+            return self.history_window(wider, row, bar_count, columns, field)
         if start >= 0:
             span = columns.span
             values = frame.field_rows(field, slice(start, end_row + 1), safe if span is None else span, end_row)

@@ -7,9 +7,14 @@ import logging
 import pandas as pd
 
 from runtime.data.errors import DateRangeError
-from runtime.data.store import BarArrays
+from runtime.data.minute_stream import MinuteStream
+from runtime.data.store import DAILY, BarArrays
 
 log = logging.getLogger("ibalgo.data")
+
+#: sessions of minute bars a minute run loads before its first session when the data has them, so that minute
+#: history (data.history(..., '1m'), request_historical_data(sec, '1 min', '5 D')) at the start sees earlier bars
+MINUTE_HISTORY_SESSIONS = 10
 
 
 def _clip_range(
@@ -44,14 +49,30 @@ def load_daily_and_minute(
     seed: int = 7,
     calendar_name: str = "XNYS",
     universe: str | None = None,
-) -> tuple[BarArrays, BarArrays | None, pd.Timestamp, pd.Timestamp]:
+    stream: bool = False,
+) -> tuple[BarArrays, BarArrays | MinuteStream | None, pd.Timestamp, pd.Timestamp]:
     """Daily bars (whole data range, so history can look back before ``start``), minute bars for
-    ``start..end`` when ``frequency`` is 'minute', and the clipped ``start``/``end``. ``universe='synthetic'`` adds the
-    synthetic tickers (see :mod:`runtime.data.universe`)."""
+    ``start..end`` when ``frequency`` is 'minute' (and the :data:`MINUTE_HISTORY_SESSIONS` sessions before
+    ``start`` the data has, for minute history), and the clipped ``start``/``end``. ``universe='synthetic'`` adds the
+    synthetic tickers (see :mod:`runtime.data.universe`).
+
+    ``stream``: minutes generated from daily data come as a :class:`MinuteStream` (a window of sessions at a time,
+    the same bars), which :func:`runtime.assembly.backtest.run_backtest` runs in bounded memory."""
     from runtime.data import load_bars
+    from runtime.data.calendars import get_calendar
+    from runtime.data.sources import load_source
 
     daily = load_bars(data_dir, "daily", None, None, calendar=calendar_name, seed=seed, universe=universe)
     s, e = _clip_range(daily, start, end)
-    minute = (load_bars(data_dir, "minute", s, e, calendar=calendar_name, seed=seed, universe=universe)
-              if frequency == "minute" else None)
+    minute: BarArrays | MinuteStream | None = None
+    if frequency == "minute":
+        cal = daily.calendar
+        k_first = max(cal.session_index_on_or_after(s) - MINUTE_HISTORY_SESSIONS,
+                      cal.session_index_on_or_after(daily.start))
+        native = load_source(data_dir, get_calendar(calendar_name), universe=universe)
+        if stream and native.frequency == DAILY:
+            minute = MinuteStream(daily, k_first, cal.session_index_on_or_before(e), seed)
+        else:
+            minute = load_bars(data_dir, "minute", cal.session_label(k_first), e, calendar=calendar_name, seed=seed,
+                               universe=universe)
     return daily, minute, s, e

@@ -17,6 +17,7 @@ bars of a session do not depend on the requested range or on the other symbols. 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -58,28 +59,63 @@ def _round_to_tick(values: np.ndarray, tick: np.ndarray, how: str = "nearest") -
     return np.round(op(scaled) * tick, max(decimals, 0))
 
 
-def _segment_cumsum(x: np.ndarray, row_start: np.ndarray, seg: np.ndarray) -> np.ndarray:
-    """Cumulative sum along rows that restarts at every session (rows ``row_start[k]..``)."""
-    cs = np.cumsum(x, axis=0)
-    before = np.vstack([np.zeros((1, x.shape[1])), cs])[row_start[:-1]]
-    return cs - before[seg]
+def _segment_cumsum(x: np.ndarray, row_start: np.ndarray, seg: np.ndarray, carry: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative sum along rows that restarts at every session (rows ``row_start[k]..``), and the running sum at
+    the last row.
 
-
-def expand_to_minutes(
-    daily: BarArrays,
-    start: pd.Timestamp | str | None = None,
-    end: pd.Timestamp | str | None = None,
-    seed: int = 0,
-) -> BarArrays:
-    """Minute bars for the sessions ``start..end`` (default: all) of a daily store, consistent with its bars.
-
-    Sessions without a daily bar give minutes with NaN prices and volume 0 (NaN everything outside a listing).
-    Splits and dividends of the range carry over; the factors then apply from the first minute of the ex-session.
+    The running sum goes on over the rows of every session before (``carry``: its value before the first row, zeros
+    for the first block), so a block of sessions gives to the last bit what one pass over all of them gives.
     """
-    if daily.frequency != DAILY:
-        raise DataError("expand_to_minutes needs a daily store")
+    head = np.zeros((1, x.shape[1])) if carry is None else carry[None, :]
+    cs = np.cumsum(np.vstack([head, x]), axis=0)
+    before = cs[row_start[:-1]]
+    return cs[1:] - before[seg], cs[-1].copy()
+
+
+@dataclass(frozen=True, eq=False)
+class MinuteBlock:
+    """Raw minute bars of sessions ``k0..k1`` (see :func:`expand_block`), without adjustment factors.
+
+    ``walk_carry``/``weight_carry`` are the running sums after the block's last row: give them to the next block.
+    """
+
+    k0: int
+    k1: int
+    times: np.ndarray
+    row_start: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+    walk_carry: np.ndarray
+    weight_carry: np.ndarray
+
+
+def whole_volumes(daily: BarArrays, k0: int, k1: int) -> bool:
+    """Whether the daily volumes of sessions ``k0..k1`` are all whole numbers (minute volumes are then whole)."""
+    v_d = daily.volume[k0 - daily.first_session : k1 - daily.first_session + 1]
+    finite = v_d[np.isfinite(v_d)]
+    return bool(np.all(finite == np.round(finite)))
+
+
+def expand_block(
+    daily: BarArrays,
+    k0: int,
+    k1: int,
+    seed: int,
+    whole: bool,
+    walk_carry: np.ndarray | None = None,
+    weight_carry: np.ndarray | None = None,
+) -> MinuteBlock:
+    """The minutes of sessions ``k0..k1`` (calendar indexes inside ``daily``) of :func:`expand_to_minutes`.
+
+    A range generated block by block, each block given the carries of the one before it (and ``whole`` of the
+    whole range), is the same to the last bit as the range generated at once: the random numbers are a function of
+    (seed, asset, minute) and everything else is per session except two running sums, which are carried.
+    """
     cal = daily.calendar
-    k0, k1 = _session_range(cal, start, end, daily.first_session, daily.last_session)
     times, row_start = grid(cal, MINUTE, k0, k1)
     n_sess, n_rows = k1 - k0 + 1, len(times)
     counts = np.diff(row_start)
@@ -96,7 +132,7 @@ def expand_to_minutes(
     day_high, day_low = h_d[seg], l_d[seg]
     with np.errstate(invalid="ignore", divide="ignore"):
         # Brownian bridge from open to close, scaled so the closes stay inside [low, high]
-        walk = _segment_cumsum(counter_rng.normal(seed, 1, sids, minute_ticks), row_start, seg)
+        walk, walk_carry = _segment_cumsum(counter_rng.normal(seed, 1, sids, minute_ticks), row_start, seg, walk_carry)
         bridge = walk - frac * walk[last_rows][seg]
         lin = o_d[seg]
         lin += (c_d[seg] - lin) * frac
@@ -110,7 +146,9 @@ def expand_to_minutes(
         scale_up = np.where(np.isfinite(scale_up), scale_up, 0.0) * shrink
         scale_down = np.where(np.isfinite(scale_down), scale_down, 0.0) * shrink
         path = lin + np.where(up, scale_up[seg], scale_down[seg]) * bridge
+        del walk, bridge, lin, room
         close = np.clip(_round_to_tick(path, tick), day_low, day_high)
+        del path
         close[last_rows] = c_d
         open_ = np.empty_like(close)
         open_[1:] = close[:-1]
@@ -122,33 +160,55 @@ def expand_to_minutes(
         high = np.maximum(np.minimum(high, day_high), body_hi)
         low = _round_to_tick(body_lo + wick * np.log(counter_rng.uniform(seed, 4, sids, minute_ticks)), tick, "down")
         low = np.minimum(np.maximum(low, day_low), body_lo)
+        del wick, body_hi, body_lo
         # the day's extremes are reached in the minutes where the path is most extreme
         at_high = high == np.maximum.reduceat(high, first_rows, axis=0)[seg]
         high[at_high] = day_high[at_high]
         at_low = low == np.minimum.reduceat(low, first_rows, axis=0)[seg]
         low[at_low] = day_low[at_low]
-        volume = _minute_volumes(v_d, seed, sids, minute_ticks, frac, counts, row_start, seg)
+        volume, weight_carry = _minute_volumes(v_d, seed, sids, minute_ticks, frac, counts, row_start, seg, whole,
+                                               weight_carry)
 
     no_trade = np.isnan(c_d)[seg]
     for arr in (open_, high, low, close):
         arr[no_trade] = np.nan
+    return MinuteBlock(k0, k1, times, row_start, open_, high, low, close, volume, walk_carry, weight_carry)
+
+
+def expand_to_minutes(
+    daily: BarArrays,
+    start: pd.Timestamp | str | None = None,
+    end: pd.Timestamp | str | None = None,
+    seed: int = 0,
+) -> BarArrays:
+    """Minute bars for the sessions ``start..end`` (default: all) of a daily store, consistent with its bars.
+
+    Sessions without a daily bar give minutes with NaN prices and volume 0 (NaN everything outside a listing).
+    Splits and dividends of the range carry over; the factors then apply from the first minute of the ex-session.
+    For long ranges, :class:`runtime.data.minute_stream.MinuteStream` gives the same bars a chunk at a time.
+    """
+    if daily.frequency != DAILY:
+        raise DataError("expand_to_minutes needs a daily store")
+    cal = daily.calendar
+    k0, k1 = _session_range(cal, start, end, daily.first_session, daily.last_session)
+    block = expand_block(daily, k0, k1, seed, whole_volumes(daily, k0, k1))
     lo, hi = cal.session_label(k0), cal.session_label(k1)
     splits = tuple(x for x in daily.splits if lo <= x.date <= hi)
     dividends = tuple(x for x in daily.dividends if lo <= x.ex_date <= hi)
-    price_factor, volume_factor = factors(cal, row_start, k0, close, daily.sid_to_col, splits, dividends)
+    price_factor, volume_factor = factors(cal, block.row_start, k0, block.close, daily.sid_to_col, splits, dividends)
     return BarArrays(
         frequency=MINUTE,
         calendar=cal,
         first_session=k0,
         last_session=k1,
         assets=daily.assets,
-        times=times,
-        session_row_start=row_start,
-        open=open_,
-        high=high,
-        low=low,
-        close=close,
-        volume=volume,
+        times=block.times,
+        session_row_start=block.row_start,
+        open=block.open,
+        high=block.high,
+        low=block.low,
+        close=block.close,
+        volume=block.volume,
         price_factor=price_factor,
         volume_factor=volume_factor,
         splits=splits,
@@ -165,21 +225,21 @@ def _minute_volumes(
     counts: np.ndarray,
     row_start: np.ndarray,
     seg: np.ndarray,
-) -> np.ndarray:
+    whole: bool,
+    carry: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Daily volume spread over the minutes with a U-shaped profile and noise; sums exactly to the daily volume."""
     x = frac - 0.5 / counts[seg][:, None]
     profile = 0.7 + 2.5 * np.exp(-12.0 * x) + 1.5 * np.exp(-15.0 * (1.0 - x))
     weights = profile * (0.3 + 1.4 * counter_rng.uniform(seed, 5, sids, minute_ticks))
-    cum = _segment_cumsum(weights, row_start, seg)
+    cum, carry = _segment_cumsum(weights, row_start, seg, carry)
     cum = cum / cum[row_start[1:] - 1][seg]
     total = v_d[seg]
-    finite = v_d[np.isfinite(v_d)]
-    whole = bool(np.all(finite == np.round(finite)))
     target = np.round(total * cum) if whole else total * cum
     target[row_start[1:] - 1] = v_d
     volume = np.diff(target, axis=0, prepend=0.0)
     volume[row_start[:-1]] = target[row_start[:-1]]
-    return volume
+    return volume, carry
 
 
 def synthetic_bars(

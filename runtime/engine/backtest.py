@@ -13,6 +13,7 @@ import pandas as pd
 from runtime.brokers.sim import SimBroker
 from runtime.core.calendar import TradingCalendar
 from runtime.core.orders import OrderStatus
+from runtime.data.minute_stream import MinuteStream
 from runtime.data.store import BarArrays
 from runtime.engine.dispatch import Dispatcher, StoreBarFeed
 from runtime.engine.engine import Engine
@@ -129,20 +130,35 @@ def backtest_timeline(cal: TradingCalendar, first: int, last: int, frequency: st
                                   before_trading_start=as_time(before_trading_start or "08:45"))
 
 
+def open_minute(minute: BarArrays | MinuteStream | None, streaming: bool
+                ) -> tuple[BarArrays | None, MinuteStream | None]:
+    """The minute bars a run starts with, and the stream they come from when it runs a window at a time.
+
+    A :class:`MinuteStream` runs window by window in the discrete-event loop (``streaming``); a replay or REGULAR
+    mode gets the whole range at once."""
+    if not isinstance(minute, MinuteStream):
+        return minute, None
+    if streaming:
+        return minute.first_window().bars, minute
+    return minute.materialize(), None
+
+
 def drive(engine: Engine, broker: SimBroker, timeline, daily: BarArrays, minute: BarArrays | None,
-           first: int, regular: bool = False, counter: BarCounter | None = None) -> int:
+          first: int, regular: bool = False, counter: BarCounter | None = None,
+          stream: MinuteStream | None = None) -> int:
     """The discrete-event loop: jump from event to event, in the timeline's order. Returns the bars processed.
 
     Every event runs (the clock is exactly at each event's time, so the live misfire policy would run them all).
     The objects made before the loop (data, algorithm, engine) live through it, so the garbage collector is told
-    to leave them out of its passes until the loop ends.
+    to leave them out of its passes until the loop ends. With a minute ``stream`` (``minute`` is then its first
+    window) the minutes come a window of sessions at a time.
     """
     dispatcher = Dispatcher(engine, StoreBarFeed(broker, daily, minute), regular)
     if counter is not None:
         counter.dispatcher = dispatcher
     gc.freeze()
     try:
-        dispatcher.run(timeline)
+        dispatcher.run(timeline, stream)
     finally:
         gc.unfreeze()
     return dispatcher.bars

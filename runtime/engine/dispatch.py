@@ -13,6 +13,8 @@ from typing import Protocol
 import numpy as np
 
 from runtime.brokers.base import Broker, BrokerEvent
+from runtime.data.minute_stream import MinuteStream, WindowFrames
+from runtime.data.portal import DataPortal
 from runtime.data.store import BarArrays
 from runtime.engine.engine import Engine, Phase
 from runtime.engine.timeline import EventKind, Timeline
@@ -63,6 +65,14 @@ class StoreBarFeed:
         if row <= self.matched_row or not self.broker.has_open_orders:
             return []  # each bar meets the orders once, however often handle_data runs (REGULAR mode)
         return self.match(row)
+
+    def use_minute_bars(self, bars: BarArrays, shift: int) -> None:
+        """Read minute ``bars`` from now on (the next window of a long run), whose row 0 is row ``shift`` of the
+        bars before."""
+        self.minute_bars = bars
+        if self.matched_row >= 0:
+            self.matched_row -= shift
+        self.broker.use_bars(bars)
 
     def match(self, row: int) -> list[BrokerEvent]:
         """Match the broker's open orders against bar ``row`` (a row after :attr:`matched_row`); their events."""
@@ -130,23 +140,60 @@ class Dispatcher:
         engine.algo_log.warning("run stopped: %s", engine.stop_requested)
         return False
 
-    def run(self, timeline: Timeline) -> None:
+    def run(self, timeline: Timeline, stream: MinuteStream | None = None) -> None:
         """Every event of ``timeline``, in order, until the engine asks to stop: the backtest's discrete-event loop.
 
         With the calendar-aligned stores of :class:`StoreBarFeed` the bars are handled here directly (the same steps
         as :meth:`dispatch`, with each bar's store row found for the whole timeline at once); any other feed, or a
         dispatcher that changes :meth:`dispatch`, gets every event through :meth:`dispatch`.
+
+        With a minute ``stream`` (the feed then holds its first window's bars) the events run a window of sessions
+        at a time: before each later window's first event, the data, the broker and the clock's rows move to it.
         """
-        times, kinds = timeline.times, timeline.kinds
-        events = zip(times.tolist(), kinds.tolist(), timeline.rules.tolist(), timeline.sessions.tolist())
         feed = self.feed
-        if type(feed) is not StoreBarFeed or self._regular or type(self).dispatch is not Dispatcher.dispatch:
+        fast = type(feed) is StoreBarFeed and not self._regular and type(self).dispatch is Dispatcher.dispatch
+        if stream is not None:
+            if not fast:
+                raise ValueError("a minute stream runs only in the backtest's discrete-event loop")
+            self._run_windows(timeline, feed, stream)
+            return
+        times, kinds = timeline.times, timeline.kinds
+        if not fast:
             dispatch = self.dispatch
-            for t, k, r, s in events:
+            for t, k, r, s in zip(times.tolist(), kinds.tolist(), timeline.rules.tolist(), timeline.sessions.tolist()):
                 if not dispatch(t, k, r, s):
                     return
             return
-        self._run_store_bars(events, feed, self._bar_rows(feed, times, kinds, timeline.sessions))
+        self._run_store_bars(times.tolist(), kinds.tolist(), timeline.rules.tolist(), timeline.sessions.tolist(), feed,
+                             self._bar_rows(feed, times, kinds, timeline.sessions))
+
+    def _run_windows(self, timeline: Timeline, feed: StoreBarFeed, stream: MinuteStream) -> None:
+        """:meth:`run` over the windows of a minute stream (see :class:`~runtime.data.minute_stream.WindowFrames`)."""
+        engine = self.engine
+        clock = engine.clock
+        sessions = timeline.sessions
+        previous = None
+        for window, frame in WindowFrames(stream, engine.portal.minute):
+            if previous is not None:
+                # the window keeps the last sessions of the one before: rows move down by ``shift``
+                shift = window.row0 - previous.row0
+                last_bar_ns = int(previous.bars.times[clock.bar_row]) if clock.bar_row >= 0 else 0
+                engine.set_portal(DataPortal.from_frames(engine.portal.daily, frame))
+                feed.use_minute_bars(window.bars, shift)
+                if clock.minute_row >= 0:  # no bar yet (windows of the sessions loaded before the run): none moves
+                    clock.minute_row -= shift
+                if clock.bar_row >= 0:
+                    clock.bar_row -= shift
+                if clock.bar_row >= 0 and engine.ledger.has_positions:  # a pending mark, in the new rows
+                    engine.defer_mark(clock.bar_row, True, last_bar_ns)
+            previous = window
+            lo = int(np.searchsorted(sessions, window.new_session, side="left"))
+            hi = int(np.searchsorted(sessions, window.last_session, side="right"))
+            times, kinds = timeline.times[lo:hi], timeline.kinds[lo:hi]
+            if not self._run_store_bars(times.tolist(), kinds.tolist(), timeline.rules[lo:hi].tolist(),
+                                        sessions[lo:hi].tolist(), feed,
+                                        self._bar_rows(feed, times, kinds, sessions[lo:hi])):
+                return
 
     def _bar_rows(self, feed: StoreBarFeed, times: np.ndarray, kinds: np.ndarray, sessions: np.ndarray) -> list[int]:
         """The store row of every event's bar, as :meth:`StoreBarFeed.advance` finds it (only bar events use it)."""
@@ -155,8 +202,10 @@ class Dispatcher:
         rows = np.searchsorted(feed.minute_bars.times, times, side="right") - 1
         return np.where(kinds == BAR, rows, -1).tolist()
 
-    def _run_store_bars(self, events, feed: StoreBarFeed, rows: list[int]) -> None:
-        """The loop of :meth:`run` over :class:`StoreBarFeed` bars (``rows``: each event's bar row)."""
+    def _run_store_bars(self, times: list[int], kinds: list[int], rules: list[int], sessions: list[int],
+                        feed: StoreBarFeed, rows: list[int]) -> bool:
+        """The loop of :meth:`run` over :class:`StoreBarFeed` bars (the events' fields, and ``rows``: each event's
+        bar row); False when the run stopped."""
         engine = self.engine
         clock = engine.clock
         broker = feed.broker
@@ -165,14 +214,14 @@ class Dispatcher:
         daily_first = feed.daily.first_session
         context, data = engine.context, engine.data
         handle_data = engine.functions.handle_data
-        call_user = engine.call_user
+        call_bar = engine.call_bar
         ledger = engine.ledger
         bars = 0
         try:
-            for (t, k, r, s), row in zip(events, rows):
+            for t, k, r, s, row in zip(times, kinds, rules, sessions, rows):
                 if k != BAR:
                     if not dispatch(t, k, r, s):
-                        return
+                        return False
                     continue
                 bars += 1
                 clock.now_ns = t
@@ -191,9 +240,10 @@ class Dispatcher:
                 if row >= 0 and ledger.has_positions:
                     engine.defer_mark(row, minute, t)
                 if handle_data is not None:
-                    call_user(HANDLE_DATA, handle_data, context, data)  # the engine's one error policy
+                    call_bar(HANDLE_DATA, handle_data, context, data)  # the engine's one error policy
                     if engine.stop_requested:
                         self.stop_now(t, s)
-                        return
+                        return False
         finally:
             self.bars += bars
+        return True

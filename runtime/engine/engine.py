@@ -133,6 +133,8 @@ class Engine:
         #: the account the ledger follows; fills of orders for another account (IBridgePy's accountCode=) are
         #: booked on their orders but not in this run's ledger
         self.ledger_account = ""
+        #: backtests: the simulated ledgers of the run's other accounts (IBridgePy's accountCode=), by account code
+        self._account_ledgers: dict[str, Ledger] = {}
         #: paper/live runs: IB's positions of an account (None: all) -> list of PositionSnapshot
         self.positions_source: Callable[[str | None], list[Any]] | None = None
         #: paper/live runs: IB history, (asset, duration, bar size, whatToShow, useRTH, end_ns|None, as_of_ns) ->
@@ -283,18 +285,36 @@ class Engine:
         try:
             func(*args)
             return True
-        except AlgorithmLoadError:
-            raise
-        except SystemExit as exc:  # exit() / sys.exit() in algorithm code: stop the run as end() does
-            self.user_exited(exc)
-            return False
-        except Exception as exc:  # the algorithm's mistake: report it, keep the run going
+        except BaseException as exc:
             self.user_call = outer
-            self.user_failed(phase, exc)
+            self.user_raised(phase, exc)
             return False
         finally:
             self.user_call = outer
             self.phase = previous if previous is not Phase.SETUP else Phase.DONE if phase is Phase.ANALYZE else previous
+
+    def call_bar(self, phase: Phase, func: Callable[..., Any], context: Any, data: Any) -> None:
+        """:meth:`call_user` for the backtest's inlined bar loop: the same phase and error policy, without the
+        record of the running call a watchdog reads (a backtest has none), which would double its cost per bar."""
+        previous = self.phase
+        self.phase = phase
+        try:
+            func(context, data)
+        except BaseException as exc:
+            self.user_raised(phase, exc)
+        finally:
+            self.phase = previous
+
+    def user_raised(self, phase: Phase, exc: BaseException) -> None:
+        """The engine's one error policy for algorithm code that raised ``exc`` under ``phase``: ``exit()`` stops
+        the run as ``end()`` does, an exception is counted and logged (``strict``: the run stops); anything else (a
+        load error, KeyboardInterrupt) goes on up."""
+        if isinstance(exc, SystemExit):  # exit() / sys.exit() in algorithm code: stop the run as end() does
+            self.user_exited(exc)
+        elif isinstance(exc, Exception) and not isinstance(exc, AlgorithmLoadError):
+            self.user_failed(phase, exc)  # the algorithm's mistake: report it, keep the run going
+        else:
+            raise exc
 
     def user_failed(self, phase: Phase, exc: Exception) -> None:
         """Count and log an exception algorithm code raised under ``phase`` (``strict``: stop the run instead)."""
@@ -623,6 +643,8 @@ class Engine:
                 if ledger and (record is None or not record.account or record.account == self.ledger_account):
                     txn = self.ledger.apply_fill(event)
                     self.today.transactions.append(txn)
+                elif ledger and record is not None and self.simulates_accounts:
+                    self.account_ledger(record.account).apply_fill(event)
                 if record is not None:
                     record.filled = event.cum_filled
                     record.avg_fill_price = event.avg_price
@@ -673,6 +695,7 @@ class Engine:
         self.clock.session = session
         self.clock.in_session = False
         self._apply_corporate_actions(session)
+        self._apply_account_actions(session)
         for hook in self.session_start_hooks:
             self.call_user(Phase.BEFORE_TRADING_START, hook, session, self.end_session)
         if self.functions.before_trading_start is not None:
@@ -755,6 +778,42 @@ class Engine:
         for div in dividends:
             if div.ex_date == label:
                 self.ledger.apply_dividend(div.sid, div.amount)
+
+    # ------------------------------------------------------------------------------------------ other accounts
+    @property
+    def simulates_accounts(self) -> bool:
+        """Whether the run's other accounts are simulated here (backtests) rather than kept by the broker."""
+        return self.positions_source is None
+
+    def account_ledger(self, account: str) -> Ledger:
+        """A backtest's ledger of another account of the run (IBridgePy's ``accountCode=``): its own cash (the
+        run's capital to start with) and positions, filled by that account's orders, marked at current prices."""
+        ledger = self._account_ledgers.get(account)
+        if ledger is None:
+            ledger = self._account_ledgers[account] = Ledger(self.ledger.starting_cash,
+                                                             self.calendar.session_label(self.start_session))
+        held = [(sid, asset) for sid, asset, *_ in ledger.position_items()]
+        if held:
+            prices = [self.current_price(asset) for _, asset in held]
+            marked = [(sid, p) for (sid, _), p in zip(held, prices) if p == p]
+            if marked:
+                ledger.mark_many([sid for sid, _ in marked], [p for _, p in marked], self.clock.now_ns)
+        return ledger
+
+    def _apply_account_actions(self, session: int) -> None:
+        """Splits and dividends whose ex-date is ``session`` in the other accounts' ledgers (backtests)."""
+        if not self._account_ledgers:
+            return
+        bars = self.portal.daily.bars
+        splits, dividends = self.corporate_actions or (bars.splits, bars.dividends)
+        label = self.calendar.session_label(session)
+        for ledger in self._account_ledgers.values():
+            for split in splits:
+                if split.date == label:
+                    ledger.apply_split(split.sid, split.ratio, self.clock.now_ns)
+            for div in dividends:
+                if div.ex_date == label:
+                    ledger.apply_dividend(div.sid, div.amount)
 
     # ---------------------------------------------------------------------------------------------- marking
     def mark_positions(self, frame_row: int, minute: bool) -> None:

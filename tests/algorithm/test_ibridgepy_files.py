@@ -204,15 +204,36 @@ def test_account_codes_are_checked_on_every_helper(tmp_path: Path) -> None:
         "    context.seen['position'] = get_position(sec, accountCode='DU111').amount\n"
         "    context.seen['shown'] = 'AAPL' in display_all('DU111')\n"
         "    for code in ('DU222', 'DU999'):\n"
-        "        try:\n            show_account_info('NetLiquidation', accountCode=code)\n"
+        "        try:\n            context.seen[code] = show_account_info('NetLiquidation', accountCode=code)\n"
         "        except Exception as exc:\n            context.seen[code] = (type(exc).__name__, str(exc))\n")
     daily, minute, s, e = run_data("daily", "2012-01-03", "2012-01-05")
     result = run_backtest(algo, daily=daily, minute=minute, start=s, end=e, capital=1e5, strict=True,
                           ibridgepy=IBridgePyOptions(account_codes=("DU111", "DU222"), dialect="ibridgepy"))
     seen = result.engine.context.seen
     assert seen["order"] is True and seen["position"] == 0 and seen["shown"] is True  # the order is listed
-    assert seen["DU222"][0] == "NotAvailableError" and "one account per run" in seen["DU222"][1]
+    assert seen["DU222"] == 1e5  # a backtest simulates the other account: its own capital, nothing bought yet
     assert seen["DU999"][0] == "AlgorithmApiError" and "DU111, DU222" in seen["DU999"][1]
+
+
+def test_two_accounts_in_a_backtest_each_simulated(tmp_path: Path) -> None:
+    """The paper test's file as a backtest: each account has its own cash and positions, filled by its orders."""
+    daily, minute, s, e = run_data("minute", "2012-01-03", "2012-01-03")
+    result = run_backtest(CORPUS / "two_accounts.py", daily=daily, minute=minute, start=s, end=e, capital=1e5,
+                          frequency="minute", strict=True, output=tmp_path,
+                          ibridgepy=IBridgePyOptions(account_codes=("DU111", "DU222")))
+    c = result.engine.context.checks
+    assert c["positions"] == (10, 20, 20)
+    assert c["portfolio"] == 10  # context.portfolio follows the run's own (first) account
+    assert c["net"][0] == pytest.approx(100_000.0, abs=50) and c["net"][1] == pytest.approx(100_000.0, abs=50)
+    assert c["cash"][0] > c["cash"][1]  # DU222 bought twice as many shares
+    assert c["orders"] == (1, 1)
+    assert "DU222" in c["shown"] and "AAPL" in c["shown"]
+    assert c["after_target"] == 5  # order_target sized against DU222's own position
+    assert result.perf["transactions"].iloc[0] and all(t["amount"] == 10 for t in result.perf["transactions"].iloc[0])
+    accounts = json.loads((tmp_path / "accounts.json").read_text())  # results per account
+    assert [p["amount"] for p in accounts["DU111"]["positions"]] == [10]
+    assert [p["amount"] for p in accounts["DU222"]["positions"]] == [5]
+    assert accounts["DU222"]["values"]["NetLiquidation"] == pytest.approx(100_000.0, abs=50)
 
 
 @pytest.mark.socket
