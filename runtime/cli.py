@@ -11,11 +11,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from runtime import __version__
-from runtime.algorithm.ibridgepy import IBridgePyOptions
+from runtime.algorithm.ibridgepy_options import IBridgePyOptions
 from runtime.config import Settings, load_settings, with_overrides
+from runtime.core.margin import MarginCheck
 from runtime.data.errors import DataError
 from runtime.errors import ConfigError, IbAlgoError
+from runtime.version import __version__
 
 #: the run finished and the algorithm raised no exception
 EXIT_OK = 0
@@ -136,6 +137,9 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                     "so), or a FILE.pickle (.pkl) that gets only the results table, as zipline's -o "
                     f"{d('output_dir')}")
     bt.add_argument("--seed", type=int, help=f"seed of the synthetic minute bars {d('seed')}")
+    bt.add_argument("--margin-check", dest="margin_check", choices=["regt", "none"],
+                    help="regt: refuse orders the account cannot margin, as IB does; none: fill any order, as "
+                    f"zipline does {d('margin_check')}")
     bt.add_argument("--universe", choices=["synthetic"], help="add the seeded synthetic universe (SYN000..SYN299) "
                     "to the data (default: UNIVERSE)")
     bt.add_argument("--fundamentals", dest="fundamentals_file", metavar="FILE",
@@ -304,7 +308,7 @@ def _configure_logging(level: str, calendar_name: str = "XNYS") -> None:
 
     handler = LogHandler(sys.stderr)
     try:
-        from runtime.core.calendar import get_calendar
+        from runtime.data.calendars import get_calendar
 
         tz = str(get_calendar(calendar_name).tz)
     except Exception:  # an unknown calendar is reported by the run itself
@@ -319,7 +323,7 @@ def _configure_logging(level: str, calendar_name: str = "XNYS") -> None:
 _OVERRIDES = ("algorithm", "start", "end", "capital", "data_dir", "frequency", "output_dir", "seed", "strict",
               "log_level", "rep_bar_freq", "replay", "speed", "broker", "broker_host", "broker_port", "client_id",
               "account_code", "live", "run_id", "cancel_on_stop", "universe",
-              "fundamentals_file", "pipeline_data", "benchmark", "benchmark_file", "no_benchmark",
+              "fundamentals_file", "pipeline_data", "benchmark", "benchmark_file", "no_benchmark", "margin_check",
               "dashboard_port")
 
 
@@ -495,8 +499,9 @@ def _say_replaced(output: Path) -> None:
 def cmd_run(settings: Settings, origin: str = "", quiet: bool = False, replay_closed: bool = False) -> int:
     """``ibalgo run``: the algorithm through the IB adapter (simulated gateway by default)."""
     from runtime.algorithm.loader import check_algorithm_file
+    from runtime.assembly.finish import ExchangeTimeFilter
     from runtime.live.paper import BrokerTarget, run_algorithm
-    from runtime.live.session import ExchangeTimeFilter, LiveSession
+    from runtime.live.session import LiveSession
 
     check_algorithm_file(settings.algorithm, origin)  # before anything starts
     if settings.broker == "ib":
@@ -518,7 +523,7 @@ def cmd_run(settings: Settings, origin: str = "", quiet: bool = False, replay_cl
         session.on_dashboard = lambda url: sys.stdout.write(f"live page: {url}\n") and sys.stdout.flush()
 
     def stamp_with(clock: object, calendar: object) -> None:
-        stamp = ExchangeTimeFilter(clock, calendar)  # type: ignore[arg-type]
+        stamp = ExchangeTimeFilter(clock.now_ns, calendar)  # type: ignore[attr-defined,arg-type]
         for handler in logging.getLogger().handlers:
             handler.addFilter(stamp)  # log lines show the run's clock in exchange time, from the first one on
 
@@ -568,7 +573,7 @@ def cmd_run(settings: Settings, origin: str = "", quiet: bool = False, replay_cl
 def cmd_backtest(settings: Settings, origin: str = "", quiet: bool = False) -> int:
     """``ibalgo backtest``: the discrete-event backtest; results into a folder, or only perf into a pickle."""
     from runtime.algorithm.loader import check_algorithm_file
-    from runtime.engine.backtest import load_run_data, run_backtest
+    from runtime.assembly.backtest import load_run_data, run_backtest
 
     check_algorithm_file(settings.algorithm, origin)
     target = Path(settings.output_dir)
@@ -593,7 +598,7 @@ def cmd_backtest(settings: Settings, origin: str = "", quiet: bool = False) -> i
             before_trading_start=settings.before_trading_start, rep_bar_freq=settings.rep_bar_freq,
             on_engine=on_engine, session_hooks=[] if quiet else [progress], perf_pickle=pickle,
             ibridgepy=IBridgePyOptions.from_settings(settings), fundamentals=settings.fundamentals_file,
-            benchmark=_benchmark_choice(settings),
+            benchmark=_benchmark_choice(settings), margin_check=MarginCheck.parse(settings.margin_check),
         ))
     finally:
         progress.close()
