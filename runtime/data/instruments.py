@@ -103,6 +103,22 @@ def level_at(name: str, day: pd.Timestamp | str) -> float:
     return float(math.exp((1 - w) * math.log(levels[i]) + w * math.log(levels[i + 1])))
 
 
+def documented_name(sec_type: str, symbol: str, currency: str) -> str | None:
+    """The :data:`YEAR_START_LEVELS` key of an FX pair (``CASH`` EUR/USD -> ``'EUR.USD'``) or futures root
+    (``FUT`` ES -> ``'ES'``), or None when it has no documented levels."""
+    key = f"{symbol}.{currency}" if sec_type == "CASH" else symbol if sec_type == "FUT" else ""
+    return key if key in YEAR_START_LEVELS else None
+
+
+def levels_over(name: str, days: np.ndarray) -> np.ndarray:
+    """:func:`level_at` for many days at once (``days``: datetime64 values), vectorised."""
+    levels = np.log(np.asarray(YEAR_START_LEVELS[_key(name)], dtype=np.float64))
+    years = np.arange(FIRST_YEAR, FIRST_YEAR + len(levels))
+    knots = np.array([np.datetime64(f"{y}-01-01", "D") for y in years]).astype(np.int64)
+    x = np.asarray(days).astype("datetime64[D]").astype(np.int64)
+    return np.exp(np.interp(x, knots, levels))
+
+
 @dataclass(frozen=True)
 class SeriesSpec:
     """Tick size, annual volatility and daily volume of a synthetic series."""

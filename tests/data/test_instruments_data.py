@@ -67,3 +67,17 @@ def test_idealpro_commission():
     # a second fill of the same order tops the total up, the minimum is paid once
     assert model.calculate(_Order(eur, filled=50_000, commission=2.0), 1.10, 50_000) == pytest.approx(0.20)
     assert model.calculate(_Order(eur, filled=5_000, commission=2.0), 1.10, 5_000) == 0.0
+
+
+def test_synthetic_fx_and_futures_follow_the_replayed_period():
+    from runtime.data.synthetic import synthetic_bars
+
+    for year, eur, es in (("2004", 1.26, 1_112), ("2012", 1.30, 1_258), ("2020", 1.12, 3_231)):
+        store = synthetic_bars(["EUR.USD", "ES"], f"{year}-01-05", f"{year}-01-30", seed=0)
+        assert store.close[0, 0] == pytest.approx(eur, rel=0.08), year
+        assert store.close[0, 1] == pytest.approx(es, rel=0.15), year
+    # a session's bars do not depend on the requested range
+    a = synthetic_bars(["EUR.USD"], "2012-01-03", "2012-06-29", seed=1)
+    b = synthetic_bars(["EUR.USD"], "2012-03-01", "2012-03-30", seed=1)
+    row = a.session_row_start[a.calendar.session_index_on_or_after("2012-03-01") - a.first_session]
+    assert a.close[row, 0] == b.close[0, 0]
