@@ -26,6 +26,7 @@ import pandas as pd
 
 from runtime.core import margin
 from runtime.core.assets import Asset, SecType, stable_sid
+from runtime.core.costs import BySecTypeCommission, IdealproCommission
 from runtime.core.ib_mapping import ContractSpec
 from runtime.core.options import (
     VOL_WINDOW,
@@ -37,7 +38,12 @@ from runtime.core.options import (
     option_chain,
 )
 from runtime.core.scanner import SCAN_CODES, ScanInput, scan
-from runtime.data.instruments import find_listing
+from runtime.data.contracts import asset_from_spec
+from runtime.data.instruments import documented_name, find_listing
+from runtime.data.portal import DataPortal
+from runtime.data.store import DAILY
+from runtime.data.synthetic import synthetic_bars
+from runtime.data.universe import combine_stores
 from runtime.errors import AlgorithmApiError
 
 if TYPE_CHECKING:
@@ -105,6 +111,8 @@ class InstrumentHelpers:
                     return a
             return option_asset(spec.symbol, spec.expiry, spec.strike, spec.right, spec.currency,
                                 int(float(spec.multiplier or 100)))  # fmt: skip
+        if spec.sec_type in (SecType.CASH.value, SecType.FUTURE.value):
+            return self._synthetic_contract(spec)
         if spec.sec_type == SecType.STOCK.value and spec.exchange not in ("", "SMART"):
             listing = find_listing(spec.symbol, spec.exchange, spec.currency)
             if listing is not None:
@@ -115,6 +123,44 @@ class InstrumentHelpers:
                              exchange=listing.exchange, primary_exchange=listing.exchange, currency=listing.currency,
                              asset_name=listing.name, extra={"calendar": listing.calendar})  # fmt: skip
         return None
+
+    def _synthetic_contract(self, spec: ContractSpec) -> Asset | None:
+        """A daily backtest's FX pair or future that the data lacks: the seeded synthetic series anchored on its
+        documented level (:mod:`runtime.data.instruments`), added to the data, with a warning in the log. None
+        when the data has the contract (or it is not a daily backtest, or the instrument has no documented level):
+        the data's own lookup then answers."""
+        sec = SecType(spec.sec_type)
+        symbol = spec.symbol or spec.local_symbol.split(".")[0]
+        if any(a.sec_type is sec and a.currency == spec.currency and a.symbol == symbol
+               for a in self._api.finder.assets):  # fmt: skip
+            return None
+        name = documented_name(sec.value, symbol, spec.currency)
+        portal = self._engine.portal
+        if self._engine.mode != "backtest" or portal.minute is not None or name is None:
+            return None
+        daily = portal.daily.bars
+        cal = daily.calendar
+        asset = asset_from_spec(f"{sec.value},{symbol},{spec.currency}", futures_roots=True)
+        extra = synthetic_bars([asset], cal.session_label(daily.first_session), cal.session_label(daily.last_session),
+                               DAILY, seed=0, calendar=cal)  # fmt: skip
+        combined = combine_stores(daily, extra)
+        add_to_broker = getattr(self._engine.broker, "add_assets", None)
+        if add_to_broker is None:
+            return None
+        add_to_broker(combined)
+        matcher = getattr(self._engine.broker, "matcher", None)
+        if sec is SecType.CASH and matcher is not None and not isinstance(matcher.commission, BySecTypeCommission):
+            self._engine.broker.set_models(commission=BySecTypeCommission(matcher.commission,
+                                                                          {"CASH": IdealproCommission()}))
+        self._engine.set_portal(DataPortal(combined))
+        self._api.add_assets([asset])
+        self._engine.algo_log.warning(
+            "%s: no data for %s in this backtest: it trades on seeded synthetic daily prices anchored on the "
+            "documented %s level of each date (runtime/data/instruments.py), the generator the simulated gateway "
+            "uses (FX commissions: IDEALPRO's 0.2 bps, USD 2 minimum); put '%s.csv' in a data folder (--data DIR) "
+            "to backtest real prices", self._ib.call_site(),
+            name, name, name if sec is SecType.CASH else f"FUT,{symbol},{spec.currency}")
+        return asset
 
     @cached_property
     def _nyse(self) -> SessionCalendar:

@@ -261,5 +261,19 @@ class IdealproCommission(CommissionModel):
         return max(total - order.commission, 0.0)
 
 
+class BySecTypeCommission(CommissionModel):
+    """``default`` for every order except those whose asset's security type (``'CASH'``, ``'FUT'``) has its own
+    model in ``by_sec_type`` (a backtest that adds FX pairs charges them IDEALPRO's rule this way)."""
+
+    def __init__(self, default: CommissionModel, by_sec_type: dict[str, CommissionModel]) -> None:
+        self.default = default
+        self.by_sec_type = dict(by_sec_type)
+
+    def calculate(self, order, price, shares):
+        asset = getattr(order, "asset", None)
+        kind = getattr(getattr(asset, "sec_type", None), "value", None)
+        return self.by_sec_type.get(kind, self.default).calculate(order, price, shares)  # type: ignore[arg-type]
+
+
 DEFAULT_SLIPPAGE = FixedBasisPointsSlippage
 DEFAULT_COMMISSION = PerShare

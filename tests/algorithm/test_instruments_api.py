@@ -119,3 +119,33 @@ def test_scan_rules_are_pure():
     with pytest.raises(ValueError, match="not served"):
         scan("X", u)
     assert pd.isna(u[3].last)
+
+
+def test_fx_and_futures_backtest_on_anchored_synthetic_prices(tmp_path: Path, caplog) -> None:
+    import logging
+
+    from runtime.data.instruments import level_at
+
+    with caplog.at_level(logging.WARNING):
+        result = run_algo(tmp_path, """
+            def initialize(context):
+                context.eur = superSymbol(secType='CASH', symbol='EUR', currency='USD', exchange='IDEALPRO')
+                context.es = superSymbol(secType='FUT', symbol='ES', exchange='CME', expiry='20120316')
+                context.px = []
+
+            def handle_data(context, data):
+                context.px.append((data.current(context.eur, 'price'), data.current(context.es, 'price')))
+                if len(context.px) == 2:
+                    order(context.eur, 20000)
+                    order(context.es, 1)
+        """, start="2012-01-03", end="2012-01-31")
+    ctx = result.engine.context
+    eur, es = ctx.px[0]
+    assert eur == pytest.approx(level_at("EUR.USD", "2012-01-03"), rel=0.08)
+    assert es == pytest.approx(level_at("ES", "2012-01-03"), rel=0.15)
+    assert "no data for EUR.USD in this backtest" in caplog.text and "no data for ES" in caplog.text
+    fills = [t for day in result.perf["transactions"] for t in day]
+    by_symbol = {t["symbol"]: t for t in fills}
+    assert set(by_symbol) == {"EUR", "ES"}
+    assert by_symbol["EUR"]["commission"] == pytest.approx(2.0)  # IDEALPRO's minimum
+    assert ctx.portfolio.positions[ctx.es].amount == 1
