@@ -22,6 +22,7 @@ import math
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from runtime.core import margin
@@ -33,15 +34,17 @@ from runtime.core.options import (
     OptionValue,
     Right,
     SessionCalendar,
+    expiry_instant,
     ib_expiry,
     model_value,
     option_chain,
 )
 from runtime.core.scanner import SCAN_CODES, ScanInput, scan
+from runtime.data.builder import AssetSeries, assemble
 from runtime.data.contracts import asset_from_spec
 from runtime.data.instruments import documented_name, find_listing
 from runtime.data.portal import DataPortal
-from runtime.data.store import DAILY
+from runtime.data.store import DAILY, BarArrays
 from runtime.data.synthetic import synthetic_bars
 from runtime.data.universe import combine_stores
 from runtime.errors import AlgorithmApiError
@@ -109,8 +112,8 @@ class InstrumentHelpers:
             for a in self._api.finder.assets:  # the data's own bars of the contract come first
                 if a.sec_type is SecType.OPTION and a.local_symbol == modelled.local_symbol:
                     return a
-            return option_asset(spec.symbol, spec.expiry, spec.strike, spec.right, spec.currency,
-                                int(float(spec.multiplier or 100)))  # fmt: skip
+            self._add_model_series(modelled)
+            return modelled
         if spec.sec_type in (SecType.CASH.value, SecType.FUTURE.value):
             return self._synthetic_contract(spec)
         if spec.sec_type == SecType.STOCK.value and spec.exchange not in ("", "SMART"):
@@ -124,6 +127,45 @@ class InstrumentHelpers:
                              asset_name=listing.name, extra={"calendar": listing.calendar})  # fmt: skip
         return None
 
+    def _add_store(self, extra: BarArrays) -> bool:
+        """Add ``extra``'s assets to a daily backtest's data and simulated broker; False where that is not possible
+        (paper and live runs, minute backtests)."""
+        portal = self._engine.portal
+        add_to_broker = getattr(self._engine.broker, "add_assets", None)
+        if self._engine.mode != "backtest" or portal.minute is not None or add_to_broker is None:
+            return False
+        combined = combine_stores(portal.daily.bars, extra)
+        add_to_broker(combined)
+        self._engine.set_portal(DataPortal(combined))
+        self._api.add_assets(list(extra.assets))
+        return True
+
+    def _add_model_series(self, option: Asset) -> None:
+        """A daily backtest's bars of an option: its model value (:func:`runtime.core.options.model_value`) at each
+        session's close from the underlying's closes, up to its expiry (at expiry: its intrinsic value)."""
+        daily = self._engine.portal.daily.bars
+        und_symbol, expiry, strike, right = option_terms(option)
+        col = daily.sid_to_col.get(self._api.symbol(und_symbol).sid)
+        if col is None or option.sid in daily.sid_to_col:
+            return
+        closes = daily.close[:, col]
+        times = daily.times
+        last = expiry_instant(expiry).value
+        keep = np.flatnonzero((times <= last) & np.isfinite(closes) & (closes > 0))
+        if len(keep) == 0:
+            return
+        prices = np.array([model_value(right, strike, expiry, pd.Timestamp(int(times[i]), tz="UTC"), closes[i],
+                                       closes[max(0, i - VOL_WINDOW):i + 1]).price for i in keep])  # fmt: skip
+        prices = np.maximum(np.round(prices, 2), 0.01)
+        volume = np.full(len(keep), 10_000.0)
+        series = AssetSeries(option, times[keep], prices, prices, prices, prices, volume)
+        extra = assemble(daily.calendar, DAILY, [series], daily.first_session, daily.last_session)
+        if self._add_store(extra):
+            self._engine.algo_log.info(
+                "%s: %s trades in this backtest at its model value at each close (Black-Scholes on %s's 30-session "
+                "volatility, runtime/core/options.py), until its expiry %s", self._ib.call_site(),
+                option.local_symbol, und_symbol, expiry)
+
     def _synthetic_contract(self, spec: ContractSpec) -> Asset | None:
         """A daily backtest's FX pair or future that the data lacks: the seeded synthetic series anchored on its
         documented level (:mod:`runtime.data.instruments`), added to the data, with a warning in the log. None
@@ -135,25 +177,19 @@ class InstrumentHelpers:
                for a in self._api.finder.assets):  # fmt: skip
             return None
         name = documented_name(sec.value, symbol, spec.currency)
-        portal = self._engine.portal
-        if self._engine.mode != "backtest" or portal.minute is not None or name is None:
+        if self._engine.mode != "backtest" or name is None:
             return None
-        daily = portal.daily.bars
+        daily = self._engine.portal.daily.bars
         cal = daily.calendar
         asset = asset_from_spec(f"{sec.value},{symbol},{spec.currency}", futures_roots=True)
         extra = synthetic_bars([asset], cal.session_label(daily.first_session), cal.session_label(daily.last_session),
                                DAILY, seed=0, calendar=cal)  # fmt: skip
-        combined = combine_stores(daily, extra)
-        add_to_broker = getattr(self._engine.broker, "add_assets", None)
-        if add_to_broker is None:
+        if not self._add_store(extra):
             return None
-        add_to_broker(combined)
         matcher = getattr(self._engine.broker, "matcher", None)
         if sec is SecType.CASH and matcher is not None and not isinstance(matcher.commission, BySecTypeCommission):
             self._engine.broker.set_models(commission=BySecTypeCommission(matcher.commission,
                                                                           {"CASH": IdealproCommission()}))
-        self._engine.set_portal(DataPortal(combined))
-        self._api.add_assets([asset])
         self._engine.algo_log.warning(
             "%s: no data for %s in this backtest: it trades on seeded synthetic daily prices anchored on the "
             "documented %s level of each date (runtime/data/instruments.py), the generator the simulated gateway "

@@ -149,3 +149,30 @@ def test_fx_and_futures_backtest_on_anchored_synthetic_prices(tmp_path: Path, ca
     assert set(by_symbol) == {"EUR", "ES"}
     assert by_symbol["EUR"]["commission"] == pytest.approx(2.0)  # IDEALPRO's minimum
     assert ctx.portfolio.positions[ctx.es].amount == 1
+
+
+def test_option_backtest_at_model_values_until_expiry(tmp_path: Path) -> None:
+    result = run_algo(tmp_path, """
+        def initialize(context):
+            context.opt = superSymbol(secType='OPT', symbol='AAPL', exchange='SMART', currency='USD',
+                                      expiry='20120217', strike=420.0, right='C', multiplier='100')
+            context.rows = []
+
+        def handle_data(context, data):
+            context.rows.append((get_datetime(), data.current(context.opt, 'price'),
+                                 data.current(symbol('AAPL'), 'price')))
+            if len(context.rows) == 2:
+                order(context.opt, 2)
+    """, start="2012-01-03", end="2012-02-29")
+    ctx = result.engine.context
+    rows = {t.date().isoformat(): (opt, und) for t, opt, und in ctx.rows}
+    opt, und = rows["2012-02-17"]  # expiry day: intrinsic value at the close
+    assert opt == pytest.approx(und - 420.0, abs=0.01)
+    assert rows["2012-02-21"][0] == opt  # no bars after expiry
+    fills = [t for day in result.perf["transactions"] for t in day]
+    assert len(fills) == 1 and fills[0]["amount"] == 2
+    position = ctx.portfolio.positions[ctx.opt]
+    assert position.amount == 2
+    # the option moves the portfolio by 100 x its price change
+    assert result.perf["portfolio_value"].iloc[-1] == pytest.approx(
+        100_000 + 200 * (opt - fills[0]["price"]) - fills[0]["commission"], abs=0.01)
