@@ -49,15 +49,15 @@ def test_super_symbol_not_in_backtest_data_names_file_line_and_data(tmp_path: Pa
     path = write_algo(tmp_path, """
         def initialize(context):
             context.a = symbol('AAPL')
-            context.eur = superSymbol(secType='CASH', symbol='EUR', currency='USD', exchange='IDEALPRO')
-    """)
+            context.nzd = superSymbol(secType='CASH', symbol='NZD', currency='USD', exchange='IDEALPRO')
+    """)  # a pair without documented levels (EUR.USD & co. get anchored synthetic prices)
     with pytest.raises(AlgorithmLoadError) as info:
         run_algo(tmp_path, path, end="2012-01-05")
     text = str(info.value)
     line = _line_of(path, "superSymbol(")
     assert "ContractNotInDataError" in text
     assert f"{path.resolve()}:{line}" in text
-    assert "'EUR.USD.csv'" in text and "--data" in text and "AAPL" in text
+    assert "'NZD.USD.csv'" in text and "--data" in text and "AAPL" in text
 
 
 @pytest.mark.parametrize(("call", "message"), [
@@ -92,7 +92,7 @@ def test_super_symbol_fx_and_future_from_the_data(tmp_path: Path) -> None:
             context.prices.append((data.current(context.eur, 'price'), data.current(context.es, 'price')))
             if len(context.prices) == 1:
                 try:
-                    superSymbol(secType='FUT', symbol='NQ', exchange='CME')
+                    superSymbol(secType='FUT', symbol='YM', exchange='CBOT')  # no documented levels
                 except Exception as exc:
                     context.missing = exc
     """)
@@ -103,7 +103,7 @@ def test_super_symbol_fx_and_future_from_the_data(tmp_path: Path) -> None:
     assert ctx.es.sec_type is SecType.FUTURE and ctx.es.multiplier == 50.0
     assert all(np.isfinite(p).all() and p[0] > 0 and p[1] > 0 for p in ctx.prices)
     assert type(ctx.missing).__name__ == "ContractNotInDataError"
-    assert "'FUT,NQ,USD.csv'" in str(ctx.missing) and f"{path.resolve()}:" in str(ctx.missing)
+    assert "'FUT,YM,USD.csv'" in str(ctx.missing) and f"{path.resolve()}:" in str(ctx.missing)
 
 
 # ---------------------------------------------------------------------------------------------------- market data
