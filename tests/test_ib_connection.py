@@ -22,7 +22,7 @@ from runtime.brokers.ib.events import ConnectionLost, ConnectionRestored, Connec
 from runtime.brokers.ib.orders import KnownOrder, OrderTracker
 from runtime.brokers.ib.records import ExecutionInfo, OpenOrderInfo
 from runtime.core.assets import Asset
-from runtime.core.ib_mapping import ContractFacts, asset_from_facts
+from runtime.core.ib.contracts import ContractFacts, asset_from_facts
 from runtime.core.matching import Fill
 from runtime.core.orders import LimitOrder, MarketOrder, OrderKind, OrderStatus, TimeInForce
 from runtime.errors import NotConnectedError

@@ -19,7 +19,7 @@ from runtime.brokers.ib.errors import AmbiguousContractError, ContractNotFoundEr
 from runtime.brokers.ib.events import MarketDataDelayed
 from runtime.core.assets import Asset, SecType
 from runtime.core.calendar import get_calendar
-from runtime.core.ib_mapping import ContractSpec
+from runtime.core.ib.contracts import ContractSpec
 from runtime.core.matching import Fill
 from runtime.core.orders import MarketOrder, OrderKind, TimeInForce
 

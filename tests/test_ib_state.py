@@ -12,7 +12,7 @@ from runtime.brokers.ib.pacing import HistoricalPacer, HistoryKey, TokenBucket
 from runtime.brokers.ib.records import CommissionInfo, ExecutionInfo, OpenOrderInfo, OrderStatusInfo
 from runtime.brokers.ib.requests import FIRST_REQUEST_ID, RequestRegistry
 from runtime.core.assets import Asset
-from runtime.core.ib_mapping import ContractFacts, asset_from_facts
+from runtime.core.ib.contracts import ContractFacts, asset_from_facts
 from runtime.core.matching import Cancelled, Fill
 from runtime.core.orders import OrderStatus
 

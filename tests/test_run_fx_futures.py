@@ -17,7 +17,7 @@ from algo_harness import write_algo
 
 from runtime.core.assets import SecType
 from runtime.core.calendar import get_calendar
-from runtime.core.ib_mapping import history_what_to_show, session_end_labels
+from runtime.core.ib.bars import history_what_to_show, session_end_labels
 from runtime.engine.clocks import ReplayClock
 from runtime.gateway.contracts import Instrument, quarterly_expiries
 from runtime.gateway.history import DAY, build_bars, format_rows, window_start

@@ -22,7 +22,7 @@ import pytest
 
 from runtime.brokers.ib.connection import ConnectionConfig
 from runtime.core.calendar import get_calendar
-from runtime.core.ib_mapping import order_ref
+from runtime.core.ib.orders import order_ref
 from runtime.core.orders import OrderStatus
 from runtime.engine.clocks import ReplayClock
 from runtime.journal import Journal, JournalOrder

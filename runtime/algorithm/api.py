@@ -28,7 +28,7 @@ from runtime.core.controls import (
     MinLeverage,
     RestrictedList,
 )
-from runtime.core.ib_mapping import ACCOUNT_TAGS
+from runtime.core.ib.account import ACCOUNT_TAGS
 from runtime.core.ledger import Account, Portfolio, Position
 from runtime.core.orders import ExecutionStyle, MarketOrder, Order, resolve_style, round_amount
 from runtime.data.errors import SidNotFound, SymbolNotFound

@@ -29,7 +29,9 @@ import pandas as pd
 
 from runtime.algorithm.frames import for_algorithm
 from runtime.core.assets import Asset, SecType
-from runtime.core.ib_mapping import ContractSpec, normalize_bar_size, parse_duration, parse_ib_time, super_symbol
+from runtime.core.ib.bars import normalize_bar_size, parse_duration
+from runtime.core.ib.contracts import ContractSpec, super_symbol
+from runtime.core.ib.time import parse_ib_time
 from runtime.core.orders import (
     IB_STATUS_WORDS,
     ExecutionStyle,
@@ -543,7 +545,7 @@ class IBridgePyHelpers:
     def _broker_history(self, source: Callable[..., Any], asset: Asset, bar_size: Any, go_back: Any, end_time: Any,
                         what_to_show: Any, use_rth: Any, tz: str) -> pd.DataFrame:
         """request_historical_data in paper and live runs: IB's bars through the adapter (see the docstring)."""
-        from runtime.core.ib_mapping import BAR_SIZES
+        from runtime.core.ib.bars import BAR_SIZES
 
         try:
             size = normalize_bar_size(str(bar_size))

@@ -42,7 +42,7 @@ from runtime.brokers.ib.errors import IBError
 from runtime.brokers.ib.history import HistoryBars
 from runtime.core.assets import Asset, SecType
 from runtime.core.calendar import TradingCalendar
-from runtime.core.ib_mapping import duration_for_sessions, history_what_to_show
+from runtime.core.ib.bars import duration_for_sessions, history_what_to_show
 from runtime.data.portal import DataPortal, Frame
 from runtime.data.store import DAILY, MINUTE, BarArrays
 from runtime.engine.dispatch import BTS, Dispatcher

@@ -25,7 +25,7 @@ from runtime.brokers.ib.errors import AccountNotFoundError, ClientIdInUseError, 
 from runtime.brokers.ib.pacing import HistoricalPacer
 from runtime.core.calendar import TradingCalendar, get_calendar
 from runtime.core.costs import DEFAULT_COMMISSION, DEFAULT_SLIPPAGE
-from runtime.core.ib_mapping import mask_account
+from runtime.core.ib.account import mask_account
 from runtime.data.benchmark import BenchmarkChoice
 from runtime.engine.clocks import Clock, ReplayClock, WallClock
 from runtime.engine.engine import Engine

@@ -55,20 +55,10 @@ from runtime.brokers.ib.requests import RequestRegistry
 from runtime.brokers.ib.worker import Worker
 from runtime.core.assets import Asset, SecType
 from runtime.core.calendar import TradingCalendar, get_calendar
-from runtime.core.ib_mapping import (
-    ContractFacts,
-    ContractSpec,
-    ErrorKind,
-    OrderSpec,
-    contract_spec_for,
-    error_info,
-    ib_time_zone,
-    order_ref,
-    order_spec_for,
-    parse_ib_time,
-    parse_order_ref,
-    super_symbol,
-)
+from runtime.core.ib.contracts import ContractFacts, ContractSpec, contract_spec_for, super_symbol
+from runtime.core.ib.errors import ErrorKind, error_info
+from runtime.core.ib.orders import OrderSpec, order_ref, order_spec_for, parse_order_ref
+from runtime.core.ib.time import ib_time_zone, parse_ib_time
 from runtime.core.ledger import Account
 from runtime.data.store import BarArrays
 

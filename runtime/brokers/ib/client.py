@@ -27,7 +27,7 @@ from runtime.brokers.ib.records import (
     OrderStatusInfo,
     PositionInfo,
 )
-from runtime.core.ib_mapping import ContractFacts
+from runtime.core.ib.contracts import ContractFacts
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,8 @@ from runtime.brokers.ib.errors import (
 from runtime.brokers.ib.events import ConnectionState
 from runtime.brokers.ib.pacing import DEFAULT_RATE, TokenBucket
 from runtime.brokers.ib.worker import Worker
-from runtime.core.ib_mapping import default_ports_text, mask_accounts
+from runtime.core.ib.account import mask_accounts
+from runtime.core.ib.errors import default_ports_text
 from runtime.errors import NotConnectedError
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,9 @@ from runtime.brokers.base import OrderRejected
 from runtime.brokers.ib.events import CancelRejected, CommissionReported, IBNotice, OrderAdopted, OrderStatusChanged
 from runtime.brokers.ib.records import CommissionInfo, ExecutionInfo, OpenOrderInfo, OrderStatusInfo
 from runtime.core.assets import Asset
-from runtime.core.ib_mapping import ContractFacts, ErrorKind, error_info, order_status_from_ib, parse_order_ref
+from runtime.core.ib.contracts import ContractFacts
+from runtime.core.ib.errors import ErrorKind, error_info
+from runtime.core.ib.orders import order_status_from_ib, parse_order_ref
 from runtime.core.matching import Cancelled, Fill
 from runtime.core.orders import OrderStatus
 
