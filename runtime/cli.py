@@ -495,7 +495,7 @@ def _say_replaced(output: Path) -> None:
 def cmd_run(settings: Settings, origin: str = "", quiet: bool = False, replay_closed: bool = False) -> int:
     """``ibalgo run``: the algorithm through the IB adapter (simulated gateway by default)."""
     from runtime.algorithm.loader import check_algorithm_file
-    from runtime.live.paper import BrokerTarget, run_algorithm
+    from runtime.live.run import BrokerTarget, run_algorithm
     from runtime.live.session import ExchangeTimeFilter, LiveSession
 
     check_algorithm_file(settings.algorithm, origin)  # before anything starts

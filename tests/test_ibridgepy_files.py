@@ -17,7 +17,7 @@ from runtime.core.calendar import get_calendar
 from runtime.core.orders import OrderStatus
 from runtime.engine.backtest import run_backtest
 from runtime.engine.clocks import ReplayClock
-from runtime.live.paper import EmbeddedGateway, replay_start_ns, run_algorithm
+from runtime.live.run import EmbeddedGateway, replay_start_ns, run_algorithm
 
 CORPUS = Path(__file__).resolve().parent / "corpus" / "ibridgepy"
 

@@ -16,7 +16,7 @@ from algo_harness import USER_ALGOS
 
 from runtime.core.calendar import get_calendar
 from runtime.engine.clocks import ReplayClock, closed_market_jump
-from runtime.live.paper import run_algorithm
+from runtime.live.run import run_algorithm
 
 ROOT = Path(__file__).resolve().parent.parent
 NS_PER_S = 1_000_000_000

@@ -11,8 +11,8 @@ from test_gateway_support import start_gateway
 
 from runtime.brokers.ib.connection import ConnectionConfig
 from runtime.brokers.ib.errors import IBConnectError
-from runtime.live.broker import SyncedIBBroker
-from runtime.live.paper import connect_with_patience
+from runtime.live.order_link import SyncedIBBroker
+from runtime.live.run import connect_with_patience
 
 
 def _broker(port: int) -> tuple[SyncedIBBroker, ConnectionConfig]:

@@ -22,7 +22,7 @@ from runtime.engine.clocks import ReplayClock
 from runtime.gateway.contracts import Instrument, quarterly_expiries
 from runtime.gateway.history import DAY, build_bars, format_rows, window_start
 from runtime.gateway.history import Duration as IBDuration
-from runtime.live.paper import EmbeddedGateway, replay_start_ns, run_algorithm
+from runtime.live.run import EmbeddedGateway, replay_start_ns, run_algorithm
 
 ALGO = """
 def initialize(context):

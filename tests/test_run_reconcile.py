@@ -31,7 +31,7 @@ from runtime.core.calendar import get_calendar
 from runtime.core.orders import OrderStatus
 from runtime.engine.clocks import ReplayClock
 from runtime.journal import Journal
-from runtime.live.paper import UNPACED_RATE, EmbeddedGateway, replay_start_ns, run_algorithm
+from runtime.live.run import UNPACED_RATE, EmbeddedGateway, replay_start_ns, run_algorithm
 from runtime.live.session import LiveResult, LiveSession
 
 START, END = "2012-01-03", "2012-01-12"

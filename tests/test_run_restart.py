@@ -26,7 +26,7 @@ from runtime.core.ib.orders import order_ref
 from runtime.core.orders import OrderStatus
 from runtime.engine.clocks import ReplayClock
 from runtime.journal import Journal, JournalOrder
-from runtime.live.paper import UNPACED_RATE, EmbeddedGateway, replay_start_ns, run_algorithm
+from runtime.live.run import UNPACED_RATE, EmbeddedGateway, replay_start_ns, run_algorithm
 from runtime.live.session import LiveResult, LiveSession
 
 XNYS = get_calendar("XNYS")

@@ -335,7 +335,7 @@ def _replay(engine: Engine, broker: SimBroker, timeline, daily: BarArrays, minut
             skip_closed: bool = False) -> int:
     """The live code path on a replay clock: ticks from the dispatcher, the misfire policy, the same dispatcher."""
     from runtime.engine.clocks import ReplayClock
-    from runtime.engine.live import LiveLoop
+    from runtime.engine.live_loop import LiveLoop
 
     if not len(timeline):
         return 0

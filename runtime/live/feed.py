@@ -48,7 +48,7 @@ from runtime.data.store import DAILY, MINUTE, BarArrays
 from runtime.engine.dispatch import BTS, Dispatcher
 from runtime.engine.engine import Engine
 from runtime.errors import NotConnectedError
-from runtime.live.broker import SyncedIBBroker
+from runtime.live.order_link import SyncedIBBroker
 
 log = logging.getLogger("ibalgo.data")
 

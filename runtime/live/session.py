@@ -60,13 +60,13 @@ from runtime.data.store import BarArrays
 from runtime.engine.clocks import Clock
 from runtime.engine.dispatch import BAR, BTS
 from runtime.engine.engine import Engine, OrderRecord, Phase
-from runtime.engine.live import LiveLoop
+from runtime.engine.live_loop import LiveLoop
 from runtime.engine.results import ResultsRecorder, write_results
 from runtime.engine.timeline import Timeline, build_timeline
 from runtime.errors import AlgorithmLoadError, AlgorithmRaisedError, ConfigError
 from runtime.journal import SENDING, Journal
-from runtime.live.broker import WAKE, EngineBroker, EventInbox, SyncedIBBroker
 from runtime.live.feed import BrokerDispatcher, BrokerFeed
+from runtime.live.order_link import WAKE, EngineBroker, EventInbox, SyncedIBBroker
 from runtime.live.positions import AppliedSplit, Holding, PositionDifference, compare_positions, describe_ratio
 from runtime.live.watchdog import Watchdog
 from runtime.report import write_report

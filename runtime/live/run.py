@@ -30,7 +30,7 @@ from runtime.data.benchmark import BenchmarkChoice
 from runtime.engine.clocks import Clock, ReplayClock, WallClock
 from runtime.engine.engine import Engine
 from runtime.errors import ConfigError
-from runtime.live.broker import EngineBroker, EventInbox, SyncedIBBroker
+from runtime.live.order_link import EngineBroker, EventInbox, SyncedIBBroker
 from runtime.live.session import LiveOptions, LiveResult, LiveSession
 
 log = logging.getLogger("ibalgo.live")
