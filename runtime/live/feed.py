@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from runtime.brokers.ib.broker import IBBroker
 from runtime.brokers.ib.errors import IBError
 from runtime.brokers.ib.history import HistoryBars
 from runtime.core.assets import Asset, SecType
@@ -48,7 +49,6 @@ from runtime.data.store import DAILY, MINUTE, BarArrays
 from runtime.engine.dispatch import BTS, Dispatcher
 from runtime.engine.engine import Engine
 from runtime.errors import NotConnectedError
-from runtime.live.order_link import SyncedIBBroker
 
 log = logging.getLogger("ibalgo.data")
 
@@ -74,7 +74,7 @@ class BrokerFeed:
 
     def __init__(
         self,
-        broker: SyncedIBBroker,
+        broker: IBBroker,
         engine: Engine,
         calendar: TradingCalendar,
         frequency: str,
