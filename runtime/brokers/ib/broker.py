@@ -49,11 +49,12 @@ from runtime.brokers.ib.records import BarInfo
 from runtime.brokers.ib.requests import RequestRegistry
 from runtime.brokers.ib.worker import Worker
 from runtime.core.assets import Asset, SecType
-from runtime.core.calendar import TradingCalendar, get_calendar
+from runtime.core.calendar import TradingCalendar
 from runtime.core.ib.contracts import ContractFacts, ContractSpec, contract_spec_for, super_symbol
 from runtime.core.ib.orders import order_ref
 from runtime.core.ib.time import ib_time_zone
 from runtime.core.ledger import Account
+from runtime.data.calendars import get_calendar
 
 log = logging.getLogger(__name__)
 
