@@ -36,17 +36,13 @@ from runtime.core.controls import (
     RestrictedList,
 )
 from runtime.core.ledger import Account, Portfolio
-from runtime.data.errors import SidNotFound, SymbolNotFound
+from runtime.data.errors import SidNotFoundError, SymbolNotFoundError
 from runtime.data.finder import AssetFinder
 from runtime.engine.state import CancelPolicy, Phase
 from runtime.errors import AlgorithmApiError, IbAlgoError, ScheduleError
 
 if TYPE_CHECKING:
     from runtime.engine.engine import Engine
-
-class SymbolNotFoundError(AlgorithmApiError, LookupError):
-    """``symbol('XYZ')`` named something the data does not hold."""
-
 
 _Part = type[OrderFunctions] | type[IBridgePyHelpers] | type[IBridgePyOrders] | type[HistoricalData]
 #: the parts of the API that offer more of its functions: (attribute of the API, class)
@@ -143,13 +139,13 @@ class AlgorithmAPI:
             asset = self._finder.lookup_symbol(symbol_str)
             self._referenced.setdefault(asset.sid, asset)
             return asset
-        except SymbolNotFound as exc:
+        except SymbolNotFoundError as exc:
             if self.symbol_source is not None:
                 return self._add_from_source(symbol_str)
             known = ", ".join(self._finder.symbols[:20])
             hint = f" Did you mean {' or '.join(exc.suggestions)}?" if exc.suggestions else ""
             raise SymbolNotFoundError(
-                f"no data for symbol {symbol_str!r}.{hint} Symbols in the data: {known}"
+                symbol_str, exc.suggestions, f"no data for symbol {symbol_str!r}.{hint} Symbols in the data: {known}"
             ) from None
 
     def _add_from_source(self, symbol_str: str) -> Asset:
@@ -172,8 +168,9 @@ class AlgorithmAPI:
             asset = self._finder.retrieve_asset(sid)
             self._referenced.setdefault(asset.sid, asset)
             return asset
-        except SidNotFound:
-            raise SymbolNotFoundError(f"no asset with sid {sid}; known: {list(self._finder.sids)}") from None
+        except SidNotFoundError:
+            raise SymbolNotFoundError(str(sid), (),
+                                      f"no asset with sid {sid}; known: {list(self._finder.sids)}") from None
 
     def history(self, bar_count: int, frequency: str = "1d", field: str = "price", ffill: bool = True) -> Any:
         """Quantopian's pre-2016 ``history(bar_count, frequency, field)``: a DataFrame (bars x assets) of every asset
@@ -191,12 +188,12 @@ class AlgorithmAPI:
         futures data, see the README); otherwise an error naming ``superSymbol(secType='FUT', ...)``."""
         try:
             asset = self._finder.lookup_symbol(symbol)
-        except SymbolNotFound:
+        except SymbolNotFoundError:
             asset = None
         if asset is None or asset.sec_type.value != "FUT":
             raise SymbolNotFoundError(
-                f"future_symbol({symbol!r}): the data holds no futures contract {symbol!r}; load futures data and use "
-                "superSymbol(secType='FUT', symbol=ROOT, exchange=..., expiry='YYYYMM')"
+                symbol, (), f"future_symbol({symbol!r}): the data holds no futures contract {symbol!r}; load futures "
+                "data and use superSymbol(secType='FUT', symbol=ROOT, exchange=..., expiry='YYYYMM')"
             )
         return asset
 
@@ -241,7 +238,7 @@ class AlgorithmAPI:
         def resolve(name: str) -> Asset | None:
             try:
                 return self._finder.lookup_symbol(name)
-            except SymbolNotFound:
+            except SymbolNotFoundError:
                 if self.symbol_source is None:
                     return None
             try:  # live runs: ask the broker, as symbol() does
@@ -269,14 +266,14 @@ class AlgorithmAPI:
         (positional or ``us_equities=``)."""
         self._setup_only("set_commission")
         model = check_model(us_equities, kwargs.get("us_equities"), "commission", costs.CommissionModel)
-        if model is not None and hasattr(self._engine.broker, "set_models"):
+        if model is not None:
             self._engine.broker.set_models(commission=model)
 
     def set_slippage(self, us_equities: Any = None, us_futures: Any = None, **kwargs: Any) -> None:
         """Set the slippage model: ``set_slippage(slippage.FixedSlippage(spread=0.02))``."""
         self._setup_only("set_slippage")
         model = check_model(us_equities, kwargs.get("us_equities"), "slippage", costs.SlippageModel)
-        if model is not None and hasattr(self._engine.broker, "set_models"):
+        if model is not None:
             self._engine.broker.set_models(slippage=model)
 
     def set_benchmark(self, benchmark: Any) -> None:

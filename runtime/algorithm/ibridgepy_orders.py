@@ -20,7 +20,6 @@ from runtime.core.orders import (
     LimitOrder,
     Order,
     OrderKind,
-    OrderStatus,
     StopOrder,
     TimeInForce,
     check_price,
@@ -34,18 +33,14 @@ if TYPE_CHECKING:
     from runtime.engine.engine import Engine, OrderRecord
 
 
+#: order kinds that a daily run's order executes at the next session's close (market orders of stocks are recorded
+#: as market-on-close, as they are sent)
+_NEXT_CLOSE = (OrderKind.MARKET, OrderKind.MARKET_ON_CLOSE)
+
+
 class OrderStatusTimeoutError(AlgorithmApiError, TimeoutError):
     """order_status_monitor waited its ``waitingTimeInSeconds`` (or the order closed) without the status asked for."""
 
-
-#: IBridgePy's order status strings (IB's ``orderStatus`` values) for the runtime's statuses.
-IB_ORDER_STATUS: dict[OrderStatus, str] = {
-    OrderStatus.OPEN: "Submitted",
-    OrderStatus.HELD: "PreSubmitted",
-    OrderStatus.FILLED: "Filled",
-    OrderStatus.CANCELLED: "Cancelled",
-    OrderStatus.REJECTED: "Inactive",
-}
 
 
 class IBridgePyOrders:
@@ -81,7 +76,7 @@ class IBridgePyOrders:
     def get_order_status(self, orderId: Any) -> str:
         """IBridgePy: the status of an order as IB names it: 'Submitted' (working, also when partly filled),
         'PreSubmitted' (held), 'Filled', 'Cancelled', 'Inactive' (rejected)."""
-        return IB_ORDER_STATUS[self.record_of(orderId).status]
+        return self.record_of(orderId).status.ib_status
 
     def get_all_open_orders(self, accountCode: str = "default") -> dict[str, Order]:
         """IBridgePy: every open order of this run, as {orderId: Order}."""
@@ -228,7 +223,7 @@ class IBridgePyOrders:
             return True
         e = self._engine
         wait = e.wait_for_broker
-        if wait is None or (e.frequency == "daily" and record.kind is OrderKind.MARKET):
+        if wait is None or (e.frequency == "daily" and record.kind in _NEXT_CLOSE):
             if record.status.is_open:
                 return any(w in ("Filled", "Submitted", "PreSubmitted") for w in wanted)
             return False

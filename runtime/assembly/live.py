@@ -10,6 +10,7 @@ import logging
 from runtime.assembly.parts import attach_api
 from runtime.brokers.base import Broker
 from runtime.core.calendar import TradingCalendar
+from runtime.core.orders import order_policy_for
 from runtime.data.portal import DataPortal
 from runtime.engine.engine import Engine
 from runtime.engine.state import BrokerSources
@@ -34,6 +35,8 @@ def build_live_engine(
     engine = Engine(None, portal=portal, calendar=calendar, broker=broker, frequency=frequency, capital=capital,
                     start_session=first, end_session=last, mode=mode, strict=strict,
                     algo_logger=logging.getLogger("ibalgo.algo"))
+    # a daily run's market orders go to IB as market-on-close, and are recorded as such
+    engine.set_order_policy(order_policy_for(frequency, at_broker=True))
     engine.use_broker_sources(sources)
     engine.set_ibridgepy_options(ibridgepy)
     attach_api(engine)

@@ -219,7 +219,7 @@ class LiveSession:
         self.calendar = calendar
         self.journal = Journal(options.journal_path)
         self.inbox = EventInbox()
-        self.link = EngineBroker(self.journal, options.run_id, options.frequency, set_models=set_models)
+        self.link = EngineBroker(self.journal, options.run_id, set_models=set_models)
         self._connect_broker = connect_broker
         self._sync_extra = sync
         self.ib: IBBroker | None = None
@@ -398,10 +398,7 @@ class LiveSession:
                 asset = engine.api.sid(o.sid)
             except Exception:
                 asset = Asset(sid=o.sid, symbol=o.symbol)
-            kind = OrderKind(o.kind)
-            if kind is OrderKind.MARKET_ON_CLOSE and self.options.frequency == "daily":
-                kind = OrderKind.MARKET
-            record = OrderRecord(o.order_id, asset, o.amount, kind, o.limit_price, o.stop_price,
+            record = OrderRecord(o.order_id, asset, o.amount, OrderKind(o.kind), o.limit_price, o.stop_price,
                                  TimeInForce(o.tif), o.created_ns, o.created_ns, filled=o.filled,
                                  commission=o.commission, broker_id=o.broker_id)
             engine.adopt_order(record)

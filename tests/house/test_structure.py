@@ -18,7 +18,6 @@ KNOWN: dict[str, set[str]] = {
     },
     "upward": set(),
     "private": {
-        'runtime/brokers/sim.py: self.matcher._orders',
         'runtime/gateway/state.py: exchange._expiry',
         'runtime/gateway/state.py: exchange._fed_until',
         'runtime/gateway/state.py: exchange._session_close_after',
@@ -27,6 +26,7 @@ KNOWN: dict[str, set[str]] = {
     },
     "long": {
         'runtime/cli.py',
+        'runtime/core/orders.py',
         'runtime/core/rules.py',
         'runtime/gateway/exchange.py',
         'runtime/gateway/gateway.py',

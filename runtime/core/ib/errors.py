@@ -111,8 +111,3 @@ def error_info(code: int) -> ErrorInfo:
     if 2100 <= code < 2200:
         return ErrorInfo(code, ErrorKind.WARNING, "warning")
     return ErrorInfo(code, ErrorKind.REQUEST, "error")
-
-
-def is_informational(code: int) -> bool:
-    """Whether a code is a notice, not a failure of the request it names."""
-    return error_info(code).kind in (ErrorKind.INFO, ErrorKind.WARNING)
