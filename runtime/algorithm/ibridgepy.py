@@ -24,7 +24,8 @@ import pandas as pd
 
 from runtime.algorithm.ibridgepy_options import IBridgePyConventions
 from runtime.core.assets import Asset, SecType
-from runtime.core.ib_mapping import ACCOUNT_TAGS, ContractSpec, super_symbol
+from runtime.core.ib.account import ACCOUNT_TAGS
+from runtime.core.ib.contracts import ContractSpec, super_symbol
 from runtime.core.ledger import Position
 from runtime.errors import AlgorithmApiError, ContractNotInDataError, NotAvailableError
 

@@ -28,7 +28,7 @@ import pandas as pd
 from runtime.core import margin
 from runtime.core.assets import Asset, SecType, stable_sid
 from runtime.core.costs import BySecTypeCommission, IdealproCommission
-from runtime.core.ib_mapping import ContractSpec
+from runtime.core.ib.contracts import ContractSpec
 from runtime.core.options import (
     VOL_WINDOW,
     OptionValue,

@@ -21,6 +21,10 @@ The model, stated once:
 - **Exercise at expiration**: :func:`exercised_at_expiry`: an option in the money by at least $0.01 at the
   underlying's closing price is exercised (long) or assigned (short), OCC's exercise-by-exception threshold that IB
   applies; anything else expires worthless.
+
+Why this module stays long: it is the one stated option model the backtester, the algorithm helpers and the
+simulated gateway share (price, greeks, volatility rule, chain, exercise); kept together, the statement above and
+the code it describes cannot drift apart.
 """
 
 from __future__ import annotations

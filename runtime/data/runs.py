@@ -11,6 +11,10 @@ from runtime.data.store import BarArrays
 
 log = logging.getLogger("ibalgo.data")
 
+#: sessions of minute bars a minute run loads before its first session when the data has them, so that minute
+#: history (data.history(..., '1m'), request_historical_data(sec, '1 min', '5 D')) at the start sees earlier bars
+MINUTE_HISTORY_SESSIONS = 10
+
 
 def _clip_range(
     daily: BarArrays, start: pd.Timestamp | None, end: pd.Timestamp | None
@@ -46,12 +50,17 @@ def load_daily_and_minute(
     universe: str | None = None,
 ) -> tuple[BarArrays, BarArrays | None, pd.Timestamp, pd.Timestamp]:
     """Daily bars (whole data range, so history can look back before ``start``), minute bars for
-    ``start..end`` when ``frequency`` is 'minute', and the clipped ``start``/``end``. ``universe='synthetic'`` adds the
+    ``start..end`` when ``frequency`` is 'minute' (and the :data:`MINUTE_HISTORY_SESSIONS` sessions before
+    ``start`` the data has, for minute history), and the clipped ``start``/``end``. ``universe='synthetic'`` adds the
     synthetic tickers (see :mod:`runtime.data.universe`)."""
     from runtime.data import load_bars
 
     daily = load_bars(data_dir, "daily", None, None, calendar=calendar_name, seed=seed, universe=universe)
     s, e = _clip_range(daily, start, end)
-    minute = (load_bars(data_dir, "minute", s, e, calendar=calendar_name, seed=seed, universe=universe)
+    cal = daily.calendar
+    k_first = max(cal.session_index_on_or_after(s) - MINUTE_HISTORY_SESSIONS,
+                  cal.session_index_on_or_after(daily.start))
+    minute = (load_bars(data_dir, "minute", cal.session_label(k_first), e, calendar=calendar_name, seed=seed,
+                        universe=universe)
               if frequency == "minute" else None)
     return daily, minute, s, e

@@ -20,7 +20,7 @@ from runtime.data.calendars import get_calendar
 from runtime.data.synthetic import synthetic_bars
 from runtime.errors import AlgorithmLoadError, OrderNotFoundError
 from runtime.gateway.contracts import quarterly_expiries
-from runtime.live.paper import replay_start_ns, run_algorithm
+from runtime.live.run import replay_start_ns, run_algorithm
 
 MINUTE = 60_000_000_000
 

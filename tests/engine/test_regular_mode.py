@@ -37,11 +37,11 @@ def test_ticks_around_the_clock_and_trade_only_in_hours(tmp_path) -> None:
     # 2012-11-26 00:00 ET to 2012-11-27 16:00 ET, every 30 s, both ends included
     assert len(ticks) == 40 * 120 + 1
     assert all((b - a).total_seconds() == 30 for a, b in itertools.pairwise(ticks))
-    # 2 sessions of 390 minutes, two ticks a minute, minus the tick exactly at the first open (the first bar of the
-    # data ends at 09:31)
-    assert result.engine.context.in_hours == 2 * 390 * 2 - 1
+    # 2 sessions of 390 minutes, two ticks a minute (the tick exactly at an open sees the session before's last bar:
+    # minute runs load the sessions before the first one, so the first session counts as the second)
+    assert result.engine.context.in_hours == 2 * 390 * 2
     fills = [t for day in result.perf.transactions for t in day]
-    assert [(f["amount"], f["dt"].strftime("%H:%M")) for f in fills] == [(10, "14:32")]
+    assert [(f["amount"], f["dt"].strftime("%H:%M")) for f in fills] == [(10, "14:31")]  # ordered at the open tick
 
 
 @pytest.mark.slow
