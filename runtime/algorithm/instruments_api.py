@@ -19,6 +19,7 @@ its currency and exchange (:mod:`runtime.data.instruments`).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,7 @@ import pandas as pd
 
 from runtime.core import margin
 from runtime.core.assets import Asset, SecType, stable_sid
-from runtime.core.costs import BySecTypeCommission, IdealproCommission
+from runtime.core.costs import CommissionModel, IdealproCommission
 from runtime.core.ib.contracts import ContractSpec
 from runtime.core.options import (
     VOL_WINDOW,
@@ -43,10 +44,8 @@ from runtime.core.scanner import SCAN_CODES, ScanInput, scan
 from runtime.data.builder import AssetSeries, assemble
 from runtime.data.contracts import asset_from_spec
 from runtime.data.instruments import documented_name, find_listing
-from runtime.data.portal import DataPortal
 from runtime.data.store import DAILY, BarArrays
 from runtime.data.synthetic import synthetic_bars
-from runtime.data.universe import combine_stores
 from runtime.errors import AlgorithmApiError
 
 if TYPE_CHECKING:
@@ -101,6 +100,9 @@ class InstrumentHelpers:
         self._api = api
         self._engine = engine
         self._ib = conventions
+        #: daily backtests: adds a daily store of more assets (same sessions) to the run's data and simulated broker,
+        #: with commission models by security type for them (set by the backtest's assembly; None elsewhere)
+        self.add_data: Callable[[BarArrays, dict[str, CommissionModel]], None] | None = None
 
     # --------------------------------------------------------------------------------------------- contracts
     def contract_from_model(self, spec: ContractSpec) -> Asset | None:
@@ -127,16 +129,12 @@ class InstrumentHelpers:
                              asset_name=listing.name, extra={"calendar": listing.calendar})  # fmt: skip
         return None
 
-    def _add_store(self, extra: BarArrays) -> bool:
-        """Add ``extra``'s assets to a daily backtest's data and simulated broker; False where that is not possible
-        (paper and live runs, minute backtests)."""
-        portal = self._engine.portal
-        add_to_broker = getattr(self._engine.broker, "add_assets", None)
-        if self._engine.mode != "backtest" or portal.minute is not None or add_to_broker is None:
+    def _add_store(self, extra: BarArrays, commissions: dict[str, CommissionModel] | None = None) -> bool:
+        """Add ``extra``'s assets to the run's data and simulated broker through :attr:`add_data`; False where that
+        is not possible (paper and live runs, minute backtests: no ``add_data``)."""
+        if self.add_data is None:
             return False
-        combined = combine_stores(portal.daily.bars, extra)
-        add_to_broker(combined)
-        self._engine.set_portal(DataPortal(combined))
+        self.add_data(extra, commissions or {})
         self._api.add_assets(list(extra.assets))
         return True
 
@@ -184,12 +182,8 @@ class InstrumentHelpers:
         asset = asset_from_spec(f"{sec.value},{symbol},{spec.currency}", futures_roots=True)
         extra = synthetic_bars([asset], cal.session_label(daily.first_session), cal.session_label(daily.last_session),
                                DAILY, seed=0, calendar=cal)  # fmt: skip
-        if not self._add_store(extra):
+        if not self._add_store(extra, {"CASH": IdealproCommission()} if sec is SecType.CASH else None):
             return None
-        matcher = getattr(self._engine.broker, "matcher", None)
-        if sec is SecType.CASH and matcher is not None and not isinstance(matcher.commission, BySecTypeCommission):
-            self._engine.broker.set_models(commission=BySecTypeCommission(matcher.commission,
-                                                                          {"CASH": IdealproCommission()}))
         self._engine.algo_log.warning(
             "%s: no data for %s in this backtest: it trades on seeded synthetic daily prices anchored on the "
             "documented %s level of each date (runtime/data/instruments.py), the generator the simulated gateway "
