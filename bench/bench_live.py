@@ -26,7 +26,7 @@ from runtime.brokers.ib.connection import ConnectionConfig
 from runtime.data.calendars import get_calendar
 from runtime.engine.clocks import ReplayClock
 from runtime.engine.engine import Phase
-from runtime.live.paper import EmbeddedGateway, broker_factory
+from runtime.live.run import EmbeddedGateway, broker_factory
 from runtime.live.session import LiveOptions, LiveSession
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,7 +69,7 @@ def order_to_fill(n: int) -> np.ndarray:
 
 
 def replay() -> float:
-    from runtime.live.paper import run_algorithm
+    from runtime.live.run import run_algorithm
 
     t0 = time.perf_counter()
     out = Path(tempfile.mkdtemp())

@@ -55,7 +55,7 @@ def shoot_live(out: Path) -> None:
     import pandas as pd
 
     from runtime.data.benchmark import BenchmarkChoice
-    from runtime.live.paper import run_algorithm
+    from runtime.live.run import run_algorithm
 
     ready = threading.Event()
     urls: list[str] = []

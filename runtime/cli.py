@@ -500,7 +500,7 @@ def cmd_run(settings: Settings, origin: str = "", quiet: bool = False, replay_cl
     """``ibalgo run``: the algorithm through the IB adapter (simulated gateway by default)."""
     from runtime.algorithm.loader import check_algorithm_file
     from runtime.assembly.finish import ExchangeTimeFilter
-    from runtime.live.paper import BrokerTarget, run_algorithm
+    from runtime.live.run import BrokerTarget, run_algorithm
     from runtime.live.session import LiveSession
 
     check_algorithm_file(settings.algorithm, origin)  # before anything starts

@@ -8,7 +8,11 @@ write or read commits them first (so the file's order of writes is the callers' 
 - ``runs``: one row per start of the process (run id, algorithm, account, mode, start time);
 - ``orders``: every order the runtime sent, written BEFORE it is sent (status ``sending``), with the ``orderRef``
   that identifies it at the broker; updated as the broker reports;
-- ``fills``: every execution, keyed by the broker's execution id (so a repeated report is booked once);
+- ``fills``: every execution, keyed by the broker's execution id (IB's ``execId``), with the order's cumulative
+  filled quantity after it; both are unique (an execution id once, an order's cumulative quantity once), so neither
+  a repeated report nor a correction under a new execution id is booked twice. Journals written before the
+  execution id was kept have ``<order id>:<cumulative quantity>`` in that column: the cumulative quantity is read
+  from it when such a journal is opened, so they keep working and keep refusing duplicates;
 - ``records``: the values passed to ``record()``, per session;
 - ``events``: what the runtime did to the run's state on its own (e.g. a split IB booked, applied to the ledger),
   with the details as JSON;
@@ -53,7 +57,7 @@ CREATE TABLE IF NOT EXISTS orders (
 );
 CREATE TABLE IF NOT EXISTS fills (
     exec_id TEXT PRIMARY KEY, order_id TEXT NOT NULL, amount INTEGER NOT NULL, price REAL NOT NULL,
-    commission REAL NOT NULL, time_ns INTEGER NOT NULL
+    commission REAL NOT NULL, time_ns INTEGER NOT NULL, cum_filled INTEGER
 );
 CREATE TABLE IF NOT EXISTS records (
     time_ns INTEGER NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (time_ns, name)
@@ -188,11 +192,23 @@ class Journal:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        self._migrate()
         self._pending: list[tuple[str, tuple[Any, ...]]] = []  # deferred statements, in call order
         self._fill_ids: set[str] | None = None  # execution ids booked (loaded on the first deferred add_fill)
+        self._fill_cums: set[tuple[str, int]] = set()  # (order id, cumulative filled) booked (loaded with them)
         self._wake = threading.Condition(self._lock)
         self._writer: threading.Thread | None = None
         self._closed = False
+
+    def _migrate(self) -> None:
+        """Journals from before the ``cum_filled`` column: add it, read it from their ``order:cum`` execution ids."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(fills)")}
+        if "cum_filled" not in columns:
+            self._db.execute("ALTER TABLE fills ADD COLUMN cum_filled INTEGER")
+        self._db.execute(
+            "UPDATE fills SET cum_filled = CAST(substr(exec_id, length(order_id) + 2) AS INTEGER) "
+            "WHERE cum_filled IS NULL AND substr(exec_id, 1, length(order_id) + 1) = order_id || ':'")
+        self._db.execute("CREATE UNIQUE INDEX IF NOT EXISTS fills_order_cum ON fills (order_id, cum_filled)")
 
     def close(self) -> None:
         """Commit the deferred writes, stop the writer, close the file."""
@@ -327,37 +343,48 @@ class Journal:
 
     # -------------------------------------------------------------------------------------------------- fills
     def add_fill(self, exec_id: str, order_id: str, amount: int, price: float, commission: float,
-                 time_ns: int, *, defer: bool = False) -> bool:
-        """Book an execution once; returns False if this execution id was already booked.
+                 time_ns: int, *, cum_filled: int | None = None, defer: bool = False) -> bool:
+        """Book an execution once; returns False if it was booked before: the same execution id, or the same
+        order's same cumulative filled quantity (``cum_filled``, unsigned) under another id.
 
-        ``defer``: decide from the journal's set of booked execution ids (in memory) and let the writer thread
-        store the row (see the module docstring).
+        ``defer``: decide from the journal's sets of booked executions (in memory) and let the writer thread store
+        the row (see the module docstring).
         """
-        sql = ("INSERT OR IGNORE INTO fills (exec_id, order_id, amount, price, commission, time_ns)"
-               " VALUES (?, ?, ?, ?, ?, ?)")
-        args = (exec_id, order_id, amount, price, commission, time_ns)
+        sql = ("INSERT OR IGNORE INTO fills (exec_id, order_id, amount, price, commission, time_ns, cum_filled)"
+               " VALUES (?, ?, ?, ?, ?, ?, ?)")
+        args = (exec_id, order_id, amount, price, commission, time_ns, cum_filled)
+        key = (order_id, int(cum_filled)) if cum_filled is not None else None
         if defer:
             with self._lock:
                 if self._fill_ids is None:
                     self._flush_locked()
-                    self._fill_ids = {row[0] for row in self._db.execute("SELECT exec_id FROM fills")}
-                if exec_id in self._fill_ids:
+                    rows = list(self._db.execute("SELECT exec_id, order_id, cum_filled FROM fills"))
+                    self._fill_ids = {row[0] for row in rows}
+                    self._fill_cums = {(row[1], int(row[2])) for row in rows if row[2] is not None}
+                if exec_id in self._fill_ids or (key is not None and key in self._fill_cums):
                     return False
                 self._defer(sql, args)
                 self._fill_ids.add(exec_id)
+                if key is not None:
+                    self._fill_cums.add(key)
                 return True
         with self._tx() as db:
             new = db.execute(sql, args).rowcount == 1
-            if self._fill_ids is not None:
+            if new and self._fill_ids is not None:
                 self._fill_ids.add(exec_id)
+                if key is not None:
+                    self._fill_cums.add(key)
             return new
 
     def fills(self, order_id: str | None = None) -> list[tuple[str, str, int, float, float, int]]:
+        """Booked executions ``(exec_id, order_id, amount, price, commission, time_ns)`` in time order."""
+        columns = "exec_id, order_id, amount, price, commission, time_ns"
         with self._lock:
             self._flush_locked()
             if order_id is None:
-                return list(self._db.execute("SELECT * FROM fills ORDER BY time_ns, rowid"))
-            return list(self._db.execute("SELECT * FROM fills WHERE order_id = ? ORDER BY time_ns", (order_id,)))
+                return list(self._db.execute(f"SELECT {columns} FROM fills ORDER BY time_ns, rowid"))
+            return list(self._db.execute(f"SELECT {columns} FROM fills WHERE order_id = ? ORDER BY time_ns",
+                                         (order_id,)))
 
     # ------------------------------------------------------------------------------------------ records/context
     def add_records(self, time_ns: int, values: dict[str, Any]) -> None:

@@ -18,6 +18,10 @@ RUNS = {
     "quantopian_style.py": ("daily", "2008-01-02", "2012-12-31"),
     "scheduled_minute.py": ("minute", "2012-11-01", "2012-11-30"),
     "pipeline_momentum.py": ("daily", "2010-01-04", "2012-12-31"),
+    "option_greeks.py": ("daily", "2012-01-03", "2012-06-29"),
+    "scanner_buyer.py": ("daily", "2012-01-03", "2012-06-29"),
+    "contract_details.py": ("daily", "2012-01-03", "2012-03-30"),
+    "fx_futures.py": ("daily", "2012-01-03", "2012-06-29"),
 }
 
 

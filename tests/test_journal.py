@@ -123,7 +123,7 @@ os._exit(9)  # die without closing anything
 def test_the_journal_is_private_and_account_codes_are_masked(tmp_path) -> None:
     import stat
 
-    from runtime.core.ib_mapping import mask_account, mask_accounts
+    from runtime.core.ib.account import mask_account, mask_accounts
 
     path = tmp_path / "run" / "journal.sqlite"
     journal = Journal(path)

@@ -10,7 +10,8 @@ import pandas as pd
 
 from runtime.algorithm.frames import for_algorithm
 from runtime.core.assets import Asset, SecType
-from runtime.core.ib_mapping import BAR_SIZES, normalize_bar_size, parse_duration, parse_ib_time
+from runtime.core.ib.bars import BAR_SIZES, normalize_bar_size, parse_duration
+from runtime.core.ib.time import parse_ib_time
 from runtime.data import bar_windows
 from runtime.data.bar_windows import DAY_GROUPS, HISTORY_BAR_MINUTES, HISTORY_FIELDS
 from runtime.errors import HistoryError

@@ -4,6 +4,7 @@ step."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -18,13 +19,14 @@ from runtime.algorithm.loader import UserFunctions
 from runtime.assembly.finish import ExchangeTimeFilter, finish_run, stamped_logs
 from runtime.assembly.parts import attach_api, load_into
 from runtime.brokers.sim import SimBroker
-from runtime.core.costs import DEFAULT_COMMISSION, DEFAULT_SLIPPAGE
+from runtime.core.costs import DEFAULT_COMMISSION, DEFAULT_SLIPPAGE, BySecTypeCommission, CommissionModel
 from runtime.core.margin import MarginCheck
 from runtime.core.metrics import Summary
 from runtime.data.benchmark import BenchmarkChoice, resolve_benchmark
 from runtime.data.minute_stream import MinuteStream
 from runtime.data.portal import DataPortal
 from runtime.data.store import BarArrays
+from runtime.data.universe import combine_stores
 from runtime.engine.backtest import BarCounter, OrderLog, backtest_timeline, drive, open_minute, replay
 from runtime.engine.engine import Engine
 from runtime.engine.results import ResultsRecorder
@@ -72,7 +74,23 @@ def build_backtest_engine(daily: BarArrays, minute: BarArrays | None, *, frequen
     )
     engine.set_ibridgepy_options(ibridgepy)
     engine.set_margin_check(margin_check)
-    return attach_api(engine), broker
+    attach_api(engine)
+    if frequency == "daily":  # superSymbol may add synthetic FX/futures and modelled options while the run goes
+        engine.api.instruments.add_data = functools.partial(_add_data, engine, broker)
+    return engine, broker
+
+
+def _add_data(engine: Engine, broker: SimBroker, store: BarArrays, commissions: dict[str, CommissionModel]) -> None:
+    """Add a daily store of more assets (the run's sessions) to a daily backtest's data and simulated broker; orders
+    on assets of the security types in ``commissions`` are charged those models from now on."""
+    combined = combine_stores(engine.portal.daily.bars, store)
+    broker.add_assets(combined)
+    if commissions:
+        current = broker.matcher.commission
+        default = current.default if isinstance(current, BySecTypeCommission) else current
+        known = current.by_sec_type if isinstance(current, BySecTypeCommission) else {}
+        broker.set_models(commission=BySecTypeCommission(default, {**commissions, **known}))
+    engine.set_portal(DataPortal(combined))
 
 
 def run_backtest(

@@ -1,7 +1,7 @@
 """The broker interface the engine talks to, and the events brokers report.
 
 Two implementations: :class:`runtime.brokers.sim.SimBroker` (in-process simulated market, for backtests) and
-:class:`runtime.live.broker.EngineBroker` (the order link to the IB adapter: TWS, IB Gateway or the simulated
+:class:`runtime.live.order_link.EngineBroker` (the order link to the IB adapter: TWS, IB Gateway or the simulated
 gateway). The engine never learns which one it has: it calls only what :class:`Broker` declares.
 """
 

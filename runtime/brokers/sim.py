@@ -52,6 +52,13 @@ class SimBroker:
         if commission is not None:
             self.matcher.commission = commission
 
+    def add_assets(self, bars: BarArrays) -> None:
+        """Fill against ``bars`` from now on: the same rows as the current store plus more assets (a backtest that
+        adds a synthetic instrument while it runs)."""
+        if not np.array_equal(bars.times, self.bars.times):
+            raise ValueError("the new store must have the same bar times as the current one")
+        self.bars = bars
+
     # -------------------------------------------------------------------------------------------- interface
     def place_order(self, request: OrderRequest) -> None:
         """Into the matcher; rejected (as an event) when the asset has no data."""

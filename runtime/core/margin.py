@@ -119,3 +119,71 @@ class MarginCheck(enum.Enum):
             return cls.NONE
         raise ConfigError(f"margin check must be 'regt' (IB's rule, the default) or 'none' (zipline: no check), "
                          f"got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class WhatIf:
+    """IB's what-if answer for one order (the margin fields of ``OrderState``), from this module's rule."""
+
+    init_margin_before: float
+    maint_margin_before: float
+    equity_with_loan_before: float
+    init_margin_after: float
+    maint_margin_after: float
+    equity_with_loan_after: float
+    commission: float
+    #: IB's refusal text when the rule refuses the order, else ""
+    warning: str = ""
+    currency: str = "USD"
+
+    @property
+    def accepted(self) -> bool:
+        """Whether the order passes the margin rule."""
+        return not self.warning
+
+    @property
+    def init_margin_change(self) -> float:
+        return self.init_margin_after - self.init_margin_before
+
+    @property
+    def maint_margin_change(self) -> float:
+        return self.maint_margin_after - self.maint_margin_before
+
+    @property
+    def equity_with_loan_change(self) -> float:
+        return self.equity_with_loan_after - self.equity_with_loan_before
+
+    def ib_fields(self) -> dict[str, str | float]:
+        """The answer under IB's ``OrderState`` names (margins as the decimal strings IB sends)."""
+        return {
+            "initMarginBefore": f"{self.init_margin_before:.2f}",
+            "maintMarginBefore": f"{self.maint_margin_before:.2f}",
+            "equityWithLoanBefore": f"{self.equity_with_loan_before:.2f}",
+            "initMarginChange": f"{self.init_margin_change:.2f}",
+            "maintMarginChange": f"{self.maint_margin_change:.2f}",
+            "equityWithLoanChange": f"{self.equity_with_loan_change:.2f}",
+            "initMarginAfter": f"{self.init_margin_after:.2f}",
+            "maintMarginAfter": f"{self.maint_margin_after:.2f}",
+            "equityWithLoanAfter": f"{self.equity_with_loan_after:.2f}",
+            "commission": self.commission,
+            "minCommission": self.commission,
+            "maxCommission": self.commission,
+            "commissionCurrency": self.currency,
+            "warningText": self.warning,
+        }
+
+
+def what_if(equity_with_loan: float, holdings: Iterable[Holding], sec_type: str, position: float, quantity: float,
+            price: float, multiplier: float = 1.0, commission: float = 0.0, currency: str = "USD") -> WhatIf:
+    """The account's margin before and after an order of signed ``quantity`` at ``price`` on a position of
+    ``position``, as IB's what-if order answers it, with :func:`refusal`'s text when the rule refuses it.
+
+    ``equity_with_loan`` is the account's equity with loan value (net liquidation for the instruments this rule
+    covers); the fill itself leaves it unchanged but for the commission."""
+    before = requirements(holdings)
+    init_change, maint_change = margin_change(sec_type, position, quantity, price, multiplier)
+    available = equity_with_loan - before.initial
+    warning = refusal(available, max(init_change, 0.0), currency) or ""
+    return WhatIf(before.initial, before.maintenance, equity_with_loan, max(before.initial + init_change, 0.0),
+                  max(before.maintenance + maint_change, 0.0), equity_with_loan - commission, commission, warning,
+                  currency)  # fmt: skip

@@ -104,6 +104,8 @@ class Fill:
     cum_filled: int
     avg_price: float
     order_done: bool
+    #: the broker's execution id ('' in a backtest: the matcher needs none); journals book each one once
+    exec_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

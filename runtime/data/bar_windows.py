@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from runtime.core.calendar import NS_PER_MINUTE, TradingCalendar
-from runtime.core.ib_mapping import normalize_bar_size
+from runtime.core.ib.bars import normalize_bar_size
 
 #: the columns of a history window, in IB's order
 HISTORY_FIELDS = ["open", "high", "low", "close", "volume"]

@@ -41,7 +41,8 @@ class AssetFinder:
         self._by_key: dict[str, Asset] = {}
         aliases: dict[str, set[int]] = {}
         for asset in self._by_sid.values():
-            key = canonical_symbol(asset.local_symbol if asset.sec_type is SecType.CASH else asset.symbol)
+            by_local = asset.sec_type in (SecType.CASH, SecType.OPTION)  # options: the OCC symbol, not the root
+            key = canonical_symbol(asset.local_symbol if by_local else asset.symbol)
             other = self._by_key.get(key)
             if other is not None and other.sid != asset.sid:
                 raise AmbiguousSymbolError(f"symbol {key} names two assets: {other!r} and {asset!r}")

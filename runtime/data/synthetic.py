@@ -7,7 +7,9 @@ is a Brownian bridge from open to close whose rises and dips are scaled to nearl
 U-shaped volume profile. Early closes are respected because the minutes come from the calendar (210 bars on 2024-11-29).
 
 :func:`synthetic_bars` makes up daily (or minute) bars for any symbols: stocks, FX pairs ('EUR.USD') and futures
-('ES'), with each instrument's typical price level, volatility, tick size and volume.
+('ES'), with each instrument's typical price level, volatility, tick size and volume. FX pairs and futures roots
+with documented levels (:data:`runtime.data.instruments.YEAR_START_LEVELS`) follow the level of the replayed date
+instead of a typical one: EUR.USD near 1.30 and ES near 1,260 in 2012.
 
 Every random number is a pure function of (seed, asset, instant) (see :mod:`runtime.data.counter_rng`), so the
 bars of a session do not depend on the requested range or on the other symbols. Everything is vectorised over
@@ -29,12 +31,16 @@ from runtime.data.builder import AssetSeries, assemble, factors, grid
 from runtime.data.calendars import get_calendar
 from runtime.data.contracts import asset_from_spec, profile_of
 from runtime.data.errors import DataError, DateRangeError
+from runtime.data.instruments import documented_name, levels_over
 from runtime.data.store import DAILY, MINUTE, BarArrays, normalize_frequency
 
 TRADING_DAYS_PER_YEAR = 252
 #: Log prices revert to the instrument's typical level over about this many sessions, so a walk that starts at the
 #: calendar's first session still has a plausible level decades later (the stationary spread is the annual vol).
 REVERSION_SESSIONS = 2 * TRADING_DAYS_PER_YEAR
+#: FX pairs and futures with documented levels revert to them over about this many sessions (stationary spread about
+#: a third of the annual vol)
+DOCUMENTED_REVERSION_SESSIONS = 63
 
 
 def _session_range(
@@ -293,10 +299,23 @@ def _synthetic_daily(assets: list[Asset], cal: TradingCalendar, k0: int, k1: int
 
     days = cal.sessions[: k1 + 1].astype("datetime64[D]").astype(np.int64)
     z = counter_rng.normal(seed, 21, sids, days)
-    log_close = np.log(level) + _ar1(vol * z, 1.0 - 1.0 / REVERSION_SESSIONS)
+    # FX pairs and futures with documented levels revert to the level of each session's date (so a 2012 replay
+    # sees 2012's EUR.USD and ES); everything else to its typical level
+    # (reverting within about a quarter, so a replay starts within a few percent of the documented level)
+    log_level = np.broadcast_to(np.log(level), (len(days), len(assets))).copy()
+    documented = np.zeros(len(assets), dtype=bool)
+    for j, a in enumerate(assets):
+        name = documented_name(a.sec_type.value, a.symbol, a.currency)
+        if name is not None:
+            documented[j] = True
+            log_level[:, j] = np.log(levels_over(name, days.astype("datetime64[D]")))
+    deviation = _ar1(vol * z, 1.0 - 1.0 / REVERSION_SESSIONS)
+    if documented.any():
+        deviation[:, documented] = _ar1((vol * z)[:, documented], 1.0 - 1.0 / DOCUMENTED_REVERSION_SESSIONS)
+    log_close = log_level + deviation
     rows = slice(k0, k1 + 1)
     close = np.exp(log_close[rows])
-    prev_close = np.exp(np.concatenate([np.log(level)[None, :], log_close[:-1]])[rows])
+    prev_close = np.exp(np.concatenate([log_level[:1], log_close[:-1]])[rows])
     d = days[rows]
     open_ = prev_close * np.exp(0.3 * vol * counter_rng.normal(seed, 22, sids, d))
     high = np.maximum(open_, close) * np.exp(0.6 * vol * np.abs(counter_rng.normal(seed, 23, sids, d)))

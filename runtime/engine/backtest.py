@@ -169,7 +169,7 @@ def replay(engine: Engine, broker: SimBroker, timeline, daily: BarArrays, minute
             skip_closed: bool = False) -> int:
     """The live code path on a replay clock: ticks from the dispatcher, the misfire policy, the same dispatcher."""
     from runtime.engine.clocks import ReplayClock
-    from runtime.engine.live import LiveLoop
+    from runtime.engine.live_loop import LiveLoop
 
     if not len(timeline):
         return 0

@@ -12,7 +12,7 @@ Why this module stays long: it is the one owner of the run's mutable state, and 
 every event: the order records and their lifecycle (place, bracket, modify, cancel, the broker's events), the
 ledger they fill into, today's figures, the controls every order is checked against, and the user-code error
 policy. Its small types live in :mod:`runtime.engine.state`; the event loops (:mod:`~runtime.engine.dispatch`,
-:mod:`~runtime.engine.live`), the backtest driver and everything above the engine (the algorithm API, ``data``,
+:mod:`~runtime.engine.live_loop`), the backtest driver and everything above the engine (the algorithm API, ``data``,
 the run assemblies in :mod:`runtime.assembly`) live elsewhere and reach this state only through methods.
 """
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from runtime.core.ib_mapping import mask_accounts
+from runtime.core.ib.account import mask_accounts
 from runtime.gateway.faults import FaultPlan
 from runtime.gateway.gateway import Gateway, GatewayConfig
 from runtime.gateway.universe import Universe, build_universe, synthetic_universe

@@ -19,7 +19,7 @@ from typing import Protocol
 import pandas as pd
 
 from runtime.core.costs import CommissionModel, SlippageModel
-from runtime.core.ib_mapping import mask_accounts
+from runtime.core.ib.account import mask_accounts
 from runtime.gateway import responses as msg
 from runtime.gateway.contracts import Instrument
 from runtime.gateway.exchange import Exchange, Execution

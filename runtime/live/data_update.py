@@ -91,7 +91,7 @@ def run_update(
         now_ns = None
         pacer: HistoricalPacer | None = None
     elif source.broker == "sim":
-        from runtime.live.paper import UNPACED_RATE, EmbeddedGateway
+        from runtime.live.run import UNPACED_RATE, EmbeddedGateway
 
         probe = ReplayClock(0, speed=None)
         gateway = EmbeddedGateway(probe, capital=1_000_000.0, data_dir=source.data_dir,

@@ -38,17 +38,17 @@ from typing import Any
 
 import numpy as np
 
+from runtime.brokers.ib.broker import IBBroker
 from runtime.brokers.ib.errors import IBError
 from runtime.brokers.ib.history import HistoryBars
 from runtime.core.assets import Asset, SecType
 from runtime.core.calendar import TradingCalendar
-from runtime.core.ib_mapping import duration_for_sessions, history_what_to_show
+from runtime.core.ib.bars import duration_for_sessions, history_what_to_show
 from runtime.data.portal import DataPortal, Frame
 from runtime.data.store import DAILY, MINUTE, BarArrays
 from runtime.engine.dispatch import BTS, Dispatcher
 from runtime.engine.engine import Engine
 from runtime.errors import NotConnectedError
-from runtime.live.broker import SyncedIBBroker
 
 log = logging.getLogger("ibalgo.data")
 
@@ -74,7 +74,7 @@ class BrokerFeed:
 
     def __init__(
         self,
-        broker: SyncedIBBroker,
+        broker: IBBroker,
         engine: Engine,
         calendar: TradingCalendar,
         frequency: str,

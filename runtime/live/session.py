@@ -37,6 +37,7 @@ from runtime.assembly.finish import finish_run
 from runtime.assembly.live import build_live_engine
 from runtime.assembly.parts import load_into
 from runtime.brokers.base import OrderRejected
+from runtime.brokers.ib.broker import IBBroker
 from runtime.brokers.ib.events import (
     CancelRejected,
     CommissionReported,
@@ -46,8 +47,7 @@ from runtime.brokers.ib.events import (
     MarketDataDelayed,
     OrderAdopted,
     OrderStatusChanged,
-    PositionsSnapshot,
-    Reconciled,
+    ReconcileReport,
 )
 from runtime.brokers.ib.orders import KnownOrder
 from runtime.core.assets import Asset
@@ -61,15 +61,16 @@ from runtime.data.store import BarArrays
 from runtime.engine.clocks import Clock
 from runtime.engine.dispatch import BAR, BTS
 from runtime.engine.engine import Engine, OrderRecord
-from runtime.engine.live import LiveLoop
+from runtime.engine.live_loop import LiveLoop
 from runtime.engine.results import ResultsRecorder
 from runtime.engine.state import BrokerSources
 from runtime.engine.timeline import Timeline, build_timeline
 from runtime.errors import AlgorithmLoadError, AlgorithmRaisedError, ConfigError
 from runtime.journal import SENDING, Journal
-from runtime.live.broker import WAKE, EngineBroker, EventInbox, SyncedIBBroker
 from runtime.live.feed import BrokerDispatcher, BrokerFeed
+from runtime.live.order_link import WAKE, EngineBroker, EventInbox
 from runtime.live.positions import AppliedSplit, Holding, PositionDifference, compare_positions, describe_ratio
+from runtime.live.reconcile import missing_order_event
 from runtime.live.store_refresh import install_store_refresh
 from runtime.live.watchdog import Watchdog
 
@@ -203,7 +204,7 @@ class LiveSession:
     def __init__(
         self,
         options: LiveOptions,
-        connect_broker: Callable[[EventInbox, EngineBroker], SyncedIBBroker],
+        connect_broker: Callable[[EventInbox, EngineBroker], IBBroker],
         clock: Clock,
         calendar: TradingCalendar,
         *,
@@ -222,7 +223,7 @@ class LiveSession:
         self.link = EngineBroker(self.journal, options.run_id, set_models=set_models)
         self._connect_broker = connect_broker
         self._sync_extra = sync
-        self.ib: SyncedIBBroker | None = None
+        self.ib: IBBroker | None = None
         self.engine: Engine | None = None
         self.feed: BrokerFeed | None = None
         self.loop: _Loop | None = None
@@ -480,12 +481,8 @@ class LiveSession:
                 log.info("connection restored: %s", ev.reason)
             elif isinstance(ev, OrderAdopted):
                 self._on_adopted(ev)
-            elif isinstance(ev, PositionsSnapshot):
-                self._on_positions_snapshot(ev)
-            elif isinstance(ev, Reconciled):
-                log.info("reconciled with the broker: %d open orders of this run, %d fills recovered, %d closed "
-                         "while away, %d positions", ev.open_orders, ev.recovered_fills, ev.closed_while_away,
-                         ev.positions)
+            elif isinstance(ev, ReconcileReport):
+                self._on_reconcile_report(ev)
             elif isinstance(ev, OrderStatusChanged):
                 order_log.debug("order %s is %s (%s)%s", ev.order_id[:8], ev.status.value, ev.ib_status,
                                 f": {ev.why_held}" if ev.why_held else "")
@@ -507,8 +504,9 @@ class LiveSession:
         assert engine is not None
         # booked once: the journal's set of booked executions decides; its row is written off the engine thread,
         # after the fill is in the ledger (the order itself was journaled before it was sent)
-        if not self.journal.add_fill(f"{fill.order_id}:{fill.cum_filled}", fill.order_id, fill.amount, fill.price,
-                                     fill.commission, fill.time_ns, defer=True):
+        if not self.journal.add_fill(fill.exec_id or f"{fill.order_id}:{fill.cum_filled}", fill.order_id,
+                                     fill.amount, fill.price, fill.commission, fill.time_ns,
+                                     cum_filled=abs(fill.cum_filled), defer=True):
             return  # booked before (a restart or a reconnect reported it again)
         record = engine.orders.get(fill.order_id)
         if record is not None:
@@ -535,12 +533,17 @@ class LiveSession:
         engine.adopt_order(record)
 
     # ------------------------------------------------------------------------------------ broker positions
-    def _on_positions_snapshot(self, ev: PositionsSnapshot) -> None:
-        """IB's positions after a reconciliation (its fills recovered while away are booked before it)."""
+    def _on_reconcile_report(self, ev: ReconcileReport) -> None:
+        """What the broker has after a (re)connect: orders it no longer works are closed for the algorithm, then its
+        positions (its fills recovered while away are booked before the report) are compared with the ledger."""
+        self.handle([missing_order_event(m, ev.time_ns) for m in ev.missing])
         account = self.ib.account if self.ib is not None else ""
         held = [_holding(p.asset, p.amount, p.avg_cost) for p in ev.positions
                 if not account or not p.account or p.account == account]
         self.check_broker_positions(held, "reconciliation")
+        log.info("reconciled with the broker: %d open orders of this run, %d fills recovered, %d closed "
+                 "while away, %d positions", len(ev.open_orders), ev.recovered_fills, len(ev.missing),
+                 len(ev.positions))
 
     def check_positions_at_session_start(self, session: int) -> None:
         """IB's positions (kept current by the adapter's subscription) against the ledger, once everything IB sent
@@ -893,7 +896,7 @@ class LiveSession:
                           self.feed.history_requests if self.feed else 0, list(self.broker_splits), self.strict_error)
 
 
-def _account_results(ib: SyncedIBBroker, accounts: Iterable[str]) -> dict[str, Any]:
+def _account_results(ib: IBBroker, accounts: Iterable[str]) -> dict[str, Any]:
     """Each account's values (IB's numeric tags) and positions at the end of the run."""
     out: dict[str, Any] = {}
     for account in accounts:

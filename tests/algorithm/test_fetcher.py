@@ -220,7 +220,7 @@ def test_corpus_fetcher_file_trades_the_same_in_a_paper_replay(tmp_path: Path) -
     import pandas as pd
     from support.algo import run_algo
 
-    from runtime.live.paper import run_algorithm
+    from runtime.live.run import run_algorithm
 
     algo = Path(__file__).resolve().parents[1] / "quant_algos" / "fetcher_scores.py"
     start, end = "2011-01-03", "2011-02-28"

@@ -17,7 +17,7 @@ from runtime.assembly.backtest import run_backtest
 from runtime.core.orders import OrderStatus
 from runtime.data.calendars import get_calendar
 from runtime.engine.clocks import ReplayClock
-from runtime.live.paper import EmbeddedGateway, replay_start_ns, run_algorithm
+from runtime.live.run import EmbeddedGateway, replay_start_ns, run_algorithm
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "ibridgepy"
 

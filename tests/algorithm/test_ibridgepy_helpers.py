@@ -20,7 +20,7 @@ from runtime.data.calendars import get_calendar
 from runtime.data.synthetic import synthetic_bars
 from runtime.errors import AlgorithmLoadError, OrderNotFoundError
 from runtime.gateway.contracts import quarterly_expiries
-from runtime.live.paper import replay_start_ns, run_algorithm
+from runtime.live.run import replay_start_ns, run_algorithm
 
 MINUTE = 60_000_000_000
 
@@ -49,15 +49,15 @@ def test_super_symbol_not_in_backtest_data_names_file_line_and_data(tmp_path: Pa
     path = write_algo(tmp_path, """
         def initialize(context):
             context.a = symbol('AAPL')
-            context.eur = superSymbol(secType='CASH', symbol='EUR', currency='USD', exchange='IDEALPRO')
-    """)
+            context.nzd = superSymbol(secType='CASH', symbol='NZD', currency='USD', exchange='IDEALPRO')
+    """)  # a pair without documented levels (EUR.USD & co. get anchored synthetic prices)
     with pytest.raises(AlgorithmLoadError) as info:
         run_algo(tmp_path, path, end="2012-01-05")
     text = str(info.value)
     line = _line_of(path, "superSymbol(")
     assert "ContractNotInDataError" in text
     assert f"{path.resolve()}:{line}" in text
-    assert "'EUR.USD.csv'" in text and "--data" in text and "AAPL" in text
+    assert "'NZD.USD.csv'" in text and "--data" in text and "AAPL" in text
 
 
 @pytest.mark.parametrize(("call", "message"), [
@@ -92,7 +92,7 @@ def test_super_symbol_fx_and_future_from_the_data(tmp_path: Path) -> None:
             context.prices.append((data.current(context.eur, 'price'), data.current(context.es, 'price')))
             if len(context.prices) == 1:
                 try:
-                    superSymbol(secType='FUT', symbol='NQ', exchange='CME')
+                    superSymbol(secType='FUT', symbol='YM', exchange='CBOT')  # no documented levels
                 except Exception as exc:
                     context.missing = exc
     """)
@@ -103,7 +103,7 @@ def test_super_symbol_fx_and_future_from_the_data(tmp_path: Path) -> None:
     assert ctx.es.sec_type is SecType.FUTURE and ctx.es.multiplier == 50.0
     assert all(np.isfinite(p).all() and p[0] > 0 and p[1] > 0 for p in ctx.prices)
     assert type(ctx.missing).__name__ == "ContractNotInDataError"
-    assert "'FUT,NQ,USD.csv'" in str(ctx.missing) and f"{path.resolve()}:" in str(ctx.missing)
+    assert "'FUT,YM,USD.csv'" in str(ctx.missing) and f"{path.resolve()}:" in str(ctx.missing)
 
 
 # ---------------------------------------------------------------------------------------------------- market data
@@ -382,15 +382,15 @@ def test_unavailable_helpers_raise_a_typed_error_naming_themselves(tmp_path: Pat
             context.styles = (TrailStopLimitOrder(10.0, 0.5, trailing_amount=1.0), LimitOnOpenOrder(9.5))
     """, end="2012-01-04")
     errors = result.engine.context.errors
-    assert set(errors) == set(UNAVAILABLE) >= {
-        "create_order", "place_combination_orders", "get_option_info", "get_scanner_results", "get_contract_details"}
+    assert set(errors) == set(UNAVAILABLE) >= {"create_order", "place_combination_orders"}
+    assert not set(UNAVAILABLE) & {"get_option_info", "get_scanner_results", "get_contract_details"}
     assert not set(UNAVAILABLE) & {"place_order_with_stoploss", "place_order_with_takeprofit",
                                    "place_order_with_stoploss_takeprofit", "modify_order", "order_status_monitor",
                                    "send_email"}
     for name, exc in errors.items():
         assert type(exc).__name__ == "NotAvailableError", name
         assert f"{name}() is not available in this version" in str(exc)
-    assert "superSymbol" in str(errors["get_contract_details"])
+    assert "order()" in str(errors["create_order"])
     trail, loo = result.engine.context.styles
     assert (trail.stop_price, trail.limit_offset, trail.trailing_amount) == (10.0, 0.5, 1.0)
     assert loo.limit_price == 9.5
@@ -399,12 +399,12 @@ def test_unavailable_helpers_raise_a_typed_error_naming_themselves(tmp_path: Pat
 def test_unavailable_helper_stops_initialize_with_file_and_line(tmp_path: Path) -> None:
     path = write_algo(tmp_path, """
         def initialize(context):
-            get_option_info(symbol('AAPL'), ['delta'])
+            create_order(symbol('AAPL'), 10)
     """)
     with pytest.raises(AlgorithmLoadError) as info:
         run_algo(tmp_path, path, end="2012-01-04")
     text = str(info.value)
-    assert "NotAvailableError" in text and "get_option_info() is not available" in text
+    assert "NotAvailableError" in text and "create_order() is not available" in text
     assert f"{path.resolve()}:2" in text
 
 

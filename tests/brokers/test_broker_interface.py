@@ -22,8 +22,8 @@ from runtime.core.orders import (
     order_policy_for,
 )
 from runtime.journal import Journal
-from runtime.live.broker import EngineBroker
-from runtime.live.paper import run_algorithm
+from runtime.live.order_link import EngineBroker
+from runtime.live.run import run_algorithm
 
 RUNTIME = Path(__file__).resolve().parents[2] / "runtime"
 MEMBERS = sorted(name for name in vars(Broker) if not name.startswith("_"))

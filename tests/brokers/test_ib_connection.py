@@ -16,13 +16,13 @@ from support.gateway import ACCOUNT, EventLog, ScriptedServer, SimGateway, free_
 
 from runtime.brokers.base import OrderRequest
 from runtime.brokers.ib import ConnectionConfig, IBBroker
-from runtime.brokers.ib.broker import EXECUTION_LOOKBACK_NS
 from runtime.brokers.ib.errors import AccountNotFoundError, ClientIdInUseError, IBConnectError, IBTimeoutError
-from runtime.brokers.ib.events import ConnectionLost, ConnectionRestored, ConnectionState, Reconciled
+from runtime.brokers.ib.events import ConnectionLost, ConnectionRestored, ConnectionState, ReconcileReport
 from runtime.brokers.ib.orders import KnownOrder, OrderTracker
+from runtime.brokers.ib.reconcile import EXECUTION_LOOKBACK_NS
 from runtime.brokers.ib.records import ExecutionInfo, OpenOrderInfo
 from runtime.core.assets import Asset
-from runtime.core.ib_mapping import ContractFacts, asset_from_facts
+from runtime.core.ib.contracts import ContractFacts, asset_from_facts
 from runtime.core.matching import Fill
 from runtime.core.orders import OrderKind, OrderStatus, TimeInForce
 from runtime.errors import NotConnectedError
@@ -56,7 +56,7 @@ def test_connect_reports_accounts_and_reconciles(gw: SimGateway) -> None:
         b.connect()
         assert b.is_connected() and b.account == ACCOUNT and b.managed_accounts == (ACCOUNT,)
         assert b.conn.server_version == 157
-        assert log.wait_for(lambda e: isinstance(e, Reconciled), 5).open_orders == 0
+        assert log.wait_for(lambda e: isinstance(e, ReconcileReport), 5).open_orders == ()
         b.connect()  # connecting twice is harmless
     finally:
         b.disconnect()
@@ -65,9 +65,9 @@ def test_connect_reports_accounts_and_reconciles(gw: SimGateway) -> None:
         b.place_order(market("x", Asset(24, "AAPL", primary_exchange="NASDAQ")))
 
 
-def second_reconciliation(log: EventLog) -> Reconciled:
-    log.wait_for(lambda e: isinstance(e, Reconciled) and len(log.of(Reconciled)) >= 2, 10)
-    return log.of(Reconciled)[-1]
+def second_reconciliation(log: EventLog) -> ReconcileReport:
+    log.wait_for(lambda e: isinstance(e, ReconcileReport) and len(log.of(ReconcileReport)) >= 2, 10)
+    return log.of(ReconcileReport)[-1]
 
 
 def test_502_nothing_listening_lists_default_ports() -> None:
@@ -171,7 +171,7 @@ def test_1100_blocks_orders_and_1101_resubscribes(gw: SimGateway) -> None:
         b.connect()
         aapl = b.symbol("AAPL")
         b.wait_for_quote(aapl, 5)
-        old_req = b.market.req_id_of(aapl)
+        old_req = b.market.book.req_id_of(aapl)
         gw.thread.connectivity_lost()
         lost = log.wait_for(lambda e: isinstance(e, ConnectionLost))
         assert lost.code == 1100 and not b.is_connected()
@@ -182,7 +182,7 @@ def test_1100_blocks_orders_and_1101_resubscribes(gw: SimGateway) -> None:
         assert restored.data_lost and b.is_connected()
         # market data was requested again under a new id and flows again
         second_reconciliation(log)
-        assert b.market.req_id_of(aapl) != old_req
+        assert b.market.book.req_id_of(aapl) != old_req
         before = b.quote(aapl).time_ns
         assert wait_until(lambda: b.quote(aapl).time_ns > before)
     finally:
@@ -219,7 +219,7 @@ def test_limit_order_survives_a_gateway_restart(tmp_path) -> None:  # type: igno
         gw.thread.restart(0.3)
         log.wait_for(lambda e: isinstance(e, ConnectionRestored), 10)
         rec = second_reconciliation(log)
-        assert rec.open_orders == 1 and rec.closed_while_away == 0
+        assert len(rec.open_orders) == 1 and rec.missing == ()
         assert not b.orders.get("lim").closed
     finally:
         b.disconnect()
@@ -241,7 +241,7 @@ def test_connect_again_after_disconnect(gw: SimGateway) -> None:
 
 
 def _stalled_fill_then_reconnect(gw: SimGateway, b: IBBroker, log: EventLog, order_id: str,
-                                 notice_after_s: float = 0.0) -> Reconciled:
+                                 notice_after_s: float = 0.0) -> ReconcileReport:
     """The link stalls (the gateway's messages stop arriving), a market order fills at the gateway meanwhile, the
     socket closes ``notice_after_s`` gateway seconds after the fill (that is when the adapter notices the loss), and
     the adapter reconnects: its reconciliation after the reconnect."""
@@ -262,8 +262,8 @@ def _stalled_fill_then_reconnect(gw: SimGateway, b: IBBroker, log: EventLog, ord
     return second_reconciliation(log)
 
 
-def _booked_once(gw: SimGateway, b: IBBroker, log: EventLog, rec: Reconciled, order_id: str) -> None:
-    assert rec.recovered_fills == 1 and rec.closed_while_away == 0 and rec.open_orders == 0
+def _booked_once(gw: SimGateway, b: IBBroker, log: EventLog, rec: ReconcileReport, order_id: str) -> None:
+    assert rec.recovered_fills == 1 and rec.missing == () and rec.open_orders == ()
     fills = [e for e in log.of(Fill) if e.order_id == order_id]
     assert len(fills) == 1
     fill = fills[0]
@@ -316,11 +316,11 @@ def test_execution_window_after_a_loss() -> None:
         now[0] = 200 * minute
         b.on_lost("TWS lost IB", 1100)
         b.on_lost("the socket closed", None)  # a later loss before any reconciliation: the first one still counts
-        assert b._executions_since() == 100 * minute - lookback
+        assert b.reconciler.executions_since() == 100 * minute - lookback
         b.orders.register("o1", aapl, 10, 5, "ibalgo:run1:o1", 40 * minute)
-        assert b._executions_since() == 40 * minute - lookback
+        assert b.reconciler.executions_since() == 40 * minute - lookback
         b.orders.restore([KnownOrder("o0", aapl, 10, 0, 4)], lambda oid: f"ibalgo:run1:{oid}")
-        assert b._executions_since() is None
+        assert b.reconciler.executions_since() is None
     finally:
         b.disconnect()
 

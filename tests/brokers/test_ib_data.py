@@ -18,7 +18,7 @@ from runtime.brokers.ib import ConnectionConfig, IBBroker
 from runtime.brokers.ib.errors import AmbiguousContractError, ContractNotFoundError, HistoricalDataError
 from runtime.brokers.ib.events import MarketDataDelayed
 from runtime.core.assets import Asset, SecType
-from runtime.core.ib_mapping import ContractSpec
+from runtime.core.ib.contracts import ContractSpec
 from runtime.core.matching import Fill
 from runtime.core.orders import OrderKind, TimeInForce
 from runtime.data.calendars import get_calendar

@@ -12,7 +12,7 @@ from support.gateway import EventLog, SimGateway
 from runtime.brokers.base import OrderRejected, OrderRequest
 from runtime.brokers.ib import ConnectionConfig, IBBroker, KnownOrder
 from runtime.brokers.ib.errors import OrderError
-from runtime.brokers.ib.events import OrderStatusChanged, PositionsSnapshot, Reconciled
+from runtime.brokers.ib.events import OrderStatusChanged, ReconcileReport
 from runtime.core.assets import Asset
 from runtime.core.matching import Cancelled, Fill
 from runtime.core.orders import OrderStatus, TimeInForce
@@ -67,13 +67,21 @@ def status_of(order_id: str, status: OrderStatus):  # type: ignore[no-untyped-de
 
 def test_market_order_fills_with_commission(broker: tuple[IBBroker, EventLog]) -> None:
     b, log = broker
-    journal: list[tuple[str, int, str]] = []
-    b._journal = lambda oid, ib_id, ref: journal.append((oid, ib_id, ref))
+    journal: list[tuple[OrderRequest, int, str, bool]] = []
+
+    class Recorder:
+        def order_sending(self, request: OrderRequest, ib_order_id: int, order_ref: str) -> None:
+            # the order is registered (its id taken) but not yet sent: no status can have come back
+            journal.append((request, ib_order_id, order_ref, b.orders.get(request.id).ib_status == "PendingSubmit"))
+
+    b.entry.journal = Recorder()
     aapl = b.symbol("AAPL")
-    b.place_order(request("m1", aapl, 25))
-    assert journal == [("m1", b.ib_order_id("m1"), "ibalgo:run1:m1")]  # recorded before sending
+    m1 = request("m1", aapl, 25)
+    b.place_order(m1)
+    assert journal == [(m1, b.ib_order_id("m1"), "ibalgo:run1:m1", True)]  # the request itself, before sending
     fill = log.wait_for(is_fill("m1"))
     assert fill.amount == 25 and fill.cum_filled == 25 and fill.order_done and fill.commission > 0
+    assert fill.exec_id and fill.exec_id != "m1:25"  # IB's execution id
     assert fill.asset == aapl and fill.price > 0
     with pytest.raises(OrderError, match="never sent twice"):
         b.place_order(request("m1", aapl, 25))
@@ -188,13 +196,12 @@ def test_restart_recovers_orders_and_missed_fills() -> None:
                      clock=gw.clock.now_ns)
         b.restore_orders([KnownOrder("mkt", aapl, 10), KnownOrder("lim", aapl, 10)])
         b.connect()
-        rec = log_b.wait_for(lambda e: isinstance(e, Reconciled))
-        assert rec.open_orders == 1 and rec.recovered_fills == 1 and rec.closed_while_away == 0
+        rec = log_b.wait_for(lambda e: isinstance(e, ReconcileReport))
+        assert [o.order_id for o in rec.open_orders] == ["lim"] and rec.recovered_fills == 1 and rec.missing == ()
         fill = [e for e in log_b.of(Fill)]
         assert [(f.order_id, f.amount, f.order_done) for f in fill] == [("mkt", 10, True)]
         assert fill[0].commission > 0
-        snap = log_b.of(PositionsSnapshot)[-1]
-        assert [(p.asset.symbol, p.amount) for p in snap.positions] == [("AAPL", 10.0)]
+        assert [(p.asset.symbol, p.amount) for p in rec.positions] == [("AAPL", 10.0)]
         assert b.orders.get("lim").ib_order_id == a.ib_order_id("lim")
         b.cancel_order("lim", 0)  # the adopted order can be managed again
         log_b.wait_for(lambda e: isinstance(e, Cancelled) and e.order_id == "lim")
@@ -203,7 +210,7 @@ def test_restart_recovers_orders_and_missed_fills() -> None:
         log_c = EventLog()
         c = IBBroker(ConnectionConfig(port=gw.port, client_id=4, request_timeout_s=5.0), "other", log_c.put)
         c.connect()
-        assert log_c.wait_for(lambda e: isinstance(e, Reconciled)).open_orders == 0
+        assert log_c.wait_for(lambda e: isinstance(e, ReconcileReport)).open_orders == ()
         assert not log_c.of(Fill)
         c.disconnect()
     finally:

@@ -14,7 +14,7 @@ import pytest
 from ibapi.connection import Connection
 
 from runtime.brokers.ib.receive import install, receive
-from runtime.live.paper import run_algorithm
+from runtime.live.run import run_algorithm
 
 ROOT = Path(__file__).resolve().parents[2]
 

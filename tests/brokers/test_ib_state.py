@@ -12,9 +12,10 @@ from runtime.brokers.ib.pacing import HistoricalPacer, HistoryKey, TokenBucket
 from runtime.brokers.ib.records import CommissionInfo, ExecutionInfo, OpenOrderInfo, OrderStatusInfo
 from runtime.brokers.ib.requests import FIRST_REQUEST_ID, RequestRegistry
 from runtime.core.assets import Asset
-from runtime.core.ib_mapping import ContractFacts, asset_from_facts
+from runtime.core.ib.contracts import ContractFacts, asset_from_facts
 from runtime.core.matching import Cancelled, Fill
 from runtime.core.orders import OrderStatus
+from runtime.live.reconcile import missing_order_event
 
 
 class FakeClock:
@@ -198,8 +199,11 @@ def test_close_missing_after_reconnect() -> None:
     t.register("o3", AAPL, 10, 7, "ibalgo:r:o3")
     done = OpenOrderInfo(6, 1, 1, "ibalgo:r:o2", FACTS, "BUY", 10, "LMT", 1.0, None, "GTC", "DU1", 0, "Cancelled",
                          completed=True)
-    n = t.close_missing({5}, {"o2": done}, 9)
-    assert n == 2
-    kinds = {e.order_id: type(e) for e in out}
-    assert kinds == {"o2": Cancelled, "o3": Cancelled}
-    assert "while disconnected" in out[0].reason
+    missing = t.close_missing({5}, {"o2": done})
+    assert [(m.order_id, m.broker_status, m.never_sent) for m in missing] == [("o2", "Cancelled", False),
+                                                                             ("o3", "", False)]
+    assert out == []  # the adapter reports; the run decides what the algorithm is told
+    assert t.get("o2").closed and t.get("o3").closed and not t.get("o1").closed
+    events = [missing_order_event(m, 9) for m in missing]
+    assert [type(e) for e in events] == [Cancelled, Cancelled]
+    assert "while disconnected" in events[0].reason and "no longer working" in events[1].reason

@@ -1,4 +1,4 @@
-"""Pure IB tables and mappings (runtime.core.ib_mapping) and the client-version normalisation."""
+"""Pure IB tables and mappings (runtime.core.ib) and the client-version normalisation."""
 
 from __future__ import annotations
 
@@ -8,28 +8,20 @@ import pytest
 
 from runtime.brokers.ib.compat import FLAVOR, normalize_error, number
 from runtime.core.assets import Asset, SecType
-from runtime.core.ib_mapping import (
-    ErrorKind,
-    account_from_tags,
+from runtime.core.ib.account import account_from_tags
+from runtime.core.ib.bars import (
     bar_seconds,
-    contract_spec_for,
-    default_ports_text,
     duration_for_bars,
     duration_for_sessions,
     end_labels_daily,
     end_labels_intraday,
-    error_info,
-    ib_end_time,
     normalize_bar_size,
-    order_ref,
-    order_spec_for,
-    order_status_from_ib,
     parse_duration,
-    parse_ib_string,
-    parse_ib_time,
-    parse_order_ref,
-    super_symbol,
 )
+from runtime.core.ib.contracts import contract_spec_for, parse_ib_string, super_symbol
+from runtime.core.ib.errors import ErrorKind, default_ports_text, error_info
+from runtime.core.ib.orders import order_ref, order_spec_for, order_status_from_ib, parse_order_ref
+from runtime.core.ib.time import ib_end_time, parse_ib_time
 from runtime.core.orders import OrderKind, OrderStatus, TimeInForce
 
 

@@ -146,7 +146,7 @@ def test_switch_adds_the_universe_to_the_sample_and_leaves_the_sample_alone():
 @pytest.mark.slow
 def test_ordinary_runs_never_build_the_universe():
     code = ("import sys; from runtime.data import load_bars; load_bars(None, 'daily', '2012-01-03', '2012-02-01');"
-            "import runtime.assembly.backtest, runtime.live.paper, runtime.gateway.universe;"
+            "import runtime.assembly.backtest, runtime.live.run, runtime.gateway.universe;"
             "print('runtime.data.universe' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
@@ -226,7 +226,7 @@ def test_backtest_command_switch(tmp_path):
 
 @pytest.mark.socket
 def test_paper_run_trades_synthetic_tickers_on_the_simulated_gateway(tmp_path):
-    from runtime.live.paper import run_algorithm
+    from runtime.live.run import run_algorithm
 
     algo = write_algo(tmp_path, SYN_ALGO)
     result = run_algorithm(str(algo), replay=(pd.Timestamp("2012-02-01"), pd.Timestamp("2012-02-15")),

@@ -20,7 +20,7 @@ from runtime.data.calendars import get_calendar
 from runtime.engine.clocks import ReplayClock
 from runtime.errors import AlgorithmLoadError
 from runtime.journal import Journal
-from runtime.live.paper import EmbeddedGateway, replay_start_ns, run_algorithm
+from runtime.live.run import EmbeddedGateway, replay_start_ns, run_algorithm
 
 SETUP = """
 def initialize(context):

@@ -15,12 +15,12 @@ from runtime.assembly.backtest import run_backtest
 from runtime.brokers.ib.ibobjects import make_order
 from runtime.core.assets import Asset
 from runtime.core.costs import FixedBasisPointsSlippage, PerShare
-from runtime.core.ib_mapping import order_spec_for
+from runtime.core.ib.orders import order_spec_for
 from runtime.core.matching import BarQuote, Cancelled, Fill, MatchingEngine, WorkingOrder
 from runtime.core.orders import OrderKind, OrderStatus, TimeInForce
 from runtime.core.styles import LimitOnOpenOrder, TrailStopLimitOrder
 from runtime.errors import BadOrderError
-from runtime.live.paper import run_algorithm
+from runtime.live.run import run_algorithm
 
 AAPL = Asset(sid=24, symbol="AAPL")
 FILLED = OrderStatus.FILLED

@@ -22,13 +22,10 @@ KNOWN: dict[str, set[str]] = {
         'runtime/gateway/state.py: exchange._fed_until',
         'runtime/gateway/state.py: exchange._session_close_after',
         'runtime/gateway/state.py: exchange._working_order',
-        'runtime/live/broker.py: IBBroker._handlers',
         'runtime/live/session.py: ledger._positions',
     },
     "long": {
-        'runtime/brokers/ib/broker.py',
         'runtime/cli.py',
-        'runtime/core/ib_mapping.py',
         'runtime/core/rules.py',
         'runtime/gateway/exchange.py',
         'runtime/gateway/gateway.py',

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from support.algo import wait_until, write_algo
 
-from runtime.live.paper import run_algorithm
+from runtime.live.run import run_algorithm
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"

@@ -17,7 +17,7 @@ from support.algo import USER_ALGOS
 
 from runtime.data.calendars import get_calendar
 from runtime.engine.clocks import ReplayClock, closed_market_jump
-from runtime.live.paper import run_algorithm
+from runtime.live.run import run_algorithm
 
 ROOT = Path(__file__).resolve().parents[2]
 NS_PER_S = 1_000_000_000

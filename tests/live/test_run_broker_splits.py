@@ -28,8 +28,8 @@ from runtime.engine.engine import Engine
 from runtime.gateway.contracts import ContractQuery
 from runtime.gateway.tickets import OrderTicket
 from runtime.journal import Journal
-from runtime.live.paper import UNPACED_RATE, EmbeddedGateway, broker_factory, replay_start_ns, replay_window
 from runtime.live.positions import Holding, compare_positions, explain, split_candidates
+from runtime.live.run import UNPACED_RATE, EmbeddedGateway, broker_factory, replay_start_ns, replay_window
 from runtime.live.session import LiveOptions, LiveResult, LiveSession
 
 XNYS = get_calendar("XNYS")
@@ -189,7 +189,7 @@ def test_a_difference_no_split_explains_is_only_reported(tmp_path: Path, caplog:
 
 
 def test_with_the_brokers_corporate_actions_known_nothing_is_applied_twice(tmp_path: Path) -> None:
-    from runtime.live.paper import run_algorithm
+    from runtime.live.run import run_algorithm
 
     algo = tmp_path / "hold.py"
     algo.write_text(HOLD, encoding="utf-8")

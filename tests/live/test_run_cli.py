@@ -9,7 +9,7 @@ import pytest
 
 from runtime.cli import main
 from runtime.errors import ConfigError
-from runtime.live.paper import BrokerTarget, check_live_confirmation
+from runtime.live.run import BrokerTarget, check_live_confirmation
 
 ALGOS = Path(__file__).resolve().parents[2] / "user_algos"
 

@@ -9,16 +9,16 @@ import time
 import pytest
 from support.gateway import start_gateway
 
+from runtime.brokers.ib.broker import IBBroker
 from runtime.brokers.ib.connection import ConnectionConfig
 from runtime.brokers.ib.errors import IBConnectError
-from runtime.live.broker import SyncedIBBroker
-from runtime.live.paper import connect_with_patience
+from runtime.live.run import connect_with_patience
 
 
-def _broker(port: int) -> tuple[SyncedIBBroker, ConnectionConfig]:
+def _broker(port: int) -> tuple[IBBroker, ConnectionConfig]:
     config = ConnectionConfig(host="127.0.0.1", port=port, client_id=3, backoff_initial_s=0.2, backoff_max_s=0.5,
                               connect_timeout_s=2.0)
-    return SyncedIBBroker(config, "patience", lambda ev: None), config
+    return IBBroker(config, "patience", lambda ev: None), config
 
 
 @pytest.mark.slow

@@ -18,7 +18,7 @@ from support.algo import wait_until
 from runtime.data.calendars import get_calendar
 from runtime.engine.clocks import ReplayClock
 from runtime.journal import Journal
-from runtime.live.paper import EmbeddedGateway, replay_start_ns, run_algorithm
+from runtime.live.run import EmbeddedGateway, replay_start_ns, run_algorithm
 
 START, END = "2012-01-03", "2012-01-20"
 #: the session (1-based count of sessions done) after which the connection is dropped, and after which it is back

@@ -22,7 +22,7 @@ from runtime.gateway.contracts import ContractQuery
 from runtime.gateway.gateway import Gateway
 from runtime.gateway.tickets import OrderTicket
 from runtime.gateway.universe import sample_universe
-from runtime.live.paper import EmbeddedGateway, replay_start_ns, run_algorithm
+from runtime.live.run import EmbeddedGateway, replay_start_ns, run_algorithm
 
 HOLD = '''
 def initialize(context):

@@ -18,7 +18,7 @@ from runtime.data.calendars import get_calendar
 from runtime.data.runs import load_daily_and_minute
 from runtime.engine.clocks import ReplayClock
 from runtime.journal import Journal
-from runtime.live.paper import EmbeddedGateway, replay_start_ns, run_algorithm
+from runtime.live.run import EmbeddedGateway, replay_start_ns, run_algorithm
 
 ALGOS = Path(__file__).resolve().parents[2] / "user_algos"
 

@@ -21,12 +21,12 @@ import pandas as pd
 import pytest
 
 from runtime.brokers.ib.connection import ConnectionConfig
-from runtime.core.ib_mapping import order_ref
+from runtime.core.ib.orders import order_ref
 from runtime.core.orders import OrderStatus
 from runtime.data.calendars import get_calendar
 from runtime.engine.clocks import ReplayClock
 from runtime.journal import Journal, JournalOrder
-from runtime.live.paper import UNPACED_RATE, EmbeddedGateway, replay_start_ns, run_algorithm
+from runtime.live.run import UNPACED_RATE, EmbeddedGateway, replay_start_ns, run_algorithm
 from runtime.live.session import LiveResult, LiveSession
 
 XNYS = get_calendar("XNYS")

@@ -15,7 +15,7 @@ import pytest
 from runtime.data.calendars import get_calendar
 from runtime.engine.clocks import ReplayClock
 from runtime.errors import AlgorithmLoadError
-from runtime.live.paper import EmbeddedGateway, replay_start_ns, run_algorithm
+from runtime.live.run import EmbeddedGateway, replay_start_ns, run_algorithm
 from runtime.live.session import LiveSession
 
 START, END = "2012-01-03", "2012-01-12"

@@ -10,7 +10,7 @@ import pytest
 from support.algo import run_algo
 
 from runtime.errors import AlgorithmLoadError
-from runtime.live.paper import run_algorithm
+from runtime.live.run import run_algorithm
 
 ALGO = Path(__file__).resolve().parents[1] / "quant_algos" / "optimize_long_short.py"
 

@@ -12,7 +12,7 @@ from support.algo import USER_ALGOS, run_algo, run_data, write_algo
 
 from runtime.assembly.backtest import run_backtest
 from runtime.errors import AlgorithmLoadError
-from runtime.live.paper import run_algorithm
+from runtime.live.run import run_algorithm
 from runtime.pipeline import shims
 
 FACTORS = ", ".join(shims.FACTOR_NAMES)

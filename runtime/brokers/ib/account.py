@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from runtime.brokers.ib.records import PositionInfo
 from runtime.core.assets import Asset
-from runtime.core.ib_mapping import ContractFacts, account_from_tags, ib_number
+from runtime.core.ib.account import account_from_tags, ib_number
+from runtime.core.ib.contracts import ContractFacts
 from runtime.core.ledger import Account
 
 

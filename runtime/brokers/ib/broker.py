@@ -1,94 +1,70 @@
 """IBBroker: the Broker the engine uses for TWS, IB Gateway and the simulated gateway.
 
+It assembles the adapter's parts and is the one object the rest of the runtime holds:
+
+- :mod:`.connection` (handshake, reconnects) and :mod:`.client` (the one ibapi subclass) deliver IB's messages as
+  typed calls of a :class:`~.listener.MessageListener`, routed by :class:`~.inbound.Inbound`;
+- :class:`~.order_entry.OrderEntry` places, modifies and cancels orders, each written to the
+  :class:`~.order_entry.OrderJournal` before it is sent; :class:`~.orders.OrderTracker` turns IB's order messages
+  into events;
+- :class:`~.reconcile.Reconciler` reports what the broker has after each (re)connect as a
+  :class:`~.events.ReconcileReport`;
+- :class:`~.quotes.MarketDataService` streams quotes, :class:`~.history.HistoryService` serves history,
+  :class:`~.account.AccountState` keeps the account's values and positions;
+- :class:`~.broker_clock.RoundTrips` are ``reqCurrentTime`` round trips (the :meth:`IBBroker.barrier`), which also
+  sync an optional :class:`~.broker_clock.BrokerClock` (the run's clock on TWS / IB Gateway).
+
 Threads: ibapi's message thread only records (quotes, account values) and completes futures or emits events; the
 adapter's worker thread reconnects, resubscribes and reconciles; the engine's thread places and cancels orders
 and reads snapshots. Events (Fill / Cancelled / OrderRejected and :mod:`runtime.brokers.ib.events`) go to the
 engine's ``event_sink`` (e.g. ``queue.put``) as they happen; without a sink they wait for :meth:`poll_events`.
-
-Orders carry ``orderRef = 'ibalgo:<run_id>:<order id>'``; the IB order id is recorded (and handed to the optional
-``order_journal``) before anything is sent, an order id is never sent twice, and an order while disconnected
-raises :class:`~runtime.errors.NotConnectedError` (nothing is queued).
-
-After a reconnect (or 1101/1102) the executions asked for start before the first loss not yet reconciled AND
-before the sending of every order still open here: a loss is often noticed late (a stalled link, a replay clock
-that moved on), and an order may have executed before it was noticed. When completed orders still show more filled
-than was booked, all executions TWS has are asked for once more.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 from runtime.brokers.base import BrokerEvent, OrderRequest
 from runtime.brokers.ib.account import AccountState, PositionSnapshot
-from runtime.brokers.ib.compat import ErrorArgs, cancel_order
+from runtime.brokers.ib.broker_clock import RESYNC_S, BrokerClock, RoundTrips
 from runtime.brokers.ib.connection import ConnectionConfig, IBConnection
 from runtime.brokers.ib.contracts import ContractResolver
-from runtime.brokers.ib.errors import (
-    ContractNotFoundError,
-    HistoricalDataError,
-    IBError,
-    MarketDataError,
-    OrderError,
-)
-from runtime.brokers.ib.events import (
-    ConnectionLost,
-    ConnectionRestored,
-    IBNotice,
-    MarketDataDelayed,
-    PositionRecord,
-    PositionsSnapshot,
-    Reconciled,
-)
+from runtime.brokers.ib.errors import ContractNotFoundError, HistoricalDataError, IBError
+from runtime.brokers.ib.events import ConnectionLost, ConnectionRestored, ReconcileReport
 from runtime.brokers.ib.history import HistoryBars, HistoryService
-from runtime.brokers.ib.ibobjects import make_contract, make_execution_filter, make_order
-from runtime.brokers.ib.market_data import MarketDataBook, Quote
-from runtime.brokers.ib.orders import KnownOrder, OrderTracker, TrackedOrder
-from runtime.brokers.ib.records import BarInfo, ExecutionInfo, OpenOrderInfo, PositionInfo
+from runtime.brokers.ib.ibobjects import make_contract
+from runtime.brokers.ib.inbound import Inbound
+from runtime.brokers.ib.listener import MessageListener
+from runtime.brokers.ib.market_data import Quote
+from runtime.brokers.ib.order_entry import OrderEntry, OrderJournal
+from runtime.brokers.ib.orders import KnownOrder, OrderTracker
+from runtime.brokers.ib.quotes import MarketDataService
+from runtime.brokers.ib.reconcile import Reconciler
+from runtime.brokers.ib.records import BarInfo
 from runtime.brokers.ib.requests import RequestRegistry
 from runtime.brokers.ib.worker import Worker
 from runtime.core.assets import Asset, SecType
 from runtime.core.calendar import TradingCalendar
-from runtime.core.ib_mapping import (
-    ContractFacts,
-    ContractSpec,
-    ErrorKind,
-    OrderSpec,
-    contract_spec_for,
-    error_info,
-    ib_time_zone,
-    order_ref,
-    order_spec_for,
-    parse_ib_time,
-    parse_order_ref,
-    super_symbol,
-)
+from runtime.core.ib.contracts import ContractFacts, ContractSpec, contract_spec_for, super_symbol
+from runtime.core.ib.orders import order_ref
+from runtime.core.ib.time import ib_time_zone
 from runtime.core.ledger import Account
 from runtime.data.calendars import get_calendar
-from runtime.data.store import BarArrays
 
 log = logging.getLogger(__name__)
 
-# ids of the answers that carry no request id (one of each may be outstanding)
-OPEN_ORDERS_ID = -101
-COMPLETED_ORDERS_ID = -102
-POSITIONS_ID = -103
 #: reqId of the account summary subscription (several accounts: their values for IBridgePy's accountCode=)
 ACCOUNT_SUMMARY_ID = 9_000_103
 #: the tags the account summary asks for
 SUMMARY_TAGS = ("NetLiquidation,TotalCashValue,GrossPositionValue,BuyingPower,AvailableFunds,ExcessLiquidity,"
                 "EquityWithLoanValue,InitMarginReq,MaintMarginReq,SettledCash,Cushion,Leverage")
-ACCOUNT_ID = -104
-MIN_SERVER_VER_COMPLETED_ORDERS = 150
-DELAYED = 3
-#: how far before a connection loss executions are asked for again (clocks and IB's filter are coarse)
-EXECUTION_LOOKBACK_NS = 10 * 60 * 1_000_000_000
+#: how long the first connection waits for the broker's time when the run follows the broker's clock
+FIRST_SYNC_WAIT_S = 5.0
 
 
 def default_calendar(asset: Asset) -> TradingCalendar:
@@ -111,9 +87,10 @@ class IBBroker:
         *,
         clock: Callable[[], int] = time.time_ns,
         calendar_for: Callable[[Asset], TradingCalendar] = default_calendar,
-        order_journal: Callable[[str, int, str], None] | None = None,
+        order_journal: OrderJournal | None = None,
         since_ns: int | None = None,
         time_zone: str | None = None,
+        broker_clock: BrokerClock | None = None,
     ) -> None:
         order_ref(run_id, "x")  # validates the run id
         ibapi_log = logging.getLogger("ibapi")
@@ -124,44 +101,52 @@ class IBBroker:
         self._sink = event_sink
         self._events: deque[object] = deque()
         self._clock = clock
-        self._journal = order_journal
-        self._since_ns = since_ns
         self._tz = time_zone
-        self.worker = Worker()
-        self.conn = IBConnection(config, self, self.worker)
+        self.broker_clock = broker_clock
         self.registry = RequestRegistry()
+        self.round_trips = RoundTrips(broker_clock)
         self.contracts = ContractResolver(self._fetch_details, config.request_timeout_s)
         self.account_state = AccountState(self.contracts.asset_for)
-        self.market = MarketDataBook()
         self.orders = OrderTracker(run_id, self._emit, self.contracts.asset_for, config.commission_wait_s)
+        # the connection's messages go to ``inbound`` (set below: it needs the market data, which needs the connection)
+        self.conn = IBConnection(config, self, MessageListener(), Worker())
+        self.market = MarketDataService(self.conn, self.registry, self.contracts, self._emit, config.request_timeout_s)
+        self.inbound = Inbound(self.registry, self.orders, self.account_state, self.market, self.round_trips,
+                               now_ns=self.now_ns, time_zone=lambda: self.time_zone, worker=lambda: self.conn.worker,
+                               commission_wait_s=config.commission_wait_s, emit=self._emit)
+        self.conn.messages = self.inbound
+        self.entry = OrderEntry(run_id, self.conn, self.orders, self.contracts, self.now_ns, order_journal)
+        self.reconciler = Reconciler(run_id, config, self.conn, self.registry, self.orders, self.account_state,
+                                     self.contracts, self.now_ns, self._emit, since_ns)
         self.history = HistoryService(self._fetch_history, calendar_for, time_zone=time_zone or "US/Eastern",
                                       timeout_s=max(config.request_timeout_s, 30.0), lot_for=self._lot_for)
-        self._order_lock = threading.Lock()
-        self._reconcile_lock = threading.Lock()
-        self._md_type = 1
-        self._lost_at_ns: int | None = None  # the first loss not yet followed by a complete reconciliation
-        self._losses = 0
-        self._loss_lock = threading.Lock()
-        self.last_reconciled: Reconciled | None = None
-        self.reconciled = threading.Event()
+        self._summary = False  # the account summary was asked for (renewed after each reconnect)
+        self._resync_scheduled = False
 
     # ======================================================================================== connection
+    @property
+    def worker(self) -> Worker:
+        """The adapter's worker thread (reconnects, resubscriptions, reconciliations)."""
+        return self.conn.worker
+
     def connect(self) -> None:
         """Connect, start the account and position subscriptions and reconcile this run's orders.
 
         Raises IBConnectError (502: with the default ports), ClientIdInUseError (326), AccountNotFoundError (with
         the managed accounts) or IBTimeoutError.
         """
-        if self.worker.stopped:
-            self.worker = self.conn.worker = Worker()
+        if self.conn.worker.stopped:
+            self.conn.worker = Worker()
+            self._resync_scheduled = False
         self.conn.connect()
 
     def disconnect(self) -> None:
         """Close the connection for good; pending requests fail; fills waiting for commissions go out."""
         self.conn.disconnect()
         self.registry.fail_all("disconnected")
+        self.round_trips.lost()
         self.orders.flush_due(float("inf"))
-        self.worker.stop()
+        self.conn.worker.stop()
 
     def is_connected(self) -> bool:
         """Whether an order placed now would be sent."""
@@ -174,9 +159,11 @@ class IBBroker:
 
     @property
     def managed_accounts(self) -> tuple[str, ...]:
+        """Every account code this login may trade."""
         return self.conn.managed_accounts
 
     def now_ns(self) -> int:
+        """The adapter's time (the run's clock)."""
         return self._clock()
 
     @property
@@ -187,184 +174,107 @@ class IBBroker:
         parts = self.conn.connection_time.split()
         return ib_time_zone(parts[-1] if len(parts) >= 3 else "")
 
-    # ---------------------------------------------------------------------------------- listener callbacks
+    @property
+    def reconciled(self) -> threading.Event:
+        """Set after each reconciliation."""
+        return self.reconciler.done
+
+    @property
+    def last_reconciled(self) -> ReconcileReport | None:
+        """The latest reconciliation's report."""
+        return self.reconciler.last_report
+
+    # ------------------------------------------------------------------------- ConnectionListener callbacks
     def on_connected(self, reconnect: bool, attempts: int) -> None:
         """A socket is up (first connect: caller's thread; reconnect: worker)."""
-        self.market.server_version = self.conn.server_version or 0
         self.history.time_zone = self.time_zone
         client = self.conn.client
         if client is None:
             return
-        if self._md_type != 1:
-            client.reqMarketDataType(self._md_type)
+        self.market.on_connected(client, reconnect=False)
         self._subscribe_account()
+        if self.broker_clock is not None:
+            self._sync_clock(wait_s=FIRST_SYNC_WAIT_S if not reconnect else 0.0, restart=True)
         if reconnect:
             self._emit(ConnectionRestored(self.now_ns(), "reconnected to TWS / IB Gateway", True, attempts))
-            self._resubscribe_market_data()
-        since = self._executions_since() if reconnect else self._since_ns
+            self.market.resubscribe()
+            if self._summary:
+                self.subscribe_account_summary()
+        since = self.reconciler.executions_since() if reconnect else self.reconciler.since_ns
         try:
             self.reconcile(since)
         except IBError as exc:
             log.warning("reconciliation after connecting failed: %s", exc)
 
     def on_lost(self, reason: str, code: int | None) -> None:
+        """The connection, or TWS's link to IB, was lost."""
         now = self.now_ns()
-        with self._loss_lock:
-            self._losses += 1
-            if self._lost_at_ns is None:
-                self._lost_at_ns = now
+        self.reconciler.lost(now)
         if code is None:
             self.registry.fail_all(reason)
+            self.round_trips.lost()  # their answers will never come
         self._emit(ConnectionLost(now, reason, code))
 
     def on_restored(self, data_lost: bool) -> None:
+        """TWS's link to IB is back (1101: market data lost, 1102: kept)."""
         self._emit(ConnectionRestored(self.now_ns(), "TWS reconnected to IB" + (" (market data lost)" if data_lost
                                       else ""), data_lost))
         if data_lost:
-            self._resubscribe_market_data()
+            self.market.resubscribe()
         try:
-            self.reconcile(self._executions_since())
+            self.reconcile(self.reconciler.executions_since())
         except IBError as exc:
             log.warning("reconciliation after 1101/1102 failed: %s", exc)
 
-    def _executions_since(self) -> int | None:
-        """Where the executions asked for after a loss start (see the module docstring); None: all of them."""
-        any_open, oldest_sent = self.orders.executions_needed_since()
-        if any_open and oldest_sent is None:
-            return self._since_ns
-        starts = [t for t in (self._lost_at_ns, oldest_sent) if t is not None]
-        return min(starts) - EXECUTION_LOOKBACK_NS if starts else self._since_ns
-
-    def on_message(self, name: str, *args: Any) -> None:
-        """Everything from the message thread that is not about the connection."""
-        handler = self._handlers.get(name)
-        if handler is not None:
-            handler(self, *args)
-
-    # ------------------------------------------------------------------------------------ message handlers
-    def _h_error(self, err: ErrorArgs) -> None:
-        code, rid, text = err.code, err.req_id, err.text
-        now = self.now_ns()
-        info = error_info(code)
-        informational = info.kind in (ErrorKind.INFO, ErrorKind.WARNING)
-        asset = self.market.asset_of(rid) if rid >= 0 else None
-        if asset is not None:
-            self._market_data_error(asset, rid, code, text, now)
-            return
-        if rid in self.registry and not informational:
-            self.registry.fail(rid, code, text)
-            return
-        if rid > 0 and self.orders.on_error(rid, code, text, now):
-            return
-        if info.kind is ErrorKind.INFO:
-            log.debug("IB %d: %s", code, text)
-            return
-        log.info("IB %d (id %d): %s", code, rid, text)
-        self._emit(IBNotice(now, code, text, rid))
-
-    def _market_data_error(self, asset: Asset, rid: int, code: int, text: str, now: int) -> None:
-        if code == 354 and self._md_type == 1:
-            log.warning("no real-time market data subscription for %s: switching to delayed data", asset.symbol)
-            self._emit(MarketDataDelayed(asset, now, code, text))
-            self.worker.call_soon(lambda: self._fallback_to_delayed(asset))
-        elif code == 10167:
-            self._emit(MarketDataDelayed(asset, now, code, text))
-        elif error_info(code).kind is ErrorKind.INFO:
-            log.debug("IB %d for %s: %s", code, asset.symbol, text)
-        else:
-            self._emit(IBNotice(now, code, text, rid))
-
-    def _h_request_end(self, req_id: int) -> None:
-        self.registry.finish(req_id)
-
-    def _h_row(self, req_id: int, row: Any) -> None:
-        self.registry.add_row(req_id, row)
-
-    def _h_open_order(self, info: OpenOrderInfo) -> None:
-        self.orders.on_open_order(info, self.now_ns())
-        self.registry.add_row(OPEN_ORDERS_ID, info)
-
-    def _h_completed_order(self, info: OpenOrderInfo) -> None:
-        self.registry.add_row(COMPLETED_ORDERS_ID, info)
-
-    def _h_order_status(self, info: Any) -> None:
-        self.orders.on_status(info, self.now_ns())
-
-    def _h_execution(self, info: ExecutionInfo) -> None:
-        try:
-            t = parse_ib_time(info.time_text, self.time_zone)
-        except (ValueError, TypeError):
-            t = self.now_ns()
-        new_fill_waiting = self.orders.on_execution(info, t, time.monotonic())
-        if info.req_id >= 0:
-            self.registry.add_row(info.req_id, info)
-        if new_fill_waiting:
-            self.worker.call_later(self.config.commission_wait_s + 0.01, self._flush_fills)
-
-    def _h_commission(self, info: Any) -> None:
-        self.orders.on_commission(info, self.now_ns())
-
-    def _h_account_summary(self, account: str, tag: str, value: str, currency: str) -> None:
-        self.account_state.on_value(tag, value, currency, account)
-
-    def subscribe_account_summary(self) -> None:
-        """Every managed account's values (reqAccountSummary 'All'), for queries naming an account other than the
-        connection's; no-op while disconnected."""
+    # ================================================================================ round trips, clock
+    def barrier(self, timeout_s: float = 10.0) -> bool:
+        """Wait until every message TWS sent so far has been handled (a ``reqCurrentTime`` round trip); False if
+        disconnected or timed out."""
         client = self.conn.client
-        if client is not None:
-            client.reqAccountSummary(ACCOUNT_SUMMARY_ID, "All", SUMMARY_TAGS)
+        if client is None or not self.is_connected():
+            return False
+        waiter = threading.Event()
+        entry = self.round_trips.sent(waiter)
+        try:
+            client.reqCurrentTime()
+        except Exception:
+            self.round_trips.withdraw(entry)
+            return False
+        if waiter.wait(timeout_s):
+            return True
+        self.round_trips.withdraw(entry)
+        return False
 
-    def _h_account_value(self, key: str, value: str, currency: str, account: str) -> None:
-        self.account_state.on_value(key, value, currency, account)
+    def _sync_clock(self, wait_s: float = 0.0, restart: bool = False) -> None:
+        """Ask for the broker's time (its answer syncs the broker clock); the first connection waits for it."""
+        clock, client = self.broker_clock, self.conn.client
+        if clock is None or client is None:
+            return
+        if restart:
+            clock.restart()
+        if wait_s > 0:
+            if not self.barrier(wait_s):
+                log.warning("no answer to reqCurrentTime within %.0f s: the run's clock is the local clock until one "
+                            "comes", wait_s)
+        else:
+            entry = self.round_trips.sent()
+            try:
+                client.reqCurrentTime()
+            except Exception:
+                self.round_trips.withdraw(entry)
+        if not self._resync_scheduled:
+            self._resync_scheduled = True
+            self.conn.worker.call_later(RESYNC_S, self._resync)
 
-    def _h_portfolio(self, info: PositionInfo) -> None:
-        self.account_state.on_portfolio(info)
-
-    def _h_account_end(self, account: str) -> None:
-        self.account_state.downloaded.set()
-        self.registry.finish(ACCOUNT_ID)
-
-    def _h_position(self, info: PositionInfo) -> None:
-        self.account_state.on_position(info)
-        self.registry.add_row(POSITIONS_ID, info)
-
-    def _h_position_end(self) -> None:
-        self.account_state.positions_loaded.set()
-        self.registry.finish(POSITIONS_ID)
-
-    def _h_tick(self, req_id: int, tick_type: int, value: float | None) -> None:
-        self.market.on_tick(req_id, tick_type, value, self.now_ns())
-
-    def _h_tick_string(self, req_id: int, tick_type: int, value: str) -> None:
-        self.market.on_tick_string(req_id, tick_type, value)
-
-    def _h_ignore(self, *args: Any) -> None:
-        return None
-
-    _handlers: ClassVar[dict[str, Callable[..., None]]] = {
-        "error": _h_error,
-        "request_end": _h_request_end,
-        "contract_details": _h_row,
-        "bar": _h_row,
-        "open_order": _h_open_order,
-        "open_order_end": lambda self: self.registry.finish(OPEN_ORDERS_ID),
-        "completed_order": _h_completed_order,
-        "completed_orders_end": lambda self: self.registry.finish(COMPLETED_ORDERS_ID),
-        "order_status": _h_order_status,
-        "execution": _h_execution,
-        "commission": _h_commission,
-        "account_value": _h_account_value,
-        "account_summary": _h_account_summary,
-        "portfolio": _h_portfolio,
-        "account_download_end": _h_account_end,
-        "account_time": _h_ignore,
-        "position": _h_position,
-        "position_end": _h_position_end,
-        "tick": _h_tick,
-        "tick_string": _h_tick_string,
-        "market_data_type": _h_ignore,
-        "current_time": _h_ignore,
-    }
+    def _resync(self) -> None:
+        self._resync_scheduled = False
+        if self.conn.worker.stopped:
+            return
+        if self.is_connected():
+            self._sync_clock()
+        else:  # reconnects sync it; keep the timer alive for after them
+            self._resync_scheduled = True
+            self.conn.worker.call_later(RESYNC_S, self._resync)
 
     # ============================================================================================== events
     def _emit(self, event: object) -> None:
@@ -372,9 +282,6 @@ class IBBroker:
             self._sink(event)
         else:
             self._events.append(event)
-
-    def _flush_fills(self) -> None:
-        self.orders.flush_due(time.monotonic())
 
     def poll_events(self, now_ns: int) -> list[BrokerEvent]:
         """Events not yet taken (always [] when an ``event_sink`` was given: events went there)."""
@@ -388,176 +295,39 @@ class IBBroker:
     def restore_orders(self, known: Iterable[KnownOrder], highest_ib_id: int = 0) -> None:
         """Orders of this run the engine already knows (from its journal); call before :meth:`connect`.
 
-        Open ones are matched to TWS's by orderRef at the reconciliation (and closed with their reason when TWS no
-        longer works them); closed ones keep their executions from being booked or counted again. IB order ids at
-        or below ``highest_ib_id`` (the highest the journal used) are never handed out again.
+        Open ones are matched to TWS's by orderRef at the reconciliation (and reported missing when TWS no longer
+        works them); closed ones keep their executions from being booked or counted again. IB order ids at or below
+        ``highest_ib_id`` (the highest the journal used) are never handed out again.
         """
-        self.orders.restore(known, lambda oid: order_ref(self.run_id, oid))
-        if highest_ib_id:
-            self.conn.reserve_order_ids_through(highest_ib_id)
-
-    def _contract_for(self, asset: Asset) -> Any:
-        if not asset.con_id and asset.sec_type is not SecType.STOCK:
-            asset = self.contracts.resolve_asset(asset)
-        return make_contract(contract_spec_for(asset))
-
-    def _spec_for(self, request: OrderRequest, transmit: bool, parent_ib_id: int) -> OrderSpec:
-        try:
-            return order_spec_for(
-                amount=request.amount, kind=request.kind, limit=request.limit, stop=request.stop, tif=request.tif,
-                ref=order_ref(self.run_id, request.id), trailing_amount=request.trail_amount,
-                trailing_percent=request.trail_percent, limit_offset=request.limit_offset,
-                outside_rth=request.outside_rth,
-                oca_group=request.oca_group, account=request.account or self.conn.account, transmit=transmit,
-                parent_ib_id=parent_ib_id)
-        except ValueError as exc:
-            raise OrderError(f"order {request.id} for {request.asset.symbol} cannot be sent to IB: {exc}") from None
-
-    def _parent_ib_id(self, request: OrderRequest) -> int:
-        if not request.parent_id:
-            return 0
-        parent = self.orders.get(request.parent_id)
-        if parent is None:
-            raise OrderError(f"order {request.id}: its parent order {request.parent_id} was never sent")
-        return parent.ib_order_id
+        self.entry.restore(known, highest_ib_id)
 
     def place_order(self, request: OrderRequest) -> None:
         """Send one order (a child names its parent with ``parent_id``). NotConnectedError if disconnected."""
-        self._send([request], [True])
+        self.entry.place([request], [True])
 
     def place_bracket(self, parent: OrderRequest, children: Sequence[OrderRequest]) -> None:
         """Send a parent and its children atomically: the parent and all but the last child with transmit=False,
         so TWS activates nothing before the whole bracket has arrived."""
-        kids = [dataclasses.replace(c, parent_id=parent.id) for c in children]
-        self._send([parent, *kids], [False] * len(kids) + [True])
-
-    def _send(self, requests: list[OrderRequest], transmits: list[bool]) -> None:
-        what = f"order {requests[0].id} ({requests[0].amount:+d} {requests[0].asset.symbol})"
-        client = self.conn.require(what)
-        contracts = [self._contract_for(r.asset) for r in requests]
-        with self._order_lock:
-            for r in requests:
-                if self.orders.get(r.id) is not None:
-                    raise OrderError(f"order {r.id} was already sent; an order is never sent twice")
-            sent: list[tuple[int, Any, Any]] = []
-            for r, contract, transmit in zip(requests, contracts, transmits):
-                parent_ib = self._parent_ib_id(r)
-                spec = self._spec_for(r, transmit, parent_ib)
-                ib_id = self.conn.take_order_id()
-                tracked = self.orders.register(r.id, r.asset, r.amount, ib_id, spec.order_ref, self.now_ns())
-                tracked.spec, tracked.contract = spec, contract
-                if self._journal is not None:
-                    self._journal(r.id, ib_id, spec.order_ref)
-                sent.append((ib_id, contract, make_order(spec, ib_id)))
-            for ib_id, contract, order in sent:
-                client.placeOrder(ib_id, contract, order)
+        self.entry.bracket(parent, children)
 
     def modify_order(self, order_id: str, *, amount: int | None = None, limit: float | None = None,
                      stop: float | None = None, tif: str | None = None) -> None:
         """Change a working order (IB: placeOrder again with the same order id)."""
-        o = self._tracked(order_id)
-        client = self.conn.require(f"modification of order {order_id}")
-        spec: OrderSpec = o.spec  # type: ignore[assignment]
-        if spec is None or o.closed:
-            raise OrderError(f"order {order_id} is not working: it cannot be modified")
-        changes: dict[str, Any] = {"transmit": True}
-        if amount is not None:
-            changes.update(action="BUY" if amount > 0 else "SELL", quantity=float(abs(amount)))
-            o.amount = amount
-        if limit is not None:
-            changes["limit_price"] = limit
-        if stop is not None:
-            changes["aux_price"] = stop
-        if tif is not None:
-            changes["tif"] = str(tif).upper()
-        new = dataclasses.replace(spec, **changes)
-        o.spec = new
-        client.placeOrder(o.ib_order_id, o.contract, make_order(new, o.ib_order_id))
+        self.entry.modify(order_id, amount=amount, limit=limit, stop=stop, tif=tif)
 
     def cancel_order(self, order_id: str, now_ns: int) -> None:
         """Ask TWS to cancel; the outcome arrives as Cancelled (or CancelRejected). NotConnectedError if down."""
-        o = self.orders.get(order_id)
-        if o is None or o.closed:
-            return
-        client = self.conn.require(f"cancel of order {order_id}")
-        cancel_order(client, o.ib_order_id)
-
-    def _tracked(self, order_id: str) -> TrackedOrder:
-        o = self.orders.get(order_id)
-        if o is None:
-            raise OrderError(f"unknown order {order_id}")
-        return o
+        self.entry.cancel(order_id)
 
     def ib_order_id(self, order_id: str) -> int | None:
         """IB's order id of one of the runtime's orders."""
         o = self.orders.get(order_id)
         return None if o is None else o.ib_order_id
 
-    # ======================================================================================= reconciliation
-    def reconcile(self, since_ns: int | None = None) -> Reconciled:
-        """Open orders (by orderRef), executions since ``since_ns`` (None: all) and positions, reported as events.
-
-        Orders of this run that TWS no longer works and that no execution finished are closed (Cancelled /
-        OrderRejected with the reason); fills missed while away are reported as Fills (deduplicated by execId).
-        When a completed order shows more filled than was booked, all executions are asked for once more.
-        """
-        with self._reconcile_lock:
-            with self._loss_lock:
-                losses, lost_at = self._losses, self._lost_at_ns
-            timeout = self.config.request_timeout_s
-            client = self.conn.require("reconciliation")
-            rid, fut = self.registry.open("open orders", req_id=OPEN_ORDERS_ID)
-            client.reqAllOpenOrders()
-            open_rows: list[OpenOrderInfo] = self.registry.wait(rid, fut, timeout, "open orders")
-            ours_open = {i.ib_order_id for i in open_rows if self._is_ours(i.order_ref)}
-            completed: dict[str, OpenOrderInfo] = {}
-            if (self.conn.server_version or 0) >= MIN_SERVER_VER_COMPLETED_ORDERS:
-                rid, fut = self.registry.open("completed orders", req_id=COMPLETED_ORDERS_ID)
-                client.reqCompletedOrders(True)
-                for info in self.registry.wait(rid, fut, timeout, "completed orders"):
-                    parsed = parse_order_ref(info.order_ref)
-                    if parsed is not None and parsed[0] == self.run_id:
-                        completed[parsed[1]] = info
-            booked = self.orders.booked
-            self._request_executions(client, since_ns, timeout)
-            unbooked = self.orders.unbooked_at_ib(ours_open, completed)
-            if unbooked and since_ns is not None:
-                log.info("IB reports %d order(s) of this run filled beyond what was booked: asking for all executions",
-                         len(unbooked))
-                self._request_executions(client, None, timeout)
-                unbooked = self.orders.unbooked_at_ib(ours_open, completed)
-            for order_id in unbooked:
-                log.warning("order %s: IB reports it filled beyond what was booked, but sent no execution for it; its "
-                            "fills are not booked (check the order in TWS's trade log)", order_id)
-            recovered = self.orders.booked - booked
-            self.orders.flush_due(time.monotonic() + self.config.commission_wait_s)
-            closed = self.orders.close_missing(ours_open, completed, self.now_ns())
-            self.account_state.clear_positions()
-            rid, fut = self.registry.open("positions", req_id=POSITIONS_ID)
-            client.reqPositions()
-            positions: list[PositionInfo] = self.registry.wait(rid, fut, timeout, "positions")
-            now = self.now_ns()
-            records = tuple(PositionRecord(self.contracts.asset_for(p.contract), p.account, p.position, p.avg_cost)
-                            for p in positions if p.position)
-            self._emit(PositionsSnapshot(now, records))
-            result = Reconciled(now, len(ours_open), recovered, closed, len(records))
-            with self._loss_lock:
-                covered = since_ns is None or lost_at is None or since_ns <= lost_at - EXECUTION_LOOKBACK_NS
-                if covered and self._losses == losses:
-                    self._lost_at_ns = None
-            self._emit(result)
-            self.last_reconciled = result
-            self.reconciled.set()
-            return result
-
-    def _request_executions(self, client: Any, since_ns: int | None, timeout: float) -> None:
-        rid, fut = self.registry.open("executions")
-        client.reqExecutions(rid, make_execution_filter(0, self.conn.account, since_ns))
-        self.registry.wait(rid, fut, timeout, "executions")
-
-    def _is_ours(self, ref: str) -> bool:
-        parsed = parse_order_ref(ref)
-        return parsed is not None and parsed[0] == self.run_id
+    def reconcile(self, since_ns: int | None = None) -> ReconcileReport:
+        """What the broker has now: open orders, executions since ``since_ns`` (None: all), positions (see
+        :mod:`runtime.brokers.ib.reconcile`); the report is also emitted as an event."""
+        return self.reconciler.reconcile(since_ns)
 
     # ============================================================================================ contracts
     def _fetch_details(self, spec: ContractSpec, timeout: float) -> list[ContractFacts]:
@@ -599,6 +369,14 @@ class IBBroker:
         self.account_state.downloaded.clear()
         client.reqAccountUpdates(True, self.conn.account)
 
+    def subscribe_account_summary(self) -> None:
+        """Every managed account's values (reqAccountSummary 'All'), for queries naming an account other than the
+        connection's; renewed after each reconnect; no-op while disconnected (the next connection asks)."""
+        self._summary = True
+        client = self.conn.client
+        if client is not None:
+            client.reqAccountSummary(ACCOUNT_SUMMARY_ID, "All", SUMMARY_TAGS)
+
     def account_snapshot(self, account: str | None = None) -> Account:
         """zipline's ``context.account`` from IB's account values."""
         return self.account_state.account(account or self.conn.account)
@@ -618,20 +396,11 @@ class IBBroker:
     # ========================================================================================= market data
     def subscribe(self, asset: Asset) -> None:
         """Stream ``asset``'s market data (no-op if already streaming)."""
-        if self.market.req_id_of(asset) is not None:
-            return
-        client = self.conn.require(f"market data request for {asset.symbol}")
-        if not asset.con_id:
-            asset = self.contracts.resolve_asset(asset)
-        rid = self.registry.next_id()
-        self.market.add(rid, asset, self.contracts.size_multiplier(asset.con_id))
-        client.reqMktData(rid, make_contract(contract_spec_for(asset)), "", False, False, [])
+        self.market.subscribe(asset)
 
     def unsubscribe(self, asset: Asset) -> None:
-        rid = self.market.remove(asset)
-        client = self.conn.client
-        if rid is not None and client is not None and self.conn.is_connected:
-            client.cancelMktData(rid)
+        """Stop streaming ``asset``."""
+        self.market.unsubscribe(asset)
 
     def quote(self, asset: Asset) -> Quote | None:
         """The latest streamed quote (None if not subscribed)."""
@@ -639,37 +408,7 @@ class IBBroker:
 
     def wait_for_quote(self, asset: Asset, timeout: float | None = None) -> Quote:
         """Subscribe if needed and wait for a first price; MarketDataError if none comes in time."""
-        self.subscribe(asset)
-        wait = timeout or self.config.request_timeout_s
-        if not self.market.wait_fresh(asset, wait):
-            raise MarketDataError(f"no market data for {asset.symbol} within {wait:g} s (market closed and no close "
-                                  "price, or no permissions)")
-        q = self.market.quote(asset)
-        assert q is not None
-        return q
-
-    def _resubscribe_market_data(self) -> None:
-        client = self.conn.client
-        if client is None:
-            return
-        for asset in self.market.assets():
-            rid = self.registry.next_id()
-            self.market.add(rid, asset, self.contracts.size_multiplier(asset.con_id))
-            client.reqMktData(rid, make_contract(contract_spec_for(asset)), "", False, False, [])
-
-    def _fallback_to_delayed(self, asset: Asset) -> None:
-        client = self.conn.client
-        if client is None:
-            return
-        if self._md_type == 1:
-            self._md_type = DELAYED
-            client.reqMarketDataType(DELAYED)
-        old = self.market.req_id_of(asset)
-        if old is not None:
-            client.cancelMktData(old)
-        rid = self.registry.next_id()
-        self.market.add(rid, asset, self.contracts.size_multiplier(asset.con_id))
-        client.reqMktData(rid, make_contract(contract_spec_for(asset)), "", False, False, [])
+        return self.market.wait_for_quote(asset, timeout)
 
     # ============================================================================================= history
     def _fetch_history(self, asset: Asset, end: str, duration: str, bar_size: str, what: str, use_rth: bool,
@@ -689,13 +428,3 @@ class IBBroker:
         """Bars of ``asset`` ('30 D' of '1 day', '3600 S' of '1 min'...) with END labels; cached per bar."""
         as_of = self.now_ns() if as_of_ns is None else as_of_ns
         return self.history.bars(asset, duration, bar_size, what_to_show, use_rth, end_ns, as_of)
-
-    def daily_bar_arrays(self, assets: Sequence[Asset], n_sessions: int, calendar: TradingCalendar,
-                         now_ns: int | None = None) -> BarArrays:
-        """The live data portal's daily store: ``n_sessions`` sessions back (today's partial bar included)."""
-        return self.history.daily_bar_arrays(assets, n_sessions, calendar, self.now_ns() if now_ns is None else now_ns)
-
-    def minute_bar_arrays(self, assets: Sequence[Asset], calendar: TradingCalendar,
-                          now_ns: int | None = None) -> BarArrays:
-        """The live data portal's minute store: today's session so far."""
-        return self.history.minute_bar_arrays(assets, calendar, self.now_ns() if now_ns is None else now_ns)

@@ -2,7 +2,9 @@
 
 :class:`IBClient` lives for one connection. Its callbacks run on ibapi's message thread (a daemon thread running
 ``client.run()``); each one copies ibapi's objects into the plain records of :mod:`runtime.brokers.ib.records` and
-hands them to its :class:`ClientHandler` (the adapter's session). They never run user code and never send.
+hands them on: connection-level messages to its :class:`~runtime.brokers.ib.listener.ClientSession` (the
+connection), everything else to a typed :class:`~runtime.brokers.ib.listener.MessageListener` (the adapter's
+inbound side), and only while this client is the connection's current one. They never run user code and never send.
 Every outgoing message waits for a token of the shared :class:`~runtime.brokers.ib.pacing.TokenBucket`.
 camelCase names exist only here, in the EWrapper overrides.
 """
@@ -11,12 +13,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any
 
 from ibapi.client import EClient
 from ibapi.wrapper import EWrapper
 
 from runtime.brokers.ib.compat import ErrorArgs, normalize_error, number
+from runtime.brokers.ib.listener import ClientSession, MessageListener
 from runtime.brokers.ib.pacing import TokenBucket
 from runtime.brokers.ib.receive import install as install_receive
 from runtime.brokers.ib.records import (
@@ -27,15 +31,9 @@ from runtime.brokers.ib.records import (
     OrderStatusInfo,
     PositionInfo,
 )
-from runtime.core.ib_mapping import ContractFacts
+from runtime.core.ib.contracts import ContractFacts
 
 log = logging.getLogger(__name__)
-
-
-class ClientHandler(Protocol):
-    """What receives an IBClient's callbacks (the first argument is the client, to ignore stale connections)."""
-
-    def on_callback(self, client: IBClient, name: str, *args: Any) -> None: ...
 
 
 def _f(value: Any, default: float = 0.0) -> float:
@@ -93,12 +91,13 @@ def _open_order(order_id: int, contract: Any, order: Any, state: Any, completed:
 
 
 class IBClient(EWrapper, EClient):
-    """ibapi's client for ONE connection; ``handler`` receives normalised callbacks."""
+    """ibapi's client for ONE connection: ``session`` gets the connection-level messages, ``listener`` the rest."""
 
-    def __init__(self, handler: ClientHandler, bucket: TokenBucket | None = None) -> None:
+    def __init__(self, session: ClientSession, listener: MessageListener, bucket: TokenBucket | None = None) -> None:
         EWrapper.__init__(self)
         EClient.__init__(self, wrapper=self)
-        self.handler = handler
+        self.session = session
+        self.listener = listener
         self.bucket = bucket
         self.thread: threading.Thread | None = None
         self.closed = threading.Event()
@@ -121,13 +120,19 @@ class IBClient(EWrapper, EClient):
             log.exception("ibapi message loop failed")
         finally:
             self.closed.set()
-            self._forward("loop_ended")
+            self._guard("loop end", self.session.on_socket_closed, self)
 
-    def _forward(self, name: str, *args: Any) -> None:
+    @staticmethod
+    def _guard(what: str, method: Callable[..., None], *args: Any) -> None:
         try:
-            self.handler.on_callback(self, name, *args)
+            method(*args)
         except Exception:
-            log.exception("IB callback %s failed", name)
+            log.exception("IB callback %s failed", what)
+
+    def _deliver(self, method: Callable[..., None], *args: Any) -> None:
+        """Hand a message to the listener if this client is still the connection's current one."""
+        if self.session.is_current(self):
+            self._guard(getattr(method, "__name__", "?"), method, *args)
 
     def sendMsg(self, *args: Any, **kwargs: Any) -> None:
         if self.bucket is not None:
@@ -144,76 +149,85 @@ class IBClient(EWrapper, EClient):
     # ------------------------------------------------------------------------------------- connection
     def error(self, reqId: Any, *args: Any) -> None:
         err: ErrorArgs = normalize_error(reqId, *args)
-        self._forward("error", err)
+        try:
+            handled = self.session.on_connection_error(self, err)
+        except Exception:
+            log.exception("IB callback error failed")
+            return
+        if not handled:
+            self._deliver(self.listener.error, err)
 
     def connectionClosed(self) -> None:
-        self._forward("connection_closed")
+        self._guard("connectionClosed", self.session.on_socket_closed, self)
 
     def connectAck(self) -> None:
         pass
 
     def nextValidId(self, orderId: int) -> None:
-        self._forward("next_valid_id", int(orderId))
+        self._guard("nextValidId", self.session.on_next_valid_id, self, int(orderId))
 
     def managedAccounts(self, accountsList: str) -> None:
-        self._forward("managed_accounts", [a.strip() for a in str(accountsList).split(",") if a.strip()])
+        self._guard("managedAccounts", self.session.on_managed_accounts, self,
+                    [a.strip() for a in str(accountsList).split(",") if a.strip()])
 
     def currentTime(self, time: int) -> None:
-        self._forward("current_time", int(time))
+        self._deliver(self.listener.current_time, int(time))
 
     # ------------------------------------------------------------------------------------------ contracts
     def contractDetails(self, reqId: int, contractDetails: Any) -> None:
-        self._forward("contract_details", int(reqId), contract_facts(contractDetails.contract, contractDetails))
+        facts = contract_facts(contractDetails.contract, contractDetails)
+        self._deliver(self.listener.contract_details, int(reqId), facts)
 
     def contractDetailsEnd(self, reqId: int) -> None:
-        self._forward("request_end", int(reqId))
+        self._deliver(self.listener.request_end, int(reqId))
 
     # --------------------------------------------------------------------------------------------- orders
     def openOrder(self, orderId: int, contract: Any, order: Any, orderState: Any) -> None:
-        self._forward("open_order", _open_order(orderId, contract, order, orderState))
+        self._deliver(self.listener.open_order, _open_order(orderId, contract, order, orderState))
 
     def openOrderEnd(self) -> None:
-        self._forward("open_order_end")
+        self._deliver(self.listener.open_order_end)
 
     def completedOrder(self, contract: Any, order: Any, orderState: Any) -> None:
-        self._forward("completed_order", _open_order(order.orderId, contract, order, orderState, completed=True))
+        info = _open_order(order.orderId, contract, order, orderState, completed=True)
+        self._deliver(self.listener.completed_order, info)
 
     def completedOrdersEnd(self) -> None:
-        self._forward("completed_orders_end")
+        self._deliver(self.listener.completed_orders_end)
 
     def orderStatus(self, orderId: int, status: str, filled: Any, remaining: Any, avgFillPrice: float,
                     permId: int, parentId: int, lastFillPrice: float, clientId: int, whyHeld: str,
                     mktCapPrice: float = 0.0) -> None:
-        self._forward("order_status", OrderStatusInfo(
+        self._deliver(self.listener.order_status, OrderStatusInfo(
             int(orderId), str(status), _f(filled), _f(remaining), _f(avgFillPrice), int(permId or 0),
             int(parentId or 0), _f(lastFillPrice), int(clientId or 0), str(whyHeld or "")))
 
     def execDetails(self, reqId: int, contract: Any, execution: Any) -> None:
         e = execution
-        self._forward("execution", ExecutionInfo(
+        self._deliver(self.listener.execution, ExecutionInfo(
             int(reqId), str(e.execId), int(e.orderId), int(e.permId or 0), int(e.clientId or 0),
             str(getattr(e, "orderRef", "") or ""), contract_facts(contract), str(e.time), str(e.acctNumber),
             str(e.side), _f(e.shares), _f(e.price), _f(e.cumQty), _f(e.avgPrice)))
 
     def execDetailsEnd(self, reqId: int) -> None:
-        self._forward("request_end", int(reqId))
+        self._deliver(self.listener.request_end, int(reqId))
 
     def commissionReport(self, commissionReport: Any) -> None:
         r = commissionReport
-        self._forward("commission", CommissionInfo(str(r.execId), _f(r.commission), str(r.currency),
+        self._deliver(self.listener.commission, CommissionInfo(str(r.execId), _f(r.commission), str(r.currency),
                                                    _opt(r.realizedPNL)))
 
     def commissionAndFeesReport(self, commissionAndFeesReport: Any) -> None:
         r = commissionAndFeesReport
-        self._forward("commission", CommissionInfo(str(r.execId), _f(r.commissionAndFees), str(r.currency),
+        self._deliver(self.listener.commission, CommissionInfo(str(r.execId), _f(r.commissionAndFees), str(r.currency),
                                                    _opt(r.realizedPNL)))
 
     # -------------------------------------------------------------------------------- account, positions
     def updateAccountValue(self, key: str, val: str, currency: str, accountName: str) -> None:
-        self._forward("account_value", str(key), str(val), str(currency or ""), str(accountName))
+        self._deliver(self.listener.account_value, str(key), str(val), str(currency or ""), str(accountName))
 
     def accountSummary(self, reqId: int, account: str, tag: str, value: str, currency: str) -> None:
-        self._forward("account_summary", str(account), str(tag), str(value), str(currency or ""))
+        self._deliver(self.listener.account_summary, str(account), str(tag), str(value), str(currency or ""))
 
     def accountSummaryEnd(self, reqId: int) -> None:
         pass
@@ -221,40 +235,41 @@ class IBClient(EWrapper, EClient):
     def updatePortfolio(self, contract: Any, position: Any, marketPrice: float, marketValue: float,
                         averageCost: float, unrealizedPNL: float, realizedPNL: float,
                         accountName: str) -> None:
-        self._forward("portfolio", PositionInfo(
+        self._deliver(self.listener.portfolio, PositionInfo(
             str(accountName), contract_facts(contract), _f(position), _f(averageCost), _opt(marketPrice),
             _opt(marketValue), _opt(unrealizedPNL), _opt(realizedPNL)))
 
     def updateAccountTime(self, timeStamp: str) -> None:
-        self._forward("account_time", str(timeStamp))
+        self._deliver(self.listener.account_time, str(timeStamp))
 
     def accountDownloadEnd(self, accountName: str) -> None:
-        self._forward("account_download_end", str(accountName))
+        self._deliver(self.listener.account_download_end, str(accountName))
 
     def position(self, account: str, contract: Any, position: Any, avgCost: float) -> None:
-        self._forward("position", PositionInfo(str(account), contract_facts(contract), _f(position), _f(avgCost)))
+        info = PositionInfo(str(account), contract_facts(contract), _f(position), _f(avgCost))
+        self._deliver(self.listener.position, info)
 
     def positionEnd(self) -> None:
-        self._forward("position_end")
+        self._deliver(self.listener.position_end)
 
     # ---------------------------------------------------------------------------------------- market data
     def tickPrice(self, reqId: int, tickType: int, price: float, attrib: Any) -> None:
-        self._forward("tick", int(reqId), int(tickType), _opt(price))
+        self._deliver(self.listener.tick, int(reqId), int(tickType), _opt(price))
 
     def tickSize(self, reqId: int, tickType: int, size: Any) -> None:
-        self._forward("tick", int(reqId), int(tickType), _opt(size))
+        self._deliver(self.listener.tick, int(reqId), int(tickType), _opt(size))
 
     def tickString(self, reqId: int, tickType: int, value: str) -> None:
-        self._forward("tick_string", int(reqId), int(tickType), str(value))
+        self._deliver(self.listener.tick_string, int(reqId), int(tickType), str(value))
 
     def tickGeneric(self, reqId: int, tickType: int, value: float) -> None:
-        self._forward("tick", int(reqId), int(tickType), _opt(value))
+        self._deliver(self.listener.tick, int(reqId), int(tickType), _opt(value))
 
     def marketDataType(self, reqId: int, marketDataType: int) -> None:
-        self._forward("market_data_type", int(reqId), int(marketDataType))
+        self._deliver(self.listener.market_data_type, int(reqId), int(marketDataType))
 
     def tickSnapshotEnd(self, reqId: int) -> None:
-        self._forward("request_end", int(reqId))
+        self._deliver(self.listener.request_end, int(reqId))
 
     def tickReqParams(self, tickerId: int, minTick: float, bboExchange: str,
                       snapshotPermissions: int) -> None:
@@ -262,11 +277,11 @@ class IBClient(EWrapper, EClient):
 
     # -------------------------------------------------------------------------------------------- history
     def historicalData(self, reqId: int, bar: Any) -> None:
-        self._forward("bar", int(reqId), BarInfo(str(bar.date), _f(bar.open), _f(bar.high), _f(bar.low),
+        self._deliver(self.listener.bar, int(reqId), BarInfo(str(bar.date), _f(bar.open), _f(bar.high), _f(bar.low),
                                                  _f(bar.close), _f(bar.volume)))
 
     def historicalDataEnd(self, reqId: int, start: str, end: str) -> None:
-        self._forward("request_end", int(reqId))
+        self._deliver(self.listener.request_end, int(reqId))
 
     def historicalDataUpdate(self, reqId: int, bar: Any) -> None:
         pass

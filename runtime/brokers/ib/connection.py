@@ -16,9 +16,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from runtime.brokers.ib.client import IBClient
 from runtime.brokers.ib.compat import ErrorArgs
@@ -30,9 +29,11 @@ from runtime.brokers.ib.errors import (
     IBTimeoutError,
 )
 from runtime.brokers.ib.events import ConnectionState
+from runtime.brokers.ib.listener import MessageListener
 from runtime.brokers.ib.pacing import DEFAULT_RATE, TokenBucket
 from runtime.brokers.ib.worker import Worker
-from runtime.core.ib_mapping import default_ports_text, mask_accounts
+from runtime.core.ib.account import mask_accounts
+from runtime.core.ib.errors import default_ports_text
 from runtime.errors import NotConnectedError
 
 log = logging.getLogger(__name__)
@@ -76,10 +77,7 @@ class ConnectionConfig:
 
 
 class ConnectionListener(Protocol):
-    """What the connection tells its owner (the broker)."""
-
-    def on_message(self, name: str, *args: Any) -> None:
-        """A callback that is not about the connection itself (reader thread)."""
+    """What the connection tells its owner (the broker) about the connection itself."""
 
     def on_connected(self, reconnect: bool, attempts: int) -> None:
         """A socket is up and the API session started (caller's thread at first, then the worker)."""
@@ -108,9 +106,12 @@ class _Handshake:
 class IBConnection:
     """The connection state machine (see the module docstring)."""
 
-    def __init__(self, config: ConnectionConfig, listener: ConnectionListener, worker: Worker | None = None) -> None:
+    def __init__(self, config: ConnectionConfig, listener: ConnectionListener, messages: MessageListener,
+                 worker: Worker | None = None) -> None:
         self.config = config
         self.listener = listener
+        #: where every message that is not about the connection goes (the adapter's inbound side)
+        self.messages = messages
         self.worker = worker or Worker()
         self.bucket = TokenBucket(config.message_rate)
         self.state = ConnectionState.DISCONNECTED
@@ -200,7 +201,7 @@ class IBConnection:
     def _open(self) -> None:
         cfg = self.config
         hs = _Handshake()
-        client = IBClient(self, self.bucket)
+        client = IBClient(self, self.messages, self.bucket)
         with self._lock:
             self._hs = hs
             self.client = client
@@ -264,36 +265,43 @@ class IBConnection:
         if conn is not None:
             conn.disconnect()
 
-    # ------------------------------------------------------------------------------------------- callbacks
-    def on_callback(self, client: IBClient, name: str, *args: Any) -> None:
-        """Every IBClient callback arrives here (reader thread; the handshake's 502 may come on the caller's)."""
+    # ------------------------------------------------------------------------- ClientSession (reader thread)
+    def is_current(self, client: IBClient) -> bool:
+        """Whether ``client`` is this connection's current client (an old socket's callbacks are dropped)."""
+        return client is self.client
+
+    def on_next_valid_id(self, client: IBClient, order_id: int) -> None:
         if client is not self.client:
             return
         hs = self._hs
-        if name == "next_valid_id":
-            with self._lock:
-                self.next_order_id = max(self.next_order_id, args[0])
-            if hs is not None and not hs.done.is_set():
-                hs.next_id = args[0]
-                if hs.accounts is not None:
-                    hs.done.set()
+        with self._lock:
+            self.next_order_id = max(self.next_order_id, order_id)
+        if hs is not None and not hs.done.is_set():
+            hs.next_id = order_id
+            if hs.accounts is not None:
+                hs.done.set()
+
+    def on_managed_accounts(self, client: IBClient, accounts: list[str]) -> None:
+        if client is not self.client:
             return
-        if name == "managed_accounts":
-            if hs is not None and not hs.done.is_set():
-                hs.accounts = list(args[0])
-                if hs.next_id is not None:
-                    hs.done.set()
-            else:
-                self.managed_accounts = tuple(args[0])
+        hs = self._hs
+        if hs is not None and not hs.done.is_set():
+            hs.accounts = list(accounts)
+            if hs.next_id is not None:
+                hs.done.set()
+        else:
+            self.managed_accounts = tuple(accounts)
+
+    def on_socket_closed(self, client: IBClient) -> None:
+        if client is not self.client:
             return
-        if name in ("connection_closed", "loop_ended"):
-            self._on_socket_closed(client)
-            return
-        if name == "error":
-            err: ErrorArgs = args[0]
-            if self._on_error(err):
-                return
-        self.listener.on_message(name, *args)
+        self._on_socket_closed(client)
+
+    def on_connection_error(self, client: IBClient, err: ErrorArgs) -> bool:
+        """Connection-level codes (the handshake's 326/502, 1100/1101/1102); True when handled here (or stale)."""
+        if client is not self.client:
+            return True
+        return self._on_error(err)
 
     def _on_error(self, err: ErrorArgs) -> bool:
         """Connection-level codes; True when the error is fully handled here."""
@@ -395,7 +403,3 @@ class IBConnection:
                 return
             self.state = state
             self.state_changed.notify_all()
-
-    # ------------------------------------------------------------------------------------------------ misc
-    def accounts_text(self) -> Sequence[str]:
-        return self.managed_accounts

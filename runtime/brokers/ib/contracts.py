@@ -13,13 +13,7 @@ from collections.abc import Callable
 
 from runtime.brokers.ib.errors import AmbiguousContractError, ContractNotFoundError
 from runtime.core.assets import Asset, SecType
-from runtime.core.ib_mapping import (
-    ContractFacts,
-    ContractSpec,
-    asset_from_facts,
-    contract_spec_for,
-    parse_ib_string,
-)
+from runtime.core.ib.contracts import ContractFacts, ContractSpec, asset_from_facts, contract_spec_for, parse_ib_string
 
 Fetch = Callable[[ContractSpec, float], list[ContractFacts]]
 

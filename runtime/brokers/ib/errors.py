@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from runtime.core.ib_mapping import default_ports_text, error_info
+from runtime.core.ib.errors import default_ports_text, error_info
 from runtime.errors import IbAlgoError, NotConnectedError
 
 

@@ -100,22 +100,51 @@ class PositionRecord:
 
 
 @dataclass(frozen=True)
-class PositionsSnapshot:
-    """All positions IB reported during reconciliation (compare with the ledger)."""
+class BrokerOrder:
+    """One of this run's orders as the broker works it (an open order of a reconciliation)."""
 
-    time_ns: int
-    positions: tuple[PositionRecord, ...]
+    order_id: str
+    ib_order_id: int
+    asset: Asset
+    amount: int
+    filled: int
+    ib_status: str
 
 
 @dataclass(frozen=True)
-class Reconciled:
-    """Reconciliation after a (re)connect finished: what it found."""
+class MissingOrder:
+    """An order open here that the broker no longer works and that no execution finished.
+
+    ``broker_status`` is its completedOrder status ('' when the broker has no record of it); ``never_sent``: it was
+    journalled as ``sending`` and the broker does not know its orderRef, so it never reached the broker;
+    ``last_error``/``last_code``: the last error IB sent for it. The adapter no longer tracks it as working; the
+    live session decides what the algorithm is told (:mod:`runtime.live.reconcile`).
+    """
+
+    order_id: str
+    asset: Asset
+    broker_status: str
+    never_sent: bool
+    last_error: str = ""
+    last_code: int | None = None
+
+
+@dataclass(frozen=True)
+class ReconcileReport:
+    """What a reconciliation after a (re)connect found, as the broker sees it.
+
+    ``open_orders``: this run's orders the broker works; ``missing``: orders open here that it no longer works;
+    ``recovered_fills``: executions missed while away, reported as Fills before this report (booked once by exec id);
+    ``unbooked``: orders the broker shows filled beyond what was booked but sent no execution for; ``positions``:
+    every position the broker reported (all accounts of the login).
+    """
 
     time_ns: int
-    open_orders: int
+    open_orders: tuple[BrokerOrder, ...]
+    missing: tuple[MissingOrder, ...]
     recovered_fills: int
-    closed_while_away: int
-    positions: int
+    unbooked: tuple[str, ...]
+    positions: tuple[PositionRecord, ...]
 
 
 @dataclass(frozen=True)
@@ -141,5 +170,5 @@ class MarketDataDelayed:
 
 IBEvent = (
     ConnectionLost | ConnectionRestored | OrderStatusChanged | CommissionReported | CancelRejected | OrderAdopted
-    | PositionsSnapshot | Reconciled | IBNotice | MarketDataDelayed
+    | ReconcileReport | IBNotice | MarketDataDelayed
 )

@@ -29,18 +29,16 @@ from runtime.brokers.ib.pacing import HistoricalPacer, HistoryKey
 from runtime.brokers.ib.records import BarInfo
 from runtime.core.assets import Asset
 from runtime.core.calendar import TradingCalendar
-from runtime.core.ib_mapping import (
-    NS_PER_SECOND,
+from runtime.core.ib.bars import (
     bar_seconds,
     duration_for_sessions,
     end_labels_daily,
     end_labels_intraday,
-    ib_end_time,
     normalize_bar_size,
     parse_duration,
-    parse_ib_time,
     session_end_labels,
 )
+from runtime.core.ib.time import NS_PER_SECOND, ib_end_time, parse_ib_time
 from runtime.data.store import DAILY, MINUTE, BarArrays
 
 #: fetch(asset, end, duration, bar_size, what_to_show, use_rth, timeout) -> IB's bars (start-labelled)

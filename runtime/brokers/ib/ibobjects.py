@@ -7,7 +7,9 @@ from ibapi.execution import ExecutionFilter
 from ibapi.order import Order
 
 from runtime.brokers.ib.compat import quantity
-from runtime.core.ib_mapping import ContractSpec, OrderSpec, ib_end_time
+from runtime.core.ib.contracts import ContractSpec
+from runtime.core.ib.orders import OrderSpec
+from runtime.core.ib.time import ib_end_time
 
 
 def make_contract(spec: ContractSpec) -> Contract:

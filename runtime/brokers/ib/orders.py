@@ -22,18 +22,25 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from runtime.brokers.base import OrderRejected
-from runtime.brokers.ib.events import CancelRejected, CommissionReported, IBNotice, OrderAdopted, OrderStatusChanged
+from runtime.brokers.ib.events import (
+    BrokerOrder,
+    CancelRejected,
+    CommissionReported,
+    IBNotice,
+    MissingOrder,
+    OrderAdopted,
+    OrderStatusChanged,
+)
 from runtime.brokers.ib.records import CommissionInfo, ExecutionInfo, OpenOrderInfo, OrderStatusInfo
 from runtime.core.assets import Asset
-from runtime.core.ib_mapping import ContractFacts, ErrorKind, error_info, order_status_from_ib, parse_order_ref
+from runtime.core.ib.contracts import ContractFacts
+from runtime.core.ib.errors import ErrorKind, error_info
+from runtime.core.ib.orders import order_status_from_ib, parse_order_ref
 from runtime.core.matching import Cancelled, Fill
 from runtime.core.orders import OrderStatus
 
 #: Errors naming an order that mean the cancel request failed, not the order.
 CANCEL_REFUSALS = frozenset({161, 10147, 10148})
-#: Why an order journalled as ``sending`` that the broker does not know is closed after a restart.
-NEVER_SENT = ("never sent: the runtime stopped after journalling this order and before it reached the broker "
-              "(the broker has no order with its orderRef); it is closed, not sent again: order again if still wanted")
 #: Order-range codes that are warnings about a live order, not its end.
 ORDER_WARNINGS = frozenset({399, 2109, 2137})
 
@@ -335,7 +342,7 @@ class OrderTracker:
 
     def _release(self, p: _PendingFill, commission: float) -> None:
         o = p.order
-        fill = Fill(o.order_id, o.asset, p.amount, p.price, commission, p.time_ns, p.cum, p.avg, p.done)
+        fill = Fill(o.order_id, o.asset, p.amount, p.price, commission, p.time_ns, p.cum, p.avg, p.done, p.exec_id)
         if o.pending_fills:
             o.held.append(fill)
             return
@@ -366,14 +373,15 @@ class OrderTracker:
                     out.append(o.order_id)
         return out
 
-    def close_missing(self, open_ib_ids: set[int], completed: dict[str, OpenOrderInfo], now_ns: int) -> int:
-        """After reconciliation: orders neither open at TWS nor finished by a fill are closed with a reason.
+    def close_missing(self, open_ib_ids: set[int], completed: dict[str, OpenOrderInfo]) -> list[MissingOrder]:
+        """After reconciliation: orders neither open at TWS nor finished by a fill stop being tracked as working.
 
-        ``completed`` maps runtime order ids to completedOrder records (their final IB status). An order restored
-        as ``sending`` (journalled, then the process died) that the broker does not know at all was never sent: it
-        is closed as cancelled with that reason. Returns how many orders were closed.
+        ``completed`` maps runtime order ids to completedOrder records (their final IB status). Returns what the
+        broker shows of each (its final status, whether an order restored as ``sending`` never reached it, the last
+        error): what the algorithm is told is decided by the caller. Orders with a fill waiting for its commission,
+        and orders the broker shows Filled (their executions tell the rest), are left alone.
         """
-        closed = 0
+        out: list[MissingOrder] = []
         with self._lock:
             for o in list(self._by_id.values()):
                 if o.closed or o.ib_order_id in open_ib_ids or o.pending_fills:
@@ -384,17 +392,13 @@ class OrderTracker:
                 if st is OrderStatus.FILLED:
                     continue  # its executions tell the rest
                 o.closed = True
-                closed += 1
-                if o.unconfirmed and info is None:
-                    o.status = OrderStatus.CANCELLED
-                    self._out(o, Cancelled(o.order_id, o.asset, now_ns, NEVER_SENT))
-                elif st is OrderStatus.REJECTED:
-                    o.status = st
-                    self._out(o, OrderRejected(o.order_id, o.asset, now_ns, o.last_error or
-                                               f"rejected while disconnected ({status})", o.last_code))
-                else:
-                    o.status = OrderStatus.CANCELLED
-                    reason = (f"cancelled while disconnected ({status})" if status else
-                              "no longer working at IB after the reconnect (not among the open orders)")
-                    self._out(o, Cancelled(o.order_id, o.asset, now_ns, reason))
-        return closed
+                o.status = OrderStatus.REJECTED if st is OrderStatus.REJECTED else OrderStatus.CANCELLED
+                out.append(MissingOrder(o.order_id, o.asset, status, o.unconfirmed and info is None, o.last_error,
+                                        o.last_code))
+        return out
+
+    def working(self, open_ib_ids: set[int]) -> list[BrokerOrder]:
+        """This run's orders among the broker's open order ids, as tracked here."""
+        with self._lock:
+            return [BrokerOrder(o.order_id, o.ib_order_id, o.asset, o.amount, o.filled, o.ib_status)
+                    for o in self._by_id.values() if o.ib_order_id in open_ib_ids]

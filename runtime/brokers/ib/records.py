@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from runtime.core.ib_mapping import ContractFacts
+from runtime.core.ib.contracts import ContractFacts
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,7 @@
 """The broker side of paper and live runs.
 
-- :class:`SyncedIBBroker`: the IB adapter plus :meth:`~SyncedIBBroker.barrier`, a ``reqCurrentTime`` round trip.
-  ibapi handles messages in the order TWS sent them, so once the answer is in, every message sent before it (fills,
-  commissions, quotes) has been handled too.
+- :class:`OrderJournalWriter`: the adapter's order journal: each order is written before it is sent (every order
+  of a bracket before any of them).
 - :class:`EventInbox`: where the adapter's events wait for the engine thread (thread-safe).
 - :class:`EngineBroker`: the :class:`~runtime.brokers.base.Broker` the engine talks to: it journals each order
   before it is sent (every order of a bracket before any of them), logs each order's lifecycle, and forwards cost
@@ -13,10 +12,8 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
 
 from runtime.brokers.base import BrokerEvent, OrderRequest
 from runtime.brokers.ib.broker import IBBroker
@@ -28,50 +25,20 @@ from runtime.journal import Journal, JournalOrder
 log = logging.getLogger("ibalgo.orders")
 
 
-class SyncedIBBroker(IBBroker):
-    """:class:`IBBroker` with a round-trip barrier (see the module docstring)."""
+class OrderJournalWriter:
+    """The adapter's :class:`~runtime.brokers.ib.order_entry.OrderJournal` for a run: each order, as it goes to the
+    broker, becomes a ``sending`` row of the journal before it is sent."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._barriers: deque[threading.Event] = deque()
-        self._barrier_lock = threading.Lock()
+    def __init__(self, journal: Journal, run_id: str) -> None:
+        self.journal = journal
+        self.run_id = run_id
 
-    def _h_current_time(self, epoch_s: int) -> None:
-        with self._barrier_lock:
-            waiter = self._barriers.popleft() if self._barriers else None
-        if waiter is not None:
-            waiter.set()
-
-    _handlers: ClassVar[dict[str, Callable[..., None]]] = {**IBBroker._handlers, "current_time": _h_current_time}
-
-    def on_lost(self, reason: str, code: int | None) -> None:
-        with self._barrier_lock:
-            waiting, self._barriers = list(self._barriers), deque()
-        for waiter in waiting:  # their answers will never come
-            waiter.set()
-        super().on_lost(reason, code)
-
-    def barrier(self, timeout_s: float = 10.0) -> bool:
-        """Wait until every message TWS sent so far has been handled; False if disconnected or timed out."""
-        client = self.conn.client
-        if client is None or not self.is_connected():
-            return False
-        waiter = threading.Event()
-        with self._barrier_lock:
-            self._barriers.append(waiter)
-        try:
-            client.reqCurrentTime()
-        except Exception:
-            with self._barrier_lock:
-                if waiter in self._barriers:
-                    self._barriers.remove(waiter)
-            return False
-        if waiter.wait(timeout_s):
-            return True
-        with self._barrier_lock:
-            if waiter in self._barriers:
-                self._barriers.remove(waiter)
-        return False
+    def order_sending(self, request: OrderRequest, ib_order_id: int, order_ref: str) -> None:
+        """Write ``request`` (with its IB order id and orderRef) before it is sent."""
+        r = request
+        self.journal.order_sending(JournalOrder(
+            r.id, self.run_id, order_ref, str(ib_order_id), r.asset.symbol, r.asset.sid, r.amount, r.kind.value,
+            r.limit, r.stop, r.tif.value, r.created_ns, "sending", 0, 0.0, None))
 
 
 class Wake:
@@ -115,7 +82,7 @@ class EventInbox:
 
 
 class EngineBroker:
-    """The Broker the engine uses in paper and live runs (over a :class:`SyncedIBBroker`)."""
+    """The Broker the engine uses in paper and live runs (over an :class:`~runtime.brokers.ib.broker.IBBroker`)."""
 
     def __init__(
         self,
@@ -125,12 +92,13 @@ class EngineBroker:
         set_models: Callable[..., None] | None = None,
         describe_time: Callable[[int], str] = str,
     ) -> None:
-        self.ib: SyncedIBBroker | None = None
+        self.ib: IBBroker | None = None
         self.journal = journal
         self.run_id = run_id
         self._set_models = set_models
         self._describe_time = describe_time
-        self._sending: dict[str, OrderRequest] = {}
+        #: what the adapter writes each order to before sending it
+        self.order_journal = OrderJournalWriter(journal, run_id)
         self.dirty = False  # orders placed or cancelled since the last barrier
         self.sent = 0
         self._known: list[KnownOrder] = []
@@ -140,31 +108,18 @@ class EngineBroker:
         """The journal's orders of this run and the highest IB order id it used, for :meth:`prepare`."""
         self._known, self._highest_ib_id = list(known), highest_ib_id
 
-    def prepare(self, ib: SyncedIBBroker) -> None:
+    def prepare(self, ib: IBBroker) -> None:
         """Before the adapter connects: hand it the journal's orders (see :meth:`IBBroker.restore_orders`)."""
         ib.restore_orders(self._known, self._highest_ib_id)
 
-    def attach(self, ib: SyncedIBBroker) -> None:
+    def attach(self, ib: IBBroker) -> None:
         self.ib = ib
-
-    def journal_hook(self, order_id: str, ib_order_id: int, order_ref: str) -> None:
-        """IBBroker's ``order_journal``: the order is written to the journal before it is sent."""
-        r = self._sending.get(order_id)
-        if r is None:
-            return
-        self.journal.order_sending(JournalOrder(
-            order_id, self.run_id, order_ref, str(ib_order_id), r.asset.symbol, r.asset.sid, r.amount, r.kind.value,
-            r.limit, r.stop, r.tif.value, r.created_ns, "sending", 0, 0.0, None))
 
     # -------------------------------------------------------------------------------------------- Broker
     def place_order(self, request: OrderRequest) -> None:
         """Journal and send; NotConnectedError (nothing sent, nothing journaled) while disconnected."""
         assert self.ib is not None
-        self._sending[request.id] = request
-        try:
-            self.ib.place_order(request)
-        finally:
-            self._sending.pop(request.id, None)
+        self.ib.place_order(request)
         self._sent([request])
 
     def place_bracket(self, parent: OrderRequest, children: Sequence[OrderRequest]) -> None:
@@ -172,15 +127,8 @@ class EngineBroker:
         is transmitted before the last child); NotConnectedError (nothing sent, nothing journaled) while
         disconnected."""
         assert self.ib is not None
-        requests = [parent, *children]
-        for request in requests:
-            self._sending[request.id] = request
-        try:
-            self.ib.place_bracket(parent, children)
-        finally:
-            for request in requests:
-                self._sending.pop(request.id, None)
-        self._sent(requests)
+        self.ib.place_bracket(parent, children)
+        self._sent([parent, *children])
 
     def _sent(self, requests: list[OrderRequest]) -> None:
         assert self.ib is not None

@@ -20,18 +20,19 @@ from typing import Any
 
 import pandas as pd
 
+from runtime.brokers.ib.broker import IBBroker
 from runtime.brokers.ib.connection import ConnectionConfig
 from runtime.brokers.ib.errors import AccountNotFoundError, ClientIdInUseError, IBConnectError, IBTimeoutError
 from runtime.brokers.ib.pacing import HistoricalPacer
 from runtime.core.calendar import TradingCalendar
 from runtime.core.costs import DEFAULT_COMMISSION, DEFAULT_SLIPPAGE
-from runtime.core.ib_mapping import mask_account
+from runtime.core.ib.account import mask_account
 from runtime.data.benchmark import BenchmarkChoice
 from runtime.data.calendars import get_calendar
 from runtime.engine.clocks import Clock, ReplayClock, WallClock
 from runtime.engine.engine import Engine
 from runtime.errors import ConfigError
-from runtime.live.broker import EngineBroker, EventInbox, SyncedIBBroker
+from runtime.live.order_link import EngineBroker, EventInbox
 from runtime.live.session import LiveOptions, LiveResult, LiveSession
 
 log = logging.getLogger("ibalgo.live")
@@ -169,11 +170,11 @@ class EmbeddedGateway:
 
 
 def broker_factory(config: ConnectionConfig, run_id: str, clock: Clock, *, virtual_pacing: bool,
-                   target: BrokerTarget | None = None) -> Callable[[EventInbox, EngineBroker], SyncedIBBroker]:
+                   target: BrokerTarget | None = None) -> Callable[[EventInbox, EngineBroker], IBBroker]:
     """What a LiveSession calls to get a connected adapter."""
 
-    def connect(inbox: EventInbox, link: EngineBroker) -> SyncedIBBroker:
-        ib = SyncedIBBroker(config, run_id, inbox.put, clock=clock.now_ns, order_journal=link.journal_hook)
+    def connect(inbox: EventInbox, link: EngineBroker) -> IBBroker:
+        ib = IBBroker(config, run_id, inbox.put, clock=clock.now_ns, order_journal=link.order_journal)
         if virtual_pacing:  # IB's history pacing, counted in the replay's time
             ib.history.pacer = HistoricalPacer(clock=lambda: clock.now_ns() / 1e9)
         link.prepare(ib)  # the journal's orders and used order ids, before the reconciliation of the connect
@@ -191,7 +192,7 @@ def broker_factory(config: ConnectionConfig, run_id: str, clock: Clock, *, virtu
     return connect
 
 
-def connect_with_patience(ib: SyncedIBBroker, config: ConnectionConfig, wait_s: float,
+def connect_with_patience(ib: IBBroker, config: ConnectionConfig, wait_s: float,
                           sleep: Callable[[float], None] = time.sleep) -> None:
     """Connect; while TWS / IB Gateway refuses or does not answer (not up yet: started together by systemd or in a
     container), retry with the reconnect backoff for up to ``wait_s`` seconds, logging each retry with the time left.
