@@ -25,7 +25,6 @@ KNOWN: dict[str, set[str]] = {
     },
     "long": {
         'runtime/cli.py',
-        'runtime/core/orders.py',
         'runtime/core/rules.py',
         'runtime/gateway/exchange.py',
         'runtime/gateway/gateway.py',
