@@ -74,7 +74,7 @@ def test_leverage_up_to_the_rule_and_not_beyond(tmp_path: Path) -> None:
 @pytest.mark.socket
 @pytest.mark.slow
 def test_a_paper_run_refuses_the_same_orders(tmp_path: Path) -> None:
-    from runtime.live.paper import run_algorithm
+    from runtime.live.run import run_algorithm
 
     algo = write_algo(tmp_path, HUGE)
     backtest = _run(tmp_path, HUGE, MarginCheck.REG_T)
