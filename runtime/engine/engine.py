@@ -8,7 +8,7 @@ Error policy: an exception in ``handle_data``, ``before_trading_start`` or a sch
 algorithm's file:line and the run continues (``strict=True`` stops it instead); an exception in ``initialize``
 stops the run with a clear message.
 
-Long module: it is the one owner of the run's mutable state, and what it holds is used together on
+Why this module stays long: it is the one owner of the run's mutable state, and what it holds is used together on
 every event: the order records and their lifecycle (place, bracket, modify, cancel, the broker's events), the
 ledger they fill into, today's figures, the controls every order is checked against, and the user-code error
 policy. Its small types live in :mod:`runtime.engine.state`; the event loops (:mod:`~runtime.engine.dispatch`,
