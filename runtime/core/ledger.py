@@ -7,6 +7,11 @@ Pure bookkeeping with zipline's rules:
 - positions are marked at the last known price; ``portfolio_value = cash + positions_value`` at all times;
 - a split multiplies the amount and divides cost basis and last price by the ratio (fractional shares are paid out
   in cash); a cash dividend credits ``amount * dividend`` on the ex-date.
+
+Why this module stays long: the ledger's state (cash, positions and their cost basis, the cached totals and their
+version) is changed only here, by each way a run changes it (fills, marks, splits, dividends, positions seeded from
+a broker, late commissions), and read through the views built from the same state; splitting it would make one of
+them reach into the other's private state.
 """
 
 from __future__ import annotations
@@ -296,6 +301,22 @@ class Ledger:
         self.cash += cash
         self.version += 1
         return cash
+
+    def seed_position(self, asset: Asset, amount: int, cost_basis: float, last_price: float | None = None) -> None:
+        """Start with a position held before the run (a paper or live run's broker positions): ``amount`` units of
+        ``asset`` at ``cost_basis`` per unit, marked at ``last_price`` (the cost basis when None). Cash is not
+        touched (the broker's cash already paid for it); an existing position of the asset is replaced."""
+        pos = _Pos(asset)
+        pos.amount = int(amount)
+        pos.cost_basis = float(cost_basis)
+        pos.last_sale_price = float(last_price if last_price else cost_basis)
+        self._positions[asset.sid] = pos
+        self.version += 1
+
+    def charge_commission(self, amount: float) -> None:
+        """Take a commission that arrived after its fill was booked (IB's late commission reports) from cash."""
+        self.cash -= float(amount)
+        self.version += 1
 
     def start_period(self) -> None:
         self.period_capital_used = 0.0

@@ -36,7 +36,7 @@ EMPTY_COLUMNS = [
 ]
 
 
-def _order_state(o: OrderRecord) -> tuple:
+def order_state(o: OrderRecord) -> tuple:
     """The fields of an order that its perf entry shows, as they are now (orders change after the session)."""
     return (o.id, o.dt_ns, o.reason, o.created_ns, o.amount, o.filled, o.commission, o.stop, o.limit, o.stop_reached,
             o.limit_reached, o.asset, int(o.status))
@@ -65,7 +65,7 @@ class ResultsRecorder:
         self.scalars: list[tuple[float, ...]] = []
         #: per session: sid, amount, cost basis, last price of each position, in one flat list
         self.positions: list[list[int | float]] = []
-        #: per session: the state of each order that changed in it (see :func:`_order_state`)
+        #: per session: the state of each order that changed in it (see :func:`order_state`)
         self.orders: list[list[tuple]] = []
         self.transactions: list[list[Transaction]] = []
         self.recorded: list[dict[str, Any]] = []
@@ -109,7 +109,7 @@ class ResultsRecorder:
         if not self._assets.keys() >= ledger.held_sid_set():
             self._assets.update(ledger.held_assets())
         today = engine.today
-        self.orders.append([_order_state(o) for o in today.orders.values()] if today.orders else [])
+        self.orders.append([order_state(o) for o in today.orders.values()] if today.orders else [])
         self.transactions.append(list(today.transactions))
         if engine.recorded:
             self.recorded.append(dict(engine.recorded))
@@ -138,14 +138,24 @@ class ResultsRecorder:
 
     def last_row(self) -> dict[str, Any]:
         """The newest session's figures as plain numbers (for a journal: see :meth:`prepend_sessions`)."""
-        return {"scalars": list(self.scalars[-1]), "positions": list(self.positions[-1]),
-                "recorded": dict(self.recorded[-1])}
+        row: dict[str, Any] = {"scalars": list(self.scalars[-1]), "positions": list(self.positions[-1]),
+                               "recorded": dict(self.recorded[-1])}
+        if self.benchmark_prices and len(self.benchmark_prices) == len(self.sessions):
+            row["benchmark_price"] = float(self.benchmark_prices[-1])
+            row["benchmark"] = self.benchmark_name
+        return row
 
     def prepend_sessions(self, rows: list[tuple[int, dict[str, Any]]], assets: dict[int, Asset]) -> None:
         """Sessions recorded by earlier starts of the same run (``(session, last_row())``, oldest first), before
         this start's: the table and its cumulative figures then cover the whole run, from its first capital."""
         if not rows:
             return
+        # the benchmark's prices recorded each session (no benchmark returns given): the earlier starts' prices go
+        # first, so the benchmark covers the whole run
+        prices = [row.get("benchmark_price") for _, row in rows]
+        if len(self.benchmark_prices) == len(self.sessions) and all(p is not None for p in prices):
+            self.benchmark_prices[:0] = [float(p) for p in prices]  # type: ignore[arg-type]
+            self.benchmark_name = self.benchmark_name or rows[-1][1].get("benchmark")
         self.sessions[:0] = [session for session, _ in rows]
         self.scalars[:0] = [tuple(float(x) for x in row["scalars"]) for _, row in rows]
         self.positions[:0] = [list(row["positions"]) for _, row in rows]
@@ -158,7 +168,7 @@ class ResultsRecorder:
         self.starting_cash = first[0] + first[2]  # starting cash + starting value of the run's first session
 
     def set_activity(self, orders: list[list[tuple]], transactions: list[list[Transaction]]) -> None:
-        """Replace each session's orders (:func:`_order_state` tuples) and transactions (e.g. from a journal that
+        """Replace each session's orders (:func:`order_state` tuples) and transactions (e.g. from a journal that
         knows every start of the run), one list per recorded session."""
         if len(orders) != len(self.sessions) or len(transactions) != len(self.sessions):
             raise ValueError("one list of orders and of transactions per recorded session")

@@ -27,12 +27,22 @@ inferred: a live run's ledger does not book them.
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from runtime.core.assets import Asset
+
+if TYPE_CHECKING:
+    from runtime.brokers.ib.broker import IBBroker
+    from runtime.brokers.ib.events import PositionRecord
+    from runtime.engine.engine import Engine
+    from runtime.journal import Journal
+
+log = logging.getLogger("ibalgo.live")
 
 #: largest numerator or denominator of a split ratio the check infers
 MAX_TERM = 100
@@ -182,3 +192,104 @@ __all__ = [
     "COST_TOLERANCE", "MAX_SMALLER_TERM", "MAX_TERM", "AppliedSplit", "Holding", "PositionDifference",
     "compare_positions", "describe_ratio", "explain", "split_amount", "split_candidates",
 ]
+
+
+def holding_from_broker(asset: Asset, amount: float, avg_cost: float) -> Holding:
+    """A position as IB reports it (average cost per contract) as a Holding (cost per unit, like the ledger's)."""
+    return Holding(asset, round(amount), float(avg_cost) / (asset.multiplier or 1.0))
+
+
+class PositionCheck:
+    """IB's positions against the run's ledger: a split IB booked is applied, anything else is reported.
+
+    Assets with a working order of the run (at the engine or the adapter: a fill not yet booked keeps the engine's
+    order open) are skipped: their difference is the run's own trade on its way. For the others (the policy of
+    :func:`compare_positions`):
+
+    - IB's amount and average cost show a split (``trunc(ledger x p/q)`` shares of small whole numbers p, q, average
+      cost = cost basis / ratio): the split is applied to the ledger as a backtest applies one
+      (:meth:`~runtime.core.ledger.Ledger.apply_split`: amount x ratio, cost basis and last price / ratio, the
+      fractional share paid in cash), logged at WARNING with the reason, kept in :attr:`applied` (the results'
+      ``summary.json``) and in the journal's events (kind ``broker_split``);
+    - anything else (a trade outside the run, a spin-off, a position IB no longer reports, an ambiguous ratio) is
+      not guessed: a WARNING names the asset, both amounts and what to check; the ledger is not changed;
+    - a run started with the broker's corporate actions (the simulated gateway's data: ``known_actions``) applies
+      them from that data already, so nothing is applied a second time here; a difference is only reported.
+
+    Cash dividends IB credits are not visible per asset through the API and are not inferred here.
+    """
+
+    def __init__(self, engine: Engine, ib: IBBroker, journal: Journal, run_id: str, *, known_actions: bool,
+                 now_ns: Callable[[], int]) -> None:
+        self.engine = engine
+        self.ib = ib
+        self.journal = journal
+        self.run_id = run_id
+        self.known_actions = known_actions
+        self._now = now_ns
+        self.applied: list[AppliedSplit] = []
+        self._reported: set[tuple[int, int, int]] = set()
+
+    def held_at_broker(self, positions: Iterable[PositionRecord]) -> list[Holding]:
+        """The reported positions of the run's account (every account's come in a reconciliation)."""
+        account = self.ib.account
+        return [holding_from_broker(p.asset, p.amount, p.avg_cost) for p in positions
+                if not account or not p.account or p.account == account]
+
+    def current(self) -> list[Holding] | None:
+        """IB's positions as the adapter's subscription keeps them; None while a reconciliation reloads them."""
+        ib = self.ib
+        if not ib.account_state.positions_loaded.is_set():
+            return None
+        held = [holding_from_broker(p.asset, p.amount, p.avg_cost) for p in ib.positions()]
+        if not ib.account_state.positions_loaded.is_set():
+            return None  # a reconciliation began reloading them while they were read
+        return held
+
+    def check(self, positions: Iterable[Holding], when: str) -> list[PositionDifference]:
+        """Compare IB's ``positions`` with the ledger's (see the class docstring)."""
+        engine = self.engine
+        ledger = engine.ledger
+        ours = [Holding(asset, amount, basis) for _, asset, amount, basis, _ in ledger.position_items()]
+        busy = {o.asset.sid for o in engine.open_orders()} | {o.asset.sid for o in self.ib.orders.open_orders()}
+        differences = compare_positions(ours, positions, busy)
+        current: set[tuple[int, int, int]] = set()
+        for d in differences:
+            if d.split is not None and not self.known_actions:
+                self._apply_split(d, when)
+            else:
+                current.add((d.asset.sid, d.ledger_amount, d.broker_amount))
+                self._report(d, when)
+        self._reported = {k for k in self._reported if k in current or k[0] in busy}
+        return differences
+
+    def _apply_split(self, d: PositionDifference, when: str) -> None:
+        assert d.split is not None
+        ledger = self.engine.ledger
+        sid = d.asset.sid
+        now = self._now()
+        before = ledger.amount(sid)
+        paid = ledger.apply_split(sid, d.split, now)  # a Fraction: the whole amount and the fraction are exact
+        applied = AppliedSplit(now, d.asset, d.split, before, ledger.amount(sid), paid, d.reason)
+        self.applied.append(applied)
+        log.warning("%s: IB booked a %s split (found at %s): the ledger's position is now %+d shares (was %+d)%s, "
+                    "cost basis and last price divided by %g. Why: %s", d.asset.symbol, describe_ratio(d.split), when,
+                    applied.amount_after, before, f", {paid:.2f} paid for the fractional share" if paid else "",
+                    float(d.split), d.reason)
+        self.journal.add_event(now, self.run_id, "broker_split", applied.to_dict())
+
+    def _report(self, d: PositionDifference, when: str) -> None:
+        key = (d.asset.sid, d.ledger_amount, d.broker_amount)
+        first = key not in self._reported
+        self._reported.add(key)
+        if self.known_actions and d.split is not None:
+            why = (f"{d.reason}; this run applies the broker's corporate actions from its data, so it does not apply "
+                   "this one again")
+        else:
+            why = f"not a split the run can infer: {d.reason}"
+        (log.warning if first else log.debug)(
+            "%s: the ledger holds %+d shares, IB holds %+d (found at %s); %s. The ledger is left unchanged, so the "
+            "portfolio value and order_target use %+d. Check %s's trades and corporate actions in TWS (an order "
+            "outside this run: TWS, another client or run on this account; a spin-off or merger); a restart of the "
+            "run takes IB's positions as its starting positions.", d.asset.symbol, d.ledger_amount, d.broker_amount,
+            when, why, d.ledger_amount, d.asset.symbol)

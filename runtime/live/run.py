@@ -29,9 +29,10 @@ from runtime.core.costs import DEFAULT_COMMISSION, DEFAULT_SLIPPAGE
 from runtime.core.ib.account import mask_account
 from runtime.data.benchmark import BenchmarkChoice
 from runtime.data.calendars import get_calendar
-from runtime.engine.clocks import Clock, ReplayClock, WallClock
+from runtime.engine.clocks import Clock, ReplayClock
 from runtime.engine.engine import Engine
 from runtime.errors import ConfigError
+from runtime.live.broker_clock import BrokerClock
 from runtime.live.order_link import EngineBroker, EventInbox
 from runtime.live.session import LiveOptions, LiveResult, LiveSession
 
@@ -174,7 +175,8 @@ def broker_factory(config: ConnectionConfig, run_id: str, clock: Clock, *, virtu
     """What a LiveSession calls to get a connected adapter."""
 
     def connect(inbox: EventInbox, link: EngineBroker) -> IBBroker:
-        ib = IBBroker(config, run_id, inbox.put, clock=clock.now_ns, order_journal=link.order_journal)
+        ib = IBBroker(config, run_id, inbox.put, clock=clock.now_ns, order_journal=link.order_journal,
+                      broker_clock=clock if isinstance(clock, BrokerClock) else None)
         if virtual_pacing:  # IB's history pacing, counted in the replay's time
             ib.history.pacer = HistoricalPacer(clock=lambda: clock.now_ns() / 1e9)
         link.prepare(ib)  # the journal's orders and used order ids, before the reconciliation of the connect
@@ -310,7 +312,8 @@ def run_algorithm(
         mode = "paper"
     else:
         check_live_confirmation(target)
-        clock = WallClock()
+        # the broker's clock (reqCurrentTime): TWS's real time, or a replaying gateway's replay time
+        clock = BrokerClock()
         if on_clock is not None:
             on_clock(clock, calendar)
         config = connection or ConnectionConfig(host=target.host, port=target.port, client_id=target.client_id,

@@ -1,23 +1,17 @@
 """A paper or live run: the engine driven by the live loop, trading through the IB adapter.
 
-Start-up (every start, including a restart with the same run id and journal):
-1. the journal's orders of this run are handed to the adapter (``restore_orders``) before it connects, with the
-   highest IB order id the journal used (never handed out again); the reconciliation adopts the open ones by
-   ``orderRef`` (nothing is sent again) and closes, with the broker's status, those that expired, were cancelled or
-   filled while the runtime was down; one journalled as ``sending`` that the broker does not know is closed as
-   never sent (:meth:`LiveSession._settle_startup`);
-2. the ledger starts from the broker's account: cash and positions with their average cost;
-3. ``initialize`` runs, then the context saved in the journal is restored on top of it;
-4. the live loop resumes after the last event the previous start handled.
+Start-up and restore (every start, including a restart with the same run id and journal) are in
+:mod:`runtime.live.startup`; the results, built from the journal for the whole run id, in :mod:`runtime.live.results`.
 
 All broker events are handled on the engine thread (:meth:`LiveSession.handle_pending`): fills (journaled by
 execution, booked once), cancellations, rejections, late commissions, connection changes, adopted orders,
-position snapshots, IB's warnings. An order call while disconnected raises the adapter's NotConnectedError into the
+reconciliation reports (:mod:`runtime.live.reconcile`), IB's warnings; :data:`HANDLERS` says which method takes
+each kind. An order call while disconnected raises the adapter's NotConnectedError into the
 algorithm, where the engine's error policy logs it with the file:line and the run goes on.
 
 IB's positions are compared with the ledger at each session's start (before ``before_trading_start``, and again
 before the session's first bar, after the open) and after each reconciliation: a split IB booked is applied to the
-ledger, any other difference is reported and left alone (:meth:`LiveSession.check_broker_positions`).
+ledger, any other difference is reported and left alone (:class:`~runtime.live.positions.PositionCheck`).
 """
 
 from __future__ import annotations
@@ -49,28 +43,35 @@ from runtime.brokers.ib.events import (
     OrderStatusChanged,
     ReconcileReport,
 )
-from runtime.brokers.ib.orders import KnownOrder
-from runtime.core.assets import Asset
 from runtime.core.calendar import TradingCalendar
-from runtime.core.ledger import _Pos
 from runtime.core.matching import Cancelled, Fill
 from runtime.core.metrics import Summary
-from runtime.core.orders import OrderKind, OrderStatus, TimeInForce
 from runtime.data.benchmark import BenchmarkChoice, resolve_benchmark
 from runtime.data.store import BarArrays
 from runtime.engine.clocks import Clock
 from runtime.engine.dispatch import BAR, BTS
-from runtime.engine.engine import Engine, OrderRecord
+from runtime.engine.engine import Engine
 from runtime.engine.live_loop import LiveLoop
 from runtime.engine.results import ResultsRecorder
 from runtime.engine.state import BrokerSources
 from runtime.engine.timeline import Timeline, build_timeline
 from runtime.errors import AlgorithmLoadError, AlgorithmRaisedError, ConfigError
-from runtime.journal import SENDING, Journal
+from runtime.journal import Journal
 from runtime.live.feed import BrokerDispatcher, BrokerFeed
 from runtime.live.order_link import WAKE, EngineBroker, EventInbox
-from runtime.live.positions import AppliedSplit, Holding, PositionDifference, compare_positions, describe_ratio
+from runtime.live.positions import AppliedSplit, PositionCheck
 from runtime.live.reconcile import missing_order_event
+from runtime.live.results import record_unfinished_session, results_from_journal, write_accounts
+from runtime.live.startup import (
+    RESUME_KEY,
+    adopt_from_broker,
+    known_orders,
+    restore_context,
+    restore_open_orders,
+    saved_asset_resolver,
+    seed_positions,
+    settle_sending,
+)
 from runtime.live.store_refresh import install_store_refresh
 from runtime.live.watchdog import Watchdog
 
@@ -80,14 +81,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("ibalgo.live")
 order_log = logging.getLogger("ibalgo.orders")
 
-#: the context key under which the last handled event's time is saved (a restart resumes after it)
-RESUME_KEY = "_ibalgo_resume_ns"
 #: the context is saved at least this often (run clock), besides after each instant that placed or cancelled orders
 CONTEXT_SAVE_INTERVAL_NS = 60 * 1_000_000_000
-#: journal status -> the engine's order status (results built from the journal)
-_JOURNAL_STATUS = {"filled": OrderStatus.FILLED, "cancelled": OrderStatus.CANCELLED,
-                   "rejected": OrderStatus.REJECTED}
-
 
 @dataclass(frozen=True)
 class LiveOptions:
@@ -231,36 +226,20 @@ class LiveSession:
         self.connected = True
         self.last_event_ns: int | None = None
         self.fills = 0
-        self.broker_splits: list[AppliedSplit] = []
+        #: IB's positions against the ledger (from the start on)
+        self.positions: PositionCheck | None = None
         #: the live page (``dashboard_port``), and who hears its address once it serves (default: the log)
         self.dashboard: LiveDashboard | None = None
         self.on_dashboard: Callable[[str], None] | None = None
-        self._reported_differences: set[tuple[int, int, int]] = set()
         self._startup = False  # handling the start's reconciliation (see _settle_startup)
         self._context_saved_ns = 0
         self.watchdog: Watchdog | None = None
 
     # ---------------------------------------------------------------------------------------------- start-up
-    def _known_orders(self) -> tuple[list[KnownOrder], int]:
-        """Every order of this run in the journal (open ones to settle at the broker, closed ones so their
-        executions are not booked or counted again), and the highest IB order id the journal used (any run)."""
-        out = []
-        highest = 0
-        for o in self.journal.orders():
-            if o.broker_id and o.broker_id.isdigit():
-                highest = max(highest, int(o.broker_id))
-            if o.run_id != self.options.run_id:
-                continue
-            asset = Asset(sid=o.sid, symbol=o.symbol)
-            filled = o.filled if o.amount >= 0 else -o.filled  # the journal keeps it unsigned; the tracker signed
-            out.append(KnownOrder(o.order_id, asset, o.amount, filled, int(o.broker_id or 0), o.is_final,
-                                  unconfirmed=o.status == SENDING))
-        return out, highest
-
     def start(self) -> None:
         """Connect, build the engine from the broker's account, run initialize and restore the saved context."""
         opts = self.options
-        known, highest = self._known_orders()
+        known, highest = known_orders(self.journal, opts.run_id)
         self.link.restore_with(known, highest)  # handed to the adapter before it connects and reconciles
         self.ib = self._connect_broker(self.inbox, self.link)
         self.link.attach(self.ib)
@@ -301,7 +280,9 @@ class LiveSession:
                           handle_pending=self.handle_pending, history_sessions=opts.history_sessions)
         self.feed = feed
         feed.start(now)
-        self._seed_positions()
+        self.feed.add_assets(seed_positions(engine.ledger, self.ib.positions()))
+        self.positions = PositionCheck(engine, ib, self.journal, opts.run_id,
+                                       known_actions=opts.corporate_actions is not None, now_ns=self.clock.now_ns)
         engine.api.pipelines.configure(store=_pipeline_store(opts.pipeline_data, cal), live=True,
                                        table_path=opts.fundamentals or "",
                                        asset_map=lambda asset: engine.api.symbol(asset.symbol))
@@ -310,16 +291,10 @@ class LiveSession:
         load_into(engine, opts.algorithm)
         engine.api.symbol_source = feed.add_symbol
         engine.run_initialize()
-        self._restore_orders(sum(1 for k in known if not k.closed))
+        restore_open_orders(engine, self.journal, opts.run_id, sum(1 for k in known if not k.closed))
         self._settle_startup(startup)
-        saved = self.journal.load_context(self._saved_asset, opts.run_id)
-        if saved:
-            self.last_event_ns = saved.pop(RESUME_KEY, None)
-            for name, value in saved.items():
-                if value is None and getattr(engine.context, name, None) is not None:
-                    continue  # not storable as JSON when saved: initialize's value stands
-                setattr(engine.context, name, value)
-            log.info("restored the saved context (%d values) after initialize", len(saved))
+        resolve = saved_asset_resolver(engine, self.journal, opts.run_id, opts.algorithm)
+        self.last_event_ns = restore_context(engine, self.journal.load_context(resolve, opts.run_id))
         self.recorder = ResultsRecorder(engine.ledger.portfolio_value)
         self._choose_benchmark(engine, self.recorder)
         for hook in (self.recorder.on_session_end, self._on_session_end, *self.session_hooks):
@@ -337,39 +312,6 @@ class LiveSession:
         recorder.use_benchmark(resolve_benchmark(choice, sid, bars, engine.start_session, engine.end_session)
                                if bars is not None or choice.file else None, choice.enabled)
 
-    def _seed_positions(self) -> None:
-        """The broker's positions (with average cost) into the ledger, and their assets into the data."""
-        assert self.ib is not None and self.engine is not None and self.feed is not None
-        ledger = self.engine.ledger
-        positions = [p for p in self.ib.positions() if p.amount]
-        for p in positions:
-            pos = _Pos(p.asset)
-            pos.amount = round(p.amount)
-            pos.cost_basis = float(p.avg_cost) / (p.asset.multiplier or 1.0)
-            pos.last_sale_price = float(p.market_price or pos.cost_basis)
-            ledger._positions[p.asset.sid] = pos
-        if positions:
-            ledger.version += 1
-            self.feed.add_assets([p.asset for p in positions])
-            log.info("starting positions from the broker: %s",
-                     ", ".join(f"{p.asset.symbol} {p.amount:+g} @ {p.avg_cost:.2f}" for p in positions))
-
-    def _saved_asset(self, sid: int) -> Asset:
-        """An asset the saved context names, by sid; one this algorithm does not know is a ConfigError with advice."""
-        engine = self.engine
-        assert engine is not None
-        try:
-            return engine.api.sid(int(sid))
-        except Exception as exc:
-            symbols = sorted({o.symbol for o in self.journal.orders() if o.sid == int(sid)})
-            name = f" ({', '.join(symbols)})" if symbols else ""
-            raise ConfigError(
-                f"the saved context of run {self.options.run_id!r} names the asset with sid {sid}{name}, which "
-                f"{Path(self.options.algorithm).name} does not use ({exc}). The algorithm was edited since the run "
-                "saved it: use symbol(...) for that asset in initialize again, or start a new run with another "
-                "--run-id (its context starts from initialize; positions and open orders at the broker stay).") \
-                from None
-
     def _settle_startup(self, events: list[object]) -> None:
         """The start's reconciliation events, once the journal's open orders are engine records: orders that
         expired, were cancelled or filled while the runtime was down are closed with their status (the algorithm
@@ -382,32 +324,7 @@ class LiveSession:
             self.handle(events)
         finally:
             self._startup = False
-        for o in self.journal.orders(open_only=True):
-            if o.run_id != self.options.run_id or o.status != SENDING:
-                continue
-            if o.order_id in engine.open_order_ids:
-                self.journal.order_update(o.order_id, self.clock.now_ns(), status="submitted")
-                order_log.info("order %s was journalled as sending before the previous stop and is at the broker: "
-                               "adopted (IB id %s), not sent again", o.order_id[:8], o.broker_id)
-
-    def _restore_orders(self, known: int) -> None:
-        """Engine records of the journal's open orders (the adapter adopts them by orderRef)."""
-        assert self.engine is not None
-        engine = self.engine
-        for o in self.journal.orders(open_only=True):
-            if o.run_id != self.options.run_id or o.order_id in engine.orders:
-                continue
-            try:
-                asset = engine.api.sid(o.sid)
-            except Exception:
-                asset = Asset(sid=o.sid, symbol=o.symbol)
-            record = OrderRecord(o.order_id, asset, o.amount, OrderKind(o.kind), o.limit_price, o.stop_price,
-                                 TimeInForce(o.tif), o.created_ns, o.created_ns, filled=o.filled,
-                                 commission=o.commission, broker_id=o.broker_id)
-            engine.adopt_order(record)
-        if known:
-            order_log.info("%d open orders of this run from the journal: matched to the broker's by orderRef, not "
-                           "sent again", known)
+        settle_sending(engine, self.journal, self.options.run_id, self.clock.now_ns())
 
     # ------------------------------------------------------------------------------------------------ events
     def sync(self) -> None:
@@ -451,53 +368,49 @@ class LiveSession:
             self.dashboard.tick()
 
     def handle(self, events: list[object]) -> None:
-        """Handle broker events on the engine thread, in order."""
-        engine = self.engine
-        assert engine is not None
+        """Handle broker events on the engine thread, in order (each by its type's entry in :data:`HANDLERS`)."""
+        assert self.engine is not None
         for ev in events:
-            if isinstance(ev, Fill):
-                self._on_fill(ev)
-            elif isinstance(ev, (Cancelled, OrderRejected)):
-                engine.apply_broker_events([ev])
-                status = "cancelled" if isinstance(ev, Cancelled) else "rejected"
-                self.journal.order_update(ev.order_id, ev.time_ns, status=status, reason=ev.reason, defer=True)
-                (order_log.warning if self._startup else order_log.info)(
-                    "order %s %s%s: %s", ev.order_id[:8], status, " while the runtime was down" if self._startup
-                    else "", ev.reason)
-            elif isinstance(ev, CommissionReported):
-                record = engine.orders.get(ev.order_id)
-                if record is None or not record.account or record.account == engine.ledger_account:
-                    engine.ledger.cash -= ev.commission
-                    engine.ledger.version += 1
-                if record is not None:
-                    record.commission += ev.commission
-                    self.journal.order_update(ev.order_id, ev.time_ns, commission=record.commission, defer=True)
-            elif isinstance(ev, ConnectionLost):
-                self.connected = False
-                log.warning("connection lost: %s%s; orders raise NotConnectedError until it is back", ev.reason,
-                            f" (IB {ev.code})" if ev.code else "")
-            elif isinstance(ev, ConnectionRestored):
-                self.connected = True
-                log.info("connection restored: %s", ev.reason)
-            elif isinstance(ev, OrderAdopted):
-                self._on_adopted(ev)
-            elif isinstance(ev, ReconcileReport):
-                self._on_reconcile_report(ev)
-            elif isinstance(ev, OrderStatusChanged):
-                order_log.debug("order %s is %s (%s)%s", ev.order_id[:8], ev.status.value, ev.ib_status,
-                                f": {ev.why_held}" if ev.why_held else "")
-            elif isinstance(ev, CancelRejected):
-                order_log.warning("cancel of order %s refused: IB %d: %s", ev.order_id[:8], ev.code, ev.text)
-            elif isinstance(ev, IBNotice):
-                order_log.warning("IB %d%s: %s", ev.code, f" (order {ev.order_id[:8]})" if ev.order_id else "",
-                                  ev.text)
-            elif isinstance(ev, MarketDataDelayed):
-                log.warning("%s: delayed market data (IB %d: %s)", ev.asset.symbol, ev.code, ev.text)
-            else:
+            handler = HANDLERS.get(type(ev))
+            if handler is None:
                 log.debug("ignored broker event %r", ev)
+            else:
+                handler(self, ev)
         if self.dashboard is not None:
             self.dashboard.observe(events)
             self.dashboard.tick()
+
+    def _on_closed(self, ev: Cancelled | OrderRejected) -> None:
+        assert self.engine is not None
+        self.engine.apply_broker_events([ev])
+        status = "cancelled" if isinstance(ev, Cancelled) else "rejected"
+        self.journal.order_update(ev.order_id, ev.time_ns, status=status, reason=ev.reason, defer=True)
+        (order_log.warning if self._startup else order_log.info)(
+            "order %s %s%s: %s", ev.order_id[:8], status, " while the runtime was down" if self._startup
+            else "", ev.reason)
+
+    def _on_late_commission(self, ev: CommissionReported) -> None:
+        engine = self.engine
+        assert engine is not None
+        record = engine.orders.get(ev.order_id)
+        if record is None or not record.account or record.account == engine.ledger_account:
+            engine.ledger.charge_commission(ev.commission)
+        if record is not None:
+            record.commission += ev.commission
+            self.journal.order_update(ev.order_id, ev.time_ns, commission=record.commission, defer=True)
+
+    def _on_lost(self, ev: ConnectionLost) -> None:
+        self.connected = False
+        log.warning("connection lost: %s%s; orders raise NotConnectedError until it is back", ev.reason,
+                    f" (IB {ev.code})" if ev.code else "")
+
+    def _on_restored(self, ev: ConnectionRestored) -> None:
+        self.connected = True
+        log.info("connection restored: %s", ev.reason)
+
+    def _on_adopted(self, ev: OrderAdopted) -> None:
+        assert self.engine is not None
+        adopt_from_broker(self.engine, ev, self.clock.now_ns())
 
     def _on_fill(self, fill: Fill) -> None:
         engine = self.engine
@@ -520,27 +433,14 @@ class LiveSession:
         order_log.info("order %s %s: %+d %s @ %.4f (commission %.2f)", fill.order_id[:8], status, fill.amount,
                        fill.asset.symbol, fill.price, fill.commission)
 
-    def _on_adopted(self, ev: OrderAdopted) -> None:
-        engine = self.engine
-        assert engine is not None
-        order_log.info("order %s adopted from the broker (IB id %d, %s, %d of %+d filled)", ev.order_id[:8],
-                       ev.ib_order_id, ev.ib_status, ev.filled, ev.amount)
-        if ev.order_id in engine.orders:
-            return
-        now = self.clock.now_ns()
-        record = OrderRecord(ev.order_id, ev.asset, ev.amount, OrderKind.MARKET, None, None, TimeInForce.GTC, now,
-                             now, filled=ev.filled, broker_id=str(ev.ib_order_id))
-        engine.adopt_order(record)
-
     # ------------------------------------------------------------------------------------ broker positions
     def _on_reconcile_report(self, ev: ReconcileReport) -> None:
         """What the broker has after a (re)connect: orders it no longer works are closed for the algorithm, then its
         positions (its fills recovered while away are booked before the report) are compared with the ledger."""
-        self.handle([missing_order_event(m, ev.time_ns) for m in ev.missing])
-        account = self.ib.account if self.ib is not None else ""
-        held = [_holding(p.asset, p.amount, p.avg_cost) for p in ev.positions
-                if not account or not p.account or p.account == account]
-        self.check_broker_positions(held, "reconciliation")
+        for m in ev.missing:
+            self._on_closed(missing_order_event(m, ev.time_ns))
+        assert self.positions is not None
+        self.positions.check(self.positions.held_at_broker(ev.positions), "reconciliation")
         log.info("reconciled with the broker: %d open orders of this run, %d fills recovered, %d closed "
                  "while away, %d positions", len(ev.open_orders), ev.recovered_fills, len(ev.missing),
                  len(ev.positions))
@@ -549,86 +449,20 @@ class LiveSession:
         """IB's positions (kept current by the adapter's subscription) against the ledger, once everything IB sent
         up to now is booked. Skipped while disconnected or while a reconciliation reloads the positions: the
         reconciliation after the reconnect reports them."""
-        ib = self.ib
-        if ib is None or not self.connected or not ib.is_connected() or not ib.account_state.positions_loaded.is_set():
+        ib, check = self.ib, self.positions
+        if ib is None or check is None or not self.connected or not ib.is_connected() \
+                or not ib.account_state.positions_loaded.is_set():
             return
         self.sync()
         self.handle_pending()
-        held = [_holding(p.asset, p.amount, p.avg_cost) for p in ib.positions()]
-        if not ib.account_state.positions_loaded.is_set():
-            return  # a reconciliation began reloading them while they were read
-        self.check_broker_positions(held, f"the start of {self.calendar.session_label(session).date()}")
+        held = check.current()
+        if held is not None:
+            check.check(held, f"the start of {self.calendar.session_label(session).date()}")
 
-    def check_broker_positions(self, positions: Iterable[Holding], when: str) -> list[PositionDifference]:
-        """Compare IB's ``positions`` with the ledger's; apply a split IB booked, report anything else.
-
-        Assets with a working order of the run (at the engine or the adapter: a fill not yet booked keeps the
-        engine's order open) are skipped: their difference is the run's own trade on its way. For the others
-        (policy in :mod:`runtime.live.positions`):
-
-        - IB's amount and average cost show a split (``trunc(ledger x p/q)`` shares of small whole numbers p, q,
-          average cost = cost basis / ratio): the split is applied to the ledger as a backtest applies one
-          (:meth:`~runtime.core.ledger.Ledger.apply_split`: amount x ratio, cost basis and last price / ratio, the
-          fractional share paid in cash), logged at WARNING with the reason, kept in :attr:`broker_splits` (the
-          results' ``summary.json``) and in the journal's events (kind ``broker_split``);
-        - anything else (a trade outside the run, a spin-off, a position IB no longer reports, an ambiguous ratio)
-          is not guessed: a WARNING names the asset, both amounts and what to check; the ledger is not changed;
-        - a run started with the broker's corporate actions (``LiveOptions.corporate_actions``: the simulated
-          gateway's data) applies them from that data already, so nothing is applied a second time here; a
-          difference is only reported.
-
-        Cash dividends IB credits are not visible per asset through the API and are not inferred here.
-        """
-        engine, ib = self.engine, self.ib
-        assert engine is not None
-        ledger = engine.ledger
-        ours = [Holding(asset, amount, basis) for _, asset, amount, basis, _ in ledger.position_items()]
-        busy = {o.asset.sid for o in engine.open_orders()}
-        if ib is not None:
-            busy |= {o.asset.sid for o in ib.orders.open_orders()}
-        differences = compare_positions(ours, positions, busy)
-        known_actions = self.options.corporate_actions is not None
-        current: set[tuple[int, int, int]] = set()
-        for d in differences:
-            if d.split is not None and not known_actions:
-                self._apply_broker_split(d, when)
-            else:
-                current.add((d.asset.sid, d.ledger_amount, d.broker_amount))
-                self._report_difference(d, when, known_actions)
-        self._reported_differences = {k for k in self._reported_differences if k in current or k[0] in busy}
-        return differences
-
-    def _apply_broker_split(self, d: PositionDifference, when: str) -> None:
-        engine = self.engine
-        assert engine is not None and d.split is not None
-        ledger = engine.ledger
-        sid = d.asset.sid
-        now = self.clock.now_ns()
-        before = ledger.amount(sid)
-        paid = ledger.apply_split(sid, d.split, now)  # a Fraction: the whole amount and the fraction are exact
-        applied = AppliedSplit(now, d.asset, d.split, before, ledger.amount(sid), paid, d.reason)
-        self.broker_splits.append(applied)
-        log.warning("%s: IB booked a %s split (found at %s): the ledger's position is now %+d shares (was %+d)%s, "
-                    "cost basis and last price divided by %g. Why: %s", d.asset.symbol, describe_ratio(d.split), when,
-                    applied.amount_after, before, f", {paid:.2f} paid for the fractional share" if paid else "",
-                    float(d.split), d.reason)
-        self.journal.add_event(now, self.options.run_id, "broker_split", applied.to_dict())
-
-    def _report_difference(self, d: PositionDifference, when: str, known_actions: bool) -> None:
-        key = (d.asset.sid, d.ledger_amount, d.broker_amount)
-        first = key not in self._reported_differences
-        self._reported_differences.add(key)
-        if known_actions and d.split is not None:
-            why = (f"{d.reason}; this run applies the broker's corporate actions from its data, so it does not apply "
-                   "this one again")
-        else:
-            why = f"not a split the run can infer: {d.reason}"
-        (log.warning if first else log.debug)(
-            "%s: the ledger holds %+d shares, IB holds %+d (found at %s); %s. The ledger is left unchanged, so the "
-            "portfolio value and order_target use %+d. Check %s's trades and corporate actions in TWS (an order "
-            "outside this run: TWS, another client or run on this account; a spin-off or merger); a restart of the "
-            "run takes IB's positions as its starting positions.", d.asset.symbol, d.ledger_amount, d.broker_amount,
-            when, why, d.ledger_amount, d.asset.symbol)
+    @property
+    def broker_splits(self) -> list[AppliedSplit]:
+        """Splits IB booked that the run inferred from IB's positions and applied to its ledger."""
+        return self.positions.applied if self.positions is not None else []
 
     def _on_session_end(self, engine: Engine, session: int) -> None:
         self.last_event_ns = engine.clock.now_ns
@@ -791,95 +625,12 @@ class LiveSession:
         except Exception:
             log.debug("could not record the stop in the journal", exc_info=True)
 
-    def _record_unfinished_session(self) -> None:
-        """The session the run stopped in (its end not reached) gets its row now, from the ledger as it is."""
-        engine, recorder = self.engine, self.recorder
-        assert engine is not None and recorder is not None
-        session = engine.clock.session
-        if session is None or session < engine.start_session or session in recorder.sessions:
-            return
-        if recorder.sessions and session < recorder.sessions[-1]:
-            return
-        recorder.on_session_end(engine, session)
-        try:
-            self.journal.save_session_row(self.options.run_id, session, int(self.calendar.closes[session]),
-                                          recorder.last_row())
-        except Exception:
-            log.debug("could not store the unfinished session's row", exc_info=True)
-
-    def _results_from_journal(self) -> None:
-        """The results cover the whole run id: sessions of earlier starts from the journal, and every session's
-        orders and fills from the journal's order and fill rows (each start's, and fills booked at a restart)."""
-        engine, recorder = self.engine, self.recorder
-        assert engine is not None and recorder is not None
-        run_id = self.options.run_id
-        orders = [o for o in self.journal.orders() if o.run_id == run_id]
-        assets: dict[int, Asset] = {}
-        for o in orders:
-            if o.sid not in assets:
-                try:
-                    assets[o.sid] = engine.api.sid(o.sid)
-                except Exception:
-                    assets[o.sid] = Asset(sid=o.sid, symbol=o.symbol)
-        ours = set(recorder.sessions)
-        first = min(ours) if ours else None
-        earlier = [(session, row) for session, _close, row in self.journal.session_rows(run_id)
-                   if session not in ours and (first is None or session < first)]
-        for _, row in earlier:
-            for sid in row["positions"][::4]:
-                sid = int(sid)
-                if sid not in assets:
-                    try:
-                        assets[sid] = engine.api.sid(sid)
-                    except Exception:
-                        assets[sid] = Asset(sid=sid, symbol=f"sid {sid}")
-        recorder.prepend_sessions(earlier, assets)
-        if not recorder.sessions:
-            return
-        closes = np.asarray([int(self.calendar.closes[s]) for s in recorder.sessions], dtype=np.int64)
-
-        def day_of(t: int) -> int:
-            return min(int(np.searchsorted(closes, t, side="left")), len(closes) - 1)
-
-        from runtime.core.ledger import Transaction
-        from runtime.engine.results import _order_state
-
-        by_id = {o.order_id: o for o in orders}
-        day_orders: list[list[tuple]] = [[] for _ in closes]
-        for o in orders:
-            live = engine.orders.get(o.order_id)
-            if live is None:
-                live = OrderRecord(o.order_id, assets[o.sid], o.amount, OrderKind(o.kind), o.limit_price,
-                                   o.stop_price, TimeInForce(o.tif), o.created_ns, o.created_ns, filled=o.filled,
-                                   commission=o.commission, broker_id=o.broker_id)
-                live.status = _JOURNAL_STATUS.get(o.status, OrderStatus.OPEN)
-                live.reason = o.reason
-            day_orders[day_of(o.created_ns)].append(_order_state(live))
-        day_txns: list[list[Transaction]] = [[] for _ in closes]
-        for _exec_id, order_id, amount, price, commission, time_ns in self.journal.fills():
-            o = by_id.get(order_id)
-            if o is None:
-                continue
-            day_txns[day_of(time_ns)].append(Transaction(assets[o.sid], int(amount), float(price),
-                                                         float(commission), int(time_ns), order_id))
-        recorder.set_activity(day_orders, day_txns)
-
-    def _write_accounts(self, output: Path) -> list[Path]:
-        """Several accounts (IBridgePy's ACCOUNT_CODE list): accounts.json, each account's values and positions."""
-        codes = tuple(getattr(self.options.ibridgepy, "account_codes", ()) or ())
-        if len(codes) < 2 or self.ib is None:
-            return []
-        import json
-
-        path = Path(output) / "accounts.json"
-        path.write_text(json.dumps(_account_results(self.ib, codes), indent=2, default=str), encoding="utf-8")
-        return [path]
-
     def _result(self, reason: str | None, timings: dict[str, float]) -> LiveResult:
         engine, recorder = self.engine, self.recorder
         assert engine is not None and recorder is not None
-        self._record_unfinished_session()
-        self._results_from_journal()
+        record_unfinished_session(engine, recorder, self.journal, self.options.run_id, self.calendar)
+        results_from_journal(engine, recorder, self.journal, self.options.run_id, self.calendar)
+        codes = tuple(getattr(self.options.ibridgepy, "account_codes", ()) or ())
 
         def meta(perf: pd.DataFrame) -> dict[str, Any]:
             return {"algorithm": self.options.algorithm, "frequency": self.options.frequency,
@@ -890,27 +641,10 @@ class LiveSession:
                     "recorded": recorder.recorded_names}
 
         done = finish_run(engine, recorder, self.calendar, output=self.options.output, meta=meta,
-                          extra_files=self._write_accounts)
+                          extra_files=lambda output: write_accounts(self.ib, codes, output))
         perf, summary, files = done.perf, done.summary, done.files
         return LiveResult(perf, summary, engine, reason, files, timings, self.link.sent,
                           self.feed.history_requests if self.feed else 0, list(self.broker_splits), self.strict_error)
-
-
-def _account_results(ib: IBBroker, accounts: Iterable[str]) -> dict[str, Any]:
-    """Each account's values (IB's numeric tags) and positions at the end of the run."""
-    out: dict[str, Any] = {}
-    for account in accounts:
-        out[account] = {
-            "values": ib.account_state.numbers(account),
-            "positions": [{"symbol": p.asset.symbol, "sec_type": p.asset.sec_type.value, "amount": p.amount,
-                           "avg_cost": p.avg_cost} for p in ib.positions(account) if p.amount],
-        }
-    return out
-
-
-def _holding(asset: Asset, amount: float, avg_cost: float) -> Holding:
-    """A position as IB reports it (average cost per contract) as a Holding (cost per unit, like the ledger's)."""
-    return Holding(asset, round(amount), float(avg_cost) / (asset.multiplier or 1.0))
 
 
 def _number(text: str | None) -> float | None:
@@ -918,6 +652,28 @@ def _number(text: str | None) -> float | None:
         return float(text) if text not in (None, "") else None
     except ValueError:
         return None
+
+
+#: what the session does with each kind of broker event
+HANDLERS: dict[type, Callable[[LiveSession, Any], None]] = {
+    Fill: LiveSession._on_fill,
+    Cancelled: LiveSession._on_closed,
+    OrderRejected: LiveSession._on_closed,
+    CommissionReported: LiveSession._on_late_commission,
+    ConnectionLost: LiveSession._on_lost,
+    ConnectionRestored: LiveSession._on_restored,
+    OrderAdopted: LiveSession._on_adopted,
+    ReconcileReport: LiveSession._on_reconcile_report,
+    OrderStatusChanged: lambda s, ev: order_log.debug(
+        "order %s is %s (%s)%s", ev.order_id[:8], ev.status.value, ev.ib_status,
+        f": {ev.why_held}" if ev.why_held else ""),
+    CancelRejected: lambda s, ev: order_log.warning(
+        "cancel of order %s refused: IB %d: %s", ev.order_id[:8], ev.code, ev.text),
+    IBNotice: lambda s, ev: order_log.warning(
+        "IB %d%s: %s", ev.code, f" (order {ev.order_id[:8]})" if ev.order_id else "", ev.text),
+    MarketDataDelayed: lambda s, ev: log.warning(
+        "%s: delayed market data (IB %d: %s)", ev.asset.symbol, ev.code, ev.text),
+}
 
 
 __all__ = ["LiveOptions", "LiveResult", "LiveSession"]

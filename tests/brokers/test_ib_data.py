@@ -127,10 +127,10 @@ def test_bar_arrays_for_the_live_portal(broker: tuple[IBBroker, EventLog]) -> No
     cal = get_calendar("XNYS")
     assets = [b.symbol("AAPL"), b.symbol("IBM")]
     now = b.now_ns()
-    daily = b.daily_bar_arrays(assets, 20, cal, now)
+    daily = b.history.daily_bar_arrays(assets, 20, cal, now)
     assert daily.n_sessions == 20 and daily.n_assets == 2 and daily.frequency == "daily"
     assert not np.isnan(daily.close[:-1]).any()
-    minute = b.minute_bar_arrays(assets, cal, now)
+    minute = b.history.minute_bar_arrays(assets, cal, now)
     assert minute.frequency == "minute" and minute.n_sessions == 1
     assert minute.times[-1] <= now and minute.n_rows > 0
     assert not np.isnan(minute.close[: minute.n_rows - 1]).all()

@@ -22,7 +22,6 @@ KNOWN: dict[str, set[str]] = {
         'runtime/gateway/state.py: exchange._fed_until',
         'runtime/gateway/state.py: exchange._session_close_after',
         'runtime/gateway/state.py: exchange._working_order',
-        'runtime/live/session.py: ledger._positions',
     },
     "long": {
         'runtime/cli.py',

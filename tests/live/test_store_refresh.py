@@ -10,7 +10,7 @@ import pytest
 from support.algo import write_algo
 
 from runtime.live.data_update import run_update
-from runtime.live.paper import run_algorithm
+from runtime.live.run import run_algorithm
 
 ALGO = """
 from zipline.api import attach_pipeline, pipeline_output, record

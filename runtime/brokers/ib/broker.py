@@ -12,7 +12,7 @@ It assembles the adapter's parts and is the one object the rest of the runtime h
 - :class:`~.quotes.MarketDataService` streams quotes, :class:`~.history.HistoryService` serves history,
   :class:`~.account.AccountState` keeps the account's values and positions;
 - :class:`~.broker_clock.RoundTrips` are ``reqCurrentTime`` round trips (the :meth:`IBBroker.barrier`), which also
-  sync an optional :class:`~.broker_clock.BrokerClock` (the run's clock on TWS / IB Gateway).
+  sync an optional :class:`~.broker_clock.ClockFollower` (the run's clock on TWS / IB Gateway).
 
 Threads: ibapi's message thread only records (quotes, account values) and completes futures or emits events; the
 adapter's worker thread reconnects, resubscribes and reconciles; the engine's thread places and cancels orders
@@ -31,7 +31,7 @@ from typing import Any
 
 from runtime.brokers.base import BrokerEvent, OrderRequest
 from runtime.brokers.ib.account import AccountState, PositionSnapshot
-from runtime.brokers.ib.broker_clock import RESYNC_S, BrokerClock, RoundTrips
+from runtime.brokers.ib.broker_clock import RESYNC_S, ClockFollower, RoundTrips
 from runtime.brokers.ib.connection import ConnectionConfig, IBConnection
 from runtime.brokers.ib.contracts import ContractResolver
 from runtime.brokers.ib.errors import ContractNotFoundError, HistoricalDataError, IBError
@@ -90,7 +90,7 @@ class IBBroker:
         order_journal: OrderJournal | None = None,
         since_ns: int | None = None,
         time_zone: str | None = None,
-        broker_clock: BrokerClock | None = None,
+        broker_clock: ClockFollower | None = None,
     ) -> None:
         order_ref(run_id, "x")  # validates the run id
         ibapi_log = logging.getLogger("ibapi")

@@ -1,14 +1,10 @@
-"""The broker's clock, and round trips through ``reqCurrentTime``.
-
-:class:`BrokerClock` is the time of a run on TWS / IB Gateway: IB's ``currentTime`` (whole seconds) carried forward
-with the local monotonic clock between answers. TWS answers the real time, so the clock is the wall clock corrected
-by any offset; a replaying ``ibalgo gateway`` answers its replay time, which may run N times faster than real time,
-so the rate is measured over the answers of one connection (and snapped to 1 when within 2 % of it: the answers'
-whole seconds make short measurements coarse). The clock never goes backwards. Every answer syncs it: the adapter asks
-at each connection (first and reconnects), every :data:`RESYNC_S` seconds, and at each round-trip barrier.
+"""Round trips through ``reqCurrentTime``, and the broker's time they carry.
 
 :class:`RoundTrips` is the barrier: ibapi handles messages in the order TWS sent them, so once the answer to a
-``reqCurrentTime`` is in, every message sent before it (fills, commissions, quotes) has been handled too.
+``reqCurrentTime`` is in, every message sent before it (fills, commissions, quotes) has been handled too. Each answer
+also carries the broker's time (whole seconds): a :class:`ClockFollower` (the run's clock on TWS / IB Gateway,
+:class:`runtime.live.broker_clock.BrokerClock`) is synced with it. The adapter asks at each connection, every
+:data:`RESYNC_S` seconds and at each barrier.
 """
 
 from __future__ import annotations
@@ -17,94 +13,26 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Protocol
 
-_NS = 1_000_000_000
-#: seconds between two unsolicited syncs of the broker's clock
+#: seconds between two unsolicited syncs of a following clock
 RESYNC_S = 30.0
-#: a measured rate within this of 1.0 is taken as real time
-REAL_TIME_TOLERANCE = 0.02
-#: the shortest baseline (wall seconds) over which a rate is measured
-MIN_RATE_BASELINE_S = 3.0
 
 
-class BrokerClock:
-    """The broker's time (see the module docstring); thread-safe."""
-
-    def __init__(self, mono_ns: Callable[[], int] = time.monotonic_ns,
-                 wall_ns: Callable[[], int] = time.time_ns) -> None:
-        self._mono = mono_ns
-        self._lock = threading.Lock()
-        self._anchor: tuple[int, int] | None = None  # (monotonic ns, broker ns) of the latest answer
-        self._first: tuple[int, int] | None = None  # the first answer of this connection (the rate's baseline)
-        self._rate = 1.0
-        self._last = 0
-        self._wall = wall_ns
-        self.synced = threading.Event()
-        self.syncs = 0
-
-    def now_ns(self) -> int:
-        """The broker's time now (the wall clock until the first answer), int64 ns UTC, never decreasing."""
-        with self._lock:
-            if self._anchor is None:
-                now = self._wall()
-            else:
-                mono, broker = self._anchor
-                now = broker + int((self._mono() - mono) * self._rate)
-            if now < self._last:
-                return self._last
-            self._last = now
-            return now
-
-    @property
-    def rate(self) -> float:
-        """Broker seconds per local second (1.0 for TWS; N for a replay at N x real time)."""
-        return self._rate
+class ClockFollower(Protocol):
+    """A clock that follows the broker's time."""
 
     def sync(self, epoch_s: int, sent_mono_ns: int, received_mono_ns: int) -> None:
-        """An answer of ``reqCurrentTime`` sent at ``sent_mono_ns`` and handled at ``received_mono_ns``."""
-        mono = (sent_mono_ns + received_mono_ns) // 2
-        broker = int(epoch_s) * _NS + _NS // 2  # the answer truncates to the whole second: its middle
-        with self._lock:
-            if self._first is None:
-                self._first = (mono, broker)
-            else:
-                m0, b0 = self._first
-                span = mono - m0
-                if span >= MIN_RATE_BASELINE_S * _NS and broker > b0:
-                    rate = (broker - b0) / span
-                    self._rate = 1.0 if abs(rate - 1.0) <= REAL_TIME_TOLERANCE else rate
-            if self._anchor is not None:
-                # keep within the answer's second: a carried-forward time inside it is as good and keeps steps small
-                predicted = self._anchor[1] + int((mono - self._anchor[0]) * self._rate)
-                if abs(predicted - broker) < _NS // 2:
-                    broker = predicted
-            self._anchor = (mono, broker)
-            self.syncs += 1
-        self.synced.set()
+        """An answer ``epoch_s`` to a request sent at ``sent_mono_ns`` and handled at ``received_mono_ns``."""
 
     def restart(self) -> None:
-        """A new connection: the rate is measured again (a gateway may have restarted at another time)."""
-        with self._lock:
-            self._first = None
-
-    def wait_until(self, target_ns: int, stop: threading.Event | None = None) -> bool:
-        """Sleep until the broker's time reaches ``target_ns``; False if ``stop`` was set first."""
-        stop = stop or threading.Event()
-        while True:
-            remaining = target_ns - self.now_ns()
-            if remaining <= 0:
-                return True
-            if stop.wait(min(remaining / _NS / max(self._rate, 1e-9), 0.5)):
-                return False
-
-    def __repr__(self) -> str:
-        return f"BrokerClock(rate={self._rate:g}, syncs={self.syncs})"
+        """A new connection (the broker may be another process, at another time)."""
 
 
 class RoundTrips:
     """``reqCurrentTime`` requests in flight (FIFO, as TWS answers them); each answer syncs the broker clock."""
 
-    def __init__(self, clock: BrokerClock | None = None, mono_ns: Callable[[], int] = time.monotonic_ns) -> None:
+    def __init__(self, clock: ClockFollower | None = None, mono_ns: Callable[[], int] = time.monotonic_ns) -> None:
         self.clock = clock
         self._mono = mono_ns
         self._lock = threading.Lock()
