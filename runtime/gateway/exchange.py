@@ -664,8 +664,47 @@ class Exchange:
         self._sync_stop(rec)
         return encode_open_order(rec)
 
-    def has_working_orders(self) -> bool:
-        return len(self.matcher) > 0 or bool(self._expiry)
+    # ------------------------------------------------------------------------------------- restoring (state file)
+    def restore_counters(self, next_order_id: int, next_perm_id: int, exec_seq: int) -> None:
+        """The id counters of a saved gateway."""
+        self.next_order_id = next_order_id
+        self.next_perm_id = next_perm_id
+        self.exec_seq = exec_seq
+
+    def restore_applied_actions(self, applied: dict[str, int]) -> list[CorporateAction]:
+        """Mark the saved splits and dividends (key -> time) as applied; returns them in the order they took effect,
+        for the caller to apply again between the executions they came between (:meth:`apply_action`)."""
+        self.applied_actions.update(applied)
+        return [a for a in self.actions if a.key in applied]
+
+    def restore_execution(self, ex: Execution) -> None:
+        """A saved execution: kept for reqExecutions and booked again through the account's ledger."""
+        self.executions.append(ex)
+        inst = ex.instrument
+        signed = int(ex.shares) if ex.side == "BOT" else -int(ex.shares)
+        fill = Fill(f"{ex.client_id}:{ex.order_id}", inst.asset, signed, ex.price, ex.commission, ex.time_ns,
+                    int(ex.cum_qty), ex.avg_price, False)
+        self.accounts[ex.account].book(fill, inst)
+
+    def restore_order(self, rec: OrderRecord, saved_ns: int) -> None:
+        """A saved order; a working one goes back into the matcher with what it had filled, fed from the later of
+        its creation and the save, and (DAY) expiring at the session close after its creation."""
+        self.orders[rec.key] = rec
+        if not rec.transmitted or rec.is_done:
+            return
+        ticket, inst = rec.ticket, rec.instrument
+        working = self._working_order(rec, rec.created_ns)
+        working.filled = int(rec.filled) if ticket.is_buy else -int(rec.filled)
+        working.avg_price = rec.avg_fill_price
+        working.commission = rec.commission
+        if rec.stop_price is not None and ticket.order_type == "TRAIL":
+            working.stop = rec.stop_price
+        self.matcher.submit(working)
+        self.by_working[working.id] = rec
+        rec.working_id = working.id
+        self._fed_until[inst.con_id] = max(saved_ns, rec.created_ns)
+        if ticket.tif == "DAY":
+            self._expiry[working.id] = self._session_close_after(inst, rec.created_ns)
 
 
 class _Blank:
