@@ -30,7 +30,7 @@ from runtime.core.matching import BarQuote, Cancelled, Fill, MatchEvent, Matchin
 from runtime.core.orders import OrderKind, TimeInForce
 from runtime.gateway import responses as msg
 from runtime.gateway.accounts import AccountBook
-from runtime.gateway.actions import CorporateAction, collect_actions
+from runtime.gateway.actions import ActionSchedule, CorporateAction
 from runtime.gateway.contracts import ContractBook, Instrument
 from runtime.gateway.ids import Code
 from runtime.gateway.market import Market
@@ -138,12 +138,8 @@ class Exchange:
         #: Called after an order's state was sent to its client (the gateway saves its state file: a kill -9 of
         #: the gateway keeps every order it acknowledged, as IB does)
         self.on_order_change: Callable[[], None] | None = None
-        #: Splits and dividends of the market's data, in the order they take effect.
-        self.actions: list[CorporateAction] = collect_actions(market)
-        self.actions_by_key: dict[str, CorporateAction] = {a.key: a for a in self.actions}
-        #: Actions already applied to the accounts (key -> time), kept in the state file so each applies once.
-        self.applied_actions: dict[str, int] = {}
-        self._action_pos = 0
+        #: Splits and dividends of the market's data, and those already applied.
+        self.schedule = ActionSchedule(market)
         #: Called after an action changed an account (the gateway saves its state file).
         self.on_actions: Callable[[], None] | None = None
 
@@ -490,27 +486,20 @@ class Exchange:
         self._advance(now_ns)
 
     # ---------------------------------------------------------------------------------------- corporate actions
+    @property
+    def applied_actions(self) -> dict[str, int]:
+        """Splits and dividends already applied to the accounts (key -> time)."""
+        return self.schedule.applied
+
     def _action_due(self, now_ns: int) -> int | None:
-        """The open of the first action not yet applied if the clock has passed it, else None."""
-        actions = self.actions
-        while self._action_pos < len(actions) and actions[self._action_pos].key in self.applied_actions:
-            self._action_pos += 1
-        if self._action_pos < len(actions) and actions[self._action_pos].time_ns < now_ns:
-            return actions[self._action_pos].time_ns
-        return None
+        return self.schedule.due(now_ns)
 
     def apply_corporate_actions(self, now_ns: int) -> None:
         """Apply every action due at or before ``now_ns`` not applied yet, and push the changed accounts."""
         touched: dict[tuple[str, int], Instrument] = {}
-        actions = self.actions
-        while self._action_pos < len(actions) and actions[self._action_pos].time_ns <= now_ns:
-            action = actions[self._action_pos]
-            self._action_pos += 1
-            if action.key in self.applied_actions:
-                continue
+        for action in self.schedule.take_due(now_ns):
             for code in self.apply_action(action):
                 touched[(code, action.instrument.con_id)] = action.instrument
-            self.applied_actions[action.key] = action.time_ns
         if touched:
             if self.on_actions is not None:
                 self.on_actions()
@@ -518,26 +507,8 @@ class Exchange:
                 self.outbox.account_changed(code, inst)
 
     def apply_action(self, action: CorporateAction) -> list[str]:
-        """Apply one action to every account holding its asset (through the shared ledger); returns their codes.
-
-        Does not record the action as applied nor notify anyone (the state file replays recorded actions with it).
-        """
-        changed: list[str] = []
-        inst = action.instrument
-        for code, account in self.accounts.items():
-            if not account.ledger.amount(action.sid):
-                continue
-            if action.kind == "split":
-                quote = self.market.quote(inst, action.time_ns)  # the previous close: the fraction's price
-                if quote is not None:
-                    account.mark(inst, quote.last, action.time_ns)
-                account.ledger.apply_split(action.sid, action.value, action.time_ns)
-                if inst.con_id in account.prices:
-                    account.prices[inst.con_id] /= action.value
-            else:
-                account.ledger.apply_dividend(action.sid, action.value)
-            changed.append(code)
-        return changed
+        """Apply one action to the accounts holding its asset; returns their codes (not recorded as applied)."""
+        return self.schedule.apply(action, self.accounts)
 
     def _advance(self, now_ns: int) -> None:
         """:meth:`advance` without corporate actions."""
@@ -674,8 +645,7 @@ class Exchange:
     def restore_applied_actions(self, applied: dict[str, int]) -> list[CorporateAction]:
         """Mark the saved splits and dividends (key -> time) as applied; returns them in the order they took effect,
         for the caller to apply again between the executions they came between (:meth:`apply_action`)."""
-        self.applied_actions.update(applied)
-        return [a for a in self.actions if a.key in applied]
+        return self.schedule.restore(applied)
 
     def restore_execution(self, ex: Execution) -> None:
         """A saved execution: kept for reqExecutions and booked again through the account's ledger."""
