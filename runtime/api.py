@@ -27,12 +27,14 @@ from runtime.algorithm.api import AlgorithmAPI, EODCancel, NeverCancel, cancel_p
 from runtime.core.assets import Asset, Equity
 from runtime.core.orders import (
     LimitOnCloseOrder,
+    LimitOnOpenOrder,
     LimitOrder,
     MarketOnCloseOrder,
     MarketOrder,
     OrderStatus,
     StopLimitOrder,
     StopOrder,
+    TrailStopLimitOrder,
     TrailStopOrder,
 )
 from runtime.core.rules import calendars, date_rules, time_rules
@@ -116,6 +118,7 @@ def __dir__() -> list[str]:
 __all__ = [
     *sorted(FUNCTION_NAMES), "log", "date_rules", "time_rules", "calendars", "commission", "slippage",
     "cancel_policy", "EODCancel", "NeverCancel", "MarketOrder", "LimitOrder", "StopOrder", "StopLimitOrder",
-    "TrailStopOrder", "MarketOnCloseOrder", "LimitOnCloseOrder", "OrderStatus", "Asset", "Equity",
+    "TrailStopOrder", "TrailStopLimitOrder", "MarketOnCloseOrder", "LimitOnCloseOrder", "LimitOnOpenOrder",
+    "OrderStatus", "Asset", "Equity",
     "NoRunningAlgorithmError", "Binding", "binding", "running",
 ]

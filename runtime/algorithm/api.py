@@ -31,7 +31,7 @@ from runtime.core.controls import (
 from runtime.core.ib_mapping import ACCOUNT_TAGS
 from runtime.core.ledger import Account, Portfolio, Position
 from runtime.core.orders import ExecutionStyle, MarketOrder, Order, resolve_style, round_amount
-from runtime.data.errors import SidNotFound, SymbolNotFound
+from runtime.data.errors import SidNotFound, SymbolNotFoundError
 from runtime.data.finder import AssetFinder
 from runtime.errors import AlgorithmApiError, BadOrderError, IbAlgoError, ScheduleError
 
@@ -40,10 +40,6 @@ if TYPE_CHECKING:
 
 #: the style of every plain market order (immutable, so one instance serves them all)
 _MARKET = MarketOrder()
-
-
-class SymbolNotFoundError(AlgorithmApiError, LookupError):
-    """``symbol('XYZ')`` named something the data does not hold."""
 
 
 class EODCancel:
@@ -180,13 +176,13 @@ class AlgorithmAPI(IBridgePyHelpers):
             asset = self._finder.lookup_symbol(symbol_str)
             self._referenced.setdefault(asset.sid, asset)
             return asset
-        except SymbolNotFound as exc:
+        except SymbolNotFoundError as exc:
             if self.symbol_source is not None:
                 return self._add_from_source(symbol_str)
             known = ", ".join(self._finder.symbols[:20])
             hint = f" Did you mean {' or '.join(exc.suggestions)}?" if exc.suggestions else ""
             raise SymbolNotFoundError(
-                f"no data for symbol {symbol_str!r}.{hint} Symbols in the data: {known}"
+                symbol_str, exc.suggestions, f"no data for symbol {symbol_str!r}.{hint} Symbols in the data: {known}"
             ) from None
 
     def _add_from_source(self, symbol_str: str) -> Asset:
@@ -210,7 +206,8 @@ class AlgorithmAPI(IBridgePyHelpers):
             self._referenced.setdefault(asset.sid, asset)
             return asset
         except SidNotFound:
-            raise SymbolNotFoundError(f"no asset with sid {sid}; known: {list(self._finder.sids)}") from None
+            raise SymbolNotFoundError(str(sid), (),
+                                      f"no asset with sid {sid}; known: {list(self._finder.sids)}") from None
 
     def history(self, bar_count: int, frequency: str = "1d", field: str = "price", ffill: bool = True) -> Any:
         """Quantopian's pre-2016 ``history(bar_count, frequency, field)``: a DataFrame (bars x assets) of every asset
@@ -228,12 +225,12 @@ class AlgorithmAPI(IBridgePyHelpers):
         futures data, see the README); otherwise an error naming ``superSymbol(secType='FUT', ...)``."""
         try:
             asset = self._finder.lookup_symbol(symbol)
-        except SymbolNotFound:
+        except SymbolNotFoundError:
             asset = None
         if asset is None or asset.sec_type.value != "FUT":
             raise SymbolNotFoundError(
-                f"future_symbol({symbol!r}): the data holds no futures contract {symbol!r}; load futures data and use "
-                "superSymbol(secType='FUT', symbol=ROOT, exchange=..., expiry='YYYYMM')"
+                symbol, (), f"future_symbol({symbol!r}): the data holds no futures contract {symbol!r}; load futures "
+                "data and use superSymbol(secType='FUT', symbol=ROOT, exchange=..., expiry='YYYYMM')"
             )
         return asset
 
@@ -504,7 +501,7 @@ class AlgorithmAPI(IBridgePyHelpers):
         def resolve(name: str) -> Asset | None:
             try:
                 return self._finder.lookup_symbol(name)
-            except SymbolNotFound:
+            except SymbolNotFoundError:
                 if self.symbol_source is None:
                     return None
             try:  # live runs: ask the broker, as symbol() does
@@ -534,14 +531,14 @@ class AlgorithmAPI(IBridgePyHelpers):
         (positional or ``us_equities=``)."""
         self._setup_only("set_commission")
         model = _model(us_equities, kwargs.get("us_equities"), "commission", costs.CommissionModel)
-        if model is not None and hasattr(self._engine.broker, "set_models"):
+        if model is not None:
             self._engine.broker.set_models(commission=model)
 
     def set_slippage(self, us_equities: Any = None, us_futures: Any = None, **kwargs: Any) -> None:
         """Set the slippage model: ``set_slippage(slippage.FixedSlippage(spread=0.02))``."""
         self._setup_only("set_slippage")
         model = _model(us_equities, kwargs.get("us_equities"), "slippage", costs.SlippageModel)
-        if model is not None and hasattr(self._engine.broker, "set_models"):
+        if model is not None:
             self._engine.broker.set_models(slippage=model)
 
     def set_benchmark(self, benchmark: Any) -> None:

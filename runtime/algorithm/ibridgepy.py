@@ -36,7 +36,6 @@ from runtime.core.orders import (
     LimitOrder,
     Order,
     OrderKind,
-    OrderStatus,
     TimeInForce,
     check_price,
     resolve_style,
@@ -134,18 +133,14 @@ def file_dialect(path: str) -> str:
     return "ibridgepy" if names & IBRIDGEPY_ONLY_NAMES else "zipline"
 
 
+#: order kinds that a daily run's order executes at the next session's close (market orders of stocks are recorded
+#: as market-on-close, as they are sent)
+_NEXT_CLOSE = (OrderKind.MARKET, OrderKind.MARKET_ON_CLOSE)
+
+
 class OrderStatusTimeoutError(AlgorithmApiError, TimeoutError):
     """order_status_monitor waited its ``waitingTimeInSeconds`` (or the order closed) without the status asked for."""
 
-
-#: IBridgePy's order status strings (IB's ``orderStatus`` values) for the runtime's statuses.
-IB_ORDER_STATUS: dict[OrderStatus, str] = {
-    OrderStatus.OPEN: "Submitted",
-    OrderStatus.HELD: "PreSubmitted",
-    OrderStatus.FILLED: "Filled",
-    OrderStatus.CANCELLED: "Cancelled",
-    OrderStatus.REJECTED: "Inactive",
-}
 
 #: what ``show_real_time_size`` accepts
 SIZE_PARAMS = ("bid_size", "ask_size", "last_size", "volume")
@@ -754,7 +749,7 @@ class IBridgePyHelpers:
                 record.id, record.asset.symbol, "BUY" if record.amount > 0 else "SELL", abs(record.amount),
                 abs(record.filled), record.kind.value, "" if record.limit is None else f"{record.limit:g}",
                 "" if record.stop is None else f"{record.stop:g}", record.tif.value,
-                IB_ORDER_STATUS[record.status],
+                record.status.ib_status,
             ))
         text = _table(("orderId", "symbol", "action", "quantity", "filled", "type", "limit", "stop", "tif",
                        "status"), rows, "no orders")
@@ -791,7 +786,7 @@ class IBridgePyHelpers:
     def get_order_status(self, orderId: Any) -> str:
         """IBridgePy: the status of an order as IB names it: 'Submitted' (working, also when partly filled),
         'PreSubmitted' (held), 'Filled', 'Cancelled', 'Inactive' (rejected)."""
-        return IB_ORDER_STATUS[self._record(orderId).status]
+        return self._record(orderId).status.ib_status
 
     def get_all_open_orders(self, accountCode: str = "default") -> dict[str, Order]:
         """IBridgePy: every open order of this run, as {orderId: Order}."""
@@ -940,7 +935,7 @@ class IBridgePyHelpers:
             return True
         e = self._engine
         wait = e.wait_for_broker
-        if wait is None or (e.frequency == "daily" and record.kind is OrderKind.MARKET):
+        if wait is None or (e.frequency == "daily" and record.kind in _NEXT_CLOSE):
             if record.status.is_open:
                 return any(w in ("Filled", "Submitted", "PreSubmitted") for w in wanted)
             return False
@@ -1144,9 +1139,5 @@ UNAVAILABLE: dict[str, Callable[..., Any]] = {
         ("get_scanner_results", "Pick the symbols yourself, e.g. symbols('AAPL', 'MSFT')."),
         ("get_contract_details", "Resolve the contract with superSymbol(...) and read its fields (asset.multiplier, "
                                  "asset.tick_size, asset.expiry, asset.con_id, asset.asset_name)."),
-        ("TrailStopLimitOrder", "Use TrailStopOrder(trailing_amount=... or trailing_percent=...) or "
-                                "StopLimitOrder(limit_price, stop_price)."),
-        ("LimitOnOpenOrder", "Use LimitOrder(limit_price, tif='DAY'), or LimitOnCloseOrder(limit_price) for the "
-                             "close."),
     )
 }

@@ -9,12 +9,14 @@ from runtime.algorithm.ibridgepy import UNAVAILABLE
 from runtime.core.assets import Asset, Equity
 from runtime.core.orders import (
     LimitOnCloseOrder,
+    LimitOnOpenOrder,
     LimitOrder,
     MarketOnCloseOrder,
     MarketOrder,
     OrderStatus,
     StopLimitOrder,
     StopOrder,
+    TrailStopLimitOrder,
     TrailStopOrder,
 )
 from runtime.core.rules import calendars, date_rules, time_rules
@@ -43,8 +45,10 @@ def build_namespace(api: AlgorithmAPI) -> dict[str, Any]:
             "StopOrder": StopOrder,
             "StopLimitOrder": StopLimitOrder,
             "TrailStopOrder": TrailStopOrder,
+            "TrailStopLimitOrder": TrailStopLimitOrder,
             "MarketOnCloseOrder": MarketOnCloseOrder,
             "LimitOnCloseOrder": LimitOnCloseOrder,
+            "LimitOnOpenOrder": LimitOnOpenOrder,
             "ORDER_STATUS": OrderStatus,
             "OrderStatus": OrderStatus,
             "Asset": Asset,

@@ -25,7 +25,7 @@ from runtime.data.errors import (
     NoDataError,
     OffCalendarError,
     SidNotFound,
-    SymbolNotFound,
+    SymbolNotFoundError,
 )
 from runtime.data.finder import AssetFinder
 from runtime.data.loaders import load_file, load_folder
@@ -58,7 +58,7 @@ __all__ = [
     "OffCalendarError",
     "SidNotFound",
     "Split",
-    "SymbolNotFound",
+    "SymbolNotFoundError",
     "aggregate_daily",
     "assemble",
     "asset_from_spec",

@@ -12,7 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
-from runtime.brokers.base import BrokerEvent
+from runtime.brokers.base import Broker, BrokerEvent
 from runtime.data.store import BarArrays
 from runtime.engine.engine import Engine, Phase
 from runtime.engine.timeline import EventKind, Timeline
@@ -40,7 +40,7 @@ class BarFeed(Protocol):
 class StoreBarFeed:
     """Bars from calendar-aligned stores, with the in-process simulated broker matching orders against them."""
 
-    def __init__(self, broker, daily: BarArrays, minute: BarArrays | None) -> None:
+    def __init__(self, broker: Broker, daily: BarArrays, minute: BarArrays | None) -> None:
         self.broker = broker
         self.daily = daily
         self.minute_bars = minute

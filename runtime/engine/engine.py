@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from runtime.algorithm.bardata import BarData, SimTime
-from runtime.brokers.base import BracketBroker, Broker, BrokerEvent, OrderRejected, OrderRequest
+from runtime.brokers.base import Broker, BrokerEvent, OrderRejected, OrderRequest
 from runtime.core.assets import Asset
 from runtime.core.calendar import TradingCalendar
 from runtime.core.controls import MaxLeverage, MinLeverage, OrderCheck, TradingControl, check_order
@@ -36,7 +36,9 @@ from runtime.core.orders import (
     LimitOrder,
     Order,
     OrderKind,
+    OrderPolicy,
     OrderStatus,
+    SendAsPlaced,
     StopOrder,
     TimeInForce,
     check_price,
@@ -48,7 +50,6 @@ from runtime.errors import (
     AlgorithmLoadError,
     BadOrderError,
     IbAlgoError,
-    NotAvailableError,
     PhaseError,
     describe_user_exception,
     user_location,
@@ -186,6 +187,8 @@ class Engine:
         self.frequency = frequency
         self.mode = mode
         self.strict = strict
+        #: how placed orders become the orders sent (and recorded): see :meth:`set_order_policy`
+        self.order_policy: OrderPolicy = SendAsPlaced()
         self.start_session = start_session
         self.end_session = end_session
         self.clock = SimTime()
@@ -378,6 +381,11 @@ class Engine:
             )
         return shares
 
+    def set_order_policy(self, policy: OrderPolicy) -> None:
+        """How orders the algorithm places become the orders sent; each order's record shows what was sent (e.g.
+        :class:`~runtime.core.orders.DailyCloseAuction`: a daily run's market orders go as market-on-close)."""
+        self.order_policy = policy
+
     def _default_tif(self) -> TimeInForce:
         return TimeInForce.DAY if self.eod_cancel_active else TimeInForce.GTC
 
@@ -420,14 +428,16 @@ class Engine:
         limit = style.limit_for(is_buy, asset.tick_size)
         stop = style.stop_for(is_buy, asset.tick_size)
         tif = style.time_in_force or default_tif or self._default_tif()
+        kind, tif = self.order_policy.apply(asset, style.kind, tif)
         self._check_controls(asset, shares)
         now = self.clock.now_ns
         order_id = new_order_id()
-        record = OrderRecord(order_id, asset, shares, style.kind, limit, stop, tif, now, now, order_ref=order_ref,
+        record = OrderRecord(order_id, asset, shares, kind, limit, stop, tif, now, now, order_ref=order_ref,
                              account=account)
+        trail_amount, trail_percent, limit_offset = style.trail_terms()
         request = OrderRequest(
-            order_id, asset, shares, style, style.kind, limit, stop, tif, now, parent_id, oca_group, outside_rth,
-            account,
+            order_id, asset, shares, kind, limit, stop, tif, now, parent_id, oca_group, outside_rth, account,
+            trail_amount, trail_percent, limit_offset,
         )
         self.broker.place_order(request)  # may raise NotConnectedError: nothing registered then
         self._register(record)
@@ -482,22 +492,22 @@ class Engine:
             self._warned_day_exits = True
             self.algo_log.warning("%s: its exits have tif='DAY', so in a daily run they expire at this session's "
                                   "close, before the entry fills at the next one; pass tif='GTC' to keep them", what)
-        if not isinstance(self.broker, BracketBroker):
-            raise NotAvailableError(f"{what}: this broker cannot place bracket orders")
         self._check_controls(asset, shares)
         now = self.clock.now_ns
         parent_id = new_order_id()
         group = f"ibalgo-{parent_id}" if len(exits) > 1 else None
-        parent_tif = style.time_in_force or self._default_tif()
-        parent = OrderRequest(parent_id, asset, shares, style, style.kind, limit, stop, parent_tif, now, None, None,
-                              outside_rth)
+        parent_kind, parent_tif = self.order_policy.apply(asset, style.kind, style.time_in_force or self._default_tif())
+        trail_amount, trail_percent, limit_offset = style.trail_terms()
+        parent = OrderRequest(parent_id, asset, shares, parent_kind, limit, stop, parent_tif, now, None, None,
+                              outside_rth, trail_amount=trail_amount, trail_percent=trail_percent,
+                              limit_offset=limit_offset)
         children = [
-            OrderRequest(new_order_id(), asset, -shares, s, s.kind, s_limit, s_stop, tif, now, parent_id, group,
+            OrderRequest(new_order_id(), asset, -shares, s.kind, s_limit, s_stop, tif, now, parent_id, group,
                          outside_rth)
             for s, (s_stop, s_limit) in zip(exits, exit_prices)
         ]
         self.broker.place_bracket(parent, children)  # may raise NotConnectedError: nothing registered then
-        self._register(OrderRecord(parent_id, asset, shares, style.kind, limit, stop, parent_tif, now, now))
+        self._register(OrderRecord(parent_id, asset, shares, parent_kind, limit, stop, parent_tif, now, now))
         kids = []
         for c in children:
             self._register(OrderRecord(c.id, asset, c.amount, c.kind, c.limit, c.stop, tif, now, now,
@@ -546,14 +556,11 @@ class Engine:
         if amount is not None and (amount == 0 or abs(amount) < abs(record.filled)):
             raise BadOrderError(f"modify_order: the new quantity {abs(amount)} must be above 0 and not below the "
                                 f"{abs(record.filled)} already filled")
-        if limit is not None and record.kind not in (OrderKind.LIMIT, OrderKind.STOP_LIMIT, OrderKind.LIMIT_ON_CLOSE):
+        if limit is not None and not record.kind.has_limit:
             raise BadOrderError(f"modify_order: order {order_id} is a {record.kind.value} order: it has no limit price")
-        if stop is not None and record.kind not in (OrderKind.STOP, OrderKind.STOP_LIMIT, OrderKind.TRAIL):
+        if stop is not None and not record.kind.has_stop:
             raise BadOrderError(f"modify_order: order {order_id} is a {record.kind.value} order: it has no stop price")
-        modify = getattr(self.broker, "modify_order", None)
-        if modify is None:
-            raise NotAvailableError("modify_order: this broker cannot modify orders")
-        modify(order_id, amount=amount, limit=limit, stop=stop, tif=tif, now_ns=self.clock.now_ns)
+        self.broker.modify_order(order_id, amount=amount, limit=limit, stop=stop, tif=tif, now_ns=self.clock.now_ns)
         if amount is not None:
             record.amount = amount
         if limit is not None:
@@ -703,8 +710,7 @@ class Engine:
             if split.date == label:
                 asset = next((a for sid, a, *_ in self.ledger.position_items() if sid == split.sid), None)
                 payout = self.ledger.apply_split(split.sid, split.ratio, self.clock.now_ns)
-                if hasattr(self.broker, "apply_split"):
-                    self.broker.apply_split(split.sid, split.ratio)
+                self.broker.apply_split(split.sid, split.ratio)
                 held = self.ledger.amount(split.sid)
                 if asset is not None:
                     self.algo_log.info(

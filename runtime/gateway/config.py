@@ -12,7 +12,7 @@ from runtime.gateway.protocol import MAX_FRAME_BYTES
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
-class Clock(Protocol):
+class GatewayClock(Protocol):
     """The gateway's time (a replay clock, or the system's)."""
 
     def now_ns(self) -> int: ...

@@ -25,7 +25,7 @@ import pandas as pd
 from runtime.core.costs import CommissionModel, SlippageModel
 from runtime.core.ib_mapping import mask_accounts
 from runtime.gateway import responses as msg
-from runtime.gateway.config import LOOPBACK, Clock, GatewayConfig, SystemClock
+from runtime.gateway.config import LOOPBACK, GatewayClock, GatewayConfig, SystemClock
 from runtime.gateway.connection import ClientConnection, ClientTable, ConnectionLimits, Route
 from runtime.gateway.contracts import Instrument
 from runtime.gateway.exchange import Exchange, Execution
@@ -37,8 +37,8 @@ from runtime.gateway.handlers.market_data import MarketDataHandlers
 from runtime.gateway.handlers.orders import OrderHandlers
 from runtime.gateway.handlers.reference import ReferenceHandlers
 from runtime.gateway.ids import NO_ID, Code
-from runtime.gateway.market import Quote
-from runtime.gateway.pacing import HistoricalPacer
+from runtime.gateway.market import MarketQuote
+from runtime.gateway.pacing import HistoryPacingRules
 from runtime.gateway.state import load_state, save_state
 from runtime.gateway.universe import Universe, sample_universe
 
@@ -51,7 +51,7 @@ class Gateway:
     def __init__(
         self,
         config: GatewayConfig | None = None,
-        clock: Clock | None = None,
+        clock: GatewayClock | None = None,
         universe: Universe | None = None,
         slippage: SlippageModel | None = None,
         commission: CommissionModel | None = None,
@@ -60,9 +60,9 @@ class Gateway:
         if self.config.host not in LOOPBACK and not self.config.allow_remote:
             raise ValueError(f"refusing to listen on {self.config.host!r}: the gateway binds to 127.0.0.1 unless "
                              "allow_remote is set (it has no authentication)")
-        self.clock: Clock = clock or SystemClock()
+        self.clock: GatewayClock = clock or SystemClock()
         self.universe = universe or sample_universe(self.clock.now_ns())
-        self.pacer = HistoricalPacer(self.config.pacing)
+        self.pacer = HistoryPacingRules(self.config.pacing)
         self.faults = FaultState()
         self.table = ClientTable()
         self.port = self.config.port
@@ -252,7 +252,7 @@ class Gateway:
         if not self.connectivity_ok:
             return
         self.exchange.advance(now)
-        quotes: dict[int, Quote | None] = {}
+        quotes: dict[int, MarketQuote | None] = {}
         for conn in self.table.ready():
             self.market_data.pump(conn, now, quotes)
             self.history.pump(conn, now)
@@ -334,4 +334,4 @@ class Gateway:
             self.desk.exchange = fresh
 
 
-__all__ = ["Clock", "Gateway", "GatewayConfig"]
+__all__ = ["Gateway", "GatewayClock", "GatewayConfig"]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runtime.gateway.contracts import ContractQuery
-from runtime.gateway.tickets import IbStatus, OrderRecord, OrderTicket
+from runtime.gateway.tickets import GatewayOrder, IbStatus, OrderTicket
 
 if TYPE_CHECKING:
     from runtime.gateway.exchange import Exchange
@@ -30,8 +30,8 @@ def _execution_dict(e: Any) -> dict[str, Any]:
     return d
 
 
-def _order_dict(r: OrderRecord) -> dict[str, Any]:
-    d = {name: getattr(r, name) for name in OrderRecord.__slots__ if name not in ("ticket", "instrument")}
+def _order_dict(r: GatewayOrder) -> dict[str, Any]:
+    d = {name: getattr(r, name) for name in GatewayOrder.__slots__ if name not in ("ticket", "instrument")}
     d["status"] = r.status.value
     d["ticket"] = dataclasses.asdict(r.ticket)
     d["con_id"] = r.instrument.con_id
@@ -100,4 +100,4 @@ def load_state(exchange: Exchange, path: Path) -> None:
         t["contract"] = ContractQuery(**t["contract"])
         ticket = OrderTicket(**t)
         status = IbStatus(o.pop("status"))
-        exchange.restore_order(OrderRecord(ticket=ticket, instrument=inst, status=status, **o), saved_ns)
+        exchange.restore_order(GatewayOrder(ticket=ticket, instrument=inst, status=status, **o), saved_ns)

@@ -54,7 +54,7 @@ from runtime.core.calendar import TradingCalendar
 from runtime.core.ledger import _Pos
 from runtime.core.matching import Cancelled, Fill
 from runtime.core.metrics import Summary
-from runtime.core.orders import OrderKind, OrderStatus, TimeInForce
+from runtime.core.orders import OrderKind, OrderStatus, TimeInForce, order_policy_for
 from runtime.data.benchmark import BenchmarkChoice, resolve_benchmark
 from runtime.data.store import BarArrays
 from runtime.engine.clocks import Clock
@@ -297,6 +297,7 @@ class LiveSession:
                         capital=max(float(cash), 0.0), start_session=first, end_session=last, mode=opts.mode,
                         strict=opts.strict, algo_logger=logging.getLogger("ibalgo.algo"))
         self.engine = engine
+        engine.set_order_policy(order_policy_for(opts.frequency, at_broker=True))
         engine.corporate_actions = opts.corporate_actions
         engine.wait_for_broker = self.wait_for_broker
         ib = self.ib
@@ -416,10 +417,7 @@ class LiveSession:
                 asset = engine.api.sid(o.sid)
             except Exception:
                 asset = Asset(sid=o.sid, symbol=o.symbol)
-            kind = OrderKind(o.kind)
-            if kind is OrderKind.MARKET_ON_CLOSE and self.options.frequency == "daily":
-                kind = OrderKind.MARKET
-            record = OrderRecord(o.order_id, asset, o.amount, kind, o.limit_price, o.stop_price,
+            record = OrderRecord(o.order_id, asset, o.amount, OrderKind(o.kind), o.limit_price, o.stop_price,
                                  TimeInForce(o.tif), o.created_ns, o.created_ns, filled=o.filled,
                                  commission=o.commission, broker_id=o.broker_id)
             engine.orders[o.order_id] = record

@@ -9,14 +9,14 @@ from typing import Generic, TypeVar
 import pandas as pd
 
 from runtime.gateway import responses as msg
-from runtime.gateway.config import Clock, GatewayConfig
+from runtime.gateway.config import GatewayClock, GatewayConfig
 from runtime.gateway.connection import ClientConnection, ClientTable
 from runtime.gateway.contracts import ContractQuery, Instrument
 from runtime.gateway.exchange import Exchange
 from runtime.gateway.faults import FaultState
 from runtime.gateway.ids import Code
 from runtime.gateway.market import Series
-from runtime.gateway.pacing import HistoricalPacer
+from runtime.gateway.pacing import HistoryPacingRules
 from runtime.gateway.universe import Universe
 
 T = TypeVar("T")
@@ -28,10 +28,10 @@ class Desk:
     the gateway restarts from its state file)."""
 
     config: GatewayConfig
-    clock: Clock
+    clock: GatewayClock
     universe: Universe
     exchange: Exchange
-    pacer: HistoricalPacer
+    pacer: HistoryPacingRules
     faults: FaultState
     clients: ClientTable
     save: Callable[[], None]

@@ -1,7 +1,7 @@
 """Historical data: reqHistoricalData (with keepUpToDate updates), cancelHistoricalData, reqHeadTimeStamp.
 
 Bars are built by runtime/gateway/history.py from the market's series; IB's pacing rules (error 162) are the
-desk's :class:`~runtime.gateway.pacing.HistoricalPacer`, which also counts the open keepUpToDate requests.
+desk's :class:`~runtime.gateway.pacing.HistoryPacingRules`, which also counts the open keepUpToDate requests.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from runtime.gateway import responses as msg
 from runtime.gateway.connection import ClientConnection, Route
 from runtime.gateway.handlers.base import Desk, Registry
 from runtime.gateway.history import (
-    HistoryError,
+    HistoryRequestError,
     build_bars,
     check_what_to_show,
     format_rows,
@@ -60,18 +60,18 @@ class HistoryHandlers:
             bar_seconds = parse_bar_size(req.bar_size)
             duration = parse_duration(req.duration)
             if req.keep_up_to_date and req.end:
-                raise HistoryError(Code.VALIDATION, "Error validating request:-'bP' : cause - End date not "
+                raise HistoryRequestError(Code.VALIDATION, "Error validating request:-'bP' : cause - End date not "
                                    "supported with live updates")
             now = desk.now_ns()
             decision = desk.pacer.check(
                 (inst.con_id, req.end, req.bar_size, req.duration, req.what_to_show, req.use_rth, req.format_date),
                 (inst.con_id, inst.exchange, req.what_to_show), 2 if req.what_to_show == "BID_ASK" else 1)
             if not decision.allowed:
-                raise HistoryError(Code.HISTORICAL_DATA, decision.reason)
+                raise HistoryRequestError(Code.HISTORICAL_DATA, decision.reason)
             end = parse_end(req.end, now, tz)
             start = window_start(series, end, duration)
             rows = build_bars(series, bar_seconds, start, end, req.use_rth, now, tz)
-        except HistoryError as exc:
+        except HistoryRequestError as exc:
             conn.send(msg.error(req.req_id, exc.code, exc.text))
             return
         if not len(rows):

@@ -13,7 +13,7 @@ from runtime.gateway import responses as msg
 from runtime.gateway.connection import ClientConnection, Route
 from runtime.gateway.handlers.base import Desk, Registry
 from runtime.gateway.ids import Code, In
-from runtime.gateway.market import NS_PER_SECOND, Quote
+from runtime.gateway.market import NS_PER_SECOND, MarketQuote
 from runtime.gateway.subscriptions import BarSubscription, TickSubscription
 
 
@@ -108,7 +108,7 @@ class MarketDataHandlers:
         conn.send(msg.error(req.req_id, 10092, "Deep market data is not supported by the simulated gateway."))
 
     # ---------------------------------------------------------------------------------------------------- pump
-    def pump(self, conn: ClientConnection, now_ns: int, quotes: dict[int, Quote | None]) -> None:
+    def pump(self, conn: ClientConnection, now_ns: int, quotes: dict[int, MarketQuote | None]) -> None:
         """Send one ready connection what changed (``quotes``: this pump's quotes by conId, filled as needed)."""
         market = self.desk.universe.market
         for _, sub in self.ticks.of(conn):

@@ -12,7 +12,7 @@ from runtime.gateway import requests as rq
 from runtime.gateway import responses as msg
 from runtime.gateway.connection import ClientConnection, Route
 from runtime.gateway.handlers.base import Desk
-from runtime.gateway.history import HistoryError, parse_end
+from runtime.gateway.history import HistoryRequestError, parse_end
 from runtime.gateway.ids import In
 from runtime.gateway.order_wire import decode_place_order
 from runtime.gateway.tickets import OrderTicket
@@ -81,7 +81,7 @@ class OrderHandlers:
         now, tz = self.desk.now_ns(), self.desk.config.time_zone
         since = None
         if f.time:
-            with contextlib.suppress(HistoryError):
+            with contextlib.suppress(HistoryRequestError):
                 since = parse_end(f.time, now, tz) if "-" not in f.time else parse_end(f.time, now, "UTC")
         for e in ex.executions:
             if f.client_id and e.client_id != f.client_id:
