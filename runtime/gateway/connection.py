@@ -43,10 +43,17 @@ class ConnectionState(Enum):
 @dataclass(frozen=True)
 class Route:
     """How one message id is served: ``decode(fields)`` gives the typed request, ``handle(connection, request)``
-    answers it."""
+    answers it.
 
-    decode: Callable[[list[str]], Any]
+    ``min_version``: the lowest negotiated server version at which clients send the message (below it the request
+    is refused with error 321, as the layout would not be the one the decoder reads); ``versioned``: the layout
+    depends on the version, and the decoder is called as ``decode(fields, version)``.
+    """
+
+    decode: Callable[..., Any]
     handle: Callable[[ClientConnection, Any], None]
+    min_version: int = 0
+    versioned: bool = False
 
 
 @dataclass(frozen=True)
@@ -265,8 +272,13 @@ class ClientConnection(asyncio.Protocol):
             self.send(msg.error(NO_ID, Code.VALIDATION, f"Error validating request:-'message id' : cause - "
                                 f"unsupported message id {msg_id}"))
             return
+        if self.version < route.min_version:
+            self.send(msg.error(_guess_id(fields), Code.VALIDATION, f"Error validating request:-'{msg_id}' : cause "
+                                f"- needs server version {route.min_version}, this connection has {self.version}"))
+            return
         try:
-            route.handle(self, route.decode(fields))
+            request = route.decode(fields, self.version) if route.versioned else route.decode(fields)
+            route.handle(self, request)
         except FieldError as exc:
             self.send(msg.error(_guess_id(fields), Code.VALIDATION, f"Error validating request:-'{msg_id}' : "
                                 f"cause - {exc}"))

@@ -24,15 +24,33 @@ class _Blank:
 
 @dataclass(frozen=True)
 class WhatIf:
-    """The OrderState fields of a what-if answer (margins after the order, equity with loan, commission)."""
+    """The OrderState fields of a what-if answer: initial margin, maintenance margin and equity with loan before
+    the order, their change, and after it; the order's commission."""
 
-    init_margin: float
-    maint_margin: float
-    equity_with_loan: float
+    init_before: float
+    maint_before: float
+    equity_before: float
+    init_change: float
+    maint_change: float
     commission: float
 
-    def texts(self) -> tuple[str, str, str]:
-        return f"{self.init_margin:.2f}", f"{self.maint_margin:.2f}", f"{self.equity_with_loan:.2f}"
+    @property
+    def init_after(self) -> float:
+        return self.init_before + self.init_change
+
+    @property
+    def maint_after(self) -> float:
+        return self.maint_before + self.maint_change
+
+    @property
+    def equity_change(self) -> float:
+        return -self.commission  # the order itself moves cash into the position; its commission leaves
+
+    def texts(self) -> tuple[str, ...]:
+        """The nine margin fields as the openOrder message carries them."""
+        values = (self.init_before, self.maint_before, self.equity_before, self.init_change, self.maint_change,
+                  self.equity_change, self.init_after, self.maint_after, self.equity_before + self.equity_change)
+        return tuple(f"{v:.2f}" for v in values)
 
 
 def mark_account(account: AccountBook, market: Market, now_ns: int) -> None:
@@ -69,7 +87,8 @@ def what_if(account: AccountBook, market: Market, commission: CommissionModel, i
             now_ns: int) -> WhatIf:
     """The margins the account would have with the order filled, and the order's commission."""
     price = order_price(market, inst, t, now_ns)
+    mark_account(account, market, now_ns)
     _, init, maint = account.margin()
-    need = account.order_margin(inst, t.signed_quantity, price)
-    return WhatIf(init + need, maint + need / 2, account.ledger.portfolio_value,
+    init_change, maint_change = account.margin_change(inst, t.signed_quantity, price)
+    return WhatIf(init, maint, account.ledger.portfolio_value, init_change, maint_change,
                   commission.calculate(_Blank(), price, int(t.quantity)))

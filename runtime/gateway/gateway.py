@@ -36,6 +36,7 @@ from runtime.gateway.handlers.history import HistoryHandlers
 from runtime.gateway.handlers.market_data import MarketDataHandlers
 from runtime.gateway.handlers.orders import OrderHandlers
 from runtime.gateway.handlers.reference import ReferenceHandlers
+from runtime.gateway.handlers.scanners import ScannerHandlers
 from runtime.gateway.ids import NO_ID, Code
 from runtime.gateway.market import MarketQuote
 from runtime.gateway.pacing import HistoryPacingRules
@@ -88,8 +89,9 @@ class Gateway:
         self.market_data = MarketDataHandlers(self.desk)
         self.history = HistoryHandlers(self.desk)
         self.account = AccountHandlers(self.desk)
+        self.scanners = ScannerHandlers(self.desk)
         self.routes: dict[int, Route] = {}
-        for area in (self.reference, self.market_data, self.history, self.orders, self.account):
+        for area in (self.reference, self.market_data, self.history, self.orders, self.account, self.scanners):
             self.routes.update(area.routes())
         self._limits = ConnectionLimits(self.config.max_frame, self.config.soft_send_buffer,
                                         self.config.max_send_buffer, self.config.max_messages_per_second)
@@ -182,6 +184,7 @@ class Gateway:
         self.market_data.drop(conn)
         self.history.drop(conn)
         self.account.drop(conn)
+        self.scanners.drop(conn)
 
     def claim_client_id(self, conn: ClientConnection, client_id: int) -> bool:
         return self.table.claim(conn, client_id)
@@ -256,6 +259,7 @@ class Gateway:
         for conn in self.table.ready():
             self.market_data.pump(conn, now, quotes)
             self.history.pump(conn, now)
+            self.scanners.pump(conn, now)
 
     # ------------------------------------------------------------------------------------------------- faults
     def drop_connections(self) -> int:

@@ -341,10 +341,86 @@ def req_market_rule(fields: list[str]) -> MarketRuleRequest:
     return MarketRuleRequest(FieldReader(fields, 1).int())
 
 
+# ------------------------------------------------------------------------------- depth, tick-by-tick, scanners
+TRADING_CLASS_VERSION = 68
+LINKING_VERSION = 70
+
+
 @dataclass(frozen=True)
 class MktDepthRequest:
     req_id: int
+    contract: ContractQuery
+    num_rows: int
+    smart_depth: bool
 
 
-def req_mkt_depth(fields: list[str]) -> MktDepthRequest:
-    return MktDepthRequest(FieldReader(fields, 2).int())
+def req_mkt_depth(fields: list[str], version: int) -> MktDepthRequest:
+    """``10, 5, reqId, [conId,] symbol .. exchange, [primaryExchange,] currency, localSymbol, [tradingClass,]
+    numRows, [isSmartDepth,] options`` (the bracketed fields by server version: 68, 149, 68, 146)."""
+    r = FieldReader(fields, 2)
+    req_id = r.int()
+    c = read_contract(r, with_con_id=version >= TRADING_CLASS_VERSION, with_primary=version >= 149,
+                      with_trading_class=version >= TRADING_CLASS_VERSION)
+    rows = r.int_or(5)
+    smart = r.bool_or(False) if version >= 146 else False
+    return MktDepthRequest(req_id, c, rows, smart)
+
+
+def cancel_mkt_depth(fields: list[str]) -> CancelRequest:
+    return CancelRequest(FieldReader(fields, 2).int())
+
+
+@dataclass(frozen=True)
+class TickByTickRequest:
+    req_id: int
+    contract: ContractQuery
+    tick_type: str
+    number_of_ticks: int
+    ignore_size: bool
+
+
+def req_tick_by_tick(fields: list[str]) -> TickByTickRequest:
+    """``97, reqId, conId, symbol .. tradingClass, tickType, numberOfTicks, ignoreSize`` (no version field)."""
+    r = FieldReader(fields, 1)
+    req_id = r.int()
+    c = read_contract(r)
+    return TickByTickRequest(req_id, c, r.str(), r.int_or(0), r.bool_or(False))
+
+
+def cancel_tick_by_tick(fields: list[str]) -> CancelRequest:
+    return CancelRequest(FieldReader(fields, 1).int())
+
+
+@dataclass(frozen=True)
+class ScannerRequest:
+    req_id: int
+    rows: int
+    instrument: str
+    location: str
+    scan_code: str
+    above_price: float | None
+    below_price: float | None
+    above_volume: int | None
+    market_cap_above: float | None
+    market_cap_below: float | None
+
+
+def req_scanner_subscription(fields: list[str], version: int) -> ScannerRequest:
+    """``22, [version,] reqId, numberOfRows, instrument, locationCode, scanCode, abovePrice, belowPrice,
+    aboveVolume, marketCapAbove, marketCapBelow, ...`` (the version field only below server version 143)."""
+    r = FieldReader(fields, 1 if version >= 143 else 2)
+    req_id = r.int()
+    rows = r.int_or(-1)
+    instrument = r.str_or("").strip().upper()
+    location = r.str_or("").strip().upper()
+    code = r.str_or("").strip().upper()
+    above, below = r.float(), r.float()
+    above_volume = r.int(-1)
+    cap_above, cap_below = r.float(), r.float()
+    return ScannerRequest(req_id, rows if rows and rows > 0 else 50, instrument, location, code, above, below,
+                          above_volume if above_volume is not None and above_volume >= 0 else None, cap_above,
+                          cap_below)
+
+
+def cancel_scanner_subscription(fields: list[str]) -> CancelRequest:
+    return CancelRequest(FieldReader(fields, 2).int())

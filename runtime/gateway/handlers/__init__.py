@@ -6,7 +6,8 @@ own subscriptions in :class:`~runtime.gateway.handlers.base.Registry` objects ke
 
 - :mod:`.reference`: ids, time, accounts list, contract details, market rules;
 - :mod:`.orders`: placing, cancelling, open/completed orders, executions;
-- :mod:`.market_data`: streaming quotes, real-time bars, market data type;
+- :mod:`.market_data`: streaming quotes, real-time bars, market data type, depth, tick-by-tick;
 - :mod:`.history`: historical bars (with keepUpToDate) and head timestamps;
-- :mod:`.account`: account updates, positions, summaries, multi-account views, PnL.
+- :mod:`.account`: account updates, positions, summaries, multi-account views, PnL;
+- :mod:`.scanners`: scanner parameters and subscriptions.
 """

@@ -16,7 +16,7 @@ from runtime.gateway import responses as msg
 from runtime.gateway.connection import ClientConnection, Route
 from runtime.gateway.contracts import Instrument
 from runtime.gateway.handlers.base import Desk, Registry
-from runtime.gateway.ids import NO_ID, Code, In
+from runtime.gateway.ids import NO_ID, Code, In, MinVersion
 
 
 @dataclass(frozen=True)
@@ -66,10 +66,10 @@ class AccountHandlers:
             In.CANCEL_ACCOUNT_UPDATES_MULTI: Route(rq.cancel_by_req_id, self.cancel_account_updates_multi),
             In.REQ_POSITIONS_MULTI: Route(rq.req_positions_multi, self.positions_multi_request),
             In.CANCEL_POSITIONS_MULTI: Route(rq.cancel_by_req_id, self.cancel_positions_multi),
-            In.REQ_PNL: Route(rq.req_pnl, self.pnl),
-            In.CANCEL_PNL: Route(rq.cancel_pnl, self.cancel_pnl),
-            In.REQ_PNL_SINGLE: Route(rq.req_pnl_single, self.pnl_single),
-            In.CANCEL_PNL_SINGLE: Route(rq.cancel_pnl, self.cancel_pnl_single),
+            In.REQ_PNL: Route(rq.req_pnl, self.pnl, min_version=MinVersion.PNL),
+            In.CANCEL_PNL: Route(rq.cancel_pnl, self.cancel_pnl, min_version=MinVersion.PNL),
+            In.REQ_PNL_SINGLE: Route(rq.req_pnl_single, self.pnl_single, min_version=MinVersion.PNL),
+            In.CANCEL_PNL_SINGLE: Route(rq.cancel_pnl, self.cancel_pnl_single, min_version=MinVersion.PNL),
         }
 
     def drop(self, conn: ClientConnection) -> None:

@@ -1,4 +1,5 @@
-"""Streaming market data: reqMktData (live, delayed, snapshots), reqMarketDataType, reqRealTimeBars.
+"""Streaming market data: reqMktData (live, delayed, snapshots), reqMarketDataType, reqRealTimeBars,
+reqMktDepth (depth built from the quote) and reqTickByTickData (Last, AllLast, BidAsk, MidPoint).
 
 Subscriptions live in per-connection registries and are fed by :meth:`MarketDataHandlers.pump` as the gateway's
 clock moves: a tick only when a value changes, a real-time bar every 5 seconds of the clock.
@@ -12,9 +13,13 @@ from runtime.gateway import requests as rq
 from runtime.gateway import responses as msg
 from runtime.gateway.connection import ClientConnection, Route
 from runtime.gateway.handlers.base import Desk, Registry
-from runtime.gateway.ids import Code, In
+from runtime.gateway.ids import NO_ID, Code, In, MinVersion
 from runtime.gateway.market import NS_PER_SECOND, MarketQuote
+from runtime.gateway.streams import TICK_BY_TICK_TYPES, DepthSubscription, TickByTickSubscription
 from runtime.gateway.subscriptions import BarSubscription, TickSubscription
+
+#: at most this many depth rows per side (IB's books show up to 10 for most exchanges)
+MAX_DEPTH_ROWS = 10
 
 
 @dataclass
@@ -26,12 +31,15 @@ class DataType:
 
 
 class MarketDataHandlers:
-    """reqMktData/cancelMktData, reqMarketDataType, reqRealTimeBars/cancelRealTimeBars, reqMktDepth (refused)."""
+    """reqMktData/cancelMktData, reqMarketDataType, reqRealTimeBars/cancelRealTimeBars, reqMktDepth/cancelMktDepth,
+    reqMktDepthExchanges, reqTickByTickData/cancelTickByTickData."""
 
     def __init__(self, desk: Desk) -> None:
         self.desk = desk
         self.ticks: Registry[TickSubscription] = Registry()
         self.bars: Registry[BarSubscription] = Registry()
+        self.depth: Registry[DepthSubscription] = Registry()
+        self.tick_by_tick: Registry[TickByTickSubscription] = Registry()
         self.data_types: dict[ClientConnection, DataType] = {}
 
     def routes(self) -> dict[int, Route]:
@@ -41,8 +49,13 @@ class MarketDataHandlers:
             In.REQ_MARKET_DATA_TYPE: Route(rq.req_market_data_type, self.market_data_type),
             In.REQ_REAL_TIME_BARS: Route(rq.req_real_time_bars, self.real_time_bars),
             In.CANCEL_REAL_TIME_BARS: Route(rq.cancel_by_req_id, self.cancel_real_time_bars),
-            In.REQ_MKT_DEPTH: Route(rq.req_mkt_depth, self.market_depth),
-            In.CANCEL_MKT_DEPTH: Route(rq.no_arguments, lambda conn, req: None),
+            In.REQ_MKT_DEPTH: Route(rq.req_mkt_depth, self.market_depth, versioned=True),
+            In.CANCEL_MKT_DEPTH: Route(rq.cancel_mkt_depth, self.cancel_market_depth),
+            In.REQ_MKT_DEPTH_EXCHANGES: Route(rq.no_arguments, self.market_depth_exchanges),
+            In.REQ_TICK_BY_TICK_DATA: Route(rq.req_tick_by_tick, self.tick_by_tick_data,
+                                            min_version=MinVersion.TICK_BY_TICK_IGNORE_SIZE),
+            In.CANCEL_TICK_BY_TICK_DATA: Route(rq.cancel_tick_by_tick, self.cancel_tick_by_tick,
+                                               min_version=MinVersion.TICK_BY_TICK),
         }
 
     def drop(self, conn: ClientConnection) -> None:
@@ -54,6 +67,8 @@ class MarketDataHandlers:
         """End the connection's streams (connectivity restored with data lost: clients must resubscribe)."""
         self.ticks.drop(conn)
         self.bars.drop(conn)
+        self.depth.drop(conn)
+        self.tick_by_tick.drop(conn)
 
     # ------------------------------------------------------------------------------------------------ requests
     def market_data_type(self, conn: ClientConnection, req: rq.MarketDataTypeRequest) -> None:
@@ -105,7 +120,40 @@ class MarketDataHandlers:
         self.bars.pop(conn, req.req_id)
 
     def market_depth(self, conn: ClientConnection, req: rq.MktDepthRequest) -> None:
-        conn.send(msg.error(req.req_id, 10092, "Deep market data is not supported by the simulated gateway."))
+        inst = self.desk.resolve(conn, req.req_id, req.contract)
+        if inst is None:
+            return
+        rows = min(max(req.num_rows, 1), MAX_DEPTH_ROWS)
+        sub = DepthSubscription(req.req_id, inst, rows, req.smart_depth)
+        self.depth.add(conn, req.req_id, sub)
+        quote = self.desk.universe.market.quote(inst, self.desk.now_ns())
+        if quote is not None and self.desk.connectivity_ok:
+            sub.emit(quote, conn.send)
+
+    def cancel_market_depth(self, conn: ClientConnection, req: rq.CancelRequest) -> None:
+        self.depth.pop(conn, req.req_id)
+
+    def market_depth_exchanges(self, conn: ClientConnection, req: rq.NoArguments) -> None:
+        conn.send(msg.error(NO_ID, Code.VALIDATION, "Error validating request:-'82' : cause - depth exchanges are "
+                            "not listed by the simulated gateway (depth of any instrument: reqMktDepth)"))
+
+    def tick_by_tick_data(self, conn: ClientConnection, req: rq.TickByTickRequest) -> None:
+        kind = TICK_BY_TICK_TYPES.get(req.tick_type.replace(" ", "").upper())
+        if kind is None:
+            conn.send(msg.error(req.req_id, Code.VALIDATION, f"Error validating request:-'tickType' : cause - "
+                                f"{req.tick_type!r} is not Last, AllLast, BidAsk or MidPoint"))
+            return
+        inst = self.desk.resolve(conn, req.req_id, req.contract)
+        if inst is None:
+            return
+        sub = TickByTickSubscription(req.req_id, inst, kind, req.ignore_size)
+        self.tick_by_tick.add(conn, req.req_id, sub)
+        quote = self.desk.universe.market.quote(inst, self.desk.now_ns())
+        if quote is not None and self.desk.connectivity_ok:
+            sub.emit(quote, conn.send)
+
+    def cancel_tick_by_tick(self, conn: ClientConnection, req: rq.CancelRequest) -> None:
+        self.tick_by_tick.pop(conn, req.req_id)
 
     # ---------------------------------------------------------------------------------------------------- pump
     def pump(self, conn: ClientConnection, now_ns: int, quotes: dict[int, MarketQuote | None]) -> None:
@@ -121,3 +169,11 @@ class MarketDataHandlers:
                 sub.emit(q, conn.send_market)
         for _, bar_sub in self.bars.of(conn):
             bar_sub.emit(now_ns, conn.send_market)
+        for registry in (self.depth, self.tick_by_tick):
+            for _, stream in registry.of(conn):
+                con_id = stream.inst.con_id
+                if con_id not in quotes:
+                    quotes[con_id] = market.quote(stream.inst, now_ns)
+                q = quotes[con_id]
+                if q:
+                    stream.emit(q, conn.send_market)
