@@ -47,13 +47,15 @@ class Route:
 
     ``min_version``: the lowest negotiated server version at which clients send the message (below it the request
     is refused with error 321, as the layout would not be the one the decoder reads); ``versioned``: the layout
-    depends on the version, and the decoder is called as ``decode(fields, version)``.
+    depends on the version, and the decoder is called as ``decode(fields, version)``; ``id_at``: the field holding
+    the request id that errors about the message carry (None: guessed, field 2 then 1).
     """
 
     decode: Callable[..., Any]
     handle: Callable[[ClientConnection, Any], None]
     min_version: int = 0
     versioned: bool = False
+    id_at: int | None = None
 
 
 @dataclass(frozen=True)
@@ -273,19 +275,19 @@ class ClientConnection(asyncio.Protocol):
                                 f"unsupported message id {msg_id}"))
             return
         if self.version < route.min_version:
-            self.send(msg.error(_guess_id(fields), Code.VALIDATION, f"Error validating request:-'{msg_id}' : cause "
+            self.send(msg.error(_guess_id(fields, route.id_at), Code.VALIDATION, f"Error validating request:-'{msg_id}' : cause "
                                 f"- needs server version {route.min_version}, this connection has {self.version}"))
             return
         try:
             request = route.decode(fields, self.version) if route.versioned else route.decode(fields)
             route.handle(self, request)
         except FieldError as exc:
-            self.send(msg.error(_guess_id(fields), Code.VALIDATION, f"Error validating request:-'{msg_id}' : "
-                                f"cause - {exc}"))
+            self.send(msg.error(_guess_id(fields, route.id_at), Code.VALIDATION,
+                                f"Error validating request:-'{msg_id}' : cause - {exc}"))
         except Exception as exc:  # a bug must never take the gateway down
             log.exception("handling message %s from client %s failed", msg_id, self.client_id)
-            self.send(msg.error(_guess_id(fields), Code.VALIDATION, f"Error processing request {msg_id}: "
-                                f"{type(exc).__name__}: {exc}"))
+            self.send(msg.error(_guess_id(fields, route.id_at), Code.VALIDATION,
+                                f"Error processing request {msg_id}: {type(exc).__name__}: {exc}"))
 
     def _count_rate(self) -> None:
         limit = self._limits.max_messages_per_second
@@ -328,8 +330,8 @@ class ClientConnection(asyncio.Protocol):
         self._host.client_started(self)
 
 
-def _guess_id(fields: list[str]) -> int:
-    for i in (2, 1):
+def _guess_id(fields: list[str], at: int | None = None) -> int:
+    for i in (at,) if at is not None else (2, 1):
         if len(fields) > i:
             try:
                 return int(fields[i])

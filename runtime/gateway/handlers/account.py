@@ -66,10 +66,10 @@ class AccountHandlers:
             In.CANCEL_ACCOUNT_UPDATES_MULTI: Route(rq.cancel_by_req_id, self.cancel_account_updates_multi),
             In.REQ_POSITIONS_MULTI: Route(rq.req_positions_multi, self.positions_multi_request),
             In.CANCEL_POSITIONS_MULTI: Route(rq.cancel_by_req_id, self.cancel_positions_multi),
-            In.REQ_PNL: Route(rq.req_pnl, self.pnl, min_version=MinVersion.PNL),
-            In.CANCEL_PNL: Route(rq.cancel_pnl, self.cancel_pnl, min_version=MinVersion.PNL),
-            In.REQ_PNL_SINGLE: Route(rq.req_pnl_single, self.pnl_single, min_version=MinVersion.PNL),
-            In.CANCEL_PNL_SINGLE: Route(rq.cancel_pnl, self.cancel_pnl_single, min_version=MinVersion.PNL),
+            In.REQ_PNL: Route(rq.req_pnl, self.pnl, min_version=MinVersion.PNL, id_at=1),
+            In.CANCEL_PNL: Route(rq.cancel_pnl, self.cancel_pnl, min_version=MinVersion.PNL, id_at=1),
+            In.REQ_PNL_SINGLE: Route(rq.req_pnl_single, self.pnl_single, min_version=MinVersion.PNL, id_at=1),
+            In.CANCEL_PNL_SINGLE: Route(rq.cancel_pnl, self.cancel_pnl_single, min_version=MinVersion.PNL, id_at=1),
         }
 
     def drop(self, conn: ClientConnection) -> None:

@@ -53,9 +53,9 @@ class MarketDataHandlers:
             In.CANCEL_MKT_DEPTH: Route(rq.cancel_mkt_depth, self.cancel_market_depth),
             In.REQ_MKT_DEPTH_EXCHANGES: Route(rq.no_arguments, self.market_depth_exchanges),
             In.REQ_TICK_BY_TICK_DATA: Route(rq.req_tick_by_tick, self.tick_by_tick_data,
-                                            min_version=MinVersion.TICK_BY_TICK_IGNORE_SIZE),
+                                            min_version=MinVersion.TICK_BY_TICK_IGNORE_SIZE, id_at=1),
             In.CANCEL_TICK_BY_TICK_DATA: Route(rq.cancel_tick_by_tick, self.cancel_tick_by_tick,
-                                               min_version=MinVersion.TICK_BY_TICK),
+                                               min_version=MinVersion.TICK_BY_TICK, id_at=1),
         }
 
     def drop(self, conn: ClientConnection) -> None:

@@ -37,7 +37,7 @@ class ScannerHandlers:
     def routes(self) -> dict[int, Route]:
         return {
             In.REQ_SCANNER_PARAMETERS: Route(rq.no_arguments, self.parameters),
-            In.REQ_SCANNER_SUBSCRIPTION: Route(rq.req_scanner_subscription, self.subscribe, versioned=True),
+            In.REQ_SCANNER_SUBSCRIPTION: Route(rq.req_scanner_subscription, self.subscribe, versioned=True, id_at=1),
             In.CANCEL_SCANNER_SUBSCRIPTION: Route(rq.cancel_scanner_subscription, self.cancel),
         }
 
