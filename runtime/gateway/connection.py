@@ -275,8 +275,9 @@ class ClientConnection(asyncio.Protocol):
                                 f"unsupported message id {msg_id}"))
             return
         if self.version < route.min_version:
-            self.send(msg.error(_guess_id(fields, route.id_at), Code.VALIDATION, f"Error validating request:-'{msg_id}' : cause "
-                                f"- needs server version {route.min_version}, this connection has {self.version}"))
+            self.send(msg.error(_guess_id(fields, route.id_at), Code.VALIDATION,
+                                f"Error validating request:-'{msg_id}' : cause - needs server version "
+                                f"{route.min_version}, this connection has {self.version}"))
             return
         try:
             request = route.decode(fields, self.version) if route.versioned else route.decode(fields)
