@@ -256,10 +256,12 @@ class Gateway:
             return
         self.exchange.advance(now)
         quotes: dict[int, MarketQuote | None] = {}
-        for conn in self.table.ready():
+        ready = self.table.ready()
+        for conn in ready:
             self.market_data.pump(conn, now, quotes)
             self.history.pump(conn, now)
             self.scanners.pump(conn, now)
+        self.account.pump(ready, now)
 
     # ------------------------------------------------------------------------------------------------- faults
     def drop_connections(self) -> int:

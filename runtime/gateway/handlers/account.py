@@ -52,6 +52,8 @@ class AccountHandlers:
         self.positions_multi: Registry[str] = Registry()  # req id -> account
         self.pnl_subs: Registry[str] = Registry()  # req id -> account
         self.pnl_single_subs: Registry[PnlSingleSubscription] = Registry()
+        #: the PnL / PnLSingle values last sent, by (connection, req id): pushed again as prices move
+        self._pnl_sent: dict[tuple[ClientConnection, int], tuple[float, ...]] = {}
         self._pushed: dict[str, float] = {}  # account -> time.monotonic() of its last account-values push
         self._timers: dict[str, asyncio.TimerHandle] = {}
 
@@ -79,6 +81,8 @@ class AccountHandlers:
         self.positions.discard(conn)
         for registry in (self.summaries, self.multi, self.positions_multi, self.pnl_subs, self.pnl_single_subs):
             registry.drop(conn)
+        for key in [k for k in self._pnl_sent if k[0] is conn]:
+            del self._pnl_sent[key]
 
     def stop(self) -> None:
         for timer in self._timers.values():
@@ -163,6 +167,7 @@ class AccountHandlers:
 
     def cancel_pnl(self, conn: ClientConnection, req: rq.CancelRequest) -> None:
         self.pnl_subs.pop(conn, req.req_id)
+        self._pnl_sent.pop((conn, req.req_id), None)
 
     def pnl_single(self, conn: ClientConnection, req: rq.PnlRequest) -> None:
         inst = self.desk.universe.book.by_con_id(req.con_id)
@@ -176,6 +181,7 @@ class AccountHandlers:
 
     def cancel_pnl_single(self, conn: ClientConnection, req: rq.CancelRequest) -> None:
         self.pnl_single_subs.pop(conn, req.req_id)
+        self._pnl_sent.pop((conn, req.req_id), None)
 
     # ------------------------------------------------------------------------------------------------ messages
     def _send_account_values(self, conn: ClientConnection, account: str, *, changed_only: bool = False) -> None:
@@ -194,22 +200,47 @@ class AccountHandlers:
         conn.send(msg.portfolio_value(inst, h.amount, h.market_price, h.market_value, h.avg_cost, h.unrealized,
                                       h.realized, account))
 
-    def _send_pnl(self, conn: ClientConnection, req_id: int, account: str) -> None:
+    def _pnl_values(self, account: str) -> tuple[float, float, float] | None:
         ex = self.desk.exchange
         book = ex.accounts.get(account or ex.default_account)
         if book is None:
-            return
+            return None
         unrealized = sum(h.unrealized for h in book.holdings())
-        conn.send(msg.pnl(req_id, unrealized + book.realized_total, unrealized, book.realized_total))
+        return unrealized + book.realized_total, unrealized, book.realized_total
 
-    def _send_pnl_single(self, conn: ClientConnection, req_id: int, account: str, inst: Instrument) -> None:
+    def _send_pnl(self, conn: ClientConnection, req_id: int, account: str, changed_only: bool = False) -> None:
+        values = self._pnl_values(account)
+        if values is None or (changed_only and self._pnl_sent.get((conn, req_id)) == values):
+            return
+        self._pnl_sent[(conn, req_id)] = values
+        conn.send(msg.pnl(req_id, *values))
+
+    def _send_pnl_single(self, conn: ClientConnection, req_id: int, account: str, inst: Instrument,
+                         changed_only: bool = False) -> None:
         ex = self.desk.exchange
         book = ex.accounts.get(account or ex.default_account)
         if book is None:
             return
         h = book.holding(inst)
-        conn.send(msg.pnl_single(req_id, int(h.amount), h.unrealized + h.realized, h.unrealized, h.realized,
-                                 h.market_value))
+        values = (float(int(h.amount)), h.unrealized + h.realized, h.unrealized, h.realized, h.market_value)
+        if changed_only and self._pnl_sent.get((conn, req_id)) == values:
+            return
+        self._pnl_sent[(conn, req_id)] = values
+        conn.send(msg.pnl_single(req_id, int(h.amount), *values[1:]))
+
+    def pump(self, conns: list[ClientConnection], now_ns: int) -> None:
+        """PnL and PnLSingle whose values moved with the prices (IB pushes them about once a second)."""
+        if not any(self.pnl_subs.count(c) or self.pnl_single_subs.count(c) for c in conns):
+            return
+        self.desk.exchange.mark_all(now_ns)
+        book = self.desk.universe.book
+        for conn in conns:
+            for req_id, acct in self.pnl_subs.of(conn):
+                self._send_pnl(conn, req_id, acct, changed_only=True)
+            for req_id, single in self.pnl_single_subs.of(conn):
+                inst = book.by_con_id(single.con_id)
+                if inst is not None:
+                    self._send_pnl_single(conn, req_id, single.account, inst, changed_only=True)
 
     # ------------------------------------------------------------------------------------------------- pushes
     def account_changed(self, account: str, inst: Instrument | None) -> None:
