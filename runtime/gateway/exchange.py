@@ -28,12 +28,13 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from runtime.core.costs import CommissionModel, FixedBasisPointsSlippage, IBFixedCommission, SlippageModel
+from runtime.core.costs import CommissionModel, FixedBasisPointsSlippage, SlippageModel
 from runtime.core.matching import BarQuote, Cancelled, Fill, MatchEvent, MatchingEngine, WorkingOrder
 from runtime.core.orders import OrderKind, TimeInForce
 from runtime.gateway import responses as msg
 from runtime.gateway.accounts import AccountBook
 from runtime.gateway.actions import ActionSchedule, CorporateAction
+from runtime.gateway.commissions import IBCommissions
 from runtime.gateway.contracts import ContractBook, Instrument
 from runtime.gateway.executions import Execution, commission_message, exec_details_message, exec_id_for
 from runtime.gateway.funds import check_funds, mark_account, what_if
@@ -75,7 +76,7 @@ class Exchange:
         self.outbox = outbox
         self.time_zone = time_zone
         self.starting_cash = starting_cash
-        self.matcher = MatchingEngine(slippage or FixedBasisPointsSlippage(), commission or IBFixedCommission())
+        self.matcher = MatchingEngine(slippage or FixedBasisPointsSlippage(), commission or IBCommissions())
         self.accounts: dict[str, AccountBook] = {a: AccountBook(a, starting_cash) for a in accounts}
         self.orders: dict[tuple[int, int], GatewayOrder] = {}
         self.by_working: dict[str, GatewayOrder] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from runtime.core.assets import Asset
 from runtime.core.costs import CommissionModel
 from runtime.gateway.accounts import AccountBook
 from runtime.gateway.contracts import Instrument
@@ -14,12 +15,14 @@ from runtime.gateway.order_rules import Rejection
 from runtime.gateway.tickets import OrderTicket
 
 
+@dataclass(frozen=True)
 class _Blank:
     """A fresh order for a what-if commission estimate."""
 
-    amount = 0
-    filled = 0
-    commission = 0.0
+    asset: Asset | None
+    amount: int = 0
+    filled: int = 0
+    commission: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -91,4 +94,4 @@ def what_if(account: AccountBook, market: Market, commission: CommissionModel, i
     _, init, maint = account.margin()
     init_change, maint_change = account.margin_change(inst, t.signed_quantity, price)
     return WhatIf(init, maint, account.ledger.portfolio_value, init_change, maint_change,
-                  commission.calculate(_Blank(), price, int(t.quantity)))
+                  commission.calculate(_Blank(inst.asset), price, int(t.quantity)))
