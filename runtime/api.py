@@ -23,7 +23,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from runtime.algorithm.api import AlgorithmAPI, EODCancel, NeverCancel, cancel_policy, commission, slippage
+from runtime.algorithm.api import AlgorithmAPI
+from runtime.algorithm.models import EODCancel, NeverCancel, cancel_policy, commission, slippage
 from runtime.core.assets import Asset, Equity
 from runtime.core.orders import (
     LimitOnCloseOrder,
@@ -85,10 +86,10 @@ def binding() -> Iterator[Binding]:
 
 def _forwarder(name: str) -> Callable[..., Any]:
     def call(*args: Any, **kwargs: Any) -> Any:
-        return getattr(running(), name)(*args, **kwargs)
+        return running().exported(name)(*args, **kwargs)
 
     call.__name__ = call.__qualname__ = name
-    call.__doc__ = getattr(getattr(AlgorithmAPI, name, None), "__doc__", None)
+    call.__doc__ = AlgorithmAPI.function_doc(name)
     return call
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime.algorithm.api import AlgorithmAPI, EODCancel, NeverCancel, cancel_policy, commission, slippage
+from runtime.algorithm.api import AlgorithmAPI
 from runtime.algorithm.ibridgepy import UNAVAILABLE
+from runtime.algorithm.models import EODCancel, NeverCancel, cancel_policy, commission, slippage
 from runtime.core.assets import Asset, Equity
 from runtime.core.orders import (
     LimitOnCloseOrder,
@@ -27,7 +28,7 @@ def build_namespace(api: AlgorithmAPI) -> dict[str, Any]:
     IBridgePy functions this version does not offer (each raises NotAvailableError saying what to use instead)."""
     names: dict[str, Any] = dict(UNAVAILABLE)
     names |= {
-        name: getattr(api, name) for name in sorted(api.exported_names) if name not in ("portfolio", "account")
+        name: api.exported(name) for name in sorted(api.exported_names) if name not in ("portfolio", "account")
     }
     names.update(
         {

@@ -17,9 +17,9 @@ Rules (zipline's, with IB's order types added):
   slipped price beyond the limit means no fill in this bar (the order waits and takes no volume), under the others
   it is clamped to the limit (zipline would fill beyond it);
 - market-on-close and limit-on-close orders execute only on a session's last bar; limit-on-open orders only on a
-  session's first bar, against that bar's open (the opening auction), and expire at the session's end if the open
-  did not satisfy their limit; IOC orders cancel what did not fill on their first bar; DAY orders expire at the
-  session's end;
+  session's first bar, against that bar's open (the opening auction), and are cancelled there for what the open did
+  not fill (one placed during a session waits overnight for the next open); IOC orders cancel what did not fill on
+  their first bar; DAY orders expire at the session's end;
 - bracket children work only after their parent has filled completely; a fill of one member of an OCA group cancels
   the other members.
 """
@@ -119,7 +119,7 @@ class Cancelled:
 MatchEvent = Fill | Cancelled
 
 _ON_CLOSE = (OrderKind.MARKET_ON_CLOSE, OrderKind.LIMIT_ON_CLOSE)
-_TRAILS = (OrderKind.TRAIL, OrderKind.TRAIL_LIMIT)
+_TRAIL, _TRAIL_LIMIT = OrderKind.TRAIL, OrderKind.TRAIL_LIMIT
 _LOO, _IOC = OrderKind.LIMIT_ON_OPEN, TimeInForce.IOC
 
 
@@ -325,7 +325,7 @@ class MatchingEngine:
                 price = bar_price
             first_bar = not order.seen_bar
             order.seen_bar = True
-            if kind in _TRAILS or order.stop is not None or order.limit is not None:
+            if kind is _TRAIL or kind is _TRAIL_LIMIT or order.stop is not None or order.limit is not None:
                 _update_triggers(order, price)
                 triggered = order.triggered
             else:

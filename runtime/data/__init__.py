@@ -24,7 +24,7 @@ from runtime.data.errors import (
     NegativeVolumeError,
     NoDataError,
     OffCalendarError,
-    SidNotFound,
+    SidNotFoundError,
     SymbolNotFoundError,
 )
 from runtime.data.finder import AssetFinder
@@ -56,7 +56,7 @@ __all__ = [
     "NegativeVolumeError",
     "NoDataError",
     "OffCalendarError",
-    "SidNotFound",
+    "SidNotFoundError",
     "Split",
     "SymbolNotFoundError",
     "aggregate_daily",

@@ -113,7 +113,7 @@ class SymbolNotFoundError(DataError, AlgorithmApiError, LookupError):
         super().__init__(message or f"symbol '{symbol}' not found in the loaded data{hint}")
 
 
-class SidNotFound(DataError, LookupError):
+class SidNotFoundError(DataError, LookupError):
     """An unknown security id."""
 
     def __init__(self, sid: int) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 import pandas as pd
 
 from runtime.core.assets import Asset, SecType
-from runtime.data.errors import AmbiguousSymbolError, SidNotFound, SymbolNotFoundError
+from runtime.data.errors import AmbiguousSymbolError, SidNotFoundError, SymbolNotFoundError
 from runtime.data.store import BarArrays
 
 _SEPARATORS = re.compile(r"[._/\- ]+")
@@ -95,11 +95,11 @@ class AssetFinder:
         return [self.lookup_symbol(s, as_of_date) for s in symbols]
 
     def retrieve_asset(self, sid: int) -> Asset:
-        """The asset with security id ``sid``; SidNotFound otherwise."""
+        """The asset with security id ``sid``; SidNotFoundError otherwise."""
         try:
             return self._by_sid[int(sid)]
         except (KeyError, TypeError, ValueError):
-            raise SidNotFound(sid) from None
+            raise SidNotFoundError(sid) from None
 
     def retrieve_all(self, sids: Iterable[int]) -> list[Asset]:
         return [self.retrieve_asset(s) for s in sids]

@@ -15,7 +15,9 @@ import numpy as np
 import pandas as pd
 
 from runtime.core.assets import Asset, SecType, stable_sid
-from runtime.core.calendar import NS_PER_DAY, TradingCalendar, get_calendar
+from runtime.core.calendar import NS_PER_DAY, TradingCalendar
+from runtime.data.calendars import get_calendar
+from runtime.gateway.listings import LISTINGS
 
 #: IB's time zone names for the calendars' zones.
 IB_ZONE_NAMES = {"America/New_York": "US/Eastern", "America/Chicago": "US/Central", "UTC": "UTC",
@@ -25,24 +27,6 @@ STOCK_EXCHANGES = "SMART,NYSE,NASDAQ,ARCA,BATS,IEX,ISLAND"
 FUTURE_MONTH_CODES = {3: "H", 6: "M", 9: "U", 12: "Z"}
 
 
-@dataclass(frozen=True)
-class Listing:
-    """A stock exchange outside the US: IB's exchange code, the exchange_calendars code, other names clients use."""
-
-    exchange: str
-    currency: str
-    calendar: str
-    tick: float
-    aliases: tuple[str, ...] = ()
-
-
-#: Non-US listings the gateway serves (primary exchange -> listing).
-LISTINGS = {
-    "LSE": Listing("LSE", "GBP", "XLON", 0.0005, ("LSEETF",)),
-    "IBIS": Listing("IBIS", "EUR", "XETR", 0.001, ("XETRA", "IBIS2", "FWB")),
-}
-#: The non-US stocks of every gateway universe: symbol -> (primary exchange, long name).
-INTERNATIONAL_STOCKS = {"BP.": ("LSE", "BP PLC"), "SAP": ("IBIS", "SAP SE")}
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ Orders are matched against the instrument's minute bars as the gateway's clock p
 arrival against the current quote (a bar that ends just after the order), so a marketable order fills at once, as
 it would at IB.
 
-Long module: the order lifecycle is one state machine over shared records (orders by id,
+Why this module stays long: the order lifecycle is one state machine over shared records (orders by id,
 working ids, held bracket children, DAY expiries, the bars each instrument was fed up to), changed only through
 this class's methods. Its stateless parts live beside it: ticket rules in order_rules.py, funds and what-if in
 funds.py, execution messages in executions.py, splits and dividends in actions.py.

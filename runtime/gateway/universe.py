@@ -11,18 +11,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from runtime.core.assets import Asset, SecType, stable_sid
-from runtime.core.calendar import get_calendar
+from runtime.data.calendars import get_calendar
 from runtime.data.sample import SAMPLE_SYMBOLS, load_sample
 from runtime.data.store import DAILY, BarArrays
 from runtime.data.synthetic import synthetic_bars
 from runtime.gateway.contracts import (
-    INTERNATIONAL_STOCKS,
-    LISTINGS,
     ContractBook,
     future_instrument,
     instrument_for_asset,
     quarterly_expiries,
 )
+from runtime.gateway.listings import INTERNATIONAL_STOCKS, LISTINGS
 from runtime.gateway.market import Market, MinuteCache, Series
 
 

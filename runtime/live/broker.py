@@ -121,7 +121,6 @@ class EngineBroker:
         self,
         journal: Journal,
         run_id: str,
-        frequency: str,
         *,
         set_models: Callable[..., None] | None = None,
         describe_time: Callable[[int], str] = str,
@@ -129,7 +128,6 @@ class EngineBroker:
         self.ib: SyncedIBBroker | None = None
         self.journal = journal
         self.run_id = run_id
-        self.frequency = frequency
         self._set_models = set_models
         self._describe_time = describe_time
         self._sending: dict[str, OrderRequest] = {}

@@ -54,7 +54,7 @@ from runtime.brokers.ib.records import BarInfo, ExecutionInfo, OpenOrderInfo, Po
 from runtime.brokers.ib.requests import RequestRegistry
 from runtime.brokers.ib.worker import Worker
 from runtime.core.assets import Asset, SecType
-from runtime.core.calendar import TradingCalendar, get_calendar
+from runtime.core.calendar import TradingCalendar
 from runtime.core.ib_mapping import (
     ContractFacts,
     ContractSpec,
@@ -70,6 +70,7 @@ from runtime.core.ib_mapping import (
     super_symbol,
 )
 from runtime.core.ledger import Account
+from runtime.data.calendars import get_calendar
 from runtime.data.store import BarArrays
 
 log = logging.getLogger(__name__)
