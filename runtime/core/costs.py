@@ -234,5 +234,32 @@ class IBFixedCommission(CommissionModel):
         return max(total - order.commission, 0.0)
 
 
+class IdealproCommission(CommissionModel):
+    """Interactive Brokers' fixed pricing for FX on IDEALPRO: ``rate`` (0.2 basis points = 0.00002) times the trade
+    value, at least ``minimum`` (USD 2.00) per order.
+
+    The trade value is counted in USD: ``shares x price`` for a pair quoted in USD (EUR.USD: euros x USD per euro),
+    ``shares`` itself for a pair whose base currency is USD (USD.JPY: the dollars traded). For a cross without USD
+    (EUR.GBP) the value in the quote currency is used as if it were USD. Charged across the order's fills the way
+    zipline charges minimums: the first fill pays at least ``minimum``, later fills top up the total."""
+
+    def __init__(self, rate: float = 0.00002, minimum: float = 2.0) -> None:
+        self.rate = float(rate)
+        self.minimum = float(minimum)
+
+    @staticmethod
+    def usd_value(order: FillingOrder, price: float, shares: float) -> float:
+        """The USD value of ``shares`` units of the order's pair at ``price``."""
+        asset = getattr(order, "asset", None)
+        if asset is not None and getattr(asset, "symbol", "") == "USD":
+            return abs(shares)
+        return abs(shares * price)
+
+    def calculate(self, order, price, shares):
+        total = self.rate * (self.usd_value(order, price, order.filled) + self.usd_value(order, price, shares))
+        total = max(total, self.minimum)
+        return max(total - order.commission, 0.0)
+
+
 DEFAULT_SLIPPAGE = FixedBasisPointsSlippage
 DEFAULT_COMMISSION = PerShare
