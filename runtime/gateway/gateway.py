@@ -34,6 +34,7 @@ from runtime.gateway.handlers.account import AccountHandlers
 from runtime.gateway.handlers.base import Desk
 from runtime.gateway.handlers.history import HistoryHandlers
 from runtime.gateway.handlers.market_data import MarketDataHandlers
+from runtime.gateway.handlers.options import OptionHandlers
 from runtime.gateway.handlers.orders import OrderHandlers
 from runtime.gateway.handlers.reference import ReferenceHandlers
 from runtime.gateway.handlers.scanners import ScannerHandlers
@@ -90,8 +91,10 @@ class Gateway:
         self.history = HistoryHandlers(self.desk)
         self.account = AccountHandlers(self.desk)
         self.scanners = ScannerHandlers(self.desk)
+        self.options = OptionHandlers(self.desk)
         self.routes: dict[int, Route] = {}
-        for area in (self.reference, self.market_data, self.history, self.orders, self.account, self.scanners):
+        for area in (self.reference, self.market_data, self.history, self.orders, self.account, self.scanners,
+                     self.options):
             self.routes.update(area.routes())
         self._limits = ConnectionLimits(self.config.max_frame, self.config.soft_send_buffer,
                                         self.config.max_send_buffer, self.config.max_messages_per_second)

@@ -312,3 +312,28 @@ def scanner_data(req_id: int, rows: Sequence[tuple[int, Instrument]]) -> bytes:
               inst.exchange, inst.currency, inst.local_symbol, inst.trading_class, inst.trading_class,
               "", "", "", ""]
     return encode_text_fields(f)
+
+
+# ------------------------------------------------------------------------------------------------------- options
+def security_definition_option_parameter(req_id: int, exchange: str, underlying_con_id: int, trading_class: str,
+                                         multiplier: str, expirations: Sequence[str],
+                                         strikes: Sequence[float]) -> bytes:
+    """Message 75 (no version): one exchange's expirations and strikes of an underlying's options."""
+    f = [str(int(Out.SECURITY_DEFINITION_OPTION_PARAMETER)), str(req_id), exchange, str(underlying_con_id),
+         trading_class, multiplier, str(len(expirations)), *expirations, str(len(strikes)),
+         *(fmt_float(k) for k in strikes)]
+    return encode_text_fields(f)
+
+
+def security_definition_option_parameter_end(req_id: int) -> bytes:
+    return encode_text_fields([str(int(Out.SECURITY_DEFINITION_OPTION_PARAMETER_END)), str(req_id)])
+
+
+def tick_option_computation(req_id: int, tick_type: int, price_based: bool, implied_vol: float, delta: float,
+                            opt_price: float, pv_dividend: float, gamma: float, vega: float, theta: float,
+                            und_price: float) -> bytes:
+    """Message 21 at server version >= 156: no version field, the tickAttrib (1 price based, 0 return based)."""
+    return encode_text_fields([str(int(Out.TICK_OPTION_COMPUTATION)), str(req_id), str(tick_type),
+                               "1" if price_based else "0", fmt_float(implied_vol), fmt_float(delta),
+                               fmt_float(opt_price), fmt_float(pv_dividend), fmt_float(gamma), fmt_float(vega),
+                               fmt_float(theta), fmt_float(und_price)])

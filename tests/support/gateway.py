@@ -85,7 +85,8 @@ class Recorder(EWrapper, EClient):
         "updateAccountTime", "accountDownloadEnd", "accountSummary", "accountSummaryEnd", "accountUpdateMulti",
         "accountUpdateMultiEnd", "positionMulti", "positionMultiEnd", "pnl", "pnlSingle", "connectionClosed",
         "marketRule", "updateMktDepth", "updateMktDepthL2", "tickByTickAllLast", "tickByTickBidAsk",
-        "tickByTickMidPoint", "scannerParameters", "scannerData", "scannerDataEnd",
+        "tickByTickMidPoint", "scannerParameters", "scannerData", "scannerDataEnd", "tickOptionComputation",
+        "securityDefinitionOptionParameter", "securityDefinitionOptionParameterEnd",
     )
 
     def __init__(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from runtime.gateway import requests as rq
+from runtime.gateway import requests_data as rd
 from runtime.gateway import responses as msg
 from runtime.gateway.connection import ClientConnection, Route
 from runtime.gateway.handlers.base import Desk, Registry
@@ -49,12 +50,12 @@ class MarketDataHandlers:
             In.REQ_MARKET_DATA_TYPE: Route(rq.req_market_data_type, self.market_data_type),
             In.REQ_REAL_TIME_BARS: Route(rq.req_real_time_bars, self.real_time_bars),
             In.CANCEL_REAL_TIME_BARS: Route(rq.cancel_by_req_id, self.cancel_real_time_bars),
-            In.REQ_MKT_DEPTH: Route(rq.req_mkt_depth, self.market_depth, versioned=True),
-            In.CANCEL_MKT_DEPTH: Route(rq.cancel_mkt_depth, self.cancel_market_depth),
+            In.REQ_MKT_DEPTH: Route(rd.req_mkt_depth, self.market_depth, versioned=True),
+            In.CANCEL_MKT_DEPTH: Route(rd.cancel_mkt_depth, self.cancel_market_depth),
             In.REQ_MKT_DEPTH_EXCHANGES: Route(rq.no_arguments, self.market_depth_exchanges),
-            In.REQ_TICK_BY_TICK_DATA: Route(rq.req_tick_by_tick, self.tick_by_tick_data,
+            In.REQ_TICK_BY_TICK_DATA: Route(rd.req_tick_by_tick, self.tick_by_tick_data,
                                             min_version=MinVersion.TICK_BY_TICK_IGNORE_SIZE, id_at=1),
-            In.CANCEL_TICK_BY_TICK_DATA: Route(rq.cancel_tick_by_tick, self.cancel_tick_by_tick,
+            In.CANCEL_TICK_BY_TICK_DATA: Route(rd.cancel_tick_by_tick, self.cancel_tick_by_tick,
                                                min_version=MinVersion.TICK_BY_TICK, id_at=1),
         }
 
@@ -119,7 +120,7 @@ class MarketDataHandlers:
     def cancel_real_time_bars(self, conn: ClientConnection, req: rq.CancelRequest) -> None:
         self.bars.pop(conn, req.req_id)
 
-    def market_depth(self, conn: ClientConnection, req: rq.MktDepthRequest) -> None:
+    def market_depth(self, conn: ClientConnection, req: rd.MktDepthRequest) -> None:
         inst = self.desk.resolve(conn, req.req_id, req.contract)
         if inst is None:
             return
@@ -137,7 +138,7 @@ class MarketDataHandlers:
         conn.send(msg.error(NO_ID, Code.VALIDATION, "Error validating request:-'82' : cause - depth exchanges are "
                             "not listed by the simulated gateway (depth of any instrument: reqMktDepth)"))
 
-    def tick_by_tick_data(self, conn: ClientConnection, req: rq.TickByTickRequest) -> None:
+    def tick_by_tick_data(self, conn: ClientConnection, req: rd.TickByTickRequest) -> None:
         kind = TICK_BY_TICK_TYPES.get(req.tick_type.replace(" ", "").upper())
         if kind is None:
             conn.send(msg.error(req.req_id, Code.VALIDATION, f"Error validating request:-'tickType' : cause - "

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from runtime.gateway import requests as rq
+from runtime.gateway import requests_data as rd
 from runtime.gateway import responses as msg
 from runtime.gateway.connection import ClientConnection, Route
 from runtime.gateway.handlers.base import Desk, Registry
@@ -22,7 +23,7 @@ MAX_ROWS = 50
 
 @dataclass(slots=True, eq=False)
 class ScannerSubscription:
-    req: rq.ScannerRequest
+    req: rd.ScannerRequest
     rows: tuple[int, ...] = ()  # conIds last sent
     next_ns: int = 0
 
@@ -37,8 +38,9 @@ class ScannerHandlers:
     def routes(self) -> dict[int, Route]:
         return {
             In.REQ_SCANNER_PARAMETERS: Route(rq.no_arguments, self.parameters),
-            In.REQ_SCANNER_SUBSCRIPTION: Route(rq.req_scanner_subscription, self.subscribe, versioned=True, id_at=1),
-            In.CANCEL_SCANNER_SUBSCRIPTION: Route(rq.cancel_scanner_subscription, self.cancel),
+            In.REQ_SCANNER_SUBSCRIPTION: Route(rd.req_scanner_subscription, self.subscribe, versioned=True,
+                                               id_at=1),
+            In.CANCEL_SCANNER_SUBSCRIPTION: Route(rd.cancel_scanner_subscription, self.cancel),
         }
 
     def drop(self, conn: ClientConnection) -> None:
@@ -47,7 +49,7 @@ class ScannerHandlers:
     def parameters(self, conn: ClientConnection, req: rq.NoArguments) -> None:
         conn.send(msg.scanner_parameters(parameters_xml()))
 
-    def subscribe(self, conn: ClientConnection, req: rq.ScannerRequest) -> None:
+    def subscribe(self, conn: ClientConnection, req: rd.ScannerRequest) -> None:
         if req.instrument not in ("", "STK"):
             conn.send(msg.error(req.req_id, Code.VALIDATION, f"Error validating request:-'instrument' : cause - "
                                 f"{req.instrument!r}: the simulated gateway scans stocks (STK) only"))
