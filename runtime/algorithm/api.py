@@ -21,6 +21,7 @@ from runtime.algorithm.ib_history import HistoricalData
 from runtime.algorithm.ibridgepy import IBridgePyHelpers
 from runtime.algorithm.ibridgepy_options import IBridgePyConventions
 from runtime.algorithm.ibridgepy_orders import IBridgePyOrders
+from runtime.algorithm.instruments_api import InstrumentHelpers
 from runtime.algorithm.models import AlgoLog, EODCancel, NeverCancel, check_model
 from runtime.algorithm.ordering import OrderFunctions
 from runtime.algorithm.pipelines import PipelineHost
@@ -44,11 +45,12 @@ from runtime.errors import AlgorithmApiError, IbAlgoError, ScheduleError
 if TYPE_CHECKING:
     from runtime.engine.engine import Engine
 
-_Part = type[OrderFunctions] | type[IBridgePyHelpers] | type[IBridgePyOrders] | type[HistoricalData]
+_Part = (type[OrderFunctions] | type[IBridgePyHelpers] | type[IBridgePyOrders] | type[HistoricalData]
+         | type[InstrumentHelpers])
 #: the parts of the API that offer more of its functions: (attribute of the API, class)
 _PARTS: tuple[tuple[str, _Part], ...] = (
     ("ordering", OrderFunctions), ("ibridgepy", IBridgePyHelpers), ("ibridgepy_orders", IBridgePyOrders),
-    ("ib_history", HistoricalData),
+    ("ib_history", HistoricalData), ("instruments", InstrumentHelpers),
 )
 
 
@@ -95,6 +97,7 @@ class AlgorithmAPI:
         self.ibridgepy = IBridgePyHelpers(self, engine, self.conventions)
         self.ibridgepy_orders = IBridgePyOrders(self, engine, self.conventions)
         self.ib_history = HistoricalData(engine, self.resolve_asset)
+        self.instruments = InstrumentHelpers(self, engine, self.conventions)
 
     def exported(self, name: str) -> Any:
         """The exported function ``name`` (see :attr:`exported_names`), bound to the part that offers it."""

@@ -128,6 +128,9 @@ class IBridgePyHelpers:
         return self._contract_from_data(spec)
 
     def _contract_from_data(self, spec: ContractSpec) -> Asset:
+        modelled = self._api.instruments.contract_from_model(spec)  # options and non-US listings
+        if modelled is not None:
+            return modelled
         if spec.sec_type == SecType.STOCK.value:
             asset = self._api.symbol(spec.symbol or spec.local_symbol)
             if asset.currency != spec.currency:
@@ -438,9 +441,5 @@ UNAVAILABLE: dict[str, Callable[..., Any]] = {
         ("create_order", "Place each leg with order(); legs are separate orders, not one combination order."),
         ("place_combination_orders", "Place each leg with order(); legs are separate orders, not one combination "
                                      "order."),
-        ("get_option_info", "Option greeks and option prices are not in the data; there is no alternative yet."),
-        ("get_scanner_results", "Pick the symbols yourself, e.g. symbols('AAPL', 'MSFT')."),
-        ("get_contract_details", "Resolve the contract with superSymbol(...) and read its fields (asset.multiplier, "
-                                 "asset.tick_size, asset.expiry, asset.con_id, asset.asset_name)."),
     )
 }

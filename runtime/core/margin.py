@@ -1,177 +1,129 @@
-"""One margin rule for every mode: what a position requires, and IB's what-if answer for an order.
+"""The margin rule, one for every mode: the backtest's pre-trade check and the simulated gateway's (error 201,
+what-if answers, account values) compute the same figures from the same rates.
 
-The backtester's order check, the algorithms' what-if helper and the simulated gateway's ``whatIf`` orders all use
-these functions, so an order the account cannot margin is refused the same way everywhere.
-
-The rule (a Reg T margin account, simplified and stated here in full):
-
-==========================  ===================================================  ==============================
-position                    initial requirement                                  maintenance requirement
-==========================  ===================================================  ==============================
-long stock                  50% of market value                                  25% of market value
-short stock                 50% of market value                                  30% of market value
-long option                 100% of market value (premium paid in full)          100% of market value
-short option (naked)        value + max(20% x underlying - out-of-the-money      same as initial
-                            amount, 10% x underlying (calls) or 10% x strike
-                            (puts)), per share x multiplier x contracts
-FX (IDEALPRO)               3% of notional                                       2.5% of notional
-futures                     10% of notional (price x multiplier x contracts)     8% of notional
-==========================  ===================================================  ==============================
-
-Values are in the account's currency; the caller converts (``value`` on :class:`Holding`). Equity with loan value
-(IB's ``EquityWithLoanValue``) is cash plus the market value of stock, FX and futures positions, leaving out
-options (they have no loan value). An order is accepted when, after it, equity with loan is at least the initial
-requirement (IB's ``AvailableFunds`` >= 0); net liquidation stays positive is implied.
+A Reg T style rule on notional value: stocks 50% initial / 25% maintenance, futures 6% / 5%, FX 3% / 2.5% (options,
+when held, as stocks on their premium). An account's *available funds* are its equity with loan value (net
+liquidation for these instruments) less the initial margin of its positions; an order that grows a position needs
+the initial margin of the growth and is refused when that is more than the available funds, with IB's words. An
+order that only reduces a position needs nothing. Real IB accounts add house rules and portfolio margin; the README
+says what this rule leaves out. Pure: no I/O, prices passed in.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from enum import Enum
+from dataclasses import dataclass
 
-LONG_STOCK_INITIAL = 0.50
-LONG_STOCK_MAINTENANCE = 0.25
-SHORT_STOCK_INITIAL = 0.50
-SHORT_STOCK_MAINTENANCE = 0.30
-FX_INITIAL = 0.03
-FX_MAINTENANCE = 0.025
-FUTURES_INITIAL = 0.10
-FUTURES_MAINTENANCE = 0.08
-NAKED_UNDERLYING_PCT = 0.20
-NAKED_MINIMUM_PCT = 0.10
+from runtime.errors import ConfigError
 
 
-class Kind(str, Enum):
-    """How a holding is margined (IB secType codes)."""
+@dataclass(frozen=True, slots=True)
+class MarginRates:
+    """Initial and maintenance margin as fractions of a position's absolute notional value."""
 
-    STOCK = "STK"
-    OPTION = "OPT"
-    FX = "CASH"
-    FUTURE = "FUT"
+    initial: float
+    maintenance: float
 
 
-@dataclass(frozen=True)
+#: rates by IB security type (``Asset.sec_type.value`` / a contract's ``secType``)
+RATES: dict[str, MarginRates] = {
+    "STK": MarginRates(0.5, 0.25),
+    "OPT": MarginRates(0.5, 0.25),
+    "FUT": MarginRates(0.06, 0.05),
+    "CASH": MarginRates(0.03, 0.025),
+}
+_DEFAULT = RATES["STK"]
+
+
+def rates_for(sec_type: str) -> MarginRates:
+    """The rates of a security type (stock rates for one without its own)."""
+    return RATES.get(sec_type, _DEFAULT)
+
+
+@dataclass(frozen=True, slots=True)
 class Holding:
-    """A position for the margin rule.
+    """What the rule needs of one position: its security type and signed market value (amount x price x
+    multiplier)."""
 
-    ``quantity`` is signed (shares, contracts or base-currency units); ``price`` per unit; ``multiplier`` 100 for US
-    options, the contract's for futures, 1 otherwise. ``fx_rate`` converts the holding's currency into the account's
-    (``value`` = quantity x price x multiplier x fx_rate; for a USD.JPY position with a USD account pass
-    ``fx_rate = 1 / price`` so the value is the USD amount). Options also carry ``strike``, ``right`` ('C'/'P') and
-    ``und_price``.
-    """
-
-    kind: Kind
-    quantity: float
-    price: float
-    multiplier: float = 1.0
-    fx_rate: float = 1.0
-    strike: float = 0.0
-    right: str = ""
-    und_price: float = 0.0
-    key: str = ""
-
-    @property
-    def value(self) -> float:
-        """Signed market value in the account's currency."""
-        return self.quantity * self.price * self.multiplier * self.fx_rate
-
-    def with_quantity(self, quantity: float) -> Holding:
-        return replace(self, quantity=quantity)
+    sec_type: str
+    market_value: float
 
 
-@dataclass(frozen=True)
-class Requirement:
-    """Initial and maintenance margin of a holding or an account."""
+@dataclass(frozen=True, slots=True)
+class Requirements:
+    """An account's gross position value and its initial and maintenance margin."""
 
+    gross: float
     initial: float
     maintenance: float
 
-    def __add__(self, other: Requirement) -> Requirement:
-        return Requirement(self.initial + other.initial, self.maintenance + other.maintenance)
 
-
-ZERO = Requirement(0.0, 0.0)
-
-
-def _naked_option(h: Holding) -> float:
-    """Per-share requirement of a short option: its value plus the greater of 20% of the underlying less the
-    out-of-the-money amount and 10% of the underlying (call) or the strike (put)."""
-    und = h.und_price
-    if h.right.upper().startswith("C"):
-        otm = max(h.strike - und, 0.0)
-        floor = NAKED_MINIMUM_PCT * und
-    else:
-        otm = max(und - h.strike, 0.0)
-        floor = NAKED_MINIMUM_PCT * h.strike
-    return h.price + max(NAKED_UNDERLYING_PCT * und - otm, floor)
-
-
-def requirement(h: Holding) -> Requirement:
-    """The margin a holding requires under the module's rule."""
-    if h.quantity == 0:
-        return ZERO
-    value = abs(h.value)
-    if h.kind is Kind.STOCK:
-        if h.quantity > 0:
-            return Requirement(LONG_STOCK_INITIAL * value, LONG_STOCK_MAINTENANCE * value)
-        return Requirement(SHORT_STOCK_INITIAL * value, SHORT_STOCK_MAINTENANCE * value)
-    if h.kind is Kind.OPTION:
-        if h.quantity > 0:
-            return Requirement(value, value)
-        need = _naked_option(h) * abs(h.quantity) * h.multiplier * h.fx_rate
-        return Requirement(need, need)
-    if h.kind is Kind.FX:
-        return Requirement(FX_INITIAL * value, FX_MAINTENANCE * value)
-    return Requirement(FUTURES_INITIAL * value, FUTURES_MAINTENANCE * value)
-
-
-def loan_value(h: Holding) -> float:
-    """What a holding adds to equity with loan value: its market value, except options (0). Futures add nothing
-    either: their value is settled into cash daily, so the position itself carries no equity."""
-    if h.kind in (Kind.OPTION, Kind.FUTURE):
-        return 0.0
-    return h.value
-
-
-def account_requirement(holdings: Iterable[Holding]) -> Requirement:
-    """The sum of the holdings' requirements."""
-    total = ZERO
+def requirements(holdings: Iterable[Holding]) -> Requirements:
+    """Gross value and margins of a set of positions."""
+    gross = initial = maintenance = 0.0
     for h in holdings:
-        total = total + requirement(h)
-    return total
+        value = abs(h.market_value)
+        rates = rates_for(h.sec_type)
+        gross += value
+        initial += value * rates.initial
+        maintenance += value * rates.maintenance
+    return Requirements(gross, initial, maintenance)
 
 
-@dataclass(frozen=True)
-class AccountState:
-    """Equity with loan value and margin of an account."""
-
-    equity_with_loan: float
-    initial: float
-    maintenance: float
-
-    @property
-    def available_funds(self) -> float:
-        """IB's ``AvailableFunds``: equity with loan value less the initial requirement."""
-        return self.equity_with_loan - self.initial
-
-    @property
-    def excess_liquidity(self) -> float:
-        """IB's ``ExcessLiquidity``: equity with loan value less the maintenance requirement."""
-        return self.equity_with_loan - self.maintenance
+def margin_change(sec_type: str, position: float, quantity: float, price: float,
+                  multiplier: float = 1.0) -> tuple[float, float]:
+    """(initial, maintenance) margin change if an order of signed ``quantity`` filled at ``price`` on a position of
+    ``position``: negative when it reduces the position."""
+    grow = abs(position + quantity) - abs(position)
+    rates = rates_for(sec_type)
+    value = grow * price * multiplier
+    return value * rates.initial, value * rates.maintenance
 
 
-def account_state(cash: float, holdings: Iterable[Holding]) -> AccountState:
-    """Equity with loan value and requirements of an account holding ``cash`` and ``holdings``."""
-    items = list(holdings)
-    req = account_requirement(items)
-    return AccountState(cash + sum(loan_value(h) for h in items), req.initial, req.maintenance)
+def order_margin(sec_type: str, position: float, quantity: float, price: float, multiplier: float = 1.0) -> float:
+    """The extra initial margin an order needs (0 when it only reduces the position)."""
+    return max(margin_change(sec_type, position, quantity, price, multiplier)[0], 0.0)
 
 
-@dataclass(frozen=True)
+def refusal(available: float, need: float, currency: str = "USD") -> str | None:
+    """IB's reason for refusing an order that needs ``need`` of initial margin with ``available`` funds, or None
+    when the funds cover it."""
+    if need <= 0 or need <= available:
+        return None
+    return ("Order rejected - reason:YOUR ORDER IS NOT ACCEPTED. IN ORDER TO OBTAIN THE DESIRED POSITION YOUR "
+            f"AVAILABLE FUNDS [{available:.2f} {currency}] MUST EXCEED THE INITIAL MARGIN [{need:.2f} {currency}]")
+
+
+class MarginCheck(enum.Enum):
+    """Whether a backtest checks orders against the margin rule (paper and live runs: the broker always does)."""
+
+    #: refuse what the simulated gateway and IB refuse (error 201), by :func:`refusal`
+    REG_T = "regt"
+    #: zipline's behaviour: no cash or margin check at all (for parity with zipline's results)
+    NONE = "none"
+
+    @classmethod
+    def parse(cls, value: object) -> MarginCheck:
+        """``'regt'``/``'ib'``/True or ``'none'``/``'off'``/False (the MARGIN_CHECK setting, ``--margin-check``)."""
+        if isinstance(value, MarginCheck):
+            return value
+        if value is True:
+            return cls.REG_T
+        if value is False or value is None:
+            return cls.NONE
+        text = str(value).strip().lower()
+        if text in ("regt", "reg_t", "ib", "on", "true", "yes", "1"):
+            return cls.REG_T
+        if text in ("none", "off", "false", "no", "0", "zipline"):
+            return cls.NONE
+        raise ConfigError(f"margin check must be 'regt' (IB's rule, the default) or 'none' (zipline: no check), "
+                         f"got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
 class WhatIf:
-    """IB's what-if answer (the margin fields of ``OrderState``) for one order, in the account's currency."""
+    """IB's what-if answer for one order (the margin fields of ``OrderState``), from this module's rule."""
 
     init_margin_before: float
     maint_margin_before: float
@@ -180,9 +132,14 @@ class WhatIf:
     maint_margin_after: float
     equity_with_loan_after: float
     commission: float
-    accepted: bool
-    reason: str = ""
+    #: IB's refusal text when the rule refuses the order, else ""
+    warning: str = ""
     currency: str = "USD"
+
+    @property
+    def accepted(self) -> bool:
+        """Whether the order passes the margin rule."""
+        return not self.warning
 
     @property
     def init_margin_change(self) -> float:
@@ -197,7 +154,7 @@ class WhatIf:
         return self.equity_with_loan_after - self.equity_with_loan_before
 
     def ib_fields(self) -> dict[str, str | float]:
-        """The answer under IB's ``OrderState`` attribute names (margins as the decimal strings IB sends)."""
+        """The answer under IB's ``OrderState`` names (margins as the decimal strings IB sends)."""
         return {
             "initMarginBefore": f"{self.init_margin_before:.2f}",
             "maintMarginBefore": f"{self.maint_margin_before:.2f}",
@@ -212,41 +169,21 @@ class WhatIf:
             "minCommission": self.commission,
             "maxCommission": self.commission,
             "commissionCurrency": self.currency,
-            "warningText": self.reason,
+            "warningText": self.warning,
         }
 
 
-def what_if(cash: float, holdings: Iterable[Holding], order: Holding, *, commission: float = 0.0,
-            currency: str = "USD") -> WhatIf:  # fmt: skip
-    """The account before and after filling ``order`` (a :class:`Holding` whose signed ``quantity`` is the order's
-    and whose ``price`` is the expected fill price), and whether the margin rule accepts it.
+def what_if(equity_with_loan: float, holdings: Iterable[Holding], sec_type: str, position: float, quantity: float,
+            price: float, multiplier: float = 1.0, commission: float = 0.0, currency: str = "USD") -> WhatIf:
+    """The account's margin before and after an order of signed ``quantity`` at ``price`` on a position of
+    ``position``, as IB's what-if order answers it, with :func:`refusal`'s text when the rule refuses it.
 
-    The fill moves cash by ``-quantity x price x multiplier x fx_rate - commission`` (futures: only the commission
-    moves cash) and adds the quantity to the holding with the same ``key`` (or a new one).
-    """
-    items = list(holdings)
-    before = account_state(cash, items)
-    after_items: list[Holding] = []
-    merged = False
-    for h in items:
-        if h.key == order.key and h.kind is order.kind:
-            after_items.append(h.with_quantity(h.quantity + order.quantity))
-            merged = True
-        else:
-            after_items.append(h)
-    if not merged:
-        after_items.append(order)
-    cash_after = cash - commission - (0.0 if order.kind is Kind.FUTURE else order.value)
-    after = account_state(cash_after, after_items)
-    accepted = after.available_funds >= -1e-6 or (
-        after.initial <= before.initial + 1e-9 and after.equity_with_loan >= before.equity_with_loan - commission - 1e-6
-    )
-    reason = ""
-    if not accepted:
-        reason = (
-            f"insufficient margin: after this order the initial margin would be {after.initial:,.2f} {currency} "
-            f"against equity with loan value of {after.equity_with_loan:,.2f} {currency} "
-            f"(available funds {after.available_funds:,.2f})"
-        )
-    return WhatIf(before.initial, before.maintenance, before.equity_with_loan, after.initial, after.maintenance,
-                  after.equity_with_loan, commission, accepted, reason, currency)  # fmt: skip
+    ``equity_with_loan`` is the account's equity with loan value (net liquidation for the instruments this rule
+    covers); the fill itself leaves it unchanged but for the commission."""
+    before = requirements(holdings)
+    init_change, maint_change = margin_change(sec_type, position, quantity, price, multiplier)
+    available = equity_with_loan - before.initial
+    warning = refusal(available, max(init_change, 0.0), currency) or ""
+    return WhatIf(before.initial, before.maintenance, equity_with_loan, max(before.initial + init_change, 0.0),
+                  max(before.maintenance + maint_change, 0.0), equity_with_loan - commission, commission, warning,
+                  currency)  # fmt: skip

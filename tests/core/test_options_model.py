@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runtime.core.calendar import get_calendar
 from runtime.core.options import (
     DEFAULT_VOL,
     Right,
@@ -27,6 +26,7 @@ from runtime.core.options import (
     strikes_around,
     year_fraction,
 )
+from runtime.data.calendars import get_calendar
 
 
 @pytest.fixture(scope="module")

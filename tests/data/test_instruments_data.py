@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from runtime.core.assets import Asset, SecType
-from runtime.core.calendar import get_calendar
 from runtime.core.costs import IdealproCommission
+from runtime.data.calendars import get_calendar
 from runtime.data.contracts import asset_from_spec
 from runtime.data.instruments import anchored_bars, find_listing, level_at
 
