@@ -126,13 +126,16 @@ class AccountBook:
 
     def order_margin(self, inst: Instrument, signed_qty: float, price: float) -> float:
         """The extra initial margin an order would need (0 when it only reduces the position)."""
+        return max(self.margin_change(inst, signed_qty, price)[0], 0.0)
+
+    def margin_change(self, inst: Instrument, signed_qty: float, price: float) -> tuple[float, float]:
+        """(initial, maintenance) margin change if the order filled at ``price`` (negative when it reduces)."""
         sid = inst.asset.sid if inst.asset is not None else inst.con_id
         before, _ = self.position_of(sid)
         grow = abs(before + signed_qty) - abs(before)
-        if grow <= 0:
-            return 0.0
-        rate = MARGIN_RATES.get(inst.sec_type, (0.5, 0.25))[0]
-        return grow * price * inst.multiplier * rate
+        init_rate, maint_rate = MARGIN_RATES.get(inst.sec_type, (0.5, 0.25))
+        value = grow * price * inst.multiplier
+        return value * init_rate, value * maint_rate
 
     def values(self) -> dict[str, float]:
         """The numeric account values IB reports, by tag."""

@@ -1,8 +1,9 @@
 """The gateway's security master: instruments, contract matching and contract-detail fields.
 
-Stocks come from the bar store's assets (SMART routing, primaryExchange, XNYS hours); the gateway adds one FX pair
-(CASH on IDEALPRO) and quarterly futures (ES on CME) with synthetic prices so that non-stock contracts are
-exercised. conIds are stable across processes (:func:`runtime.core.assets.stable_sid` or the asset's ``con_id``).
+Stocks come from the bar store's assets (SMART routing, primaryExchange, XNYS hours); the gateway adds FX pairs
+(CASH on IDEALPRO), quarterly futures (ES on CME) and non-US stocks (BP. on LSE in GBP, SAP on Xetra (IBIS) in
+EUR, on their exchanges' calendars) with synthetic prices so that other contracts are exercised.
+conIds are stable across processes (:func:`runtime.core.assets.stable_sid` or the asset's ``con_id``).
 """
 
 from __future__ import annotations
@@ -16,12 +17,16 @@ import pandas as pd
 from runtime.core.assets import Asset, SecType, stable_sid
 from runtime.core.calendar import NS_PER_DAY, TradingCalendar
 from runtime.data.calendars import get_calendar
+from runtime.gateway.listings import LISTINGS
 
 #: IB's time zone names for the calendars' zones.
-IB_ZONE_NAMES = {"America/New_York": "US/Eastern", "America/Chicago": "US/Central", "UTC": "UTC"}
+IB_ZONE_NAMES = {"America/New_York": "US/Eastern", "America/Chicago": "US/Central", "UTC": "UTC",
+                 "Europe/London": "GB", "Europe/Berlin": "MET"}
 STOCK_ORDER_TYPES = "LMT,MKT,STP,STPLMT,TRAIL,MOC,LOC,DAY,GTC,IOC,OCA,WHATIF"
 STOCK_EXCHANGES = "SMART,NYSE,NASDAQ,ARCA,BATS,IEX,ISLAND"
 FUTURE_MONTH_CODES = {3: "H", 6: "M", 9: "U", 12: "Z"}
+
+
 
 
 @dataclass(frozen=True)
@@ -155,6 +160,9 @@ class Instrument:
 
     def exchanges_accepted(self) -> set[str]:
         if self.sec_type == "STK":
+            listing = LISTINGS.get(self.primary_exchange)
+            if listing is not None:
+                return {"SMART", listing.exchange, *listing.aliases}
             return {"SMART", self.primary_exchange, *STOCK_EXCHANGES.split(",")}
         if self.sec_type == "CASH":
             return {"IDEALPRO", "SMART", "IDEAL"}
@@ -182,7 +190,7 @@ class Instrument:
             o = pd.Timestamp(int(cal.opens[idx]), tz="UTC").tz_convert(zone)
             c = pd.Timestamp(int(cal.closes[idx]), tz="UTC").tz_convert(zone)
             liquid.append(f"{o:%Y%m%d:%H%M}-{c:%Y%m%d:%H%M}")
-            if self.is_stock:
+            if self.is_stock and self.primary_exchange not in LISTINGS:  # US stocks: 4:00-20:00
                 pre = o.normalize() + pd.Timedelta(hours=4)
                 post = c + pd.Timedelta(hours=4)
                 trading.append(f"{pre:%Y%m%d:%H%M}-{post:%Y%m%d:%H%M}")
@@ -194,7 +202,7 @@ class Instrument:
         """The first and last instant (ns UTC) of trading outside regular hours for a session (stocks: 4:00-20:00)."""
         cal = self.calendar
         o, c = int(cal.opens[session]), int(cal.closes[session])
-        if not self.is_stock:
+        if not self.is_stock or self.primary_exchange in LISTINGS:
             return o, c
         local_open = pd.Timestamp(o, tz="UTC").tz_convert(cal.tz)
         pre = (local_open.normalize() + pd.Timedelta(hours=4)).tz_convert("UTC").value
@@ -217,6 +225,15 @@ def stock_instrument(asset: Asset) -> Instrument:
     """The instrument for a stock asset of the bar store."""
     con_id = asset.con_id or stable_sid(asset.symbol, "STK", asset.currency)
     primary = asset.primary_exchange or "NASDAQ"
+    listing = LISTINGS.get(primary)
+    if listing is not None:
+        return Instrument(
+            con_id=con_id, symbol=asset.symbol.upper(), sec_type="STK", exchange="SMART", primary_exchange=primary,
+            currency=listing.currency, local_symbol=asset.local_symbol or asset.symbol.upper(),
+            trading_class=asset.symbol.upper(), min_tick=asset.tick_size or listing.tick, multiplier=1.0,
+            long_name=asset.asset_name or asset.symbol.upper(), calendar_name=listing.calendar,
+            md_size_multiplier=1, valid_exchanges=f"SMART,{primary}", asset=asset,
+        )
     return Instrument(
         con_id=con_id,
         symbol=asset.symbol.upper(),

@@ -13,52 +13,38 @@ at each instrument's own session close, and the exact message sequences TWS send
 Orders are matched against the instrument's minute bars as the gateway's clock passes their ends, and once more at
 arrival against the current quote (a bar that ends just after the order), so a marketable order fills at once, as
 it would at IB.
+
+Why this module stays long: the order lifecycle is one state machine over shared records (orders by id,
+working ids, held bracket children, DAY expiries, the bars each instrument was fed up to), changed only through
+this class's methods. Its stateless parts live beside it: ticket rules in order_rules.py, funds and what-if in
+funds.py, execution messages in executions.py, splits and dividends in actions.py.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
-from runtime.core.costs import CommissionModel, FixedBasisPointsSlippage, IBFixedCommission, SlippageModel
+from runtime.core.costs import CommissionModel, FixedBasisPointsSlippage, SlippageModel
 from runtime.core.matching import BarQuote, Cancelled, Fill, MatchEvent, MatchingEngine, WorkingOrder
 from runtime.core.orders import OrderKind, TimeInForce
 from runtime.gateway import responses as msg
 from runtime.gateway.accounts import AccountBook
-from runtime.gateway.actions import CorporateAction, collect_actions
+from runtime.gateway.actions import ActionSchedule, CorporateAction
+from runtime.gateway.commissions import IBCommissions
 from runtime.gateway.contracts import ContractBook, Instrument
+from runtime.gateway.executions import Execution, commission_message, exec_details_message, exec_id_for
+from runtime.gateway.funds import check_funds, mark_account, what_if
 from runtime.gateway.ids import Code
 from runtime.gateway.market import Market
+from runtime.gateway.order_rules import TIFS, TRAIL_KINDS, Rejection, ticket_terms, validate_ticket, working_order
 from runtime.gateway.order_wire import encode_completed_order, encode_open_order
 from runtime.gateway.tickets import GatewayOrder, IbStatus, OrderTicket
 
-ORDER_KINDS = {
-    "MKT": OrderKind.MARKET,
-    "LMT": OrderKind.LIMIT,
-    "STP": OrderKind.STOP,
-    "STP LMT": OrderKind.STOP_LIMIT,
-    "TRAIL": OrderKind.TRAIL,
-    "TRAIL LIMIT": OrderKind.TRAIL_LIMIT,
-    "MOC": OrderKind.MARKET_ON_CLOSE,
-    "LOC": OrderKind.LIMIT_ON_CLOSE,
-}
-#: OPG (the opening auction) is a day order: with LMT it is a limit-on-open order
-TIFS = {"DAY": TimeInForce.DAY, "GTC": TimeInForce.GTC, "IOC": TimeInForce.IOC, "OPG": TimeInForce.DAY}
 MINUTE_NS = 60_000_000_000
-_LIMIT_KINDS = (OrderKind.LIMIT, OrderKind.STOP_LIMIT, OrderKind.LIMIT_ON_CLOSE, OrderKind.LIMIT_ON_OPEN)
-_TRAIL_KINDS = (OrderKind.TRAIL, OrderKind.TRAIL_LIMIT)
-
-
-def order_kind(t: OrderTicket) -> OrderKind:
-    """The matcher's kind of a ticket (a validated one): LMT with tif OPG is limit-on-open."""
-    if t.tif == "OPG":
-        return OrderKind.LIMIT_ON_OPEN
-    return ORDER_KINDS[t.order_type]
 
 
 class Outbox(Protocol):
@@ -67,49 +53,6 @@ class Outbox(Protocol):
     def to_client(self, client_id: int, data: bytes) -> None: ...
 
     def account_changed(self, account: str, inst: Instrument | None) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Execution:
-    """One fill as reported by execDetails and commissionReport."""
-
-    exec_id: str
-    time_ns: int
-    client_id: int
-    order_id: int
-    perm_id: int
-    account: str
-    instrument: Instrument
-    side: str
-    shares: float
-    price: float
-    cum_qty: float
-    avg_price: float
-    order_ref: str
-    commission: float
-    realized_pnl: float | None
-    exchange: str
-
-
-class Rejection(Exception):
-    """An order that cannot be accepted: the IB error code and text to send."""
-
-    def __init__(self, code: int, text: str, inactive: bool = False) -> None:
-        super().__init__(text)
-        self.code = code
-        self.text = text
-        self.inactive = inactive
-
-
-#: the largest price an order may carry (TWS refuses absurd prices such as 1e300 or infinity)
-MAX_PRICE = 1e9
-
-
-def _on_tick(price: float, tick: float) -> bool:
-    if tick <= 0:
-        return True
-    k = round(price / tick)
-    return abs(price - k * tick) <= 1e-9 * max(1.0, abs(price))
 
 
 class Exchange:
@@ -133,7 +76,7 @@ class Exchange:
         self.outbox = outbox
         self.time_zone = time_zone
         self.starting_cash = starting_cash
-        self.matcher = MatchingEngine(slippage or FixedBasisPointsSlippage(), commission or IBFixedCommission())
+        self.matcher = MatchingEngine(slippage or FixedBasisPointsSlippage(), commission or IBCommissions())
         self.accounts: dict[str, AccountBook] = {a: AccountBook(a, starting_cash) for a in accounts}
         self.orders: dict[tuple[int, int], GatewayOrder] = {}
         self.by_working: dict[str, GatewayOrder] = {}
@@ -150,12 +93,8 @@ class Exchange:
         #: Called after an order's state was sent to its client (the gateway saves its state file: a kill -9 of
         #: the gateway keeps every order it acknowledged, as IB does)
         self.on_order_change: Callable[[], None] | None = None
-        #: Splits and dividends of the market's data, in the order they take effect.
-        self.actions: list[CorporateAction] = collect_actions(market)
-        self.actions_by_key: dict[str, CorporateAction] = {a.key: a for a in self.actions}
-        #: Actions already applied to the accounts (key -> time), kept in the state file so each applies once.
-        self.applied_actions: dict[str, int] = {}
-        self._action_pos = 0
+        #: Splits and dividends of the market's data, and those already applied.
+        self.schedule = ActionSchedule(market)
         #: Called after an action changed an account (the gateway saves its state file).
         self.on_actions: Callable[[], None] | None = None
 
@@ -214,7 +153,7 @@ class Exchange:
                 return
             inst = self._validate(ticket)
             account = self._account_of(ticket)
-            self._check_funds(inst, ticket, account, now_ns)
+            check_funds(account, self.market, inst, ticket, now_ns)
         except Rejection as rej:
             self._error(client_id, ticket.order_id, rej.code, rej.text)
             if rej.inactive:
@@ -251,60 +190,7 @@ class Exchange:
         return out
 
     def _validate(self, t: OrderTicket) -> Instrument:
-        if not t.contract.sec_type and not t.contract.con_id:
-            raise Rejection(Code.VALIDATION, "Error validating request:-'secType' : cause - Invalid security type "
-                            "(empty): set STK, CASH, FUT, OPT...")
-        for name, price in (("limit price", t.lmt_price), ("stop price (auxPrice)", t.aux_price)):
-            if price is not None and (not math.isfinite(price) or abs(price) > MAX_PRICE):
-                raise Rejection(Code.ORDER_REJECTED, f"Order rejected - reason:the {name} {price:g} is not a valid "
-                                "price", inactive=True)
-        found = self.book.resolve(t.contract)
-        if not isinstance(found, Instrument):
-            if found:
-                raise Rejection(Code.NO_SECURITY, f"The contract description specified for {t.contract.symbol} is "
-                                "ambiguous.")
-            raise Rejection(Code.NO_SECURITY, "No security definition has been found for the request")
-        inst = found
-        if t.has_conditions:
-            raise Rejection(Code.ORDER_REJECTED, "Order rejected - reason:conditional orders are not supported "
-                            "by the simulated gateway", inactive=True)
-        if t.order_type not in ORDER_KINDS:
-            raise Rejection(Code.ORDER_REJECTED, f"Order rejected - reason:order type {t.order_type!r} is not "
-                            f"supported (supported: {', '.join(ORDER_KINDS)})", inactive=True)
-        if t.tif not in TIFS:
-            raise Rejection(Code.ORDER_REJECTED, f"Order rejected - reason:time in force {t.tif!r} is not "
-                            "supported (supported: DAY, GTC, IOC, OPG)", inactive=True)
-        if t.tif == "OPG" and t.order_type != "LMT":
-            raise Rejection(Code.ORDER_REJECTED, "Order rejected - reason:time in force OPG is supported with LMT "
-                            "orders only (limit-on-open)", inactive=True)
-        if t.action not in ("BUY", "SELL", "SSHORT"):
-            raise Rejection(Code.VALIDATION, f"Error validating request:-'action' : cause - invalid action "
-                            f"{t.action!r}")
-        if not t.quantity > 0 or not float(t.quantity).is_integer():
-            raise Rejection(Code.ORDER_REJECTED, f"Order rejected - reason:invalid order size {t.quantity:g} "
-                            "(whole positive quantities only)", inactive=True)
-        kind = order_kind(t)
-        tick = inst.min_tick
-        if kind in _LIMIT_KINDS:
-            if t.lmt_price is None or not t.lmt_price > 0:
-                raise Rejection(Code.ORDER_REJECTED, "Order rejected - reason:a limit price is required",
-                                inactive=True)
-            if not _on_tick(t.lmt_price, tick):
-                raise Rejection(Code.TICK_SIZE, "The price does not conform to the minimum price variation for "
-                                f"this contract ({tick:g}).")
-        if kind in (OrderKind.STOP, OrderKind.STOP_LIMIT):
-            if t.aux_price is None or not t.aux_price > 0:
-                raise Rejection(Code.ORDER_REJECTED, "Order rejected - reason:a stop price (auxPrice) is required",
-                                inactive=True)
-            if not _on_tick(t.aux_price, tick):
-                raise Rejection(Code.TICK_SIZE, "The price does not conform to the minimum price variation for "
-                                f"this contract ({tick:g}).")
-        if kind in _TRAIL_KINDS and not ((t.aux_price or 0) > 0 or (t.trailing_percent or 0) > 0):
-            raise Rejection(Code.ORDER_REJECTED, "Order rejected - reason:a trailing amount (auxPrice) or "
-                            "trailingPercent is required", inactive=True)
-        if kind is OrderKind.TRAIL_LIMIT and (t.lmt_price_offset is None or t.lmt_price_offset < 0):
-            raise Rejection(Code.ORDER_REJECTED, "Order rejected - reason:a TRAIL LIMIT order needs a limit offset "
-                            "(lmtPriceOffset)", inactive=True)
+        inst = validate_ticket(t, self.book)
         if self.reject_next is not None:
             reason, self.reject_next = self.reject_next, None
             raise Rejection(Code.ORDER_REJECTED, f"Order rejected - reason:{reason}", inactive=True)
@@ -318,60 +204,20 @@ class Exchange:
                             f"one of {', '.join(self.accounts)}")
         return book
 
-    def _price_for(self, inst: Instrument, t: OrderTicket, now_ns: int) -> float:
-        quote = self.market.quote(inst, now_ns)
-        if quote is not None:
-            return quote.last
-        return t.lmt_price or t.aux_price or 0.0
-
-    def _check_funds(self, inst: Instrument, t: OrderTicket, account: AccountBook, now_ns: int) -> None:
-        price = self._price_for(inst, t, now_ns)
-        need = account.order_margin(inst, t.signed_quantity, price)
-        if need <= 0:
-            return
-        self._mark_account(account, now_ns)
-        available = account.values()["AvailableFunds"]
-        if need > available:
-            raise Rejection(Code.ORDER_REJECTED, "Order rejected - reason:YOUR ORDER IS NOT ACCEPTED. IN ORDER TO "
-                            f"OBTAIN THE DESIRED POSITION YOUR AVAILABLE FUNDS [{available:.2f} USD] MUST EXCEED "
-                            f"THE INITIAL MARGIN [{need:.2f} USD]", inactive=True)
-
     def _what_if(self, client_id: int, t: OrderTicket, inst: Instrument, account: AccountBook, now_ns: int) -> None:
-        price = self._price_for(inst, t, now_ns)
-        _, init, maint = account.margin()
-        need = account.order_margin(inst, t.signed_quantity, price)
+        answer = what_if(account, self.market, self.matcher.commission, inst, t, now_ns)
         rec = GatewayOrder(ticket=t, instrument=inst, client_id=client_id, perm_id=0, account=account.code,
-                          status=IbStatus.PRE_SUBMITTED)
-        equity = account.ledger.portfolio_value
-        data = encode_open_order(rec, (f"{init + need:.2f}", f"{maint + need / 2:.2f}", f"{equity:.2f}"),
-                                 commission=self.matcher.commission.calculate(_Blank(), price, int(t.quantity)))
-        self.outbox.to_client(client_id, data)
+                           status=IbStatus.PRE_SUBMITTED)
+        self.outbox.to_client(client_id, encode_open_order(rec, answer.texts(), commission=answer.commission))
 
     def _working_order(self, rec: GatewayOrder, now_ns: int) -> WorkingOrder:
         t = rec.ticket
-        kind = order_kind(t)
-        amount = int(t.quantity) if t.is_buy else -int(t.quantity)
-        limit = t.lmt_price if kind in _LIMIT_KINDS else None
-        stop = t.aux_price if kind in (OrderKind.STOP, OrderKind.STOP_LIMIT) else None
-        trail_amount = trail_pct = None
-        if kind in _TRAIL_KINDS:
-            if t.trailing_percent:
-                trail_pct = t.trailing_percent
-            else:
-                trail_amount = t.aux_price
-            stop = t.trail_stop_price
         parent_working = None
         if t.parent_id:
             parent = self.orders.get((rec.client_id, t.parent_id))
             if parent is not None and parent.working_id and self.matcher.get(parent.working_id) is not None:
                 parent_working = parent.working_id
-        oca = f"{rec.account}/{t.oca_group}" if t.oca_group else None
-        return WorkingOrder(
-            id=f"{rec.client_id}:{t.order_id}", asset=rec.instrument.asset, amount=amount, kind=kind, limit=limit,
-            stop=stop, tif=TIFS[t.tif], created_ns=now_ns, trail_amount=trail_amount, trail_percent=trail_pct,
-            limit_offset=t.lmt_price_offset if kind is OrderKind.TRAIL_LIMIT else None, parent_id=parent_working,
-            oca_group=oca, outside_rth=t.outside_rth,
-        )
+        return working_order(rec, now_ns, parent_working)
 
     def _submit(self, rec: GatewayOrder, now_ns: int) -> None:
         t = rec.ticket
@@ -425,15 +271,12 @@ class Exchange:
                 self._submit(rec, now_ns)
                 self.match_now(inst, now_ns)
             return
-        amount = int(t.quantity) if t.is_buy else -int(t.quantity)
-        kind = order_kind(t)
-        limit = t.lmt_price if kind in _LIMIT_KINDS else None
-        stop = t.aux_price if kind in (OrderKind.STOP, OrderKind.STOP_LIMIT) else None
+        kind, amount, limit, stop = ticket_terms(t)
         w = self.matcher.get(rec.working_id)
         if w is None:
             raise Rejection(Code.CANNOT_MODIFY_FILLED, "Cannot modify a filled order")
         self.matcher.modify(rec.working_id, now_ns, amount=amount, limit=limit, stop=stop, tif=TIFS[t.tif])
-        if kind in _TRAIL_KINDS:
+        if kind in TRAIL_KINDS:
             w.trail_amount = None if t.trailing_percent else t.aux_price
             w.trail_percent = t.trailing_percent or None
         if kind is OrderKind.TRAIL_LIMIT:
@@ -513,27 +356,20 @@ class Exchange:
         self._advance(now_ns)
 
     # ---------------------------------------------------------------------------------------- corporate actions
+    @property
+    def applied_actions(self) -> dict[str, int]:
+        """Splits and dividends already applied to the accounts (key -> time)."""
+        return self.schedule.applied
+
     def _action_due(self, now_ns: int) -> int | None:
-        """The open of the first action not yet applied if the clock has passed it, else None."""
-        actions = self.actions
-        while self._action_pos < len(actions) and actions[self._action_pos].key in self.applied_actions:
-            self._action_pos += 1
-        if self._action_pos < len(actions) and actions[self._action_pos].time_ns < now_ns:
-            return actions[self._action_pos].time_ns
-        return None
+        return self.schedule.due(now_ns)
 
     def apply_corporate_actions(self, now_ns: int) -> None:
         """Apply every action due at or before ``now_ns`` not applied yet, and push the changed accounts."""
         touched: dict[tuple[str, int], Instrument] = {}
-        actions = self.actions
-        while self._action_pos < len(actions) and actions[self._action_pos].time_ns <= now_ns:
-            action = actions[self._action_pos]
-            self._action_pos += 1
-            if action.key in self.applied_actions:
-                continue
+        for action in self.schedule.take_due(now_ns):
             for code in self.apply_action(action):
                 touched[(code, action.instrument.con_id)] = action.instrument
-            self.applied_actions[action.key] = action.time_ns
         if touched:
             if self.on_actions is not None:
                 self.on_actions()
@@ -541,26 +377,8 @@ class Exchange:
                 self.outbox.account_changed(code, inst)
 
     def apply_action(self, action: CorporateAction) -> list[str]:
-        """Apply one action to every account holding its asset (through the shared ledger); returns their codes.
-
-        Does not record the action as applied nor notify anyone (the state file replays recorded actions with it).
-        """
-        changed: list[str] = []
-        inst = action.instrument
-        for code, account in self.accounts.items():
-            if not account.ledger.amount(action.sid):
-                continue
-            if action.kind == "split":
-                quote = self.market.quote(inst, action.time_ns)  # the previous close: the fraction's price
-                if quote is not None:
-                    account.mark(inst, quote.last, action.time_ns)
-                account.ledger.apply_split(action.sid, action.value, action.time_ns)
-                if inst.con_id in account.prices:
-                    account.prices[inst.con_id] /= action.value
-            else:
-                account.ledger.apply_dividend(action.sid, action.value)
-            changed.append(code)
-        return changed
+        """Apply one action to the accounts holding its asset; returns their codes (not recorded as applied)."""
+        return self.schedule.apply(action, self.accounts)
 
     def _advance(self, now_ns: int) -> None:
         """:meth:`advance` without corporate actions."""
@@ -634,7 +452,7 @@ class Exchange:
         rec.last_fill_price = fill.price
         rec.commission += fill.commission
         self.exec_seq += 1
-        exec_id = f"{rec.perm_id:08x}.{self.exec_seq:08x}.01.01"
+        exec_id = exec_id_for(rec.perm_id, self.exec_seq)
         rec.exec_ids.append(exec_id)
         exchange = inst.primary_exchange if inst.is_stock else inst.exchange
         t = rec.ticket
@@ -643,7 +461,7 @@ class Exchange:
                        t.order_ref, fill.commission, realized, exchange)
         self.executions.append(ex)
         self._send(rec, self.exec_message(ex, -1))
-        self._send(rec, msg.commission_report(exec_id, fill.commission, inst.currency, realized))
+        self._send(rec, commission_message(ex))
         if fill.order_done:
             self._finish(rec, IbStatus.FILLED, fill.time_ns, "Filled")
             self.notify(rec)
@@ -653,23 +471,15 @@ class Exchange:
             self.on_execution(ex)
 
     def exec_message(self, ex: Execution, req_id: int) -> bytes:
-        return msg.exec_details(req_id, ex.order_id, ex.instrument, ex.exec_id, self.time_text(ex.time_ns),
-                                ex.account, ex.exchange, ex.side, ex.shares, ex.price, ex.perm_id, ex.client_id,
-                                ex.cum_qty, ex.avg_price, ex.order_ref)
+        return exec_details_message(ex, req_id, self.time_text(ex.time_ns))
 
     def commission_message(self, ex: Execution) -> bytes:
-        return msg.commission_report(ex.exec_id, ex.commission, ex.instrument.currency, ex.realized_pnl)
-
-    def _mark_account(self, account: AccountBook, now_ns: int) -> None:
-        for h in account.holdings():
-            q = self.market.quote(h.instrument, now_ns)
-            if q is not None:
-                account.mark(h.instrument, q.last, now_ns)
+        return commission_message(ex)
 
     def mark_all(self, now_ns: int) -> None:
         """Mark every account's positions at the current quotes."""
         for account in self.accounts.values():
-            self._mark_account(account, now_ns)
+            mark_account(account, self.market, now_ns)
 
     # ------------------------------------------------------------------------------------------------- queries
     def open_orders(self, client_id: int | None) -> list[GatewayOrder]:
@@ -690,16 +500,46 @@ class Exchange:
         self._sync_stop(rec)
         return encode_open_order(rec)
 
-    def has_working_orders(self) -> bool:
-        return len(self.matcher) > 0 or bool(self._expiry)
+    # ------------------------------------------------------------------------------------- restoring (state file)
+    def restore_counters(self, next_order_id: int, next_perm_id: int, exec_seq: int) -> None:
+        """The id counters of a saved gateway."""
+        self.next_order_id = next_order_id
+        self.next_perm_id = next_perm_id
+        self.exec_seq = exec_seq
 
+    def restore_applied_actions(self, applied: dict[str, int]) -> list[CorporateAction]:
+        """Mark the saved splits and dividends (key -> time) as applied; returns them in the order they took effect,
+        for the caller to apply again between the executions they came between (:meth:`apply_action`)."""
+        return self.schedule.restore(applied)
 
-class _Blank:
-    """A fresh order for a what-if commission estimate."""
+    def restore_execution(self, ex: Execution) -> None:
+        """A saved execution: kept for reqExecutions and booked again through the account's ledger."""
+        self.executions.append(ex)
+        inst = ex.instrument
+        signed = int(ex.shares) if ex.side == "BOT" else -int(ex.shares)
+        fill = Fill(f"{ex.client_id}:{ex.order_id}", inst.asset, signed, ex.price, ex.commission, ex.time_ns,
+                    int(ex.cum_qty), ex.avg_price, False)
+        self.accounts[ex.account].book(fill, inst)
 
-    amount = 0
-    filled = 0
-    commission = 0.0
+    def restore_order(self, rec: GatewayOrder, saved_ns: int) -> None:
+        """A saved order; a working one goes back into the matcher with what it had filled, fed from the later of
+        its creation and the save, and (DAY) expiring at the session close after its creation."""
+        self.orders[rec.key] = rec
+        if not rec.transmitted or rec.is_done:
+            return
+        ticket, inst = rec.ticket, rec.instrument
+        working = self._working_order(rec, rec.created_ns)
+        working.filled = int(rec.filled) if ticket.is_buy else -int(rec.filled)
+        working.avg_price = rec.avg_fill_price
+        working.commission = rec.commission
+        if rec.stop_price is not None and ticket.order_type in ("TRAIL", "TRAIL LIMIT"):
+            working.stop = rec.stop_price
+        self.matcher.submit(working)
+        self.by_working[working.id] = rec
+        rec.working_id = working.id
+        self._fed_until[inst.con_id] = max(saved_ns, rec.created_ns)
+        if ticket.tif == "DAY":
+            self._expiry[working.id] = self._session_close_after(inst, rec.created_ns)
 
 
 __all__ = ["Exchange", "Execution", "Outbox", "Rejection"]

@@ -159,9 +159,10 @@ def _order_head(rec: GatewayOrder, with_client_id: bool) -> list[str]:
     return head
 
 
-def encode_open_order(rec: GatewayOrder, margin: tuple[str, str, str] = ("", "", ""), commission: float | None = None,
+def encode_open_order(rec: GatewayOrder, margin: tuple[str, ...] = ("",) * 9, commission: float | None = None,
                       warning: str = "") -> bytes:
-    """The openOrder message (5) for an order record, with its current IB status."""
+    """The openOrder message (5) for an order record, with its current IB status (``margin``: the nine OrderState
+    margin fields of a what-if answer, in the wire's order)."""
     t = rec.ticket
     inst = rec.instrument
     stop = rec.stop_price
@@ -206,8 +207,8 @@ def encode_open_order(rec: GatewayOrder, margin: tuple[str, str, str] = ("", "",
         "0",  # solicited
         _b(t.what_if),
         rec.status.value,
-        "", "", "", "", "", "",  # margin before / change
-        margin[0], margin[1], margin[2],  # initMarginAfter, maintMarginAfter, equityWithLoanAfter
+        # initMargin, maintMargin, equityWithLoan: before, change, after (what-if answers; server version >= 142)
+        *margin,
         fmt_float(commission), "", "",  # commission, minCommission, maxCommission
         inst.currency if commission is not None else "",
         clean_text(warning),

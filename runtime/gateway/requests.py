@@ -1,6 +1,7 @@
 """Decoders of the client -> gateway messages at server version 157 (except placeOrder: see order_wire.py).
 
-Each decoder takes the message's fields (field 0 is the message id) and returns a frozen dataclass. Fields are read
+Each decoder takes the message's fields (field 0 is the message id) and returns a frozen dataclass: the typed
+request a client connection hands to the handlers of its area (runtime/gateway/handlers/). Fields are read
 from the front and trailing fields a newer client may add are ignored. A missing or unparsable field raises
 :class:`~runtime.gateway.protocol.FieldError`.
 """
@@ -57,9 +58,30 @@ def start_api(fields: list[str]) -> StartApi:
     return StartApi(client_id, r.str_or(""))
 
 
-def req_ids(fields: list[str]) -> int:
+@dataclass(frozen=True)
+class NoArguments:
+    """A request that carries nothing the gateway reads (reqCurrentTime, reqPositions, reqOpenOrders...)."""
+
+
+def no_arguments(fields: list[str]) -> NoArguments:
+    return NoArguments()
+
+
+@dataclass(frozen=True)
+class IdsRequest:
+    num_ids: int
+
+
+def req_ids(fields: list[str]) -> IdsRequest:
     r = FieldReader(fields, 2)
-    return r.int_or(1)
+    return IdsRequest(r.int_or(1))
+
+
+@dataclass(frozen=True)
+class CancelRequest:
+    """The end of a subscription (cancelMktData, cancelHistoricalData, cancelPnL...)."""
+
+    req_id: int
 
 
 # ----------------------------------------------------------------------------------------------------- contracts
@@ -105,13 +127,18 @@ def req_mkt_data(fields: list[str]) -> MktDataRequest:
     return MktDataRequest(req_id, c, generic, snapshot, regulatory)
 
 
-def cancel_by_req_id(fields: list[str]) -> int:
+def cancel_by_req_id(fields: list[str]) -> CancelRequest:
     """``id, version, reqId`` layouts (cancelMktData, cancelHistoricalData, cancelRealTimeBars...)."""
-    return FieldReader(fields, 2).int()
+    return CancelRequest(FieldReader(fields, 2).int())
 
 
-def req_market_data_type(fields: list[str]) -> int:
-    return FieldReader(fields, 2).int(1)
+@dataclass(frozen=True)
+class MarketDataTypeRequest:
+    data_type: int
+
+
+def req_market_data_type(fields: list[str]) -> MarketDataTypeRequest:
+    return MarketDataTypeRequest(FieldReader(fields, 2).int(1))
 
 
 @dataclass(frozen=True)
@@ -185,12 +212,22 @@ def req_real_time_bars(fields: list[str]) -> RealTimeBarsRequest:
 
 
 # -------------------------------------------------------------------------------------------------------- orders
-def cancel_order(fields: list[str]) -> int:
-    return FieldReader(fields, 2).int()
+@dataclass(frozen=True)
+class CancelOrderRequest:
+    order_id: int
 
 
-def req_auto_open_orders(fields: list[str]) -> bool:
-    return FieldReader(fields, 2).bool_or(False)
+def cancel_order(fields: list[str]) -> CancelOrderRequest:
+    return CancelOrderRequest(FieldReader(fields, 2).int())
+
+
+@dataclass(frozen=True)
+class AutoOpenOrdersRequest:
+    auto_bind: bool
+
+
+def req_auto_open_orders(fields: list[str]) -> AutoOpenOrdersRequest:
+    return AutoOpenOrdersRequest(FieldReader(fields, 2).bool_or(False))
 
 
 @dataclass(frozen=True)
@@ -214,8 +251,13 @@ def req_executions(fields: list[str]) -> ExecutionFilterRequest:
     )
 
 
-def req_completed_orders(fields: list[str]) -> bool:
-    return FieldReader(fields, 1).bool_or(False)
+@dataclass(frozen=True)
+class CompletedOrdersRequest:
+    api_only: bool
+
+
+def req_completed_orders(fields: list[str]) -> CompletedOrdersRequest:
+    return CompletedOrdersRequest(FieldReader(fields, 1).bool_or(False))
 
 
 # ------------------------------------------------------------------------------------------------------- account
@@ -285,9 +327,15 @@ def req_pnl_single(fields: list[str]) -> PnlRequest:
     return PnlRequest(r.int(), r.str_or("").strip(), r.str_or(""), r.int_or(0))
 
 
-def cancel_pnl(fields: list[str]) -> int:
-    return FieldReader(fields, 1).int()
+def cancel_pnl(fields: list[str]) -> CancelRequest:
+    """``id, reqId`` (cancelPnL, cancelPnLSingle have no version field)."""
+    return CancelRequest(FieldReader(fields, 1).int())
 
 
-def req_market_rule(fields: list[str]) -> int:
-    return FieldReader(fields, 1).int()
+@dataclass(frozen=True)
+class MarketRuleRequest:
+    rule_id: int
+
+
+def req_market_rule(fields: list[str]) -> MarketRuleRequest:
+    return MarketRuleRequest(FieldReader(fields, 1).int())

@@ -264,3 +264,76 @@ def pnl_single(req_id: int, pos: int, daily: float, unrealized: float, realized:
 
 
 __all__ = ["SERVER_VERSION"]
+
+
+# ------------------------------------------------------------------------------- depth, tick-by-tick, scanners
+def market_depth(req_id: int, position: int, operation: int, side: int, price: float, size: int) -> bytes:
+    """Message 12 (version 1): one row of the book (operation 0 insert, 1 update, 2 delete; side 0 ask, 1 bid)."""
+    return encode_text_fields([str(int(Out.MARKET_DEPTH)), _ONE, str(req_id), str(position), str(operation),
+                               str(side), fmt_float(price), str(int(size))])
+
+
+def market_depth_l2(req_id: int, position: int, market_maker: str, operation: int, side: int, price: float,
+                    size: int, smart_depth: bool) -> bytes:
+    """Message 13 (version 1) with the isSmartDepth flag (server version >= 146)."""
+    return encode_text_fields([str(int(Out.MARKET_DEPTH_L2)), _ONE, str(req_id), str(position), market_maker,
+                               str(operation), str(side), fmt_float(price), str(int(size)),
+                               "1" if smart_depth else "0"])
+
+
+def tick_by_tick_last(req_id: int, tick_type: int, time_s: int, price: float, size: int, exchange: str) -> bytes:
+    """Message 99 (no version), tick type 1 (Last) or 2 (AllLast): price, size, attribute mask, exchange,
+    special conditions."""
+    return encode_text_fields([str(int(Out.TICK_BY_TICK)), str(req_id), str(tick_type), str(time_s),
+                               fmt_float(price), str(int(size)), "0", exchange, ""])
+
+
+def tick_by_tick_bid_ask(req_id: int, time_s: int, bid: float, ask: float, bid_size: int, ask_size: int) -> bytes:
+    """Message 99, tick type 3 (BidAsk)."""
+    return encode_text_fields([str(int(Out.TICK_BY_TICK)), str(req_id), "3", str(time_s), fmt_float(bid),
+                               fmt_float(ask), str(int(bid_size)), str(int(ask_size)), "0"])
+
+
+def tick_by_tick_midpoint(req_id: int, time_s: int, mid: float) -> bytes:
+    """Message 99, tick type 4 (MidPoint)."""
+    return encode_text_fields([str(int(Out.TICK_BY_TICK)), str(req_id), "4", str(time_s), fmt_float(mid)])
+
+
+def scanner_parameters(xml: str) -> bytes:
+    """Message 19 (version 1): the scanner parameters XML document."""
+    return encode_text_fields([str(int(Out.SCANNER_PARAMETERS)), _ONE, xml])
+
+
+def scanner_data(req_id: int, rows: Sequence[tuple[int, Instrument]]) -> bytes:
+    """Message 20 (version 3): rank and contract of each row (distance, benchmark, projection, legs empty)."""
+    f = [str(int(Out.SCANNER_DATA)), "3", str(req_id), str(len(rows))]
+    for rank, inst in rows:
+        f += [str(rank), str(inst.con_id), inst.symbol, inst.sec_type, inst.last_trade_date, "0", "",
+              inst.exchange, inst.currency, inst.local_symbol, inst.trading_class, inst.trading_class,
+              "", "", "", ""]
+    return encode_text_fields(f)
+
+
+# ------------------------------------------------------------------------------------------------------- options
+def security_definition_option_parameter(req_id: int, exchange: str, underlying_con_id: int, trading_class: str,
+                                         multiplier: str, expirations: Sequence[str],
+                                         strikes: Sequence[float]) -> bytes:
+    """Message 75 (no version): one exchange's expirations and strikes of an underlying's options."""
+    f = [str(int(Out.SECURITY_DEFINITION_OPTION_PARAMETER)), str(req_id), exchange, str(underlying_con_id),
+         trading_class, multiplier, str(len(expirations)), *expirations, str(len(strikes)),
+         *(fmt_float(k) for k in strikes)]
+    return encode_text_fields(f)
+
+
+def security_definition_option_parameter_end(req_id: int) -> bytes:
+    return encode_text_fields([str(int(Out.SECURITY_DEFINITION_OPTION_PARAMETER_END)), str(req_id)])
+
+
+def tick_option_computation(req_id: int, tick_type: int, price_based: bool, implied_vol: float, delta: float,
+                            opt_price: float, pv_dividend: float, gamma: float, vega: float, theta: float,
+                            und_price: float) -> bytes:
+    """Message 21 at server version >= 156: no version field, the tickAttrib (1 price based, 0 return based)."""
+    return encode_text_fields([str(int(Out.TICK_OPTION_COMPUTATION)), str(req_id), str(tick_type),
+                               "1" if price_based else "0", fmt_float(implied_vol), fmt_float(delta),
+                               fmt_float(opt_price), fmt_float(pv_dividend), fmt_float(gamma), fmt_float(vega),
+                               fmt_float(theta), fmt_float(und_price)])

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from runtime.core.costs import CommissionModel, SlippageModel
-from runtime.gateway.gateway import Gateway, GatewayClock, GatewayConfig
+from runtime.gateway.config import GatewayClock, GatewayConfig
+from runtime.gateway.gateway import Gateway
 from runtime.gateway.universe import Universe
 
 T = TypeVar("T")

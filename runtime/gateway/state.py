@@ -15,7 +15,6 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runtime.core.matching import Fill
 from runtime.gateway.contracts import ContractQuery
 from runtime.gateway.tickets import GatewayOrder, IbStatus, OrderTicket
 
@@ -78,13 +77,10 @@ def load_state(exchange: Exchange, path: Path) -> None:
     if data.get("format") != FORMAT_VERSION:
         raise ValueError(f"{path}: unknown state file format {data.get('format')!r}")
     book = exchange.book
-    exchange.next_order_id = int(data["next_order_id"])
-    exchange.next_perm_id = int(data["next_perm_id"])
-    exchange.exec_seq = int(data["exec_seq"])
+    exchange.restore_counters(int(data["next_order_id"]), int(data["next_perm_id"]), int(data["exec_seq"]))
     # splits and dividends applied before: applied again between the executions, where they happened
     applied = {str(k): int(v) for k, v in (data.get("corporate_actions") or {}).items()}
-    exchange.applied_actions.update(applied)
-    replay = [a for a in exchange.actions if a.key in applied]  # in the order they took effect
+    replay = exchange.restore_applied_actions(applied)  # in the order they took effect
     for e in data["executions"]:
         inst = book.by_con_id(int(e.pop("con_id")))
         if inst is None or e["account"] not in exchange.accounts:
@@ -92,11 +88,7 @@ def load_state(exchange: Exchange, path: Path) -> None:
         ex = Execution(instrument=inst, **e)
         while replay and replay[0].time_ns < ex.time_ns:
             exchange.apply_action(replay.pop(0))
-        exchange.executions.append(ex)
-        signed = int(ex.shares) if ex.side == "BOT" else -int(ex.shares)
-        fill = Fill(f"{ex.client_id}:{ex.order_id}", inst.asset, signed, ex.price, ex.commission, ex.time_ns,
-                    int(ex.cum_qty), ex.avg_price, False)
-        exchange.accounts[ex.account].book(fill, inst)
+        exchange.restore_execution(ex)
     for action in replay:
         exchange.apply_action(action)
     saved_ns = int(data.get("saved_ns") or 0)
@@ -108,18 +100,4 @@ def load_state(exchange: Exchange, path: Path) -> None:
         t["contract"] = ContractQuery(**t["contract"])
         ticket = OrderTicket(**t)
         status = IbStatus(o.pop("status"))
-        rec = GatewayOrder(ticket=ticket, instrument=inst, status=status, **o)
-        exchange.orders[rec.key] = rec
-        if rec.transmitted and not rec.is_done:
-            working = exchange._working_order(rec, rec.created_ns)
-            working.filled = int(rec.filled) if ticket.is_buy else -int(rec.filled)
-            working.avg_price = rec.avg_fill_price
-            working.commission = rec.commission
-            if rec.stop_price is not None and ticket.order_type in ("TRAIL", "TRAIL LIMIT"):
-                working.stop = rec.stop_price
-            exchange.matcher.submit(working)
-            exchange.by_working[working.id] = rec
-            rec.working_id = working.id
-            exchange._fed_until[inst.con_id] = max(saved_ns, rec.created_ns)
-            if ticket.tif == "DAY":
-                exchange._expiry[working.id] = exchange._session_close_after(inst, rec.created_ns)
+        exchange.restore_order(GatewayOrder(ticket=ticket, instrument=inst, status=status, **o), saved_ns)

@@ -1,7 +1,8 @@
 """What the gateway trades: the contract book and the price series of every instrument, built from bar stores.
 
-Replay uses the bundled sample (or any daily store) for stocks; the FX pair and the futures always get seeded
-synthetic prices. Real time (a wall clock) needs prices up to today, so stocks are synthetic there too.
+Replay uses the bundled sample (or any daily store) for stocks; the FX pairs, the futures and the non-US stocks
+(BP. on LSE, SAP on Xetra) always get seeded synthetic prices: no real data for them is bundled.
+Real time (a wall clock) needs prices up to today, so stocks are synthetic there too.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from runtime.core.assets import SecType
+from runtime.core.assets import Asset, SecType, stable_sid
 from runtime.data.calendars import get_calendar
 from runtime.data.sample import SAMPLE_SYMBOLS, load_sample
 from runtime.data.store import DAILY, BarArrays
@@ -20,6 +21,7 @@ from runtime.gateway.contracts import (
     instrument_for_asset,
     quarterly_expiries,
 )
+from runtime.gateway.listings import INTERNATIONAL_STOCKS, LISTINGS
 from runtime.gateway.market import Market, MinuteCache, Series
 
 
@@ -37,6 +39,16 @@ def synthetic_store(symbols: Sequence[str], calendar_name: str, seed: int) -> Ba
     return synthetic_bars(list(symbols), cal.session_label(0), cal.session_label(len(cal) - 1), DAILY, seed, cal)
 
 
+def international_store(symbol: str, seed: int) -> BarArrays:
+    """Seeded random-walk daily bars of a non-US stock (``INTERNATIONAL_STOCKS``) on its exchange's calendar."""
+    primary, name = INTERNATIONAL_STOCKS[symbol]
+    listing = LISTINGS[primary]
+    cal = get_calendar(listing.calendar)
+    asset = Asset(stable_sid(symbol, "STK", listing.currency), symbol, exchange="SMART", primary_exchange=primary,
+                  sec_type=SecType.STOCK, currency=listing.currency, asset_name=name, tick_size=listing.tick)
+    return synthetic_bars([asset], cal.session_label(0), cal.session_label(len(cal) - 1), DAILY, seed, cal)
+
+
 def build_universe(
     now_ns: int,
     stores: Sequence[BarArrays] = (),
@@ -45,6 +57,7 @@ def build_universe(
     futures: Sequence[str] = ("ES",),
     futures_expiries: int = 2,
     minute_stores: Sequence[BarArrays] = (),
+    international: Sequence[str] = tuple(INTERNATIONAL_STOCKS),
 ) -> Universe:
     """Instruments and series for the assets of ``stores`` plus synthetic FX pairs and futures.
 
@@ -59,6 +72,10 @@ def build_universe(
         all_stores.append(synthetic_store(fx_pairs, "24/5", seed))
     if futures and SecType.FUTURE not in kinds:
         all_stores.append(synthetic_store([f"FUT,{root},USD" for root in futures], "CMES", seed))
+    for symbol in international:
+        if any(a.symbol == symbol and a.sec_type is SecType.STOCK for s in stores for a in s.assets):
+            continue
+        all_stores.append(international_store(symbol, seed))
     minutes = list(minute_stores)
     for i, store in enumerate(all_stores):
         if store.frequency != DAILY:

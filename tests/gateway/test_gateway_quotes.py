@@ -60,7 +60,8 @@ def minute_store_series() -> Series:
     volume[gap] = 0.0
     asset = Asset(sid=900_001, symbol="QQQX")
     store = assemble(CAL, MINUTE, [AssetSeries(asset, times, open_, high, low, close, volume)])
-    universe = build_universe(int(times[0]), [aggregate_daily(store)], fx_pairs=(), futures=(), minute_stores=[store])
+    universe = build_universe(int(times[0]), [aggregate_daily(store)], fx_pairs=(), futures=(), minute_stores=[store],
+                              international=())
     (series,) = universe.market.all_series()
     return series
 

@@ -17,18 +17,10 @@ KNOWN: dict[str, set[str]] = {
         'runtime.pipeline.builtin_factors <-> runtime.pipeline.classifiers <-> runtime.pipeline.data <-> runtime.pipeline.factors <-> runtime.pipeline.filters <-> runtime.pipeline.mixins <-> runtime.pipeline.term',  # noqa: E501
     },
     "upward": set(),
-    "private": {
-        'runtime/gateway/state.py: exchange._expiry',
-        'runtime/gateway/state.py: exchange._fed_until',
-        'runtime/gateway/state.py: exchange._session_close_after',
-        'runtime/gateway/state.py: exchange._working_order',
-    },
+    "private": set(),
     "long": {
         'runtime/cli.py',
         'runtime/core/rules.py',
-        'runtime/gateway/exchange.py',
-        'runtime/gateway/gateway.py',
-        'runtime/gateway/session.py',
         'runtime/live/session.py',
         'runtime/pipeline/builtin_factors.py',
         'runtime/pipeline/factors.py',

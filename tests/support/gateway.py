@@ -84,7 +84,9 @@ class Recorder(EWrapper, EClient):
         "completedOrdersEnd", "position", "positionEnd", "updateAccountValue", "updatePortfolio",
         "updateAccountTime", "accountDownloadEnd", "accountSummary", "accountSummaryEnd", "accountUpdateMulti",
         "accountUpdateMultiEnd", "positionMulti", "positionMultiEnd", "pnl", "pnlSingle", "connectionClosed",
-        "marketRule",
+        "marketRule", "updateMktDepth", "updateMktDepthL2", "tickByTickAllLast", "tickByTickBidAsk",
+        "tickByTickMidPoint", "scannerParameters", "scannerData", "scannerDataEnd", "tickOptionComputation",
+        "securityDefinitionOptionParameter", "securityDefinitionOptionParameterEnd",
     )
 
     def __init__(self) -> None:
@@ -161,10 +163,10 @@ def clients(port: int, *ids: int) -> Iterator[list[Recorder]]:
             c.stop()
 
 
-def raw_connect(port: int, client_id: int = 99, timeout: float = WAIT) -> socket.socket:
-    """A bare socket that completed the handshake and startApi (for malformed-input tests)."""
+def raw_connect(port: int, client_id: int = 99, timeout: float = WAIT, versions: str = "v100..157") -> socket.socket:
+    """A bare socket that completed the handshake and startApi (for malformed-input and version tests)."""
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    hello = b"v100..157"
+    hello = versions.encode()
     s.sendall(b"API\0" + struct.pack(">I", len(hello)) + hello)
     read_frame(s)
     start = f"71\x002\x00{client_id}\x00\x00".encode()
