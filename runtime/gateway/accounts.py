@@ -2,7 +2,7 @@
 
 Cash and positions are booked by :class:`runtime.core.ledger.Ledger`, the same bookkeeping the backtester uses.
 This module adds IB's account-window view: realized P&L per contract, a simple Reg T style margin model
-(stocks 50% initial / 25% maintenance, futures 6% / 5%, FX 3% / 2.5% of notional) and the key/value rows of
+(:mod:`runtime.core.margin`, the rule backtests apply too) and the key/value rows of
 ``updateAccountValue`` and ``accountSummary``.
 """
 
@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from runtime.core import margin
 from runtime.core.ledger import Ledger
 from runtime.core.matching import Fill
 from runtime.gateway.contracts import Instrument
 
-#: (initial, maintenance) margin rates by security type.
-MARGIN_RATES = {"STK": (0.5, 0.25), "FUT": (0.06, 0.05), "CASH": (0.03, 0.025)}
 #: Tags reported by reqAccountSummary for "All" and $LEDGER-less requests.
 SUMMARY_TAGS = (
     "AccountType", "NetLiquidation", "TotalCashValue", "SettledCash", "AccruedCash", "BuyingPower",
@@ -114,15 +113,9 @@ class AccountBook:
         return Holding(inst, 0.0, 0.0, self.prices.get(inst.con_id, 0.0), 0.0, 0.0, 0.0)
 
     def margin(self) -> tuple[float, float, float]:
-        """(gross position value, initial margin, maintenance margin)."""
-        gross = init = maint = 0.0
-        for h in self.holdings():
-            v = abs(h.market_value)
-            gross += v
-            i, m = MARGIN_RATES.get(h.instrument.sec_type, (0.5, 0.25))
-            init += v * i
-            maint += v * m
-        return gross, init, maint
+        """(gross position value, initial margin, maintenance margin), by the runtime's one margin rule."""
+        req = margin.requirements(margin.Holding(h.instrument.sec_type, h.market_value) for h in self.holdings())
+        return req.gross, req.initial, req.maintenance
 
     def order_margin(self, inst: Instrument, signed_qty: float, price: float) -> float:
         """The extra initial margin an order would need (0 when it only reduces the position)."""
@@ -132,10 +125,7 @@ class AccountBook:
         """(initial, maintenance) margin change if the order filled at ``price`` (negative when it reduces)."""
         sid = inst.asset.sid if inst.asset is not None else inst.con_id
         before, _ = self.position_of(sid)
-        grow = abs(before + signed_qty) - abs(before)
-        init_rate, maint_rate = MARGIN_RATES.get(inst.sec_type, (0.5, 0.25))
-        value = grow * price * inst.multiplier
-        return value * init_rate, value * maint_rate
+        return margin.margin_change(inst.sec_type, before, signed_qty, price, inst.multiplier)
 
     def values(self) -> dict[str, float]:
         """The numeric account values IB reports, by tag."""

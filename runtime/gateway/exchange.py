@@ -22,6 +22,7 @@ funds.py, execution messages in executions.py, splits and dividends in actions.p
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
@@ -84,6 +85,8 @@ class Exchange:
         self.next_order_id = 1
         self.next_perm_id = 1_000_000_001
         self.exec_seq = 0
+        #: this gateway's part of every execId (see exec_id_for)
+        self.exec_instance = secrets.randbits(32)
         self._fed_until: dict[int, int] = {}
         self._expiry: dict[str, int] = {}
         self._waiting_children: set[str] = set()
@@ -452,7 +455,7 @@ class Exchange:
         rec.last_fill_price = fill.price
         rec.commission += fill.commission
         self.exec_seq += 1
-        exec_id = exec_id_for(rec.perm_id, self.exec_seq)
+        exec_id = exec_id_for(self.exec_instance, self.exec_seq)
         rec.exec_ids.append(exec_id)
         exchange = inst.primary_exchange if inst.is_stock else inst.exchange
         t = rec.ticket
@@ -501,8 +504,11 @@ class Exchange:
         return encode_open_order(rec)
 
     # ------------------------------------------------------------------------------------- restoring (state file)
-    def restore_counters(self, next_order_id: int, next_perm_id: int, exec_seq: int) -> None:
-        """The id counters of a saved gateway."""
+    def restore_counters(self, next_order_id: int, next_perm_id: int, exec_seq: int,
+                         exec_instance: int | None = None) -> None:
+        """The id counters of a saved gateway (a state file from before instance numbers keeps the new one)."""
+        if exec_instance is not None:
+            self.exec_instance = exec_instance
         self.next_order_id = next_order_id
         self.next_perm_id = next_perm_id
         self.exec_seq = exec_seq

@@ -30,9 +30,13 @@ class Execution:
     exchange: str
 
 
-def exec_id_for(perm_id: int, seq: int) -> str:
-    """IB's execId shape: ``<permId hex>.<sequence hex>.01.01``."""
-    return f"{perm_id:08x}.{seq:08x}.01.01"
+def exec_id_for(instance: int, seq: int) -> str:
+    """IB's execId shape, ``<8 hex>.<8 hex>.01.01``: this gateway's instance number, then the execution's sequence.
+
+    IB's execution ids never repeat, and the runtime's journal relies on it (one fill per execId, across runs):
+    each gateway draws a random instance number when it starts (kept in its state file across restarts), so a
+    second run against a fresh gateway does not hear the first run's ids again."""
+    return f"{instance:08x}.{seq:08x}.01.01"
 
 
 def exec_details_message(ex: Execution, req_id: int, time_text: str) -> bytes:

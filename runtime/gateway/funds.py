@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from runtime.core import margin
 from runtime.core.assets import Asset
 from runtime.core.costs import CommissionModel
 from runtime.gateway.accounts import AccountBook
@@ -79,11 +80,9 @@ def check_funds(account: AccountBook, market: Market, inst: Instrument, t: Order
     if need <= 0:
         return
     mark_account(account, market, now_ns)
-    available = account.values()["AvailableFunds"]
-    if need > available:
-        raise Rejection(Code.ORDER_REJECTED, "Order rejected - reason:YOUR ORDER IS NOT ACCEPTED. IN ORDER TO "
-                        f"OBTAIN THE DESIRED POSITION YOUR AVAILABLE FUNDS [{available:.2f} USD] MUST EXCEED "
-                        f"THE INITIAL MARGIN [{need:.2f} USD]", inactive=True)
+    reason = margin.refusal(account.values()["AvailableFunds"], need)
+    if reason is not None:
+        raise Rejection(Code.ORDER_REJECTED, reason, inactive=True)
 
 
 def what_if(account: AccountBook, market: Market, commission: CommissionModel, inst: Instrument, t: OrderTicket,

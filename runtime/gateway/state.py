@@ -53,6 +53,7 @@ def save_state(exchange: Exchange, path: Path, now_ns: int = 0) -> None:
         "next_order_id": exchange.next_order_id,
         "next_perm_id": exchange.next_perm_id,
         "exec_seq": exchange.exec_seq,
+        "exec_instance": exchange.exec_instance,
         "accounts": {code: {"starting_cash": book.ledger.starting_cash} for code, book in exchange.accounts.items()},
         "executions": [_execution_dict(e) for e in exchange.executions],
         "orders": [_order_dict(r) for r in exchange.orders.values()],
@@ -77,7 +78,9 @@ def load_state(exchange: Exchange, path: Path) -> None:
     if data.get("format") != FORMAT_VERSION:
         raise ValueError(f"{path}: unknown state file format {data.get('format')!r}")
     book = exchange.book
-    exchange.restore_counters(int(data["next_order_id"]), int(data["next_perm_id"]), int(data["exec_seq"]))
+    instance = data.get("exec_instance")
+    exchange.restore_counters(int(data["next_order_id"]), int(data["next_perm_id"]), int(data["exec_seq"]),
+                              None if instance is None else int(instance))
     # splits and dividends applied before: applied again between the executions, where they happened
     applied = {str(k): int(v) for k, v in (data.get("corporate_actions") or {}).items()}
     replay = exchange.restore_applied_actions(applied)  # in the order they took effect
