@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from runtime.algorithm.params import NO_PARAMETERS, Parameters
+
 if TYPE_CHECKING:
     from runtime.algorithm.api import AlgorithmAPI
     from runtime.core.ledger import Account, Portfolio
@@ -16,6 +18,9 @@ if TYPE_CHECKING:
 
 class Context:
     """The ``context`` passed to ``initialize``, ``handle_data`` and scheduled functions."""
+
+    #: the run's parameters (runtime.algorithm.params): a run given some binds its own
+    params: Parameters = NO_PARAMETERS
 
     def __init__(self, api: AlgorithmAPI) -> None:
         object.__setattr__(self, "_api", api)

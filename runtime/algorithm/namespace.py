@@ -6,6 +6,7 @@ from typing import Any
 
 from runtime.algorithm.api import AlgorithmAPI, EODCancel, NeverCancel, cancel_policy, commission, slippage
 from runtime.algorithm.ibridgepy import UNAVAILABLE
+from runtime.algorithm.params import NO_PARAMETERS
 from runtime.core.assets import Asset, Equity
 from runtime.core.orders import (
     LimitOnCloseOrder,
@@ -30,6 +31,7 @@ def build_namespace(api: AlgorithmAPI) -> dict[str, Any]:
     names.update(
         {
             "log": api.log,
+            "get_parameter": NO_PARAMETERS.get_parameter,  # a run with parameters rebinds it (params.py)
             "date_rules": date_rules,
             "time_rules": time_rules,
             "calendars": calendars,

@@ -6,14 +6,16 @@ import datetime
 import gc
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from runtime.algorithm.loader import load_algorithm
 from runtime.algorithm.namespace import build_namespace
+from runtime.algorithm.params import bind_parameters
 from runtime.brokers.sim import SimBroker
 from runtime.core.costs import DEFAULT_COMMISSION, DEFAULT_SLIPPAGE
 from runtime.core.metrics import Summary
@@ -162,6 +164,7 @@ def run_backtest(
     ibridgepy: object = None,
     fundamentals: str | Path | None = None,
     benchmark: BenchmarkChoice | None = None,
+    params: Mapping[str, Any] | None = None,
 ) -> BacktestResult:
     """Run the algorithm in ``algo_path`` from session ``start`` to ``end`` on the given bars.
 
@@ -183,6 +186,7 @@ def run_backtest(
     loading ``algo_path`` (which then only names them in messages): :func:`runtime.script.run_algorithm`.
     ``benchmark`` chooses what the results compare with (see :class:`BenchmarkChoice`; an algorithm's
     ``set_benchmark`` wins over it). With ``output``, the results files and ``report.html`` are written there.
+    ``params`` are the algorithm's parameters (``context.params``, ``get_parameter``).
     """
     t0 = time.perf_counter()
     cal = daily.calendar
@@ -210,8 +214,9 @@ def run_backtest(
     if fundamentals:
         engine.api.pipelines.configure(table_path=str(fundamentals))
     try:
-        engine.functions = functions if functions is not None else load_algorithm(algo_path,
-                                                                                  build_namespace(engine.api))
+        namespace = build_namespace(engine.api)
+        bind_parameters(engine.context, namespace, params)
+        engine.functions = functions if functions is not None else load_algorithm(algo_path, namespace)
         recorder = ResultsRecorder(capital)
         engine.on_session_end_hooks.append(recorder.on_session_end)
         engine.on_session_end_hooks.append(OrderLog().on_session_end)
