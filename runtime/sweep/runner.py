@@ -119,7 +119,26 @@ def connect(scheduler: str | None = None, n_workers: int | None = None,
     distributed = _require_dask()
     import dask
 
-    address = scheduler or dask.config.get("scheduler-address", None)
+    with _quiet_dask():
+        address = scheduler or dask.config.get("scheduler-address", None)
+        yield from _clients(distributed, address, n_workers, threads_per_worker)
+
+
+@contextlib.contextmanager
+def _quiet_dask() -> Iterator[None]:
+    """Dask's own INFO lines (workers starting, connections closing) are left out of the run's log: WARNING and
+    above still show."""
+    logger = logging.getLogger("distributed")
+    level = logger.level
+    if logger.getEffectiveLevel() < logging.WARNING:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _clients(distributed: Any, address: str | None, n_workers: int | None, threads_per_worker: int) -> Iterator[Any]:
     if address:
         try:
             client = distributed.Client(address, timeout="20s")
@@ -131,11 +150,12 @@ def connect(scheduler: str | None = None, n_workers: int | None = None,
         finally:
             client.close()
         return
-    n = int(n_workers or os.cpu_count() or 1)
+    n = int(n_workers if n_workers is not None else os.cpu_count() or 1)
     if n < 1 or threads_per_worker < 1:
         raise SweepError(f"--workers and --threads-per-worker must be at least 1, got {n} and {threads_per_worker}")
     cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=threads_per_worker, processes=True,
-                                       host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
+                                       host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                                       silence_logs=logging.WARNING)
     client = distributed.Client(cluster)
     try:
         yield client
