@@ -99,8 +99,8 @@ def _pairs(names: list[str], rows: pd.DataFrame, chosen: list[str] | None) -> li
 def sweep_snapshot(folder: Path) -> dict[str, Any]:
     """The page's snapshot (see :mod:`runtime.report.page`) of the sweep whose files are in ``folder``."""
     folder = Path(folder)
-    rows = pd.read_csv(folder / "sweep.csv", keep_default_na=False, na_values=[""])
-    rows["error"] = rows["error"].fillna("").astype(str)
+    rows = pd.read_csv(folder / "sweep.csv", dtype={"error": str})
+    rows["error"] = rows["error"].fillna("")
     meta = json.loads((folder / "sweep.json").read_text(encoding="utf-8"))
     names: list[str] = list(meta["params"])
     metric: str = meta["metric"]
