@@ -34,6 +34,8 @@ setup(
     extras_require={
         "test": [
             "pytest>=7.4,<10",
+            # a hang fails its test after the timeout in pyproject.toml instead of eating the CI run
+            "pytest-timeout>=2.2,<3",
             "hypothesis>=6.90,<7",
             "ruff>=0.6",
             "ib_async>=1.0,<3",

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from algo_harness import USER_ALGOS, run_algo
+from support.algo import USER_ALGOS, run_algo
 
 #: example -> (frequency, start, end) it is meant to run with (see each file's docstring)
 RUNS = {
@@ -29,6 +29,7 @@ def test_every_example_is_listed_and_documented() -> None:
         assert text.startswith('"""') and "ibalgo backtest user_algos/" + name in text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(RUNS))
 def test_example_runs_cleanly(tmp_path, name: str) -> None:
     frequency, start, end = RUNS[name]
@@ -47,6 +48,7 @@ def test_example_runs_cleanly(tmp_path, name: str) -> None:
     assert '"id":"equity"' in report and '"id":"drawdown"' in report and '"id":"trades"' in report
 
 
+@pytest.mark.slow
 def test_dual_moving_average_respects_listing_dates(tmp_path) -> None:
     result = run_algo(tmp_path, USER_ALGOS / "dual_moving_average.py", start="2005-01-03", end="2012-12-31")
     fills = [t for day in result.perf["transactions"] for t in day]

@@ -17,7 +17,7 @@ the repository root with the project's environment. It
    tests/oracle/recorder_epilogue.py appended, and writes what it saw to
    tests/data/pipeline_oracle/NAME.json.gz (orders, fills, pipeline outputs of a few sessions).
 
-tests/test_pipeline_oracle.py runs the same files (with the same epilogue) in ibalgo on the same data and
+tests/oracle/test_pipeline_oracle.py runs the same files (with the same epilogue) in ibalgo on the same data and
 compares. Commit the JSON files.
 """
 
