@@ -18,6 +18,7 @@ RUNS = {
     "quantopian_style.py": ("daily", "2008-01-02", "2012-12-31"),
     "scheduled_minute.py": ("minute", "2012-11-01", "2012-11-30"),
     "pipeline_momentum.py": ("daily", "2010-01-04", "2012-12-31"),
+    "parameter_sweep.py": ("daily", "2008-01-02", "2012-12-31"),
 }
 
 

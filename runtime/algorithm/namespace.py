@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from runtime.algorithm.api import AlgorithmAPI, EODCancel, NeverCancel, cancel_policy, commission, slippage
 from runtime.algorithm.ibridgepy import UNAVAILABLE
-from runtime.algorithm.params import NO_PARAMETERS
+from runtime.algorithm.params import NO_PARAMETERS, bind_parameters
 from runtime.core.assets import Asset, Equity
 from runtime.core.orders import (
     LimitOnCloseOrder,
@@ -21,9 +22,11 @@ from runtime.core.orders import (
 from runtime.core.rules import calendars, date_rules, time_rules
 
 
-def build_namespace(api: AlgorithmAPI) -> dict[str, Any]:
+def build_namespace(api: AlgorithmAPI, params: Mapping[str, Any] | None = None, context: Any = None) -> dict[str, Any]:
     """Bound API functions plus the classes and rule factories Quantopian, zipline and IBridgePy files use, and the
-    IBridgePy functions this version does not offer (each raises NotAvailableError saying what to use instead)."""
+    IBridgePy functions this version does not offer (each raises NotAvailableError saying what to use instead).
+    ``params`` (with the run's ``context``) are the algorithm's parameters: ``get_parameter`` and
+    ``context.params`` read them (:mod:`runtime.algorithm.params`)."""
     names: dict[str, Any] = dict(UNAVAILABLE)
     names |= {
         name: getattr(api, name) for name in sorted(api.exported_names) if name not in ("portfolio", "account")
@@ -53,4 +56,6 @@ def build_namespace(api: AlgorithmAPI) -> dict[str, Any]:
             "Equity": Equity,
         }
     )
+    if params:
+        bind_parameters(context, names, params)
     return names

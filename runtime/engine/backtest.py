@@ -15,7 +15,6 @@ import pandas as pd
 
 from runtime.algorithm.loader import load_algorithm
 from runtime.algorithm.namespace import build_namespace
-from runtime.algorithm.params import bind_parameters
 from runtime.brokers.sim import SimBroker
 from runtime.core.costs import DEFAULT_COMMISSION, DEFAULT_SLIPPAGE
 from runtime.core.metrics import Summary
@@ -214,8 +213,7 @@ def run_backtest(
     if fundamentals:
         engine.api.pipelines.configure(table_path=str(fundamentals))
     try:
-        namespace = build_namespace(engine.api)
-        bind_parameters(engine.context, namespace, params)
+        namespace = build_namespace(engine.api, params, engine.context)
         engine.functions = functions if functions is not None else load_algorithm(algo_path, namespace)
         recorder = ResultsRecorder(capital)
         engine.on_session_end_hooks.append(recorder.on_session_end)

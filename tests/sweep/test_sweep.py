@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from algo_harness import run_data, write_algo
+from support.algo import run_data, write_algo
 
 from runtime.engine.backtest import run_backtest
 from runtime.errors import AlgorithmLoadError
@@ -106,6 +106,8 @@ def test_parameters_in_a_single_backtest(tmp_path, algo: Path) -> None:
     assert (perf["fast"].iloc[-1], perf["slow"].iloc[-1]) == (4, 11)
 
 
+@pytest.mark.socket
+@pytest.mark.slow
 def test_sweep_rows_equal_single_backtests(tmp_path, client, algo: Path) -> None:
     seen: list[str] = []
     result = run_sweep(algo, {"fast": [3, 8], "slow": [10, 20]}, start=START, end=END, client=client,
@@ -127,6 +129,8 @@ def test_sweep_rows_equal_single_backtests(tmp_path, client, algo: Path) -> None
     assert '"id":"heatmap-fast-slow"' in page and '"type":"heatmap"' in page and '"id":"best"' in page
 
 
+@pytest.mark.socket
+@pytest.mark.slow
 def test_a_failing_combination_is_reported_and_the_sweep_goes_on(client, algo: Path) -> None:
     result = run_sweep(algo, ["fast=0,4", "slow=10,13"], start=START, end=END, client=client)
     by = {(r["fast"], r["slow"]): r for r in result.rows.to_dict("records")}
@@ -144,6 +148,8 @@ def test_a_failing_combination_is_reported_and_the_sweep_goes_on(client, algo: P
     assert result.failed == 2 and result.raised == 3
 
 
+@pytest.mark.socket
+@pytest.mark.slow
 def test_a_worker_killed_mid_sweep_has_its_runs_retried(client, algo: Path) -> None:
     pids = client.run(os.getpid)
     killed: dict[str, object] = {}
@@ -175,6 +181,8 @@ def test_a_worker_killed_mid_sweep_has_its_runs_retried(client, algo: Path) -> N
     client.wait_for_workers(2, timeout=60)  # the nanny restarted it, for the tests after this one
 
 
+@pytest.mark.socket
+@pytest.mark.slow
 def test_walk_forward_picks_on_train_and_reports_the_test_window(tmp_path, client, algo: Path) -> None:
     result = run_sweep(algo, {"fast": [3, 8], "slow": [10]}, start=START, end="2012-06-29", client=client,
                        walk_forward="40:20", metric="total_return", output=tmp_path / "wf")
@@ -195,6 +203,8 @@ def test_walk_forward_picks_on_train_and_reports_the_test_window(tmp_path, clien
     assert '"id":"walk-forward"' in (tmp_path / "wf" / "sweep.html").read_text()
 
 
+@pytest.mark.socket
+@pytest.mark.slow
 def test_the_command_line_on_a_running_scheduler(tmp_path, client, algo: Path) -> None:
     from runtime import cli
 
