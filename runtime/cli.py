@@ -209,6 +209,9 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     run.add_argument("--log-level", dest="log_level", help=f"DEBUG, INFO, WARNING or ERROR {d('log_level')}")
     run.add_argument("--settings", help=f"settings file to read instead of ./settings.py (default: {d.file})")
+    run.add_argument("--param", dest="param", action="append", metavar="NAME=VALUE",
+                     help="a parameter for the algorithm (get_parameter / context.params), over PARAMS in "
+                     "settings.py; repeat for each")
     _benchmark_flags(run)
     run.add_argument("--dashboard", dest="dashboard_port", type=int, nargs="?", const=0, metavar="PORT",
                      help="serve the run's live page on 127.0.0.1 (a free port unless PORT is given; the address "
@@ -553,7 +556,7 @@ def cmd_run(settings: Settings, origin: str = "", quiet: bool = False, replay_cl
             ibridgepy=IBridgePyOptions.from_settings(settings), rep_bar_freq=settings.rep_bar_freq,
             fundamentals=settings.fundamentals_file, pipeline_data=settings.pipeline_data,
             watchdog_s=float(getattr(settings, "watchdog", 30.0)),
-            benchmark=_benchmark_choice(settings), dashboard_port=settings.dashboard_port))
+            benchmark=_benchmark_choice(settings), dashboard_port=settings.dashboard_port, params=settings.params))
     finally:
         progress.close()
         interrupts.restore()

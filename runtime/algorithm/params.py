@@ -85,6 +85,6 @@ def bind_parameters(context: Any, namespace: dict[str, Any], values: Mapping[str
     params = values if isinstance(values, Parameters) else Parameters(values)
     if not params:
         return NO_PARAMETERS
-    context.params = params
+    context.use_parameters(params)
     namespace["get_parameter"] = params.get_parameter
     return params

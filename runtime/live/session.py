@@ -123,6 +123,8 @@ class LiveOptions:
     benchmark_bars: BarArrays | None = None
     #: serve the live page on this loopback port while the run lasts (0: a free port); None: no live page
     dashboard_port: int | None = None
+    #: the algorithm's parameters (context.params, get_parameter): PARAMS in settings.py, --param
+    params: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass
@@ -321,7 +323,8 @@ class LiveSession:
         engine.api.pipelines.configure(store=_pipeline_store(opts.pipeline_data, cal), live=True,
                                        table_path=opts.fundamentals or "",
                                        asset_map=lambda asset: engine.api.symbol(asset.symbol))
-        engine.functions = load_algorithm(opts.algorithm, build_namespace(engine.api))
+        engine.functions = load_algorithm(opts.algorithm, build_namespace(engine.api, dict(opts.params),
+                                                                          engine.context))
         engine.api.symbol_source = feed.add_symbol
         engine.run_initialize()
         self._restore_orders(sum(1 for k in known if not k.closed))

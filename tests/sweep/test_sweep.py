@@ -93,6 +93,15 @@ def test_parameters_in_a_single_backtest(tmp_path, algo: Path) -> None:
     assert dict(result.engine.context.params) == {"fast": 3, "slow": 10}
     with pytest.raises(AlgorithmLoadError, match=r"ma\.py:6: .*no parameter 'slow'.*get_parameter\('slow'"):
         single(algo, {})  # context.params["slow"] without a default, and none given
+    own = write_algo(tmp_path, """
+        def initialize(context):
+            context.params = {"mine": 1}   # an algorithm's own attribute of that name keeps working
+
+        def handle_data(context, data):
+            record(mine=context.params["mine"], fast=get_parameter("fast", 7))
+        """, "own.py")
+    perf = single(own, {"fast": 2}).perf
+    assert (perf["mine"].iloc[-1], perf["fast"].iloc[-1]) == (1, 2)
     # PARAMS in settings.py, --param over it, through the command line
     (tmp_path / "settings.py").write_text("PARAMS = {'fast': 4, 'slow': 12}\n")
     from runtime import cli
