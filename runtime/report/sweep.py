@@ -106,8 +106,13 @@ def sweep_snapshot(folder: Path) -> dict[str, Any]:
     metric: str = meta["metric"]
     walk = meta.get("walk_forward")
     wf = pd.read_csv(folder / "walk_forward.csv") if walk and (folder / "walk_forward.csv").is_file() else None
-    train = rows[rows["phase"] == "train"] if walk else rows
-    note = f" (in-sample, best over the {len(wf)} training windows)" if walk and wf is not None else ""
+    train = rows
+    note = ""
+    if walk:  # the in-sample figure of each combination: its mean over the training windows
+        finished_train = rows[(rows["phase"] == "train") & (rows["sessions"] > 0)]
+        train = finished_train.groupby(names, as_index=False, dropna=False)[[metric]].mean()
+        train["sessions"] = 1
+        note = f" (in-sample, mean over the {len(wf) if wf is not None else 0} training windows)"
     charts: list[dict[str, Any]] = []
     if len(names) == 1:
         charts.append(line(train, names[0], metric, note))

@@ -147,7 +147,8 @@ def cmd_sweep(settings: Any, args: argparse.Namespace, origin: str = "", benchma
                       + (f" ({rec['error']})" if rec["error"] else "") + "\n")
     t = result.timings
     median = float(rows["run_seconds"].median()) if len(rows) else 0.0
-    out.write(f"  runs {t.get('runs', 0):.2f} s (median run {median:.2f} s, cluster start {t.get('cluster', 0):.2f} s);"
+    start_up = t.get("cluster", 0) + t.get("warm_up", 0)
+    out.write(f"  runs {t.get('runs', 0):.2f} s (median run {median:.2f} s, cluster start {start_up:.2f} s);"
               f" whole sweep {t.get('total', 0):.2f} s\n")
     names = ", ".join(p.name for p in result.files if p.suffix != ".html")
     out.write(f"  rows written to {output}/ ({names})\n")
