@@ -6,10 +6,12 @@ from pathlib import Path
 from setuptools import find_packages, setup
 
 here = Path(__file__).parent
+# the version lives in runtime/version.py (read as text: installing must not import the package)
+version = (here / "runtime" / "version.py").read_text().split('__version__ = "')[1].split('"')[0]
 
 setup(
     name="ibalgo",
-    version="0.1.0",
+    version=version,
     description="Run Quantopian-style algorithm files in backtests, against a simulated IB Gateway, "
     "and live on Interactive Brokers through the official ibapi client.",
     long_description=(here / "README.md").read_text(encoding="utf-8"),

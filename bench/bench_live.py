@@ -23,7 +23,7 @@ import pandas as pd
 import repeat  # bench/repeat.py (this script's folder is on sys.path)
 
 from runtime.brokers.ib.connection import ConnectionConfig
-from runtime.core.calendar import get_calendar
+from runtime.data.calendars import get_calendar
 from runtime.engine.clocks import ReplayClock
 from runtime.engine.engine import Phase
 from runtime.live.paper import EmbeddedGateway, broker_factory
@@ -47,7 +47,7 @@ def order_to_fill(n: int) -> np.ndarray:
     try:
         session.start()
         engine = session.engine
-        api, ctx = engine.api, engine.context
+        order, ctx = engine.api.exported("order"), engine.context
         asset = ctx.asset
         engine.phase = Phase.HANDLE_DATA
         wake: queue.Queue[object] = queue.Queue()
@@ -57,7 +57,7 @@ def order_to_fill(n: int) -> np.ndarray:
             before = ctx.portfolio.positions[asset].amount
             step = 1 if i % 2 == 0 else -1
             t0 = time.perf_counter_ns()
-            api.order(asset, step)
+            order(asset, step)
             while ctx.portfolio.positions[asset].amount == before:
                 wake.get()
                 session.handle_pending()

@@ -27,8 +27,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from runtime.core.calendar import get_calendar
 from runtime.core.rules import EventRule, date_rules, time_rules
+from runtime.data.calendars import get_calendar
 from runtime.engine.clocks import LiveDispatcher, Tick, WallClock
 from runtime.engine.timeline import EventKind, build_timeline
 from runtime.engine.triggers import ArrayTrigger

@@ -35,8 +35,8 @@ def single_runs(data_dir: Path, meta: dict, repeat: int = 3) -> dict[str, float]
     """W1-20 at fast=20 slow=50 in this process: the data load once, then ``repeat`` backtests (no files)."""
     import pandas as pd
 
+    from runtime.assembly.backtest import run_backtest
     from runtime.data.runs import load_daily_and_minute
-    from runtime.engine.backtest import run_backtest
 
     t0 = time.perf_counter()
     daily, minute, s, e = load_daily_and_minute(str(data_dir), "daily", pd.Timestamp(meta["start"]),

@@ -23,16 +23,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from runtime.algorithm.api import AlgorithmAPI, EODCancel, NeverCancel, cancel_policy, commission, slippage
+from runtime.algorithm.api import AlgorithmAPI
+from runtime.algorithm.models import EODCancel, NeverCancel, cancel_policy, commission, slippage
 from runtime.core.assets import Asset, Equity
 from runtime.core.orders import (
     LimitOnCloseOrder,
+    LimitOnOpenOrder,
     LimitOrder,
     MarketOnCloseOrder,
     MarketOrder,
     OrderStatus,
     StopLimitOrder,
     StopOrder,
+    TrailStopLimitOrder,
     TrailStopOrder,
 )
 from runtime.core.rules import calendars, date_rules, time_rules
@@ -83,10 +86,10 @@ def binding() -> Iterator[Binding]:
 
 def _forwarder(name: str) -> Callable[..., Any]:
     def call(*args: Any, **kwargs: Any) -> Any:
-        return getattr(running(), name)(*args, **kwargs)
+        return running().exported(name)(*args, **kwargs)
 
     call.__name__ = call.__qualname__ = name
-    call.__doc__ = getattr(getattr(AlgorithmAPI, name, None), "__doc__", None)
+    call.__doc__ = AlgorithmAPI.function_doc(name)
     return call
 
 
@@ -116,6 +119,7 @@ def __dir__() -> list[str]:
 __all__ = [
     *sorted(FUNCTION_NAMES), "log", "date_rules", "time_rules", "calendars", "commission", "slippage",
     "cancel_policy", "EODCancel", "NeverCancel", "MarketOrder", "LimitOrder", "StopOrder", "StopLimitOrder",
-    "TrailStopOrder", "MarketOnCloseOrder", "LimitOnCloseOrder", "OrderStatus", "Asset", "Equity",
+    "TrailStopOrder", "TrailStopLimitOrder", "MarketOnCloseOrder", "LimitOnCloseOrder", "LimitOnOpenOrder",
+    "OrderStatus", "Asset", "Equity",
     "NoRunningAlgorithmError", "Binding", "binding", "running",
 ]

@@ -11,11 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from runtime import __version__
-from runtime.algorithm.ibridgepy import IBridgePyOptions
+from runtime.algorithm.ibridgepy_options import IBridgePyOptions
 from runtime.config import Settings, load_settings, with_overrides
 from runtime.data.errors import DataError
 from runtime.errors import ConfigError, IbAlgoError
+from runtime.version import __version__
 
 #: the run finished and the algorithm raised no exception
 EXIT_OK = 0
@@ -318,7 +318,7 @@ def _configure_logging(level: str, calendar_name: str = "XNYS") -> None:
 
     handler = LogHandler(sys.stderr)
     try:
-        from runtime.core.calendar import get_calendar
+        from runtime.data.calendars import get_calendar
 
         tz = str(get_calendar(calendar_name).tz)
     except Exception:  # an unknown calendar is reported by the run itself
@@ -513,8 +513,9 @@ def _say_replaced(output: Path) -> None:
 def cmd_run(settings: Settings, origin: str = "", quiet: bool = False, replay_closed: bool = False) -> int:
     """``ibalgo run``: the algorithm through the IB adapter (simulated gateway by default)."""
     from runtime.algorithm.loader import check_algorithm_file
+    from runtime.assembly.finish import ExchangeTimeFilter
     from runtime.live.paper import BrokerTarget, run_algorithm
-    from runtime.live.session import ExchangeTimeFilter, LiveSession
+    from runtime.live.session import LiveSession
 
     check_algorithm_file(settings.algorithm, origin)  # before anything starts
     if settings.broker == "ib":
@@ -536,7 +537,7 @@ def cmd_run(settings: Settings, origin: str = "", quiet: bool = False, replay_cl
         session.on_dashboard = lambda url: sys.stdout.write(f"live page: {url}\n") and sys.stdout.flush()
 
     def stamp_with(clock: object, calendar: object) -> None:
-        stamp = ExchangeTimeFilter(clock, calendar)  # type: ignore[arg-type]
+        stamp = ExchangeTimeFilter(clock.now_ns, calendar)  # type: ignore[attr-defined,arg-type]
         for handler in logging.getLogger().handlers:
             handler.addFilter(stamp)  # log lines show the run's clock in exchange time, from the first one on
 
@@ -586,7 +587,7 @@ def cmd_run(settings: Settings, origin: str = "", quiet: bool = False, replay_cl
 def cmd_backtest(settings: Settings, origin: str = "", quiet: bool = False) -> int:
     """``ibalgo backtest``: the discrete-event backtest; results into a folder, or only perf into a pickle."""
     from runtime.algorithm.loader import check_algorithm_file
-    from runtime.engine.backtest import load_run_data, run_backtest
+    from runtime.assembly.backtest import load_run_data, run_backtest
 
     check_algorithm_file(settings.algorithm, origin)
     target = Path(settings.output_dir)

@@ -57,6 +57,11 @@ class TradingControlViolation(AlgorithmApiError):
     """An order would break a trading control set with ``set_max_order_size`` and friends."""
 
 
+class ControlSettingError(AlgorithmApiError, ValueError):
+    """A trading or account control was set with a wrong argument (``set_long_only(on_error='fial')``,
+    ``set_max_leverage(-1)``)."""
+
+
 class ScheduleError(AlgorithmApiError, ValueError):
     """``schedule_function`` was given a wrong rule, offset or calendar."""
 

@@ -110,9 +110,9 @@ def run_algorithm(
     loaded), so a 50-day window works on the first day if the data reaches back.
     """
     from runtime import api as bound_api
+    from runtime.algorithm.loader import UserFunctions
+    from runtime.assembly.backtest import run_backtest
     from runtime.data.runs import load_daily_and_minute
-    from runtime.engine.backtest import run_backtest
-    from runtime.engine.engine import UserFunctions
 
     if data_frequency not in ("daily", "minute"):
         raise ConfigError(f"run_algorithm: data_frequency must be 'daily' or 'minute', got {data_frequency!r}")

@@ -27,8 +27,8 @@ def main(argv: list[str]) -> int:
     meta = json.loads((data_dir / "meta.json").read_text())
     os.environ["BENCH_SYMBOLS"] = ",".join(meta["symbols"])
     t_import = time.perf_counter()
+    import runtime.assembly.backtest
     import runtime.cli
-    import runtime.engine.backtest
 
     t_run = time.perf_counter()
     start, end = meta.get("sim_start", meta["start"]), meta.get("sim_end", meta["end"])

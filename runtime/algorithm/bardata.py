@@ -34,7 +34,9 @@ import pandas as pd
 from runtime.algorithm.frames import AlgoFrame, AlgoSeries
 from runtime.algorithm.legacy import LegacyBar
 from runtime.core.assets import Asset, SecType
+from runtime.data.frames import frame_builder
 from runtime.data.portal import ALL_FIELDS, Columns, DataPortal, Frame
+from runtime.engine.state import SimTime
 from runtime.errors import HistoryError
 
 #: data.current's quote fields (IB's streaming quote in paper and live runs; the trade bars in backtests)
@@ -46,18 +48,6 @@ _MEMO_LIMIT = 64
 _LOOKUP_LIMIT = 4096
 #: decimals of zipline's history windows for equities (its DEFAULT_ASSET_PRICE_DECIMALS)
 _EQUITY_DECIMALS = 3
-
-
-@dataclass
-class SimTime:
-    """Where the engine's clock is: the instant and the rows of the stores it maps to."""
-
-    now_ns: int = 0
-    session: int = -1  # calendar session index of the current/last session
-    daily_row: int = -1  # last COMPLETED daily row at now (daily mode: the current bar's row)
-    minute_row: int = -1  # current minute row (minute mode)
-    bar_row: int = -1  # row of the current bar in the store that drives the run (daily or minute)
-    in_session: bool = False
 
 
 @dataclass(eq=False, slots=True)
@@ -106,50 +96,7 @@ class _Lookup:
         return out
 
 
-def _frame_builder() -> Callable[[np.ndarray, pd.Index, pd.Index], pd.DataFrame]:
-    """A function ``(values, index, columns) -> AlgoFrame`` equal to ``AlgoFrame(values, index=index,
-    columns=columns, copy=False)`` for a 2-d float array, skipping the constructor's argument inspection (~4 us a
-    call) when the installed pandas allows it; checked against the constructor once, else the constructor is used."""
-
-    def plain(values: np.ndarray, index: pd.Index, columns: pd.Index) -> pd.DataFrame:
-        return AlgoFrame(values, index=index, columns=columns, copy=False)
-
-    try:
-        from pandas._libs.internals import BlockPlacement
-        from pandas.core.internals import BlockManager
-        from pandas.core.internals.blocks import new_block_2d
-
-        from_mgr = AlgoFrame._from_mgr
-        placements: dict[int, BlockPlacement] = {}
-
-        def fast(values: np.ndarray, index: pd.Index, columns: pd.Index) -> pd.DataFrame:
-            if values.dtype.kind != "f" or values.ndim != 2 or values.shape != (len(index), len(columns)):
-                return plain(values, index, columns)
-            k = values.shape[1]
-            placement = placements.get(k)
-            if placement is None:
-                placement = placements[k] = BlockPlacement(slice(0, k))
-            mgr = BlockManager((new_block_2d(values.T, placement=placement),), [columns, index],
-                               verify_integrity=False)
-            return from_mgr(mgr, mgr.axes)
-
-        for order in ("F", "C"):
-            sample = np.asarray(np.arange(6.0).reshape(3, 2), order=order)
-            index = pd.DatetimeIndex(["2020-01-02", "2020-01-03", "2020-01-06"])
-            columns = pd.Index(["a", "b"], dtype=object)
-            want, got = plain(sample, index, columns), fast(sample, index, columns)
-            if not (got.equals(want) and type(got) is type(want) and got.index is want.index
-                    and got.columns is want.columns and got.dtypes.equals(want.dtypes)
-                    and np.shares_memory(got.to_numpy(), sample)
-                    and got.to_numpy().flags.f_contiguous == want.to_numpy().flags.f_contiguous
-                    and got._mgr.blocks[0].refs.has_reference() == want._mgr.blocks[0].refs.has_reference()):
-                return plain
-        return fast
-    except Exception:  # another pandas: the internals moved
-        return plain
-
-
-_build_frame = _frame_builder()
+_build_frame = frame_builder(AlgoFrame)
 
 
 def _is_listlike(x: object) -> bool:

@@ -59,7 +59,7 @@ class Context:
     def __getattr__(self, name: str) -> Any:
         api = object.__getattribute__(self, "_api")
         if not name.startswith("_") and name in api.exported_names:
-            return getattr(api, name)
+            return api.exported(name)
         raise AttributeError(
             f"context has no attribute {name!r} (set it first, e.g. in initialize: context.{name} = ...)"
         )

@@ -20,14 +20,27 @@ import builtins
 import inspect
 import types
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from runtime.algorithm import legacy
 from runtime.algorithm.libraries import MissingLibraryError, missing_library
 from runtime.algorithm.optimize_shim import optimize_modules
-from runtime.engine.engine import UserFunctions
 from runtime.errors import AlgorithmLoadError, UnsupportedNameError, user_location
+
+
+@dataclass
+class UserFunctions:
+    """The algorithm's lifecycle functions (missing optional ones are None) and the namespace they run in."""
+
+    path: str
+    initialize: Callable[..., Any]
+    handle_data: Callable[..., Any] | None = None
+    before_trading_start: Callable[..., Any] | None = None
+    analyze: Callable[..., Any] | None = None
+    namespace: dict[str, Any] = field(default_factory=dict)
+
 
 #: lifecycle functions: name -> (required, number of positional arguments)
 LIFECYCLE = {

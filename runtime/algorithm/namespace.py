@@ -5,18 +5,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from runtime.algorithm.api import AlgorithmAPI, EODCancel, NeverCancel, cancel_policy, commission, slippage
+from runtime.algorithm.api import AlgorithmAPI
 from runtime.algorithm.ibridgepy import UNAVAILABLE
+from runtime.algorithm.models import EODCancel, NeverCancel, cancel_policy, commission, slippage
 from runtime.algorithm.params import NO_PARAMETERS, bind_parameters
 from runtime.core.assets import Asset, Equity
 from runtime.core.orders import (
     LimitOnCloseOrder,
+    LimitOnOpenOrder,
     LimitOrder,
     MarketOnCloseOrder,
     MarketOrder,
     OrderStatus,
     StopLimitOrder,
     StopOrder,
+    TrailStopLimitOrder,
     TrailStopOrder,
 )
 from runtime.core.rules import calendars, date_rules, time_rules
@@ -29,7 +32,7 @@ def build_namespace(api: AlgorithmAPI, params: Mapping[str, Any] | None = None, 
     ``context.params`` read them (:mod:`runtime.algorithm.params`)."""
     names: dict[str, Any] = dict(UNAVAILABLE)
     names |= {
-        name: getattr(api, name) for name in sorted(api.exported_names) if name not in ("portfolio", "account")
+        name: api.exported(name) for name in sorted(api.exported_names) if name not in ("portfolio", "account")
     }
     names.update(
         {
@@ -48,8 +51,10 @@ def build_namespace(api: AlgorithmAPI, params: Mapping[str, Any] | None = None, 
             "StopOrder": StopOrder,
             "StopLimitOrder": StopLimitOrder,
             "TrailStopOrder": TrailStopOrder,
+            "TrailStopLimitOrder": TrailStopLimitOrder,
             "MarketOnCloseOrder": MarketOnCloseOrder,
             "LimitOnCloseOrder": LimitOnCloseOrder,
+            "LimitOnOpenOrder": LimitOnOpenOrder,
             "ORDER_STATUS": OrderStatus,
             "OrderStatus": OrderStatus,
             "Asset": Asset,

@@ -24,17 +24,23 @@ def session_last_rows(session_row_start: np.ndarray) -> frozenset[int]:
     return frozenset((np.asarray(session_row_start[1:], dtype=np.int64) - 1).tolist())
 
 
+def session_first_rows(session_row_start: np.ndarray) -> frozenset[int]:
+    """The store rows that open a session (each session's first bar; every row of a daily store)."""
+    return frozenset(np.asarray(session_row_start[:-1], dtype=np.int64).tolist())
+
+
 class SimBroker:
-    """Simulated executions against the bars of one store (daily or minute)."""
+    """Simulated executions against the bars of one store (daily or minute): a :class:`~runtime.brokers.base.Broker`."""
 
     def __init__(self, bars: BarArrays, slippage: SlippageModel, commission: CommissionModel) -> None:
         self.bars = bars
         self.matcher = MatchingEngine(slippage, commission)
         self._pending: list[BrokerEvent] = []
-        self._working = self.matcher._orders
         self._session_last_rows = session_last_rows(bars.session_row_start)
+        self._session_first_rows = session_first_rows(bars.session_row_start)
 
     def set_models(self, slippage: SlippageModel | None = None, commission: CommissionModel | None = None) -> None:
+        """The cost models fills are priced and charged with from now on (None keeps the current one)."""
         if slippage is not None:
             self.matcher.slippage = slippage
         if commission is not None:
@@ -42,6 +48,7 @@ class SimBroker:
 
     # -------------------------------------------------------------------------------------------- interface
     def place_order(self, request: OrderRequest) -> None:
+        """Into the matcher; rejected (as an event) when the asset has no data."""
         if request.asset.sid not in self.bars.sid_to_col:
             self._pending.append(
                 OrderRejected(request.id, request.asset, request.created_ns, f"no data for {request.asset.symbol}")
@@ -71,8 +78,9 @@ class SimBroker:
                 stop=request.stop,
                 tif=request.tif,
                 created_ns=request.created_ns,
-                trail_amount=getattr(request.style, "trailing_amount", None),
-                trail_percent=getattr(request.style, "trailing_percent", None),
+                trail_amount=request.trail_amount,
+                trail_percent=request.trail_percent,
+                limit_offset=request.limit_offset,
                 parent_id=request.parent_id,
                 oca_group=request.oca_group,
                 outside_rth=request.outside_rth,
@@ -84,7 +92,7 @@ class SimBroker:
         """Change a working order in place (as IB does when the same order id is sent again); it is matched with
         its new terms from the next bar on. BadOrderError if it is not working or the new quantity is below its
         fill."""
-        if order_id not in self._working:
+        if not self.matcher.is_working(order_id):
             raise BadOrderError(f"order {order_id} is not working: it cannot be modified")
         try:
             self.matcher.modify(order_id, now_ns, amount=amount, limit=limit, stop=stop, tif=tif)
@@ -92,29 +100,33 @@ class SimBroker:
             raise BadOrderError(f"order {order_id} cannot be modified: {exc}") from None
 
     def cancel_order(self, order_id: str, now_ns: int) -> None:
+        """Out of the matcher (with its bracket children); the cancellations are the next events polled."""
         for order in self.matcher.cancel(order_id, now_ns, "cancelled by the algorithm"):
             self._pending.append(Cancelled(order.id, order.asset, now_ns, order.reason or "cancelled"))
 
     def poll_events(self, now_ns: int) -> list[BrokerEvent]:
+        """Rejections and cancellations since the last poll."""
         out, self._pending = self._pending, []
         return out
 
     @property
     def has_open_orders(self) -> bool:
-        return bool(self._working)
+        """Whether the matcher holds any working order."""
+        return len(self.matcher) > 0
 
     # ------------------------------------------------------------------------------------------- simulation
     def process_bar(self, row: int) -> list[BrokerEvent]:
         """Match working orders against bar ``row`` of the store (the bar that just ended)."""
-        if not self._working:
+        matcher = self.matcher
+        if not len(matcher):
             return self.poll_events(0)
         bars = self.bars
         now_ns = bars.times.item(row)
         session_close = row in self._session_last_rows
+        opens_session = row in self._session_first_rows
         events: list[BrokerEvent] = self._pending
         self._pending = []
-        matcher = self.matcher
-        sid_to_col, close_at, volume_at = bars.sid_to_col, bars.close.item, bars.volume.item
+        sid_to_col, close_at, volume_at, open_at = bars.sid_to_col, bars.close.item, bars.volume.item, bars.open.item
         for sid, orders in matcher.working_by_sid():
             if not orders:
                 continue
@@ -123,21 +135,14 @@ class SimBroker:
             volume = volume_at(row, col)
             if close != close or not volume > 0:
                 continue
-            events.extend(matcher.match_orders(orders, close, volume, now_ns, session_close))
+            events.extend(matcher.match_orders(orders, close, volume, now_ns, session_close,
+                                               open_at(row, col) if opens_session else None))
         return events
 
     def end_of_session(self, now_ns: int) -> list[BrokerEvent]:
         """Expire DAY orders at the session's end."""
-        return self.matcher.end_of_session(now_ns)
+        return list(self.matcher.end_of_session(now_ns))
 
     def apply_split(self, sid: int, ratio: float) -> None:
         """Adjust working orders for a split, as zipline does: amounts times ratio, prices divided by it."""
-        for order in self.matcher.open_orders():
-            if order.asset.sid != sid:
-                continue
-            order.amount = int(order.amount * ratio)
-            order.filled = int(order.filled * ratio)
-            if order.limit is not None:
-                order.limit = round(order.limit / ratio, 2)
-            if order.stop is not None:
-                order.stop = round(order.stop / ratio, 2)
+        self.matcher.apply_split(sid, ratio)

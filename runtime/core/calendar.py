@@ -1,8 +1,9 @@
 """Exchange calendars as precomputed arrays.
 
-Sessions, opens and closes come from ``exchange_calendars`` (never a hand-written holiday list) and are turned once
-into numpy arrays so that every later question (which session contains this instant, which minutes does a session
-have, is it an early close) is an array lookup or a binary search.
+Sessions, opens and closes come from ``exchange_calendars`` (never a hand-written holiday list; built, and cached on
+disk, by :mod:`runtime.data.calendars`) and are turned once into numpy arrays so that every later question (which
+session contains this instant, which minutes does a session have, is it an early close) is an array lookup or a
+binary search. This module is pure: no I/O, no clock.
 
 Conventions used everywhere in the runtime:
 - instants are ``int64`` nanoseconds since the epoch, UTC;
@@ -13,12 +14,7 @@ Conventions used everywhere in the runtime:
 
 from __future__ import annotations
 
-import datetime
-import functools
-import hashlib
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -142,87 +138,26 @@ class TradingCalendar:
         return pd.Timestamp(ns, tz="UTC").tz_convert(self.tz)
 
 
-def _cache_dir() -> Path | None:
-    """Where built calendars are kept between processes (IBALGO_CACHE_DIR, else ~/.cache/ibalgo); None: nowhere."""
-    root = os.environ.get("IBALGO_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "ibalgo")
-    return None if root.lower() in ("", "0", "off", "none") else Path(root) / "calendars"
-
-
-def _cache_key(name: str, start: str, end: str | None) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        xcals_version = version("exchange_calendars")
-    except PackageNotFoundError:
-        xcals_version = "unknown"
-    # exchange_calendars' default horizon moves with today's date, so an open-ended calendar is cached per day
-    horizon = end if end is not None else f"today{datetime.date.today().isoformat()}"
-    raw = f"{name}|{start}|{horizon}|{xcals_version}"
-    return f"{name.replace('/', '_')}-{hashlib.sha1(raw.encode()).hexdigest()[:16]}.npz"
-
-
-def _load_cached(path: Path, name: str) -> TradingCalendar | None:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            bounds = (z["bounds"][0], z["bounds"][1])
-            return TradingCalendar(name, str(z["tz"]), z["sessions"], z["opens"], z["closes"], z["early"],
-                                   z["offsets"], bounds)
-    except (OSError, KeyError, ValueError):
-        return None
-
-
-def _store_cached(path: Path, cal: TradingCalendar) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-        np.savez(tmp, tz=np.array(cal.tz), sessions=cal.sessions, opens=cal.opens, closes=cal.closes,
-                 early=cal.early_close, offsets=cal._minute_offsets, bounds=np.array(cal.date_bounds()))
-        os.replace(tmp, path)  # atomic: a reader never sees half a file
-    except OSError:
-        pass  # a read-only home: just build it every time
-
-
-def _build_cached(name: str, start: str, end: str | None) -> TradingCalendar:
-    """Build a calendar, or load the arrays of an identical earlier build (saves importing exchange_calendars and
-    evaluating its holiday rules, about 0.3 s a process)."""
-    folder = _cache_dir()
-    path = folder / _cache_key(name, start, end) if folder is not None else None
-    if path is not None and path.is_file():
-        cached = _load_cached(path, name)
-        if cached is not None:
-            return cached
-    cal = _build(name, start, end)
-    if path is not None:
-        _store_cached(path, cal)
-    return cal
-
-
-def _build(name: str, start: str, end: str | None) -> TradingCalendar:
-    import exchange_calendars as xcals  # imported lazily: it costs ~0.2 s
-
-    kwargs: dict[str, object] = {"start": start}
-    if end is not None:
-        kwargs["end"] = end
-    cal = xcals.get_calendar(name, **kwargs)
-    schedule = cal.schedule
-    opens = pd.DatetimeIndex(schedule["open"]).as_unit("ns").asi8.copy()
-    closes = pd.DatetimeIndex(schedule["close"]).as_unit("ns").asi8.copy()
-    sessions = schedule.index.as_unit("ns").to_numpy()
-    early = np.isin(sessions, cal.early_closes.to_numpy().astype("datetime64[ns]"))
+def calendar_from_schedule(name: str, tz: str, sessions: np.ndarray, opens: np.ndarray, closes: np.ndarray,
+                           early_close: np.ndarray, first_day: np.datetime64,
+                           last_day: np.datetime64 | None = None) -> TradingCalendar:
+    """A calendar from an exchange's schedule: session labels (``datetime64[ns]``), opens and closes (int64 ns
+    UTC), early-close flags, and the first and last calendar dates the schedule covers completely (``last_day``
+    None: up to the last session)."""
     longest = int(((closes - opens) // NS_PER_MINUTE).max()) if len(opens) else 0
     offsets = np.arange(1, longest + 1, dtype=np.int64) * NS_PER_MINUTE
-    tz = str(cal.tz)
-    first_day = np.datetime64(pd.Timestamp(start).date(), "D")
-    # Without an explicit end, exchange_calendars stops at its default horizon; nothing after the last session is known.
-    last_day = np.datetime64(pd.Timestamp(end).date(), "D") if end is not None else sessions[-1].astype("datetime64[D]")
-    return TradingCalendar(name, tz, sessions, opens, closes, early, offsets, (first_day, last_day))
+    last = last_day if last_day is not None else sessions[-1].astype("datetime64[D]")
+    return TradingCalendar(name, tz, sessions, opens, closes, early_close, offsets, (first_day, last))
 
 
-@functools.lru_cache(maxsize=16)
-def get_calendar(name: str = "XNYS", start: str = "1995-01-01", end: str | None = None) -> TradingCalendar:
-    """The exchange calendar ``name`` (an exchange_calendars code or an alias such as ``US_EQUITIES``).
+def calendar_arrays(cal: TradingCalendar) -> dict[str, np.ndarray]:
+    """The arrays that make up ``cal`` (what :func:`calendar_from_arrays` takes back), e.g. to store it."""
+    return {"tz": np.array(cal.tz), "sessions": cal.sessions, "opens": cal.opens, "closes": cal.closes,
+            "early": cal.early_close, "offsets": cal._minute_offsets, "bounds": np.array(cal.date_bounds())}
 
-    Built once per process and argument set; exchange_calendars knows sessions up to about a year ahead of today.
-    """
-    code = CALENDAR_ALIASES.get(name, name)
-    return _build_cached(code, start, end)
+
+def calendar_from_arrays(name: str, arrays: dict[str, np.ndarray]) -> TradingCalendar:
+    """The calendar :func:`calendar_arrays` took apart. Raises KeyError for a missing array."""
+    bounds = arrays["bounds"]
+    return TradingCalendar(name, str(arrays["tz"]), arrays["sessions"], arrays["opens"], arrays["closes"],
+                           arrays["early"], arrays["offsets"], (bounds[0], bounds[1]))

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from runtime.core.assets import Asset
-from runtime.errors import TradingControlViolation
+from runtime.errors import ControlSettingError, TradingControlViolation
 
 OnViolation = Callable[[str], None]
 
@@ -27,17 +27,25 @@ class OrderCheck:
     orders_today: int
 
 
-def _validate_on_error(on_error: str) -> str:
-    if on_error not in ("fail", "log"):
-        raise ValueError(f"on_error must be 'fail' or 'log', got {on_error!r}")
-    return on_error
+ON_ERROR_CHOICES = ("fail", "log")
+
+
+def _validate_on_error(on_error: object, control: str) -> str:
+    if on_error not in ON_ERROR_CHOICES:
+        raise ControlSettingError(f"{control}: on_error must be 'fail' (raise into the algorithm) or 'log' (log and "
+                                  f"place the order anyway), got {on_error!r}")
+    return str(on_error)
 
 
 @dataclass(frozen=True)
 class TradingControl:
-    """Base: ``violation(check)`` returns a message when the order breaks the control, else None."""
+    """Base: ``violation(check)`` returns a message when the order breaks the control, else None. An ``on_error``
+    other than 'fail' or 'log' raises :class:`~runtime.errors.ControlSettingError` when the control is made."""
 
     on_error: str = "fail"
+
+    def __post_init__(self) -> None:
+        _validate_on_error(self.on_error, type(self).__name__)
 
     def violation(self, check: OrderCheck) -> str | None:
         raise NotImplementedError
@@ -143,7 +151,7 @@ class MaxLeverage:
         if not (isinstance(self.max_leverage, (int, float)) and math.isfinite(self.max_leverage)) or (
             self.max_leverage < 0
         ):
-            raise ValueError(f"max_leverage must be a number >= 0, got {self.max_leverage!r}")
+            raise ControlSettingError(f"max_leverage must be a number >= 0, got {self.max_leverage!r}")
 
     def violation(self, leverage: float) -> str | None:
         if leverage > self.max_leverage:

@@ -31,8 +31,9 @@ from runtime.core.ledger import Account
 from runtime.core.orders import OrderKind, OrderStatus, TimeInForce
 
 # ------------------------------------------------------------------------------------------------ order status
-#: IB's order status strings and the zipline status each one means.
-IB_ORDER_STATUS: dict[str, OrderStatus] = {
+#: IB's order status strings and the zipline status each one means (the other direction, a status's IB words, is
+#: :data:`runtime.core.orders.IB_STATUS_WORDS`).
+STATUS_FROM_IB: dict[str, OrderStatus] = {
     "ApiPending": OrderStatus.HELD,
     "PendingSubmit": OrderStatus.HELD,
     "PreSubmitted": OrderStatus.HELD,
@@ -51,7 +52,7 @@ def order_status_from_ib(status: str) -> OrderStatus | None:
     >>> order_status_from_ib("PreSubmitted"), order_status_from_ib("Filled")
     (<OrderStatus.HELD: 4>, <OrderStatus.FILLED: 1>)
     """
-    return IB_ORDER_STATUS.get(status.strip())
+    return STATUS_FROM_IB.get(status.strip())
 
 
 # --------------------------------------------------------------------------------------------------- errors
@@ -160,11 +161,6 @@ def error_info(code: int) -> ErrorInfo:
     if 2100 <= code < 2200:
         return ErrorInfo(code, ErrorKind.WARNING, "warning")
     return ErrorInfo(code, ErrorKind.REQUEST, "error")
-
-
-def is_informational(code: int) -> bool:
-    """Whether a code is a notice, not a failure of the request it names."""
-    return error_info(code).kind in (ErrorKind.INFO, ErrorKind.WARNING)
 
 
 # -------------------------------------------------------------------------------------------------- account
@@ -422,8 +418,10 @@ def parse_order_ref(ref: str) -> tuple[str, str] | None:
 class OrderSpec:
     """The fields of an ibapi ``Order`` the runtime sets (snake_case names of the ibapi attributes).
 
-    ``aux_price`` is the stop price of STP/STP LMT and the trailing amount of TRAIL; ``trail_stop_price`` is a
-    trailing stop's initial stop. ``transmit`` False keeps a bracket parent at TWS until its last child arrives.
+    ``aux_price`` is the stop price of STP/STP LMT and the trailing amount of TRAIL / TRAIL LIMIT;
+    ``trail_stop_price`` is a trailing order's initial stop, ``limit_price_offset`` a trailing stop-limit's limit
+    distance from its stop (ibapi's ``lmtPriceOffset``). ``transmit`` False keeps a bracket parent at TWS until its
+    last child arrives.
     """
 
     action: str
@@ -435,6 +433,7 @@ class OrderSpec:
     aux_price: float | None = None
     trailing_percent: float | None = None
     trail_stop_price: float | None = None
+    limit_price_offset: float | None = None
     outside_rth: bool = False
     oca_group: str = ""
     oca_type: int = 0
@@ -442,6 +441,9 @@ class OrderSpec:
     transmit: bool = True
     parent_ib_id: int = 0
 
+
+#: IB's time in force of an order for the opening auction (with orderType LMT: limit-on-open)
+IB_TIF_OPENING = "OPG"
 
 #: OCA type 1: cancel the other orders of the group when one fills (with block: no overfill).
 OCA_CANCEL_WITH_BLOCK = 1
@@ -457,6 +459,7 @@ def order_spec_for(
     ref: str,
     trailing_amount: float | None = None,
     trailing_percent: float | None = None,
+    limit_offset: float | None = None,
     outside_rth: bool = False,
     oca_group: str | None = None,
     account: str = "",
@@ -466,7 +469,8 @@ def order_spec_for(
     """The IB order for one runtime order. Raises ValueError when the runtime order cannot be expressed.
 
     - MKT; LMT (limit); STP (stop -> auxPrice); STP LMT (both); TRAIL (trailing amount -> auxPrice, or
-      trailingPercent; an initial stop -> trailStopPrice); MOC; LOC (limit);
+      trailingPercent; an initial stop -> trailStopPrice); TRAIL LIMIT (as TRAIL, plus the limit offset ->
+      lmtPriceOffset); MOC; LOC (limit); limit-on-open (LMT with tif OPG);
     - MOC and LOC are day orders by nature (tif DAY);
     - an OCA group cancels the other members when one fills (ocaType 1).
     """
@@ -474,8 +478,9 @@ def order_spec_for(
         raise ValueError("an order needs a non-zero amount")
     action = "BUY" if amount > 0 else "SELL"
     qty = float(abs(amount))
-    lmt = aux = pct = trail_stop = None
-    if kind in (OrderKind.LIMIT, OrderKind.STOP_LIMIT, OrderKind.LIMIT_ON_CLOSE):
+    lmt = aux = pct = trail_stop = offset = None
+    order_type = kind.value
+    if kind in (OrderKind.LIMIT, OrderKind.STOP_LIMIT, OrderKind.LIMIT_ON_CLOSE, OrderKind.LIMIT_ON_OPEN):
         if limit is None:
             raise ValueError(f"a {kind.value} order needs a limit price")
         lmt = limit
@@ -483,15 +488,23 @@ def order_spec_for(
         if stop is None:
             raise ValueError(f"a {kind.value} order needs a stop price")
         aux = stop
-    if kind is OrderKind.TRAIL:
+    if kind in (OrderKind.TRAIL, OrderKind.TRAIL_LIMIT):
         if (trailing_amount is None) == (trailing_percent is None):
-            raise ValueError("a TRAIL order needs exactly one of a trailing amount or a trailing percent")
+            raise ValueError(f"a {kind.value} order needs exactly one of a trailing amount or a trailing percent")
         aux, pct, trail_stop = trailing_amount, trailing_percent, stop
+    if kind is OrderKind.TRAIL_LIMIT:
+        if limit_offset is None:
+            raise ValueError("a TRAIL LIMIT order needs a limit offset")
+        offset = limit_offset
+    tif_text = tif.value
     if kind in (OrderKind.MARKET_ON_CLOSE, OrderKind.LIMIT_ON_CLOSE):
-        tif = TimeInForce.DAY
+        tif_text = TimeInForce.DAY.value
+    if kind is OrderKind.LIMIT_ON_OPEN:
+        order_type, tif_text = OrderKind.LIMIT.value, IB_TIF_OPENING
     return OrderSpec(
-        action=action, quantity=qty, order_type=kind.value, tif=tif.value, order_ref=ref, limit_price=lmt,
-        aux_price=aux, trailing_percent=pct, trail_stop_price=trail_stop, outside_rth=outside_rth,
+        action=action, quantity=qty, order_type=order_type, tif=tif_text, order_ref=ref, limit_price=lmt,
+        aux_price=aux, trailing_percent=pct, trail_stop_price=trail_stop, limit_price_offset=offset,
+        outside_rth=outside_rth,
         oca_group=oca_group or "", oca_type=OCA_CANCEL_WITH_BLOCK if oca_group else 0, account=account,
         transmit=transmit, parent_ib_id=parent_ib_id,
     )

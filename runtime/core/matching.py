@@ -9,13 +9,17 @@ Rules (zipline's, with IB's order types added):
 - bars with no volume or no price are skipped (no triggers, no fills);
 - triggers use the bar's close: a buy stop triggers at close >= stop, a sell stop at close <= stop; a buy limit
   fills at close <= limit, a sell limit at close >= limit; a triggered stop-limit becomes a limit order; a trailing
-  stop's stop follows the close and triggers like a stop;
+  stop's stop follows the close and triggers like a stop; a trailing stop-limit's stop follows the close the same
+  way and, once reached, the order becomes a limit order at the stop minus its limit offset (a sell) or plus it (a
+  buy);
 - price and size come from the slippage model (volume limits leave the rest open for later bars); a fill is never
   worse than the order's limit: under a model with ``waits_for_limit`` (VolumeShareSlippage, as in zipline) a
   slipped price beyond the limit means no fill in this bar (the order waits and takes no volume), under the others
   it is clamped to the limit (zipline would fill beyond it);
-- market-on-close and limit-on-close orders execute only on a session's last bar; IOC orders cancel what did not
-  fill on their first bar; DAY orders expire at the session's end;
+- market-on-close and limit-on-close orders execute only on a session's last bar; limit-on-open orders only on a
+  session's first bar, against that bar's open (the opening auction), and are cancelled there for what the open did
+  not fill (one placed during a session waits overnight for the next open); IOC orders cancel what did not fill on
+  their first bar; DAY orders expire at the session's end;
 - bracket children work only after their parent has filled completely; a fill of one member of an OCA group cancels
   the other members.
 """
@@ -44,6 +48,8 @@ class WorkingOrder:
     created_ns: int = 0
     trail_amount: float | None = None
     trail_percent: float | None = None
+    #: a trailing stop-limit's distance of the limit from the stop once it triggers
+    limit_offset: float | None = None
     parent_id: str | None = None
     oca_group: str | None = None
     outside_rth: bool = False
@@ -75,12 +81,14 @@ class WorkingOrder:
 
 @dataclass(frozen=True, slots=True)
 class BarQuote:
-    """The part of a bar the matcher uses: the close, the volume, its end instant, whether it ends a session."""
+    """The part of a bar the matcher uses: the close, the volume, its end instant, whether it ends a session, and
+    the bar's open when it opens a session (None otherwise: limit-on-open orders meet only that price)."""
 
     close: float
     volume: float
     time_ns: int
     session_close: bool = False
+    session_open: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,12 +119,16 @@ class Cancelled:
 MatchEvent = Fill | Cancelled
 
 _ON_CLOSE = (OrderKind.MARKET_ON_CLOSE, OrderKind.LIMIT_ON_CLOSE)
-_TRAIL, _IOC = OrderKind.TRAIL, TimeInForce.IOC
+_TRAIL, _TRAIL_LIMIT = OrderKind.TRAIL, OrderKind.TRAIL_LIMIT
+_LOO, _IOC = OrderKind.LIMIT_ON_OPEN, TimeInForce.IOC
 
 
 def _update_triggers(order: WorkingOrder, price: float) -> None:
     if order.kind is OrderKind.TRAIL:
         _update_trail(order, price)
+        return
+    if order.kind is OrderKind.TRAIL_LIMIT:
+        _update_trail_limit(order, price)
         return
     buy = order.amount > 0
     if order.stop is not None and not order.stop_reached and (price >= order.stop if buy else price <= order.stop):
@@ -138,6 +150,28 @@ def _update_trail(order: WorkingOrder, price: float) -> None:
         order.stop_reached = True
         return
     order.stop = min(order.stop, price + trail) if buy else max(order.stop, price - trail)
+
+
+def _on_tick(price: float, tick: float) -> float:
+    return round(round(price / tick) * tick, 10) if tick > 0 else price
+
+
+def _update_trail_limit(order: WorkingOrder, price: float) -> None:
+    """A trailing stop-limit: trail until the stop is reached, then work as a limit order at stop -/+ offset."""
+    buy = order.amount > 0
+    if not order.stop_reached:
+        trail = order.trail_amount if order.trail_amount is not None else price * (order.trail_percent or 0.0) / 100.0
+        if order.stop is None:
+            order.stop = price + trail if buy else price - trail
+            return
+        if not (price >= order.stop if buy else price <= order.stop):
+            order.stop = min(order.stop, price + trail) if buy else max(order.stop, price - trail)
+            return
+        order.stop_reached = True
+        offset = order.limit_offset or 0.0
+        order.limit = _on_tick(order.stop + offset if buy else order.stop - offset, order.asset.tick_size)
+    assert order.limit is not None
+    order.limit_reached = price <= order.limit if buy else price >= order.limit
 
 
 class MatchingEngine:
@@ -180,11 +214,23 @@ class MatchingEngine:
         return [sid for sid, _ in self.working_by_sid()]
 
     def __len__(self) -> int:
+        """The number of working orders."""
         return len(self._orders)
 
-    @property
-    def has_orders(self) -> bool:
-        return bool(self._orders)
+    def is_working(self, order_id: str) -> bool:
+        """Whether ``order_id`` is in the book (not filled, cancelled or expired)."""
+        return order_id in self._orders
+
+    def apply_split(self, sid: int, ratio: float) -> None:
+        """Adjust the working orders of ``sid`` for a split, as zipline does: amounts times ``ratio``, prices
+        divided by it (rounded to the cent)."""
+        for order in self._by_sid.get(sid, ()):
+            order.amount = int(order.amount * ratio)
+            order.filled = int(order.filled * ratio)
+            if order.limit is not None:
+                order.limit = round(order.limit / ratio, 2)
+            if order.stop is not None:
+                order.stop = round(order.stop / ratio, 2)
 
     def modify(
         self, order_id: str, now_ns: int, amount: int | None = None, limit: float | None = None,
@@ -240,7 +286,7 @@ class MatchingEngine:
         price, volume = bar.close, bar.volume
         if not volume or volume <= 0 or price is None or math.isnan(price):
             return []
-        return self.match_orders(orders, price, volume, bar.time_ns, bar.session_close)
+        return self.match_orders(orders, price, volume, bar.time_ns, bar.session_close, bar.session_open)
 
     def working_by_sid(self) -> list[tuple[int, list[WorkingOrder]]]:
         """Each sid that has working orders with the live list of them, in the order the sids were first ordered.
@@ -254,13 +300,15 @@ class MatchingEngine:
         return [(sid, by_sid[sid]) for sid in sorted(active, key=self._sid_rank.__getitem__)]
 
     def match_orders(
-        self, orders: list[WorkingOrder], price: float, volume: float, time_ns: int, session_close: bool = False
+        self, orders: list[WorkingOrder], price: float, volume: float, time_ns: int, session_close: bool = False,
+        session_open: float | None = None,
     ) -> list[MatchEvent]:
         """:meth:`on_bar` for one asset's working orders (a list from :meth:`working_by_sid`) and a bar with a price
-        and a positive volume, given as numbers."""
+        and a positive volume, given as numbers (``session_open``: the bar's open when it opens a session)."""
         live = self._orders
         events: list[MatchEvent] = []
         volume_used = 0
+        bar_price = price
         for order in orders[:]:
             if order.created_ns >= time_ns or order.id not in live:
                 continue
@@ -269,9 +317,15 @@ class MatchingEngine:
             kind = order.kind
             if kind in _ON_CLOSE and not session_close:
                 continue
+            if kind is _LOO:
+                if session_open is None or session_open != session_open:
+                    continue
+                price = session_open  # the opening auction
+            else:
+                price = bar_price
             first_bar = not order.seen_bar
             order.seen_bar = True
-            if kind is _TRAIL or order.stop is not None or order.limit is not None:
+            if kind is _TRAIL or kind is _TRAIL_LIMIT or order.stop is not None or order.limit is not None:
                 _update_triggers(order, price)
                 triggered = order.triggered
             else:
@@ -296,6 +350,8 @@ class MatchingEngine:
                         events.extend(self._cancel_oca(order, time_ns))
             if order.tif is _IOC and first_bar and order.id in live:
                 events.extend(self._cancel_events(order.id, time_ns, "IOC remainder cancelled"))
+            elif kind is _LOO and order.id in live:
+                events.extend(self._cancel_events(order.id, time_ns, "limit-on-open order not filled at the open"))
         return events
 
     def _execute(self, order: WorkingOrder, amount: int, price: float, now_ns: int) -> Fill:
@@ -322,11 +378,12 @@ class MatchingEngine:
         return [Cancelled(o.id, o.asset, now_ns, o.reason or reason) for o in self.cancel(order_id, now_ns, reason)]
 
     def end_of_session(self, now_ns: int) -> list[Cancelled]:
-        """Expire DAY orders (and any MOC/LOC that could not execute) at the session's end."""
+        """Expire DAY orders (and any MOC/LOC that could not execute) at the session's end. A limit-on-open order
+        waits for the next session's opening auction (it is filled or cancelled there)."""
         out: list[Cancelled] = []
         if not self._orders:
             return out
         for order in list(self._orders.values()):
-            if order.tif is TimeInForce.DAY and order.id in self._orders:
+            if order.tif is TimeInForce.DAY and order.kind is not _LOO and order.id in self._orders:
                 out.extend(self._cancel_events(order.id, now_ns, "DAY order expired at the close"))
         return out

@@ -12,10 +12,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
+from typing import Protocol
 
 import pandas as pd
 
-from runtime.core.assets import Asset
+from runtime.core.assets import Asset, SecType
 from runtime.errors import BadOrderError
 
 
@@ -68,8 +69,25 @@ class OrderKind(str, Enum):
     STOP = "STP"
     STOP_LIMIT = "STP LMT"
     TRAIL = "TRAIL"
+    TRAIL_LIMIT = "TRAIL LIMIT"
     MARKET_ON_CLOSE = "MOC"
     LIMIT_ON_CLOSE = "LOC"
+    #: limit-on-open: works only in the session's opening auction (IB: orderType LMT with time in force OPG)
+    LIMIT_ON_OPEN = "LOO"
+
+    @property
+    def has_limit(self) -> bool:
+        """Whether orders of this kind carry a limit price of their own (a trailing stop-limit's follows its stop)."""
+        return self in _LIMIT_KINDS
+
+    @property
+    def has_stop(self) -> bool:
+        """Whether orders of this kind carry a stop price (a trailing order's is its current stop)."""
+        return self in _STOP_KINDS
+
+
+_LIMIT_KINDS = frozenset({OrderKind.LIMIT, OrderKind.STOP_LIMIT, OrderKind.LIMIT_ON_CLOSE, OrderKind.LIMIT_ON_OPEN})
+_STOP_KINDS = frozenset({OrderKind.STOP, OrderKind.STOP_LIMIT, OrderKind.TRAIL, OrderKind.TRAIL_LIMIT})
 
 
 class TimeInForce(str, Enum):
@@ -147,6 +165,10 @@ class ExecutionStyle:
     def stop_for(self, is_buy: bool, tick_size: float) -> float | None:
         """The stop price to send, rounded to the tick against the trader (so it triggers no earlier)."""
         return None
+
+    def trail_terms(self) -> tuple[float | None, float | None, float | None]:
+        """A trailing order's (trailing amount, trailing percent, limit offset); all None for other styles."""
+        return None, None, None
 
     @property
     def time_in_force(self) -> TimeInForce | None:
@@ -263,6 +285,47 @@ class TrailStopOrder(ExecutionStyle):
             return self.trailing_amount
         return price * float(self.trailing_percent or 0.0) / 100.0
 
+    def trail_terms(self) -> tuple[float | None, float | None, float | None]:
+        return self.trailing_amount, self.trailing_percent, None
+
+
+@dataclass(frozen=True)
+class TrailStopLimitOrder(ExecutionStyle):
+    """A trailing stop that becomes a limit order when it triggers (IBridgePy's and IB's TRAIL LIMIT).
+
+    The stop follows the price by ``trailing_amount`` (currency) or ``trailing_percent`` (percent, 1 = 1%), as in
+    :class:`TrailStopOrder`; once the price reaches it, the order becomes a limit order at the stop minus
+    ``limit_offset`` (a sell) or plus it (a buy). ``stop_price`` is the initial stop (None: the first price seen
+    minus/plus the trail).
+    """
+
+    stop_price: float | None = None
+    limit_offset: float = 0.0
+    trailing_amount: float | None = None
+    trailing_percent: float | None = None
+    tif: TimeInForce | None = None
+    exchange: str | None = None
+    kind = OrderKind.TRAIL_LIMIT
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "stop_price", check_price(self.stop_price, "stop_price"))
+        object.__setattr__(self, "limit_offset", check_price(self.limit_offset, "limit_offset"))
+        object.__setattr__(self, "trailing_amount", check_price(self.trailing_amount, "trailing_amount"))
+        object.__setattr__(self, "trailing_percent", check_price(self.trailing_percent, "trailing_percent"))
+        if self.limit_offset is None:
+            raise BadOrderError("TrailStopLimitOrder needs limit_offset, the distance of its limit from its stop")
+        if (self.trailing_amount is None) == (self.trailing_percent is None):
+            raise BadOrderError("TrailStopLimitOrder needs exactly one of trailing_amount or trailing_percent")
+        object.__setattr__(self, "tif", _tif(self.tif))
+
+    def stop_for(self, is_buy: bool, tick_size: float) -> float | None:
+        if self.stop_price is None:
+            return None
+        return asymmetric_round_price(self.stop_price, not is_buy, tick_size)
+
+    def trail_terms(self) -> tuple[float | None, float | None, float | None]:
+        return self.trailing_amount, self.trailing_percent, self.limit_offset
+
 
 @dataclass(frozen=True)
 class MarketOnCloseOrder(ExecutionStyle):
@@ -287,6 +350,61 @@ class LimitOnCloseOrder(ExecutionStyle):
 
     def limit_for(self, is_buy: bool, tick_size: float) -> float | None:
         return asymmetric_round_price(self.limit_price, is_buy, tick_size)
+
+
+@dataclass(frozen=True)
+class LimitOnOpenOrder(ExecutionStyle):
+    """Works only in the opening auction of the next session: fills at the session's opening price if it satisfies
+    ``limit_price``, else expires (IB: a LMT order with time in force OPG)."""
+
+    limit_price: float = 0.0
+    tif: TimeInForce | None = TimeInForce.DAY
+    exchange: str | None = None
+    kind = OrderKind.LIMIT_ON_OPEN
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "limit_price", check_price(self.limit_price, "limit_price"))
+
+    def limit_for(self, is_buy: bool, tick_size: float) -> float | None:
+        return asymmetric_round_price(self.limit_price, is_buy, tick_size)
+
+
+# --------------------------------------------------------------------------------------------------- order policy
+class OrderPolicy(Protocol):
+    """How the engine turns an order the algorithm placed into the order it sends (the record shows the result)."""
+
+    def apply(self, asset: Asset, kind: OrderKind, tif: TimeInForce) -> tuple[OrderKind, TimeInForce]:
+        """The kind and time in force to send for an order of ``asset`` placed as ``kind`` / ``tif``."""
+        ...
+
+
+@dataclass(frozen=True)
+class SendAsPlaced:
+    """Every order goes as the algorithm placed it (backtests, and minute runs at a broker)."""
+
+    def apply(self, asset: Asset, kind: OrderKind, tif: TimeInForce) -> tuple[OrderKind, TimeInForce]:
+        return kind, tif
+
+
+@dataclass(frozen=True)
+class DailyCloseAuction:
+    """Daily runs at a broker: a market order for a stock goes as market-on-close (DAY).
+
+    A daily run sees one bar per session, at the close, and a backtest fills its market orders at the next
+    session's close; at a broker the same order executes in the next session's closing auction. Only stocks have a
+    closing auction: a market order for a currency pair (IDEALPRO takes no MOC), a future or anything else goes as a
+    market order and fills when it arrives. Other order types go as they are (they work during the session).
+    """
+
+    def apply(self, asset: Asset, kind: OrderKind, tif: TimeInForce) -> tuple[OrderKind, TimeInForce]:
+        if kind is OrderKind.MARKET and asset.sec_type is SecType.STOCK:
+            return OrderKind.MARKET_ON_CLOSE, TimeInForce.DAY
+        return kind, tif
+
+
+def order_policy_for(frequency: str, at_broker: bool) -> OrderPolicy:
+    """The policy of a run: :class:`DailyCloseAuction` for daily runs at a broker, else :class:`SendAsPlaced`."""
+    return DailyCloseAuction() if at_broker and frequency == "daily" else SendAsPlaced()
 
 
 def resolve_style(

@@ -24,8 +24,8 @@ from runtime.data.errors import (
     NegativeVolumeError,
     NoDataError,
     OffCalendarError,
-    SidNotFound,
-    SymbolNotFound,
+    SidNotFoundError,
+    SymbolNotFoundError,
 )
 from runtime.data.finder import AssetFinder
 from runtime.data.loaders import load_file, load_folder
@@ -56,9 +56,9 @@ __all__ = [
     "NegativeVolumeError",
     "NoDataError",
     "OffCalendarError",
-    "SidNotFound",
+    "SidNotFoundError",
     "Split",
-    "SymbolNotFound",
+    "SymbolNotFoundError",
     "aggregate_daily",
     "assemble",
     "asset_from_spec",

@@ -33,8 +33,9 @@ import numpy as np
 import pandas as pd
 
 from runtime.core.assets import Asset
-from runtime.core.calendar import TradingCalendar, get_calendar
+from runtime.core.calendar import TradingCalendar
 from runtime.core.ib_mapping import duration_for_sessions
+from runtime.data.calendars import get_calendar
 from runtime.data.errors import DataError
 from runtime.errors import IbAlgoError, NotConnectedError
 

@@ -1,7 +1,8 @@
 """Typed errors of the data layer.
 
-Every error a user can cause with their data or their request derives from :class:`DataError` and says what is wrong
-and where: the file, the line (CSV, counting the header as line 1) or row (Parquet), and the column.
+Every error a user can cause with their data or their request derives from :class:`DataError` (itself one of the
+runtime's errors, :class:`~runtime.errors.IbAlgoError`) and says what is wrong and where: the file, the line (CSV,
+counting the header as line 1) or row (Parquet), and the column.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from runtime.errors import AlgorithmApiError, IbAlgoError
 
-class DataError(Exception):
+
+class DataError(IbAlgoError):
     """Base class of every data-layer error."""
 
 
@@ -99,17 +102,18 @@ class DateRangeError(DataError):
         )
 
 
-class SymbolNotFound(DataError, LookupError):
-    """An unknown symbol; ``suggestions`` holds close matches (possibly empty)."""
+class SymbolNotFoundError(DataError, AlgorithmApiError, LookupError):
+    """An unknown symbol (in the data, or in ``symbol('XYZ')`` / ``sid(n)`` of an algorithm); ``suggestions`` holds
+    close matches (possibly empty). ``message`` replaces the standard text."""
 
-    def __init__(self, symbol: str, suggestions: Sequence[str] = ()) -> None:
+    def __init__(self, symbol: str, suggestions: Sequence[str] = (), message: str | None = None) -> None:
         self.symbol = symbol
         self.suggestions = tuple(suggestions)
         hint = f": did you mean {' or '.join(self.suggestions)}?" if self.suggestions else ""
-        super().__init__(f"symbol '{symbol}' not found in the loaded data{hint}")
+        super().__init__(message or f"symbol '{symbol}' not found in the loaded data{hint}")
 
 
-class SidNotFound(DataError, LookupError):
+class SidNotFoundError(DataError, LookupError):
     """An unknown security id."""
 
     def __init__(self, sid: int) -> None:

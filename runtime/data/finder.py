@@ -3,7 +3,7 @@
 Symbols match case-insensitively, and '.', '_', '/', '-' and ' ' are interchangeable (``brk_b`` finds BRK.B,
 ``eur/usd`` finds EUR.USD). An FX pair is found by its pair name (``EUR.USD``) and, when unambiguous, by its base
 currency; any asset also by its IBridgePy string (``STK,AAPL,USD``). An unknown symbol raises
-:class:`SymbolNotFound` with close matches: ``symbol('APPL')`` -> "did you mean AAPL?".
+:class:`SymbolNotFoundError` with close matches: ``symbol('APPL')`` -> "did you mean AAPL?".
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Iterable
 import pandas as pd
 
 from runtime.core.assets import Asset, SecType
-from runtime.data.errors import AmbiguousSymbolError, SidNotFound, SymbolNotFound
+from runtime.data.errors import AmbiguousSymbolError, SidNotFoundError, SymbolNotFoundError
 from runtime.data.store import BarArrays
 
 _SEPARATORS = re.compile(r"[._/\- ]+")
@@ -77,29 +77,29 @@ class AssetFinder:
         return isinstance(item, int) and item in self._by_sid
 
     def lookup_symbol(self, symbol: str, as_of_date: pd.Timestamp | None = None) -> Asset:
-        """The asset trading as ``symbol`` (case-insensitive); SymbolNotFound with suggestions otherwise.
+        """The asset trading as ``symbol`` (case-insensitive); SymbolNotFoundError with suggestions otherwise.
 
         ``as_of_date`` is accepted for zipline compatibility; a symbol names one asset in this data whatever the
         date (check ``asset.start_date``/``end_date`` or ``data.can_trade`` for whether it is listed).
         """
         if not isinstance(symbol, str) or not symbol.strip():
-            raise SymbolNotFound(str(symbol), ())
+            raise SymbolNotFoundError(str(symbol), ())
         key = canonical_symbol(symbol)
         try:
             return self._by_key[key]
         except KeyError:
-            raise SymbolNotFound(symbol, self.suggestions(symbol)) from None
+            raise SymbolNotFoundError(symbol, self.suggestions(symbol)) from None
 
     def lookup_symbols(self, symbols: Iterable[str], as_of_date: pd.Timestamp | None = None) -> list[Asset]:
         """:meth:`lookup_symbol` for each symbol, in order."""
         return [self.lookup_symbol(s, as_of_date) for s in symbols]
 
     def retrieve_asset(self, sid: int) -> Asset:
-        """The asset with security id ``sid``; SidNotFound otherwise."""
+        """The asset with security id ``sid``; SidNotFoundError otherwise."""
         try:
             return self._by_sid[int(sid)]
         except (KeyError, TypeError, ValueError):
-            raise SidNotFound(sid) from None
+            raise SidNotFoundError(sid) from None
 
     def retrieve_all(self, sids: Iterable[int]) -> list[Asset]:
         return [self.retrieve_asset(s) for s in sids]

@@ -22,11 +22,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from runtime.core.calendar import NS_PER_MINUTE, TradingCalendar, get_calendar
+from runtime.core.calendar import NS_PER_MINUTE, TradingCalendar
 from runtime.data.actions import Dividend, Split
 from runtime.data.adjustments import derive_actions
 from runtime.data.bar_file import SUFFIXES, BarTable, read_bar_table, symbol_of
 from runtime.data.builder import AssetSeries, assemble
+from runtime.data.calendars import get_calendar
 from runtime.data.contracts import asset_from_spec
 from runtime.data.errors import (
     DataError,

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from runtime.core.assets import Asset
+from runtime.data.frames import index_slicer
 from runtime.data.store import BarArrays
 from runtime.errors import HistoryError
 
@@ -40,30 +41,6 @@ def _last_trade_rows(volume: np.ndarray, close: np.ndarray) -> np.ndarray:
     idx = np.where(traded, np.arange(n)[:, None], -1)
     np.maximum.accumulate(idx, axis=0, out=idx)
     return idx
-
-
-def _fast_slicer(index: pd.DatetimeIndex):
-    """A function ``(start, stop) -> index[start:stop]`` that skips pandas' slicing overhead (~10 us a call) when
-    the installed pandas allows it; checked against plain slicing once, else plain slicing is used."""
-    values = index.tz_convert(None).to_numpy() if index.tz is not None else index.to_numpy()
-    dtype = index.dtype
-
-    def fast(start: int, stop: int) -> pd.DatetimeIndex:
-        from pandas.core.arrays import DatetimeArray
-
-        return pd.DatetimeIndex._simple_new(DatetimeArray._simple_new(values[start:stop], dtype=dtype))
-
-    def plain(start: int, stop: int) -> pd.DatetimeIndex:
-        return index[start:stop]
-
-    try:
-        n = len(index)
-        for a, b in ((0, min(n, 3)), (max(n - 5, 0), n), (0, 0)):
-            if not fast(a, b).equals(plain(a, b)) or fast(a, b).dtype != dtype:
-                return plain
-        return fast
-    except Exception:  # another pandas: the private constructors moved
-        return plain
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -114,7 +91,7 @@ class Frame:
             index = pd.DatetimeIndex(sessions)
         else:
             index = pd.DatetimeIndex(bars.times.view("datetime64[ns]")).tz_localize("UTC")
-        return cls(bars, adj_close_ffill, last_trade, index, _fast_slicer(index), (factor == 1.0).all(axis=1))
+        return cls(bars, adj_close_ffill, last_trade, index, index_slicer(index), (factor == 1.0).all(axis=1))
 
     def row_at(self, ns: int) -> int:
         """The last row whose bar ended at or before ``ns`` (-1 if none)."""

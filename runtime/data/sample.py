@@ -16,10 +16,11 @@ import numpy as np
 import pandas as pd
 
 from runtime.core.assets import Asset, stable_sid
-from runtime.core.calendar import TradingCalendar, get_calendar
+from runtime.core.calendar import TradingCalendar
 from runtime.data.actions import Dividend, Split
 from runtime.data.adjustments import derive_actions
 from runtime.data.builder import AssetSeries, assemble
+from runtime.data.calendars import get_calendar
 from runtime.data.contracts import asset_from_spec
 from runtime.data.errors import DataError
 from runtime.data.store import DAILY, BarArrays

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from runtime.core.calendar import TradingCalendar, get_calendar
+from runtime.core.calendar import TradingCalendar
 from runtime.data.aggregate import aggregate_daily
+from runtime.data.calendars import get_calendar
 from runtime.data.errors import DateRangeError, NoDataError
 from runtime.data.loaders import bar_files, load_folder
 from runtime.data.sample import load_sample

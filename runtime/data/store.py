@@ -18,7 +18,7 @@ import pandas as pd
 from runtime.core.assets import Asset
 from runtime.core.calendar import TradingCalendar
 from runtime.data.actions import Dividend, Split
-from runtime.data.errors import FrequencyError, SidNotFound
+from runtime.data.errors import FrequencyError, SidNotFoundError
 
 DAILY = "daily"
 MINUTE = "minute"
@@ -119,12 +119,12 @@ class BarArrays:
 
     # ---------------------------------------------------------------------------------------------- columns
     def column(self, asset: Asset | int) -> int:
-        """Column of an asset or sid; SidNotFound if the store does not hold it."""
+        """Column of an asset or sid; SidNotFoundError if the store does not hold it."""
         sid = asset if isinstance(asset, int) else asset.sid
         try:
             return self.sid_to_col[sid]
         except KeyError:
-            raise SidNotFound(sid) from None
+            raise SidNotFoundError(sid) from None
 
     def columns(self, assets: list[Asset] | tuple[Asset, ...]) -> np.ndarray:
         """Columns of several assets, as an int64 array for fancy indexing."""

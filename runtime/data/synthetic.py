@@ -22,9 +22,10 @@ import numpy as np
 import pandas as pd
 
 from runtime.core.assets import Asset
-from runtime.core.calendar import NS_PER_MINUTE, TradingCalendar, get_calendar
+from runtime.core.calendar import NS_PER_MINUTE, TradingCalendar
 from runtime.data import counter_rng
 from runtime.data.builder import AssetSeries, assemble, factors, grid
+from runtime.data.calendars import get_calendar
 from runtime.data.contracts import asset_from_spec, profile_of
 from runtime.data.errors import DataError, DateRangeError
 from runtime.data.store import DAILY, MINUTE, BarArrays, normalize_frequency

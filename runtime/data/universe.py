@@ -30,10 +30,11 @@ import numpy as np
 import pandas as pd
 
 from runtime.core.assets import Asset, stable_sid
-from runtime.core.calendar import TradingCalendar, get_calendar
+from runtime.core.calendar import TradingCalendar
 from runtime.data import counter_rng
 from runtime.data.actions import Dividend, Split
 from runtime.data.builder import AssetSeries, assemble
+from runtime.data.calendars import get_calendar
 from runtime.data.errors import DataError
 from runtime.data.store import DAILY, BarArrays
 from runtime.data.synthetic import _ar1, _round_to_tick

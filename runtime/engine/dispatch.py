@@ -12,11 +12,10 @@ from typing import Protocol
 
 import numpy as np
 
-from runtime.brokers.base import BrokerEvent
+from runtime.brokers.base import Broker, BrokerEvent
 from runtime.data.store import BarArrays
 from runtime.engine.engine import Engine, Phase
 from runtime.engine.timeline import EventKind, Timeline
-from runtime.errors import AlgorithmLoadError
 
 BTS = int(EventKind.BEFORE_TRADING_START)
 BAR = int(EventKind.BAR)
@@ -40,12 +39,13 @@ class BarFeed(Protocol):
 class StoreBarFeed:
     """Bars from calendar-aligned stores, with the in-process simulated broker matching orders against them."""
 
-    def __init__(self, broker, daily: BarArrays, minute: BarArrays | None) -> None:
+    def __init__(self, broker: Broker, daily: BarArrays, minute: BarArrays | None) -> None:
         self.broker = broker
         self.daily = daily
         self.minute_bars = minute
         self.minute = minute is not None
-        self._matched_row = -1
+        #: the last bar row the broker's orders were matched against (each bar meets the orders once)
+        self.matched_row = -1
 
     def advance(self, engine: Engine, t: int, session: int) -> list[BrokerEvent]:
         clock = engine.clock
@@ -60,9 +60,13 @@ class StoreBarFeed:
             clock.minute_row = row
             clock.daily_row = session - self.daily.first_session - 1
         clock.bar_row = row
-        if row <= self._matched_row or not self.broker.has_open_orders:
+        if row <= self.matched_row or not self.broker.has_open_orders:
             return []  # each bar meets the orders once, however often handle_data runs (REGULAR mode)
-        self._matched_row = row
+        return self.match(row)
+
+    def match(self, row: int) -> list[BrokerEvent]:
+        """Match the broker's open orders against bar ``row`` (a row after :attr:`matched_row`); their events."""
+        self.matched_row = row
         return self.broker.process_bar(row)
 
     def end_of_session(self, t: int) -> list[BrokerEvent]:
@@ -157,6 +161,8 @@ class Dispatcher:
         daily_first = feed.daily.first_session
         context, data = engine.context, engine.data
         handle_data = engine.functions.handle_data
+        call_user = engine.call_user
+        ledger = engine.ledger
         bars = 0
         try:
             for (t, k, r, s), row in zip(events, rows):
@@ -174,26 +180,14 @@ class Dispatcher:
                 else:
                     clock.daily_row = row
                 clock.bar_row = row
-                if row > feed._matched_row and broker.has_open_orders:
-                    feed._matched_row = row
-                    fills = broker.process_bar(row)
+                if row > feed.matched_row and broker.has_open_orders:
+                    fills = feed.match(row)
                     if fills:
                         engine.apply_broker_events(fills)
-                if row >= 0 and engine.ledger.has_positions:
+                if row >= 0 and ledger.has_positions:
                     engine.defer_mark(row, minute, t)
                 if handle_data is not None:
-                    previous = engine.phase
-                    engine.phase = HANDLE_DATA
-                    try:
-                        handle_data(context, data)
-                    except AlgorithmLoadError:
-                        raise
-                    except SystemExit as exc:  # exit() in algorithm code: stop the run as end() does
-                        engine.user_exited(exc)
-                    except Exception as exc:  # the algorithm's mistake: report it, keep the run going
-                        engine.user_failed(HANDLE_DATA, exc)
-                    finally:
-                        engine.phase = previous
+                    call_user(HANDLE_DATA, handle_data, context, data)  # the engine's one error policy
                     if engine.stop_requested:
                         self.stop_now(t, s)
                         return

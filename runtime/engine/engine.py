@@ -7,48 +7,60 @@ one at a time, so algorithm code never runs concurrently. At equal timestamps th
 Error policy: an exception in ``handle_data``, ``before_trading_start`` or a scheduled function is logged with the
 algorithm's file:line and the run continues (``strict=True`` stops it instead); an exception in ``initialize``
 stops the run with a clear message.
+
+Why this module stays long: it is the one owner of the run's mutable state, and what it holds is used together on
+every event: the order records and their lifecycle (place, bracket, modify, cancel, the broker's events), the
+ledger they fill into, today's figures, the controls every order is checked against, and the user-code error
+policy. Its small types live in :mod:`runtime.engine.state`; the event loops (:mod:`~runtime.engine.dispatch`,
+:mod:`~runtime.engine.live`), the backtest driver and everything above the engine (the algorithm API, ``data``,
+the run assemblies in :mod:`runtime.assembly`) live elsewhere and reach this state only through methods.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from runtime.algorithm.bardata import BarData, SimTime
-from runtime.brokers.base import BracketBroker, Broker, BrokerEvent, OrderRejected, OrderRequest
+from runtime.brokers.base import Broker, BrokerEvent, OrderRejected, OrderRequest
 from runtime.core.assets import Asset
 from runtime.core.calendar import TradingCalendar
 from runtime.core.controls import MaxLeverage, MinLeverage, OrderCheck, TradingControl, check_order
-from runtime.core.ledger import Ledger, Transaction
+from runtime.core.ledger import Ledger
 from runtime.core.matching import Cancelled, Fill
 from runtime.core.orders import (
     ExecutionStyle,
     LimitOrder,
-    Order,
-    OrderKind,
+    OrderPolicy,
     OrderStatus,
+    SendAsPlaced,
     StopOrder,
     TimeInForce,
     check_price,
     round_amount,
 )
 from runtime.data.portal import DataPortal
+from runtime.engine.state import (
+    AlgorithmCode,
+    AlgorithmData,
+    BrokerSources,
+    CancelPolicy,
+    NoAlgorithm,
+    OrderRecord,
+    Phase,
+    SessionStats,
+    SimTime,
+    new_order_id,
+)
 from runtime.errors import (
-    AlgorithmApiError,
     AlgorithmLoadError,
     BadOrderError,
     IbAlgoError,
-    NotAvailableError,
     PhaseError,
     describe_user_exception,
     user_location,
@@ -56,109 +68,7 @@ from runtime.errors import (
 
 log = logging.getLogger("ibalgo.engine")
 
-#: order ids: random version-4 UUIDs (as ``uuid.uuid4().hex`` spells them) from a generator of the runtime's own,
-#: seeded from the operating system, so an algorithm's ``random.seed`` neither fixes them nor is disturbed by them
-_ids = random.Random()
-os.register_at_fork(after_in_child=_ids.seed)
-_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
-_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
-
-
-def new_order_id() -> str:
-    """A new random order id: 32 hex digits of a version-4 UUID."""
-    return f"{_ids.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET:032x}"
-
-
-class Phase(str, Enum):
-    """Where the engine is in the algorithm's lifecycle (decides which API calls are allowed)."""
-
-    SETUP = "setup"
-    INITIALIZE = "initialize"
-    BEFORE_TRADING_START = "before_trading_start"
-    HANDLE_DATA = "handle_data"
-    SCHEDULED = "scheduled function"
-    SESSION_END = "session end"
-    ANALYZE = "analyze"
-    DONE = "done"
-
-
-class CancelPolicy(str, Enum):
-    NEVER = "never"
-    EOD = "eod"
-
-
-@dataclass(slots=True)
-class OrderRecord:
-    """The engine's state of one order (the algorithm gets :class:`Order` snapshots of it)."""
-
-    id: str
-    asset: Asset
-    amount: int
-    kind: OrderKind
-    limit: float | None
-    stop: float | None
-    tif: TimeInForce
-    created_ns: int
-    dt_ns: int
-    filled: int = 0
-    commission: float = 0.0
-    status: OrderStatus = OrderStatus.OPEN
-    stop_reached: bool = False
-    limit_reached: bool = False
-    reason: str | None = None
-    broker_id: str | None = None
-    #: a bracket exit: the id of its entry order (it is HELD until that order has filled completely)
-    parent_id: str | None = None
-    #: the OCA group of a bracket's two exits (a fill of one cancels the other)
-    oca_group: str | None = None
-    avg_fill_price: float = float("nan")
-    #: the algorithm's own orderRef (IBridgePy's order(..., orderRef=...))
-    order_ref: str = ""
-    #: the IB account of the order ("": the run's own account, the one its ledger follows)
-    account: str = ""
-
-    def snapshot(self) -> Order:
-        return Order(
-            id=self.id,
-            asset=self.asset,
-            amount=self.amount,
-            filled=self.filled,
-            commission=self.commission,
-            stop=self.stop,
-            limit=self.limit,
-            stop_reached=self.stop_reached,
-            limit_reached=self.limit_reached,
-            status=self.status,
-            created=pd.Timestamp(self.created_ns, tz="UTC"),
-            dt=pd.Timestamp(self.dt_ns, tz="UTC"),
-            reason=self.reason,
-            tif=self.tif,
-            kind=self.kind,
-            broker_id=self.broker_id,
-            avg_fill_price=self.avg_fill_price,
-            order_ref=self.order_ref,
-        )
-
-
-@dataclass
-class UserFunctions:
-    """The algorithm's lifecycle functions (missing optional ones are None)."""
-
-    path: str
-    initialize: Callable[..., Any]
-    handle_data: Callable[..., Any] | None = None
-    before_trading_start: Callable[..., Any] | None = None
-    analyze: Callable[..., Any] | None = None
-    namespace: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class SessionStats:
-    """What the engine collects during one session for the results table."""
-
-    transactions: list[Transaction] = field(default_factory=list)
-    orders: dict[str, OrderRecord] = field(default_factory=dict)
-    orders_placed: int = 0
+__all__ = ["CancelPolicy", "Engine", "OrderRecord", "Phase", "SessionStats", "SimTime", "new_order_id"]
 
 
 class Engine:
@@ -166,7 +76,7 @@ class Engine:
 
     def __init__(
         self,
-        functions: UserFunctions | None,
+        functions: AlgorithmCode | None,
         *,
         portal: DataPortal,
         calendar: TradingCalendar,
@@ -179,13 +89,15 @@ class Engine:
         strict: bool = False,
         algo_logger: logging.Logger | None = None,
     ) -> None:
-        self.functions = functions or UserFunctions(path="<not loaded>", initialize=lambda context: None)
+        self.functions: AlgorithmCode = functions or NoAlgorithm()
         self.portal = portal
         self.calendar = calendar
         self.broker = broker
         self.frequency = frequency
         self.mode = mode
         self.strict = strict
+        #: how placed orders become the orders sent (and recorded): see :meth:`set_order_policy`
+        self.order_policy: OrderPolicy = SendAsPlaced()
         self.start_session = start_session
         self.end_session = end_session
         self.clock = SimTime()
@@ -210,6 +122,8 @@ class Engine:
         self.sessions_done = 0
         self.algo_log = algo_logger or logging.getLogger("ibalgo.algo")
         self.on_session_end_hooks: list[Callable[[Engine, int], None]] = []
+        #: replays through the live loop: what it reported (see :meth:`set_live_stats`)
+        self.live_stats: dict[str, int] = {}
         #: called with (session, last session of the run) at each session's start, before before_trading_start
         #: (the attached pipelines compute there), under the error policy of before_trading_start
         self.session_start_hooks: list[Callable[[int, int], None]] = []
@@ -242,12 +156,80 @@ class Engine:
         #: (splits, dividends) the broker applies to the account, when the run knows them (the simulated gateway's
         #: data); None: those of the data portal's bars (backtests)
         self.corporate_actions: tuple[tuple, tuple] | None = None
-        from runtime.algorithm.api import AlgorithmAPI
-        from runtime.algorithm.context import Context
+        #: the algorithm's API, ``context`` and ``data``: set by :meth:`attach` (runtime.assembly builds them)
+        self.api: Any = None
+        self.context: Any = None
+        self.data: AlgorithmData | Any = None
 
-        self.api = AlgorithmAPI(self)
-        self.context = Context(self.api)
-        self.data = BarData(portal, self.clock, frequency, self.api.resolve_asset, self.is_restricted)
+    def attach(self, api: Any, context: Any, data: AlgorithmData) -> None:
+        """Give the engine the algorithm's API object, the ``context`` and the ``data`` it hands to user code
+        (built above the engine, by :mod:`runtime.assembly`)."""
+        self.api = api
+        self.context = context
+        self.data = data
+
+    # ------------------------------------------------------------------------------------------ configuration
+    # What the run's assembly and the algorithm API set up; each is a method so the engine owns its state.
+    def load(self, functions: AlgorithmCode) -> None:
+        """Run ``functions`` (the loaded algorithm file's) from now on."""
+        self.functions = functions
+
+    def use_broker_sources(self, sources: BrokerSources) -> None:
+        """A paper or live run: read account values, quotes, positions and history from the broker."""
+        self.wait_for_broker = sources.wait_for_broker
+        self.account_value_source = sources.account_value
+        self.account_value_tags = sources.account_value_tags
+        self.account_snapshot_source = sources.account_snapshot
+        self.quote_source = sources.quote
+        self.history_source = sources.history
+        self.positions_source = sources.positions
+        self.ledger_account = sources.ledger_account
+        self.corporate_actions = sources.corporate_actions
+
+    def set_ibridgepy_options(self, options: Any) -> None:
+        """IBridgePy's run options (time zone, e-mail, account codes): see runtime.algorithm.ibridgepy."""
+        self.ibridgepy_options = options
+
+    def add_session_end_hook(self, hook: Callable[[Engine, int], None]) -> None:
+        """Call ``hook(engine, session)`` at each session's end, after the engine's own session-end steps."""
+        self.on_session_end_hooks.append(hook)
+
+    def add_session_start_hook(self, hook: Callable[[int, int], None]) -> None:
+        """Call ``hook(session, last session)`` at each session's start (once, however often it is added)."""
+        if hook not in self.session_start_hooks:
+            self.session_start_hooks.append(hook)
+
+    def set_live_stats(self, stats: dict[str, int]) -> None:
+        """What the live loop reported (bars skipped, overruns, closed time jumped over)."""
+        self.live_stats = dict(stats)
+
+    def set_cancel_policy(self, policy: CancelPolicy) -> None:
+        """Whether open orders are cancelled at each session's end (see :attr:`eod_cancel_active`)."""
+        self.cancel_policy = policy
+
+    def set_benchmark(self, asset: Asset) -> None:
+        """The asset the run's results compare with."""
+        self.benchmark = asset
+
+    def add_control(self, control: TradingControl) -> None:
+        """A trading control every order is checked against."""
+        self.controls.append(control)
+
+    def set_max_leverage(self, control: MaxLeverage) -> None:
+        """The account control checked at each session's end (a violation stops the run)."""
+        self.max_leverage = control
+
+    def set_min_leverage(self, control: MinLeverage) -> None:
+        """The account control checked at each session's end (a violation stops the run)."""
+        self.min_leverage = control
+
+    def schedule(self, rule: Any, func: Callable[..., Any]) -> None:
+        """Run ``func(context, data)`` when ``rule`` fires (registration order at equal times)."""
+        self.scheduled.append((rule, func))
+
+    def record(self, name: str, value: Any) -> None:
+        """A value for the results column ``name`` (the session's last one is kept)."""
+        self.recorded[name] = value
 
     # ------------------------------------------------------------------------------------------------- helpers
     @property
@@ -378,6 +360,11 @@ class Engine:
             )
         return shares
 
+    def set_order_policy(self, policy: OrderPolicy) -> None:
+        """How orders the algorithm places become the orders sent; each order's record shows what was sent (e.g.
+        :class:`~runtime.core.orders.DailyCloseAuction`: a daily run's market orders go as market-on-close)."""
+        self.order_policy = policy
+
     def _default_tif(self) -> TimeInForce:
         return TimeInForce.DAY if self.eod_cancel_active else TimeInForce.GTC
 
@@ -395,6 +382,16 @@ class Engine:
         self.open_order_ids[record.id] = None
         self.today.orders[record.id] = record
         self.today.orders_placed += 1
+
+    def adopt_order(self, record: OrderRecord) -> bool:
+        """Take over an order the broker already works (a restart's journal, an order adopted by orderRef): known
+        and open from now on, not counted as placed. Returns False (and changes nothing) for an id already known."""
+        if record.id in self.orders:
+            return False
+        self.orders[record.id] = record
+        if record.status.is_open:
+            self.open_order_ids[record.id] = None
+        return True
 
     def place_order(
         self,
@@ -420,14 +417,16 @@ class Engine:
         limit = style.limit_for(is_buy, asset.tick_size)
         stop = style.stop_for(is_buy, asset.tick_size)
         tif = style.time_in_force or default_tif or self._default_tif()
+        kind, tif = self.order_policy.apply(asset, style.kind, tif)
         self._check_controls(asset, shares)
         now = self.clock.now_ns
         order_id = new_order_id()
-        record = OrderRecord(order_id, asset, shares, style.kind, limit, stop, tif, now, now, order_ref=order_ref,
+        record = OrderRecord(order_id, asset, shares, kind, limit, stop, tif, now, now, order_ref=order_ref,
                              account=account)
+        trail_amount, trail_percent, limit_offset = style.trail_terms()
         request = OrderRequest(
-            order_id, asset, shares, style, style.kind, limit, stop, tif, now, parent_id, oca_group, outside_rth,
-            account,
+            order_id, asset, shares, kind, limit, stop, tif, now, parent_id, oca_group, outside_rth, account,
+            trail_amount, trail_percent, limit_offset,
         )
         self.broker.place_order(request)  # may raise NotConnectedError: nothing registered then
         self._register(record)
@@ -482,22 +481,22 @@ class Engine:
             self._warned_day_exits = True
             self.algo_log.warning("%s: its exits have tif='DAY', so in a daily run they expire at this session's "
                                   "close, before the entry fills at the next one; pass tif='GTC' to keep them", what)
-        if not isinstance(self.broker, BracketBroker):
-            raise NotAvailableError(f"{what}: this broker cannot place bracket orders")
         self._check_controls(asset, shares)
         now = self.clock.now_ns
         parent_id = new_order_id()
         group = f"ibalgo-{parent_id}" if len(exits) > 1 else None
-        parent_tif = style.time_in_force or self._default_tif()
-        parent = OrderRequest(parent_id, asset, shares, style, style.kind, limit, stop, parent_tif, now, None, None,
-                              outside_rth)
+        parent_kind, parent_tif = self.order_policy.apply(asset, style.kind, style.time_in_force or self._default_tif())
+        trail_amount, trail_percent, limit_offset = style.trail_terms()
+        parent = OrderRequest(parent_id, asset, shares, parent_kind, limit, stop, parent_tif, now, None, None,
+                              outside_rth, trail_amount=trail_amount, trail_percent=trail_percent,
+                              limit_offset=limit_offset)
         children = [
-            OrderRequest(new_order_id(), asset, -shares, s, s.kind, s_limit, s_stop, tif, now, parent_id, group,
+            OrderRequest(new_order_id(), asset, -shares, s.kind, s_limit, s_stop, tif, now, parent_id, group,
                          outside_rth)
             for s, (s_stop, s_limit) in zip(exits, exit_prices)
         ]
         self.broker.place_bracket(parent, children)  # may raise NotConnectedError: nothing registered then
-        self._register(OrderRecord(parent_id, asset, shares, style.kind, limit, stop, parent_tif, now, now))
+        self._register(OrderRecord(parent_id, asset, shares, parent_kind, limit, stop, parent_tif, now, now))
         kids = []
         for c in children:
             self._register(OrderRecord(c.id, asset, c.amount, c.kind, c.limit, c.stop, tif, now, now,
@@ -546,14 +545,11 @@ class Engine:
         if amount is not None and (amount == 0 or abs(amount) < abs(record.filled)):
             raise BadOrderError(f"modify_order: the new quantity {abs(amount)} must be above 0 and not below the "
                                 f"{abs(record.filled)} already filled")
-        if limit is not None and record.kind not in (OrderKind.LIMIT, OrderKind.STOP_LIMIT, OrderKind.LIMIT_ON_CLOSE):
+        if limit is not None and not record.kind.has_limit:
             raise BadOrderError(f"modify_order: order {order_id} is a {record.kind.value} order: it has no limit price")
-        if stop is not None and record.kind not in (OrderKind.STOP, OrderKind.STOP_LIMIT, OrderKind.TRAIL):
+        if stop is not None and not record.kind.has_stop:
             raise BadOrderError(f"modify_order: order {order_id} is a {record.kind.value} order: it has no stop price")
-        modify = getattr(self.broker, "modify_order", None)
-        if modify is None:
-            raise NotAvailableError("modify_order: this broker cannot modify orders")
-        modify(order_id, amount=amount, limit=limit, stop=stop, tif=tif, now_ns=self.clock.now_ns)
+        self.broker.modify_order(order_id, amount=amount, limit=limit, stop=stop, tif=tif, now_ns=self.clock.now_ns)
         if amount is not None:
             record.amount = amount
         if limit is not None:
@@ -565,6 +561,10 @@ class Engine:
         record.dt_ns = self.clock.now_ns
         self.today.orders[record.id] = record
         self.apply_broker_events(self.broker.poll_events(self.clock.now_ns))
+
+    def set_order_ref(self, order_id: str, order_ref: str) -> None:
+        """The algorithm's own reference of an order (IBridgePy's orderRef), as ``get_order(id).orderRef`` shows it."""
+        self.orders[order_id].order_ref = order_ref
 
     def open_orders(self, asset: Asset | None = None) -> list[OrderRecord]:
         out = [self.orders[i] for i in self.open_order_ids]
@@ -703,8 +703,7 @@ class Engine:
             if split.date == label:
                 asset = next((a for sid, a, *_ in self.ledger.position_items() if sid == split.sid), None)
                 payout = self.ledger.apply_split(split.sid, split.ratio, self.clock.now_ns)
-                if hasattr(self.broker, "apply_split"):
-                    self.broker.apply_split(split.sid, split.ratio)
+                self.broker.apply_split(split.sid, split.ratio)
                 held = self.ledger.amount(split.sid)
                 if asset is not None:
                     self.algo_log.info(
@@ -755,6 +754,3 @@ class Engine:
             self._held_cols[key] = cols
         held, idx = cols
         self.ledger.mark_many(held, frame.prices_at(frame_row, idx).tolist(), ns)
-
-    def raise_into_algorithm(self, exc: AlgorithmApiError) -> None:
-        raise exc

@@ -16,8 +16,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from runtime.engine.clocks import Clock, LiveDispatcher, ReplayClock, Tick, closed_market_jump
 from runtime.engine.dispatch import Dispatcher
 from runtime.engine.timeline import DEFAULT_GRACE_NS, Timeline, plan_due
@@ -137,8 +135,3 @@ class LiveLoop:
             if not keep_going:
                 return len(tl)
         return plan.next_index
-
-
-def first_event_ns(timeline: Timeline) -> int | None:
-    """The first instant of a timeline (where a replay clock starts)."""
-    return int(np.min(timeline.times)) if len(timeline) else None

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from runtime.core.calendar import TradingCalendar, get_calendar
+from runtime.core.calendar import TradingCalendar
 from runtime.core.rules import NS_PER_SECOND, EventRule
+from runtime.data.calendars import get_calendar
 from runtime.errors import ScheduleError
 
 NO_RULE = -1
@@ -383,8 +384,3 @@ def plan_due(timeline: Timeline, start_index: int, now_ns: int, grace_ns: int = 
         else:
             skipped.append(Skipped(lo + j, t, EventKind(k), r, reason, late))
     return DuePlan(tuple(run), tuple(skipped), hi)
-
-
-def next_due_ns(timeline: Timeline, start_index: int) -> int | None:
-    """Time of the first event at or after ``start_index`` (None when the timeline is exhausted)."""
-    return int(timeline.times[start_index]) if 0 <= start_index < len(timeline) else None

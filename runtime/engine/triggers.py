@@ -26,8 +26,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from apscheduler.triggers.base import BaseTrigger
 
-from runtime.core.calendar import TradingCalendar, get_calendar
+from runtime.core.calendar import TradingCalendar
 from runtime.core.rules import EventRule
+from runtime.data.calendars import get_calendar
 from runtime.engine.timeline import Timeline
 
 UTC = _dt.timezone.utc

@@ -124,7 +124,7 @@ def _universe(args: argparse.Namespace, now_ns: int) -> Universe:
 
 def build(args: argparse.Namespace) -> Gateway:
     """The gateway an argument namespace describes (not started)."""
-    from runtime.core.calendar import get_calendar
+    from runtime.data.calendars import get_calendar
     from runtime.engine.clocks import ReplayClock, WallClock
 
     accounts = tuple(a.strip() for a in args.accounts.split(",") if a.strip())

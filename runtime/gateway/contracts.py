@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from runtime.core.assets import Asset, SecType, stable_sid
-from runtime.core.calendar import NS_PER_DAY, TradingCalendar, get_calendar
+from runtime.core.calendar import NS_PER_DAY, TradingCalendar
+from runtime.data.calendars import get_calendar
 
 #: IB's time zone names for the calendars' zones.
 IB_ZONE_NAMES = {"America/New_York": "US/Eastern", "America/Chicago": "US/Central", "UTC": "UTC"}

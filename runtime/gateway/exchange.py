@@ -35,7 +35,7 @@ from runtime.gateway.contracts import ContractBook, Instrument
 from runtime.gateway.ids import Code
 from runtime.gateway.market import Market
 from runtime.gateway.order_wire import encode_completed_order, encode_open_order
-from runtime.gateway.tickets import IbStatus, OrderRecord, OrderTicket
+from runtime.gateway.tickets import GatewayOrder, IbStatus, OrderTicket
 
 ORDER_KINDS = {
     "MKT": OrderKind.MARKET,
@@ -43,10 +43,22 @@ ORDER_KINDS = {
     "STP": OrderKind.STOP,
     "STP LMT": OrderKind.STOP_LIMIT,
     "TRAIL": OrderKind.TRAIL,
+    "TRAIL LIMIT": OrderKind.TRAIL_LIMIT,
     "MOC": OrderKind.MARKET_ON_CLOSE,
     "LOC": OrderKind.LIMIT_ON_CLOSE,
 }
-TIFS = {"DAY": TimeInForce.DAY, "GTC": TimeInForce.GTC, "IOC": TimeInForce.IOC}
+#: OPG (the opening auction) is a day order: with LMT it is a limit-on-open order
+TIFS = {"DAY": TimeInForce.DAY, "GTC": TimeInForce.GTC, "IOC": TimeInForce.IOC, "OPG": TimeInForce.DAY}
+MINUTE_NS = 60_000_000_000
+_LIMIT_KINDS = (OrderKind.LIMIT, OrderKind.STOP_LIMIT, OrderKind.LIMIT_ON_CLOSE, OrderKind.LIMIT_ON_OPEN)
+_TRAIL_KINDS = (OrderKind.TRAIL, OrderKind.TRAIL_LIMIT)
+
+
+def order_kind(t: OrderTicket) -> OrderKind:
+    """The matcher's kind of a ticket (a validated one): LMT with tif OPG is limit-on-open."""
+    if t.tif == "OPG":
+        return OrderKind.LIMIT_ON_OPEN
+    return ORDER_KINDS[t.order_type]
 
 
 class Outbox(Protocol):
@@ -123,8 +135,8 @@ class Exchange:
         self.starting_cash = starting_cash
         self.matcher = MatchingEngine(slippage or FixedBasisPointsSlippage(), commission or IBFixedCommission())
         self.accounts: dict[str, AccountBook] = {a: AccountBook(a, starting_cash) for a in accounts}
-        self.orders: dict[tuple[int, int], OrderRecord] = {}
-        self.by_working: dict[str, OrderRecord] = {}
+        self.orders: dict[tuple[int, int], GatewayOrder] = {}
+        self.by_working: dict[str, GatewayOrder] = {}
         self.executions: list[Execution] = []
         self.next_order_id = 1
         self.next_perm_id = 1_000_000_001
@@ -159,18 +171,18 @@ class Exchange:
         """IB's execution/completion time text: ``yyyymmdd hh:mm:ss Zone``."""
         return f"{self.local_time(ns):%Y%m%d %H:%M:%S} {self.time_zone}"
 
-    def _send(self, rec: OrderRecord, data: bytes) -> None:
+    def _send(self, rec: GatewayOrder, data: bytes) -> None:
         self.outbox.to_client(rec.client_id, data)
         master = self.master_client_id
         if master is not None and master != rec.client_id:
             self.outbox.to_client(master, data)
 
-    def _status_msg(self, rec: OrderRecord) -> bytes:
+    def _status_msg(self, rec: GatewayOrder) -> bytes:
         parent = rec.ticket.parent_id
         return msg.order_status(rec.ticket.order_id, rec.status.value, rec.filled, rec.remaining, rec.avg_fill_price,
                                 rec.perm_id, parent, rec.last_fill_price, rec.client_id, rec.why_held)
 
-    def notify(self, rec: OrderRecord) -> None:
+    def notify(self, rec: GatewayOrder) -> None:
         """openOrder + orderStatus for the record's current state."""
         self._sync_stop(rec)
         self._send(rec, encode_open_order(rec))
@@ -178,7 +190,7 @@ class Exchange:
         if self.on_order_change is not None:
             self.on_order_change()
 
-    def _sync_stop(self, rec: OrderRecord) -> None:
+    def _sync_stop(self, rec: GatewayOrder) -> None:
         w = self.matcher.get(rec.working_id) if rec.working_id else None
         if w is not None and w.stop is not None:
             rec.stop_price = w.stop
@@ -213,7 +225,7 @@ class Exchange:
         if ticket.what_if:
             self._what_if(client_id, ticket, inst, account, now_ns)
             return
-        rec = OrderRecord(ticket=ticket, instrument=inst, client_id=client_id, perm_id=self.next_perm_id,
+        rec = GatewayOrder(ticket=ticket, instrument=inst, client_id=client_id, perm_id=self.next_perm_id,
                           account=account.code, created_ns=now_ns)
         self.next_perm_id += 1
         self.orders[key] = rec
@@ -224,11 +236,11 @@ class Exchange:
         self._submit(rec, now_ns)
         self.match_now(inst, now_ns)
 
-    def _held_family(self, client_id: int, ticket: OrderTicket) -> list[OrderRecord]:
+    def _held_family(self, client_id: int, ticket: OrderTicket) -> list[GatewayOrder]:
         """Held orders transmitted together with ``ticket``: its parent and the parent's other children."""
         if not ticket.parent_id:
             return []
-        out: list[OrderRecord] = []
+        out: list[GatewayOrder] = []
         parent = self.orders.get((client_id, ticket.parent_id))
         if parent is not None and not parent.transmitted and not parent.is_done:
             out.append(parent)
@@ -261,16 +273,19 @@ class Exchange:
                             f"supported (supported: {', '.join(ORDER_KINDS)})", inactive=True)
         if t.tif not in TIFS:
             raise Rejection(Code.ORDER_REJECTED, f"Order rejected - reason:time in force {t.tif!r} is not "
-                            "supported (supported: DAY, GTC, IOC)", inactive=True)
+                            "supported (supported: DAY, GTC, IOC, OPG)", inactive=True)
+        if t.tif == "OPG" and t.order_type != "LMT":
+            raise Rejection(Code.ORDER_REJECTED, "Order rejected - reason:time in force OPG is supported with LMT "
+                            "orders only (limit-on-open)", inactive=True)
         if t.action not in ("BUY", "SELL", "SSHORT"):
             raise Rejection(Code.VALIDATION, f"Error validating request:-'action' : cause - invalid action "
                             f"{t.action!r}")
         if not t.quantity > 0 or not float(t.quantity).is_integer():
             raise Rejection(Code.ORDER_REJECTED, f"Order rejected - reason:invalid order size {t.quantity:g} "
                             "(whole positive quantities only)", inactive=True)
-        kind = ORDER_KINDS[t.order_type]
+        kind = order_kind(t)
         tick = inst.min_tick
-        if kind in (OrderKind.LIMIT, OrderKind.STOP_LIMIT, OrderKind.LIMIT_ON_CLOSE):
+        if kind in _LIMIT_KINDS:
             if t.lmt_price is None or not t.lmt_price > 0:
                 raise Rejection(Code.ORDER_REJECTED, "Order rejected - reason:a limit price is required",
                                 inactive=True)
@@ -284,9 +299,12 @@ class Exchange:
             if not _on_tick(t.aux_price, tick):
                 raise Rejection(Code.TICK_SIZE, "The price does not conform to the minimum price variation for "
                                 f"this contract ({tick:g}).")
-        if kind is OrderKind.TRAIL and not ((t.aux_price or 0) > 0 or (t.trailing_percent or 0) > 0):
+        if kind in _TRAIL_KINDS and not ((t.aux_price or 0) > 0 or (t.trailing_percent or 0) > 0):
             raise Rejection(Code.ORDER_REJECTED, "Order rejected - reason:a trailing amount (auxPrice) or "
                             "trailingPercent is required", inactive=True)
+        if kind is OrderKind.TRAIL_LIMIT and (t.lmt_price_offset is None or t.lmt_price_offset < 0):
+            raise Rejection(Code.ORDER_REJECTED, "Order rejected - reason:a TRAIL LIMIT order needs a limit offset "
+                            "(lmtPriceOffset)", inactive=True)
         if self.reject_next is not None:
             reason, self.reject_next = self.reject_next, None
             raise Rejection(Code.ORDER_REJECTED, f"Order rejected - reason:{reason}", inactive=True)
@@ -322,21 +340,21 @@ class Exchange:
         price = self._price_for(inst, t, now_ns)
         _, init, maint = account.margin()
         need = account.order_margin(inst, t.signed_quantity, price)
-        rec = OrderRecord(ticket=t, instrument=inst, client_id=client_id, perm_id=0, account=account.code,
+        rec = GatewayOrder(ticket=t, instrument=inst, client_id=client_id, perm_id=0, account=account.code,
                           status=IbStatus.PRE_SUBMITTED)
         equity = account.ledger.portfolio_value
         data = encode_open_order(rec, (f"{init + need:.2f}", f"{maint + need / 2:.2f}", f"{equity:.2f}"),
                                  commission=self.matcher.commission.calculate(_Blank(), price, int(t.quantity)))
         self.outbox.to_client(client_id, data)
 
-    def _working_order(self, rec: OrderRecord, now_ns: int) -> WorkingOrder:
+    def _working_order(self, rec: GatewayOrder, now_ns: int) -> WorkingOrder:
         t = rec.ticket
-        kind = ORDER_KINDS[t.order_type]
+        kind = order_kind(t)
         amount = int(t.quantity) if t.is_buy else -int(t.quantity)
-        limit = t.lmt_price if kind in (OrderKind.LIMIT, OrderKind.STOP_LIMIT, OrderKind.LIMIT_ON_CLOSE) else None
+        limit = t.lmt_price if kind in _LIMIT_KINDS else None
         stop = t.aux_price if kind in (OrderKind.STOP, OrderKind.STOP_LIMIT) else None
         trail_amount = trail_pct = None
-        if kind is OrderKind.TRAIL:
+        if kind in _TRAIL_KINDS:
             if t.trailing_percent:
                 trail_pct = t.trailing_percent
             else:
@@ -351,10 +369,11 @@ class Exchange:
         return WorkingOrder(
             id=f"{rec.client_id}:{t.order_id}", asset=rec.instrument.asset, amount=amount, kind=kind, limit=limit,
             stop=stop, tif=TIFS[t.tif], created_ns=now_ns, trail_amount=trail_amount, trail_percent=trail_pct,
-            parent_id=parent_working, oca_group=oca, outside_rth=t.outside_rth,
+            limit_offset=t.lmt_price_offset if kind is OrderKind.TRAIL_LIMIT else None, parent_id=parent_working,
+            oca_group=oca, outside_rth=t.outside_rth,
         )
 
-    def _submit(self, rec: OrderRecord, now_ns: int) -> None:
+    def _submit(self, rec: GatewayOrder, now_ns: int) -> None:
         t = rec.ticket
         if t.parent_id:
             parent = self.orders.get((rec.client_id, t.parent_id))
@@ -375,7 +394,9 @@ class Exchange:
         rec.status = IbStatus.PRE_SUBMITTED if working.parent_id else IbStatus.SUBMITTED
         if working.parent_id:
             self._waiting_children.add(working.id)
-        if working.tif is TimeInForce.DAY or working.kind in (OrderKind.MARKET_ON_CLOSE, OrderKind.LIMIT_ON_CLOSE):
+        if working.kind is OrderKind.LIMIT_ON_OPEN:
+            pass  # it waits for the next opening auction, where it fills or is cancelled
+        elif working.tif is TimeInForce.DAY or working.kind in (OrderKind.MARKET_ON_CLOSE, OrderKind.LIMIT_ON_CLOSE):
             self._expiry[working.id] = self._session_close_after(rec.instrument, now_ns)
         self._fed_until.setdefault(rec.instrument.con_id, now_ns)
         self.notify(rec)
@@ -386,7 +407,7 @@ class Exchange:
         i = int(np.searchsorted(cal.closes, now_ns, side="right"))
         return int(cal.closes[min(i, len(cal) - 1)])
 
-    def _modify(self, rec: OrderRecord, t: OrderTicket, now_ns: int) -> None:
+    def _modify(self, rec: GatewayOrder, t: OrderTicket, now_ns: int) -> None:
         old = rec.ticket
         if t.action != old.action or t.order_type != old.order_type:
             raise Rejection(Code.MODIFY_MISMATCH, "Order being modified does not match original order")
@@ -405,16 +426,18 @@ class Exchange:
                 self.match_now(inst, now_ns)
             return
         amount = int(t.quantity) if t.is_buy else -int(t.quantity)
-        kind = ORDER_KINDS[t.order_type]
-        limit = t.lmt_price if kind in (OrderKind.LIMIT, OrderKind.STOP_LIMIT, OrderKind.LIMIT_ON_CLOSE) else None
+        kind = order_kind(t)
+        limit = t.lmt_price if kind in _LIMIT_KINDS else None
         stop = t.aux_price if kind in (OrderKind.STOP, OrderKind.STOP_LIMIT) else None
         w = self.matcher.get(rec.working_id)
         if w is None:
             raise Rejection(Code.CANNOT_MODIFY_FILLED, "Cannot modify a filled order")
         self.matcher.modify(rec.working_id, now_ns, amount=amount, limit=limit, stop=stop, tif=TIFS[t.tif])
-        if kind is OrderKind.TRAIL:
+        if kind in _TRAIL_KINDS:
             w.trail_amount = None if t.trailing_percent else t.aux_price
             w.trail_percent = t.trailing_percent or None
+        if kind is OrderKind.TRAIL_LIMIT:
+            w.limit_offset = t.lmt_price_offset
         w.created_ns = now_ns  # a modified order is new to the market: it may fill from the next quote on
         self.notify(rec)
         self.match_now(inst, now_ns)
@@ -432,7 +455,7 @@ class Exchange:
             return
         self._cancel_record(rec, now_ns, "")
 
-    def _cancel_record(self, rec: OrderRecord, now_ns: int, reason: str) -> None:
+    def _cancel_record(self, rec: GatewayOrder, now_ns: int, reason: str) -> None:
         if not rec.transmitted:
             self._finish(rec, IbStatus.CANCELLED, now_ns, reason or "cancelled")
             self._send(rec, self._status_msg(rec))
@@ -447,7 +470,7 @@ class Exchange:
             if not rec.is_done:
                 self._cancel_record(rec, now_ns, "global cancel")
 
-    def _finish(self, rec: OrderRecord, status: IbStatus, now_ns: int, text: str) -> None:
+    def _finish(self, rec: GatewayOrder, status: IbStatus, now_ns: int, text: str) -> None:
         rec.status = status
         rec.completed_ns = now_ns
         rec.completed_status = text
@@ -554,10 +577,13 @@ class Exchange:
                 continue
             bars = series.minutes_between(since, now_ns)
             if len(bars):
-                closes = series.calendar.closes
+                closes, opens = series.calendar.closes, series.calendar.opens
                 at_close = closes[np.minimum(np.searchsorted(closes, bars.end_ns), len(closes) - 1)] == bars.end_ns
+                # a session's first minute bar ends one minute after its open: its open is the opening auction's
+                first_open = opens[np.maximum(np.searchsorted(opens, bars.end_ns) - 1, 0)] + MINUTE_NS == bars.end_ns
                 for i in range(len(bars)):
-                    bar = BarQuote(float(bars.close[i]), float(bars.volume[i]), int(bars.end_ns[i]), bool(at_close[i]))
+                    bar = BarQuote(float(bars.close[i]), float(bars.volume[i]), int(bars.end_ns[i]), bool(at_close[i]),
+                                   float(bars.open[i]) if first_open[i] else None)
                     events = self.matcher.on_bar(inst.asset, bar)
                     if events:
                         self._apply(events, int(bars.end_ns[i]))
@@ -598,7 +624,7 @@ class Exchange:
                 rec.status = IbStatus.SUBMITTED
                 self.notify(rec)
 
-    def _on_fill(self, rec: OrderRecord, fill: Fill) -> None:
+    def _on_fill(self, rec: GatewayOrder, fill: Fill) -> None:
         account = self.accounts[rec.account]
         inst = rec.instrument
         realized = account.book(fill, inst)
@@ -646,21 +672,21 @@ class Exchange:
             self._mark_account(account, now_ns)
 
     # ------------------------------------------------------------------------------------------------- queries
-    def open_orders(self, client_id: int | None) -> list[OrderRecord]:
+    def open_orders(self, client_id: int | None) -> list[GatewayOrder]:
         """Working orders of one client (None: of all clients), in placement order."""
         return [r for r in self.orders.values()
                 if r.transmitted and not r.is_done and (client_id is None or r.client_id == client_id)]
 
-    def completed(self) -> list[OrderRecord]:
+    def completed(self) -> list[GatewayOrder]:
         return sorted((r for r in self.orders.values() if r.is_done and r.transmitted), key=lambda r: r.completed_ns)
 
-    def completed_message(self, rec: OrderRecord) -> bytes:
+    def completed_message(self, rec: GatewayOrder) -> bytes:
         return encode_completed_order(rec, self.time_text(rec.completed_ns or rec.created_ns))
 
-    def status_message(self, rec: OrderRecord) -> bytes:
+    def status_message(self, rec: GatewayOrder) -> bytes:
         return self._status_msg(rec)
 
-    def open_order_message(self, rec: OrderRecord) -> bytes:
+    def open_order_message(self, rec: GatewayOrder) -> bytes:
         self._sync_stop(rec)
         return encode_open_order(rec)
 

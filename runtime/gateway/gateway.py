@@ -25,7 +25,7 @@ from runtime.gateway.contracts import Instrument
 from runtime.gateway.exchange import Exchange, Execution
 from runtime.gateway.faults import FaultPlan, FaultState
 from runtime.gateway.history import (
-    HistoryError,
+    HistoryRequestError,
     build_bars,
     check_what_to_show,
     format_rows,
@@ -38,7 +38,7 @@ from runtime.gateway.history import (
 )
 from runtime.gateway.ids import NO_ID, Code
 from runtime.gateway.market import NS_PER_SECOND
-from runtime.gateway.pacing import HistoricalPacer
+from runtime.gateway.pacing import HistoryPacingRules
 from runtime.gateway.protocol import MAX_FRAME_BYTES
 from runtime.gateway.requests import (
     AccountSummaryRequest,
@@ -61,7 +61,7 @@ log = logging.getLogger(__name__)
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
-class Clock(Protocol):
+class GatewayClock(Protocol):
     def now_ns(self) -> int: ...
 
 
@@ -118,7 +118,7 @@ class Gateway:
     def __init__(
         self,
         config: GatewayConfig | None = None,
-        clock: Clock | None = None,
+        clock: GatewayClock | None = None,
         universe: Universe | None = None,
         slippage: SlippageModel | None = None,
         commission: CommissionModel | None = None,
@@ -127,12 +127,12 @@ class Gateway:
         if self.config.host not in LOOPBACK and not self.config.allow_remote:
             raise ValueError(f"refusing to listen on {self.config.host!r}: the gateway binds to 127.0.0.1 unless "
                              "allow_remote is set (it has no authentication)")
-        self.clock: Clock = clock or _SystemClock()
+        self.clock: GatewayClock = clock or _SystemClock()
         self.universe = universe or sample_universe(self.clock.now_ns())
         self.exchange = Exchange(self.universe.book, self.universe.market, self.config.accounts, self,
                                  self.config.starting_cash, slippage, commission, self.config.time_zone)
         self.exchange.master_client_id = self.config.master_client_id
-        self.pacer = HistoricalPacer(self.config.pacing)
+        self.pacer = HistoryPacingRules(self.config.pacing)
         self.faults = FaultState()
         self.connections: set[ClientSession] = set()
         self.clients: dict[int, ClientSession] = {}
@@ -383,18 +383,18 @@ class Gateway:
             bar_seconds = parse_bar_size(req.bar_size)
             duration = parse_duration(req.duration)
             if req.keep_up_to_date and req.end:
-                raise HistoryError(Code.VALIDATION, "Error validating request:-'bP' : cause - End date not "
+                raise HistoryRequestError(Code.VALIDATION, "Error validating request:-'bP' : cause - End date not "
                                    "supported with live updates")
             now = self.clock.now_ns()
             decision = self.pacer.check(
                 (inst.con_id, req.end, req.bar_size, req.duration, req.what_to_show, req.use_rth, req.format_date),
                 (inst.con_id, inst.exchange, req.what_to_show), 2 if req.what_to_show == "BID_ASK" else 1)
             if not decision.allowed:
-                raise HistoryError(Code.HISTORICAL_DATA, decision.reason)
+                raise HistoryRequestError(Code.HISTORICAL_DATA, decision.reason)
             end = parse_end(req.end, now, tz)
             start = window_start(series, end, duration)
             rows = build_bars(series, bar_seconds, start, end, req.use_rth, now, tz)
-        except HistoryError as exc:
+        except HistoryRequestError as exc:
             session.send(msg.error(req.req_id, exc.code, exc.text))
             return
         if not len(rows):
@@ -446,7 +446,7 @@ class Gateway:
         ex = self.exchange
         since = None
         if f.time:
-            with contextlib.suppress(HistoryError):
+            with contextlib.suppress(HistoryRequestError):
                 since = parse_end(f.time, self.clock.now_ns(), self.config.time_zone) if "-" not in f.time else \
                     parse_end(f.time, self.clock.now_ns(), "UTC")
         for e in ex.executions:

@@ -28,7 +28,7 @@ WHAT_TO_SHOW = ("TRADES", "MIDPOINT", "BID", "ASK", "BID_ASK", "ADJUSTED_LAST")
 MAX_BARS = 200_000
 
 
-class HistoryError(ValueError):
+class HistoryRequestError(ValueError):
     """A request IB would refuse with error 162 or 321; ``code`` says which."""
 
     def __init__(self, code: int, text: str) -> None:
@@ -41,15 +41,15 @@ def parse_bar_size(text: str) -> int:
     """Seconds per bar for IB's bar size strings ('1 secs', '5 mins', '1 hour', '1 day', '1 week', '1 month')."""
     m = re.fullmatch(r"\s*(\d+)\s*([A-Za-z]+)\s*", text or "")
     if not m:
-        raise HistoryError(321, f"Error validating request:-'bP' : cause - Historical data bar size setting is "
+        raise HistoryRequestError(321, f"Error validating request:-'bP' : cause - Historical data bar size setting is "
                            f"invalid: {text!r}")
     n, unit = int(m.group(1)), m.group(2).lower()
     if unit not in _UNITS or n <= 0:
-        raise HistoryError(321, f"Error validating request:-'bP' : cause - Historical data bar size setting is "
+        raise HistoryRequestError(321, f"Error validating request:-'bP' : cause - Historical data bar size setting is "
                            f"invalid: {text!r}")
     size = n * _UNITS[unit]
     if size >= DAY and n != 1:
-        raise HistoryError(321, f"Error validating request:-'bP' : cause - Historical data bar size setting is "
+        raise HistoryRequestError(321, f"Error validating request:-'bP' : cause - Historical data bar size setting is "
                            f"invalid: {text!r}")
     return size
 
@@ -63,7 +63,7 @@ class Duration:
 def parse_duration(text: str) -> Duration:
     m = re.fullmatch(r"\s*(\d+)\s*([SDWMY])\s*", (text or "").upper())
     if not m or int(m.group(1)) <= 0:
-        raise HistoryError(321, f"Error validating request:-'bQ' : cause - Historical data query duration is "
+        raise HistoryRequestError(321, f"Error validating request:-'bQ' : cause - Historical data query duration is "
                            f"invalid: {text!r} (use e.g. '3600 S', '2 D', '1 W', '6 M', '1 Y')")
     return Duration(int(m.group(1)), m.group(2))
 
@@ -91,7 +91,7 @@ def parse_end(text: str, now_ns: int, default_tz: str) -> int:
             if len(parts) == 1:
                 ts = ts + pd.Timedelta(days=1) - pd.Timedelta(seconds=1)
     except (ValueError, TypeError, KeyError) as exc:
-        raise HistoryError(321, f"Error validating request:-'bP' : cause - end date/time {text!r} is invalid: "
+        raise HistoryRequestError(321, f"Error validating request:-'bP' : cause - end date/time {text!r} is invalid: "
                            f"{exc}") from None
     return min(int(ts.value), now_ns)
 
@@ -168,7 +168,7 @@ def build_bars(series: Series, bar_seconds: int, start_ns: int, end_ns: int, use
         return _daily_rows(series, bar_seconds, start_ns, end_ns, now_ns)
     if bar_seconds < 60:
         if end_ns - start_ns > 2 * DAY * NS_PER_SECOND:
-            raise HistoryError(162, "Historical Market Data Service error message:Time length exceed max.")
+            raise HistoryRequestError(162, "Historical Market Data Service error message:Time length exceed max.")
         base = series.seconds_between(start_ns, end_ns)
         step = NS_PER_SECOND
     else:
@@ -180,7 +180,7 @@ def build_bars(series: Series, bar_seconds: int, start_ns: int, end_ns: int, use
         keep = np.asarray((minutes > 8 * 60 + 30) & (minutes <= 15 * 60 + 15))
         base = Bars(*(getattr(base, f)[keep] for f in Bars.__slots__))
     if len(base) // max(bar_seconds * NS_PER_SECOND // step, 1) > MAX_BARS:
-        raise HistoryError(162, "Historical Market Data Service error message:Time length exceed max.")
+        raise HistoryRequestError(162, "Historical Market Data Service error message:Time length exceed max.")
     base = _adjust(series, base, now_ns)
     bar_start = base.end_ns - step
     local = pd.DatetimeIndex(bar_start, tz="UTC").tz_convert(series.calendar.tz)
@@ -291,9 +291,9 @@ def window_text(ns: int, time_zone: str) -> str:
 
 def check_what_to_show(inst: Instrument, what: str) -> None:
     if what not in WHAT_TO_SHOW:
-        raise HistoryError(162, f"Historical Market Data Service error message:No historical market data for "
+        raise HistoryRequestError(162, f"Historical Market Data Service error message:No historical market data for "
                            f"{inst.symbol}/{inst.sec_type}@{inst.exchange} {what}")
     if inst.sec_type == "CASH" and what in ("TRADES", "ADJUSTED_LAST"):
-        raise HistoryError(162, f"Historical Market Data Service error message:No historical market data for "
+        raise HistoryRequestError(162, f"Historical Market Data Service error message:No historical market data for "
                            f"{inst.symbol}/CASH@IDEALPRO Last (currency pairs have no trades: use MIDPOINT, BID, "
                            "ASK or BID_ASK)")

@@ -69,7 +69,7 @@ class Bars:
 
 
 @dataclass(frozen=True, slots=True)
-class Quote:
+class MarketQuote:
     """The market of one instrument at one instant."""
 
     time_ns: int
@@ -137,7 +137,7 @@ class Series:
         self._paths: OrderedDict[tuple[int, float, float, float, float], np.ndarray] = OrderedDict()
         self._volumes: OrderedDict[tuple[int, float], np.ndarray] = OrderedDict()
         self._session_cache: tuple[int, Bars] | None = None
-        self._quote_cache: Quote | None = None
+        self._quote_cache: MarketQuote | None = None
 
     # ----------------------------------------------------------------------------------------------- coverage
     @property
@@ -276,7 +276,7 @@ class Series:
         return out.between(start_ns, end_ns)
 
     # ------------------------------------------------------------------------------------------------- quote
-    def quote(self, now_ns: int) -> Quote | None:
+    def quote(self, now_ns: int) -> MarketQuote | None:
         """The market at ``now_ns`` (None before the data starts)."""
         cached = self._quote_cache
         if cached is not None and cached.time_ns == now_ns:
@@ -297,7 +297,7 @@ class Series:
             self._volumes.popitem(last=False)
         return split
 
-    def _quote(self, now_ns: int) -> Quote | None:
+    def _quote(self, now_ns: int) -> MarketQuote | None:
         """The 1-second bars of the session that ended by ``now_ns``, summarised.
 
         A minute bar ending at ``e`` is known from ``e`` on; second ``i`` (1..60) of the minute, the seeded path's
@@ -349,11 +349,11 @@ class Series:
                                 last_ns)
 
     def _make_quote(self, now_ns: int, last: float, volume: float, open_: float, high: float, low: float,
-                    prev_close: float, trading: bool, minute_volume: float, last_trade_ns: int) -> Quote:
+                    prev_close: float, trading: bool, minute_volume: float, last_trade_ns: int) -> MarketQuote:
         tick = self.tick
         mult = self.inst.md_size_multiplier or 1
         lots = 1 + hash((self.seed, self.inst.con_id, now_ns // NS_PER_SECOND)) % 9  # ints hash deterministically
-        return Quote(
+        return MarketQuote(
             time_ns=now_ns,
             last=last,
             last_size=lots * mult,
@@ -418,7 +418,7 @@ class Market:
         """Every instrument's series, in the order they were added."""
         return list(self._series.values())
 
-    def quote(self, inst: Instrument, now_ns: int) -> Quote | None:
+    def quote(self, inst: Instrument, now_ns: int) -> MarketQuote | None:
         s = self._series.get(inst.con_id)
         return None if s is None else s.quote(now_ns)
 
@@ -426,4 +426,4 @@ class Market:
         return inst.con_id in self._series
 
 
-__all__ = ["MINUTE", "Bars", "Market", "MinuteCache", "Quote", "Series"]
+__all__ = ["MINUTE", "Bars", "Market", "MarketQuote", "MinuteCache", "Series"]

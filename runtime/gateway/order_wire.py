@@ -9,7 +9,7 @@ from __future__ import annotations
 from runtime.gateway.ids import Out
 from runtime.gateway.protocol import FieldReader, clean_text, encode_text_fields, fmt_float, fmt_int
 from runtime.gateway.requests import read_contract
-from runtime.gateway.tickets import OrderRecord, OrderTicket
+from runtime.gateway.tickets import GatewayOrder, OrderTicket
 
 
 def decode_place_order(fields: list[str]) -> OrderTicket:
@@ -95,7 +95,7 @@ def decode_place_order(fields: list[str]) -> OrderTicket:
     r.str()  # algoId
     what_if = r.bool()
     has_conditions = False
-    cash_qty = None
+    cash_qty = lmt_offset = None
     if r.remaining:
         r.skip(4)  # orderMiscOptions, solicited, randomizeSize, randomizePrice
         if order_type in ("PEG BENCH", "PEGBENCH"):
@@ -104,7 +104,9 @@ def decode_place_order(fields: list[str]) -> OrderTicket:
         if n_conditions > 0:
             has_conditions = True
         else:
-            r.skip(7)  # adjusted order fields
+            r.skip(2)  # adjustedOrderType, triggerPrice
+            lmt_offset = r.float()
+            r.skip(4)  # adjustedStopPrice, adjustedStopLimitPrice, adjustedTrailingAmount, adjustableTrailingUnit
             r.skip(3)  # extOperator, softDollarTier name, value
             cash_qty = r.float()
     # a negative or zero quantity and impossible prices are the exchange's rejections (error 201 for the order id,
@@ -118,7 +120,7 @@ def decode_place_order(fields: list[str]) -> OrderTicket:
         fa_method=fa_method, fa_percentage=fa_pct, fa_profile=fa_profile, model_code=model_code, oca_type=oca_type,
         rule80a=rule80a, all_or_none=all_or_none, min_qty=min_qty, percent_offset=percent_offset,
         trail_stop_price=trail_stop, trailing_percent=trailing_pct, algo_strategy=algo, what_if=what_if,
-        has_conditions=has_conditions, cash_qty=cash_qty,
+        has_conditions=has_conditions, cash_qty=cash_qty, lmt_price_offset=lmt_offset,
     )
 
 
@@ -130,7 +132,7 @@ def _price_or_zero(value: float | None) -> str:
     return fmt_float(value) if value is not None else "0"
 
 
-def _order_head(rec: OrderRecord, with_client_id: bool) -> list[str]:
+def _order_head(rec: GatewayOrder, with_client_id: bool) -> list[str]:
     t = rec.ticket
     head = [
         t.action,
@@ -157,7 +159,7 @@ def _order_head(rec: OrderRecord, with_client_id: bool) -> list[str]:
     return head
 
 
-def encode_open_order(rec: OrderRecord, margin: tuple[str, str, str] = ("", "", ""), commission: float | None = None,
+def encode_open_order(rec: GatewayOrder, margin: tuple[str, str, str] = ("", "", ""), commission: float | None = None,
                       warning: str = "") -> bytes:
     """The openOrder message (5) for an order record, with its current IB status."""
     t = rec.ticket
@@ -213,7 +215,7 @@ def encode_open_order(rec: OrderRecord, margin: tuple[str, str, str] = ("", "", 
         "0",  # conditions
         "", "",  # adjustedOrderType, triggerPrice
         fmt_float(stop if t.order_type.startswith("TRAIL") else t.trail_stop_price),
-        "",  # lmtPriceOffset
+        fmt_float(t.lmt_price_offset),  # lmtPriceOffset
         "", "", "", "0",  # adjustedStopPrice, adjustedStopLimitPrice, adjustedTrailingAmount, adjustableTrailingUnit
         "", "", "",  # softDollarTier name, value, displayName
         fmt_float(t.cash_qty),
@@ -223,7 +225,7 @@ def encode_open_order(rec: OrderRecord, margin: tuple[str, str, str] = ("", "", 
     return encode_text_fields(f)
 
 
-def encode_completed_order(rec: OrderRecord, completed_time: str) -> bytes:
+def encode_completed_order(rec: GatewayOrder, completed_time: str) -> bytes:
     """The completedOrder message (101) for a finished order."""
     t = rec.ticket
     inst = rec.instrument
@@ -261,7 +263,7 @@ def encode_completed_order(rec: OrderRecord, completed_time: str) -> bytes:
         "0", "0",  # randomizeSize, randomizePrice
         "0",  # conditions
         fmt_float(rec.stop_price if t.order_type.startswith("TRAIL") else t.trail_stop_price),
-        "",  # lmtPriceOffset
+        fmt_float(t.lmt_price_offset),  # lmtPriceOffset
         fmt_float(t.cash_qty),
         "0", "0",  # dontUseAutoPriceForHedge, isOmsContainer
         "",  # autoCancelDate

@@ -30,7 +30,7 @@ class PacingDecision:
     reason: str = ""
 
 
-class HistoricalPacer:
+class HistoryPacingRules:
     """Remembers recent historical requests and says whether a new one violates IB's pacing."""
 
     def __init__(self, enabled: bool = True, now: Callable[[], float] = time.monotonic) -> None:

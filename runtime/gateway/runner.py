@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from runtime.core.costs import CommissionModel, SlippageModel
-from runtime.gateway.gateway import Clock, Gateway, GatewayConfig
+from runtime.gateway.gateway import Gateway, GatewayClock, GatewayConfig
 from runtime.gateway.universe import Universe
 
 T = TypeVar("T")
@@ -27,7 +27,7 @@ class GatewayThread:
     def __init__(
         self,
         config: GatewayConfig | None = None,
-        clock: Clock | None = None,
+        clock: GatewayClock | None = None,
         universe: Universe | None = None,
         slippage: SlippageModel | None = None,
         commission: CommissionModel | None = None,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from runtime.core.matching import Fill
 from runtime.gateway.contracts import ContractQuery
-from runtime.gateway.tickets import IbStatus, OrderRecord, OrderTicket
+from runtime.gateway.tickets import GatewayOrder, IbStatus, OrderTicket
 
 if TYPE_CHECKING:
     from runtime.gateway.exchange import Exchange
@@ -31,8 +31,8 @@ def _execution_dict(e: Any) -> dict[str, Any]:
     return d
 
 
-def _order_dict(r: OrderRecord) -> dict[str, Any]:
-    d = {name: getattr(r, name) for name in OrderRecord.__slots__ if name not in ("ticket", "instrument")}
+def _order_dict(r: GatewayOrder) -> dict[str, Any]:
+    d = {name: getattr(r, name) for name in GatewayOrder.__slots__ if name not in ("ticket", "instrument")}
     d["status"] = r.status.value
     d["ticket"] = dataclasses.asdict(r.ticket)
     d["con_id"] = r.instrument.con_id
@@ -108,14 +108,14 @@ def load_state(exchange: Exchange, path: Path) -> None:
         t["contract"] = ContractQuery(**t["contract"])
         ticket = OrderTicket(**t)
         status = IbStatus(o.pop("status"))
-        rec = OrderRecord(ticket=ticket, instrument=inst, status=status, **o)
+        rec = GatewayOrder(ticket=ticket, instrument=inst, status=status, **o)
         exchange.orders[rec.key] = rec
         if rec.transmitted and not rec.is_done:
             working = exchange._working_order(rec, rec.created_ns)
             working.filled = int(rec.filled) if ticket.is_buy else -int(rec.filled)
             working.avg_price = rec.avg_fill_price
             working.commission = rec.commission
-            if rec.stop_price is not None and ticket.order_type == "TRAIL":
+            if rec.stop_price is not None and ticket.order_type in ("TRAIL", "TRAIL LIMIT"):
                 working.stop = rec.stop_price
             exchange.matcher.submit(working)
             exchange.by_working[working.id] = rec

@@ -13,7 +13,7 @@ from runtime.gateway import responses as msg
 from runtime.gateway.contracts import Instrument
 from runtime.gateway.history import DAY, BarRows, build_bars, format_time, transform
 from runtime.gateway.ids import Tick
-from runtime.gateway.market import NS_PER_SECOND, Bars, Quote, Series
+from runtime.gateway.market import NS_PER_SECOND, Bars, MarketQuote, Series
 
 Send = Callable[[bytes], None]
 
@@ -31,7 +31,7 @@ class TickSubscription:
     def _tick(self, t: Tick) -> int:
         return int(t.delayed()) if self.delayed else int(t)
 
-    def emit(self, q: Quote, send: Send) -> int:
+    def emit(self, q: MarketQuote, send: Send) -> int:
         """Send the ticks whose values changed since the last call; returns how many messages were sent."""
         n = 0
         sent = self.sent

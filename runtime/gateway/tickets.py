@@ -70,6 +70,8 @@ class OrderTicket:
     percent_offset: float | None = None
     trail_stop_price: float | None = None
     trailing_percent: float | None = None
+    #: TRAIL LIMIT: the limit's distance from the stop (lmtPriceOffset)
+    lmt_price_offset: float | None = None
     algo_strategy: str = ""
     what_if: bool = False
     has_conditions: bool = False
@@ -85,7 +87,7 @@ class OrderTicket:
 
 
 @dataclass(slots=True, eq=False)
-class OrderRecord:
+class GatewayOrder:
     """The gateway's live record of one order (mutated only on the gateway's event loop)."""
 
     ticket: OrderTicket

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from runtime.core.assets import SecType
-from runtime.core.calendar import get_calendar
+from runtime.data.calendars import get_calendar
 from runtime.data.sample import SAMPLE_SYMBOLS, load_sample
 from runtime.data.store import DAILY, BarArrays
 from runtime.data.synthetic import synthetic_bars

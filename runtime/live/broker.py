@@ -5,20 +5,13 @@
   commissions, quotes) has been handled too.
 - :class:`EventInbox`: where the adapter's events wait for the engine thread (thread-safe).
 - :class:`EngineBroker`: the :class:`~runtime.brokers.base.Broker` the engine talks to: it journals each order
-  before it is sent (every order of a bracket before any of them), applies the daily-bar order rule, logs each
-  order's lifecycle, and forwards cost models to an in-process simulated gateway.
-
-The daily-bar order rule: in a daily run an algorithm sees one bar per session, at the close, and a backtest fills
-its market orders at the next session's close. So a market order of a daily run goes to the broker as
-market-on-close (``MOC``): it executes in the next session's closing auction, in a backtest and at the broker
-alike. Only stocks have a closing auction: a market order for a currency pair (IDEALPRO takes no MOC), a future or
-anything else is sent as a market order and fills when it arrives. Other order types are sent as they are (they
-work during the session at the broker).
+  before it is sent (every order of a bracket before any of them), logs each order's lifecycle, and forwards cost
+  models to an in-process simulated gateway. It sends each order exactly as the engine recorded it (the daily-bar
+  market-on-close rule is the engine's order policy, :class:`~runtime.core.orders.DailyCloseAuction`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 from collections import deque
@@ -28,8 +21,8 @@ from typing import Any, ClassVar
 from runtime.brokers.base import BrokerEvent, OrderRequest
 from runtime.brokers.ib.broker import IBBroker
 from runtime.brokers.ib.orders import KnownOrder
-from runtime.core.assets import SecType
-from runtime.core.orders import OrderKind, TimeInForce
+from runtime.core.costs import CommissionModel, SlippageModel
+from runtime.core.orders import TimeInForce
 from runtime.journal import Journal, JournalOrder
 
 log = logging.getLogger("ibalgo.orders")
@@ -128,7 +121,6 @@ class EngineBroker:
         self,
         journal: Journal,
         run_id: str,
-        frequency: str,
         *,
         set_models: Callable[..., None] | None = None,
         describe_time: Callable[[int], str] = str,
@@ -136,7 +128,6 @@ class EngineBroker:
         self.ib: SyncedIBBroker | None = None
         self.journal = journal
         self.run_id = run_id
-        self.frequency = frequency
         self._set_models = set_models
         self._describe_time = describe_time
         self._sending: dict[str, OrderRequest] = {}
@@ -165,49 +156,42 @@ class EngineBroker:
             order_id, self.run_id, order_ref, str(ib_order_id), r.asset.symbol, r.asset.sid, r.amount, r.kind.value,
             r.limit, r.stop, r.tif.value, r.created_ns, "sending", 0, 0.0, None))
 
-    def for_broker(self, request: OrderRequest) -> OrderRequest:
-        """The order as the broker gets it (the daily-bar rule of the module docstring)."""
-        if self.frequency == "daily" and request.kind is OrderKind.MARKET and request.asset.sec_type is SecType.STOCK:
-            return dataclasses.replace(request, kind=OrderKind.MARKET_ON_CLOSE, tif=TimeInForce.DAY)
-        return request
-
     # -------------------------------------------------------------------------------------------- Broker
     def place_order(self, request: OrderRequest) -> None:
         """Journal and send; NotConnectedError (nothing sent, nothing journaled) while disconnected."""
         assert self.ib is not None
-        sent = self.for_broker(request)
-        self._sending[request.id] = sent
+        self._sending[request.id] = request
         try:
-            self.ib.place_order(sent)
+            self.ib.place_order(request)
         finally:
             self._sending.pop(request.id, None)
-        self._sent([(request, sent)])
+        self._sent([request])
 
     def place_bracket(self, parent: OrderRequest, children: Sequence[OrderRequest]) -> None:
         """Journal the parent and every child, then send them as one bracket (``IBBroker.place_bracket``: nothing
         is transmitted before the last child); NotConnectedError (nothing sent, nothing journaled) while
         disconnected."""
         assert self.ib is not None
-        pairs = [(r, self.for_broker(r)) for r in (parent, *children)]
-        for request, sent in pairs:
-            self._sending[request.id] = sent
+        requests = [parent, *children]
+        for request in requests:
+            self._sending[request.id] = request
         try:
-            self.ib.place_bracket(pairs[0][1], [sent for _, sent in pairs[1:]])
+            self.ib.place_bracket(parent, children)
         finally:
-            for request, _ in pairs:
+            for request in requests:
                 self._sending.pop(request.id, None)
-        self._sent(pairs)
+        self._sent(requests)
 
-    def _sent(self, pairs: list[tuple[OrderRequest, OrderRequest]]) -> None:
+    def _sent(self, requests: list[OrderRequest]) -> None:
         assert self.ib is not None
         self.dirty = True
-        for request, sent in pairs:
+        for request in requests:
             self.sent += 1
             self.journal.order_update(request.id, request.created_ns, status="submitted", defer=True)
             log.info("order %s sent: %s %d %s %s%s%s%s (IB id %s)", request.id[:8],
                      "BUY" if request.amount > 0 else "SELL", abs(request.amount), request.asset.symbol,
-                     sent.kind.value, f" limit {sent.limit:g}" if sent.limit is not None else "",
-                     f" stop {sent.stop:g}" if sent.stop is not None else "",
+                     request.kind.value, f" limit {request.limit:g}" if request.limit is not None else "",
+                     f" stop {request.stop:g}" if request.stop is not None else "",
                      f" (child of {request.parent_id[:8]})" if request.parent_id else "",
                      self.ib.ib_order_id(request.id))
 
@@ -234,7 +218,23 @@ class EngineBroker:
         """Always []: the adapter's events reach the engine through the inbox."""
         return []
 
-    def set_models(self, slippage: object = None, commission: object = None) -> None:
+    @property
+    def has_open_orders(self) -> bool:
+        """Whether the adapter tracks an open order of this run."""
+        return self.ib is not None and bool(self.ib.orders.open_orders())
+
+    def process_bar(self, row: int) -> list[BrokerEvent]:
+        """Always []: IB matches orders on its own market; its fills reach the engine through the inbox."""
+        return []
+
+    def end_of_session(self, now_ns: int) -> list[BrokerEvent]:
+        """Always []: IB expires DAY orders itself and reports the cancellations through the inbox."""
+        return []
+
+    def apply_split(self, sid: int, ratio: float) -> None:
+        """Nothing to do: IB adjusts its working orders for a split itself."""
+
+    def set_models(self, slippage: SlippageModel | None = None, commission: CommissionModel | None = None) -> None:
         """set_slippage / set_commission: the in-process simulated gateway uses them; a real broker decides."""
         if self._set_models is not None:
             self._set_models(slippage=slippage, commission=commission)

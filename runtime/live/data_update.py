@@ -19,7 +19,7 @@ import pandas as pd
 from runtime.brokers.ib.broker import IBBroker
 from runtime.brokers.ib.connection import ConnectionConfig
 from runtime.brokers.ib.pacing import HistoricalPacer, HistoryKey
-from runtime.core.calendar import get_calendar
+from runtime.data.calendars import get_calendar
 from runtime.data.download import SymbolUpdate, UpdateResult, parse_universe, update_store
 from runtime.data.universe import SYNTHETIC, is_synthetic_symbol, synthetic_symbols
 from runtime.engine.clocks import ReplayClock

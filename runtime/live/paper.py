@@ -23,10 +23,11 @@ import pandas as pd
 from runtime.brokers.ib.connection import ConnectionConfig
 from runtime.brokers.ib.errors import AccountNotFoundError, ClientIdInUseError, IBConnectError, IBTimeoutError
 from runtime.brokers.ib.pacing import HistoricalPacer
-from runtime.core.calendar import TradingCalendar, get_calendar
+from runtime.core.calendar import TradingCalendar
 from runtime.core.costs import DEFAULT_COMMISSION, DEFAULT_SLIPPAGE
 from runtime.core.ib_mapping import mask_account
 from runtime.data.benchmark import BenchmarkChoice
+from runtime.data.calendars import get_calendar
 from runtime.engine.clocks import Clock, ReplayClock, WallClock
 from runtime.engine.engine import Engine
 from runtime.errors import ConfigError

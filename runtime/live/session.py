@@ -33,8 +33,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from runtime.algorithm.loader import load_algorithm
-from runtime.algorithm.namespace import build_namespace
+from runtime.assembly.finish import finish_run
+from runtime.assembly.live import build_live_engine
+from runtime.assembly.parts import load_into
 from runtime.brokers.base import OrderRejected
 from runtime.brokers.ib.events import (
     CancelRejected,
@@ -59,9 +60,10 @@ from runtime.data.benchmark import BenchmarkChoice, resolve_benchmark
 from runtime.data.store import BarArrays
 from runtime.engine.clocks import Clock
 from runtime.engine.dispatch import BAR, BTS
-from runtime.engine.engine import Engine, OrderRecord, Phase
+from runtime.engine.engine import Engine, OrderRecord
 from runtime.engine.live import LiveLoop
-from runtime.engine.results import ResultsRecorder, write_results
+from runtime.engine.results import ResultsRecorder
+from runtime.engine.state import BrokerSources
 from runtime.engine.timeline import Timeline, build_timeline
 from runtime.errors import AlgorithmLoadError, AlgorithmRaisedError, ConfigError
 from runtime.journal import SENDING, Journal
@@ -69,7 +71,6 @@ from runtime.live.broker import WAKE, EngineBroker, EventInbox, SyncedIBBroker
 from runtime.live.feed import BrokerDispatcher, BrokerFeed
 from runtime.live.positions import AppliedSplit, Holding, PositionDifference, compare_positions, describe_ratio
 from runtime.live.watchdog import Watchdog
-from runtime.report import write_report
 
 if TYPE_CHECKING:
     from runtime.live.dashboard import LiveDashboard
@@ -183,19 +184,6 @@ class _SessionDispatcher(BrokerDispatcher):
         return super().dispatch(t, kind, rule, session)
 
 
-class ExchangeTimeFilter(logging.Filter):
-    """Stamps log records with the run's clock in the exchange's time zone (``record.simtime``)."""
-
-    def __init__(self, clock: Clock, calendar: TradingCalendar) -> None:
-        super().__init__()
-        self.clock = clock
-        self.calendar = calendar
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.simtime = self.calendar.to_local(self.clock.now_ns()).strftime("%Y-%m-%d %H:%M:%S %Z")
-        return True
-
-
 def _pipeline_store(folder: str | None, calendar: TradingCalendar) -> Callable[[], Any]:
     """Loads (once, on first use) the daily bars a live pipeline computes over: ``folder`` or the bundled data."""
     cache: list[Any] = []
@@ -232,7 +220,7 @@ class LiveSession:
         self.calendar = calendar
         self.journal = Journal(options.journal_path)
         self.inbox = EventInbox()
-        self.link = EngineBroker(self.journal, options.run_id, options.frequency, set_models=set_models)
+        self.link = EngineBroker(self.journal, options.run_id, set_models=set_models)
         self._connect_broker = connect_broker
         self._sync_extra = sync
         self.ib: SyncedIBBroker | None = None
@@ -288,32 +276,26 @@ class LiveSession:
         cal = self.calendar
         first = int(np.searchsorted(cal.closes, now, side="left"))
         last = cal.session_index_on_or_before(opts.end) if opts.end is not None else len(cal) - 1
-        from runtime.engine.engine import Engine
         from runtime.live.feed import _empty, _store
 
         empty = _store("daily", cal, max(first - 1, 0), max(first - 1, 0), [], cal.closes[max(first - 1, 0):first][:1],
                        np.arange(2), _empty(1, 0))
         from runtime.data.portal import DataPortal
 
-        engine = Engine(None, portal=DataPortal(empty), calendar=cal, broker=self.link, frequency=opts.frequency,
-                        capital=max(float(cash), 0.0), start_session=first, end_session=last, mode=opts.mode,
-                        strict=opts.strict, algo_logger=logging.getLogger("ibalgo.algo"))
-        self.engine = engine
-        engine.corporate_actions = opts.corporate_actions
-        engine.wait_for_broker = self.wait_for_broker
         ib = self.ib
-        engine.account_value_source = ib.account_value
-        engine.account_value_tags = lambda: list(ib.account_state.numbers(ib.conn.account))
-        engine.account_snapshot_source = ib.account_snapshot
-        engine.quote_source = ib.quote
-        engine.data.set_quote_source(ib.quote)
-        engine.history_source = ib.history_bars
-        engine.ledger_account = ib.conn.account
-        engine.positions_source = lambda account: ib.positions(account)
+        sources = BrokerSources(
+            wait_for_broker=self.wait_for_broker, account_value=ib.account_value,
+            account_value_tags=lambda: list(ib.account_state.numbers(ib.conn.account)),
+            account_snapshot=ib.account_snapshot, quote=ib.quote, history=ib.history_bars,
+            positions=lambda account: ib.positions(account), ledger_account=ib.conn.account,
+            corporate_actions=opts.corporate_actions)
+        engine = build_live_engine(self.link, DataPortal(empty), cal, frequency=opts.frequency,
+                                   capital=max(float(cash), 0.0), first=first, last=last, mode=opts.mode,
+                                   strict=opts.strict, sources=sources, ibridgepy=opts.ibridgepy)
+        self.engine = engine
         codes = getattr(opts.ibridgepy, "account_codes", ())
         if len(codes) > 1:  # IBridgePy's accountCode= on queries: every account's values
             ib.subscribe_account_summary()
-        engine.ibridgepy_options = opts.ibridgepy
         engine.clock.now_ns = now
         feed = BrokerFeed(self.ib, engine, cal, opts.frequency, now=self.clock.now_ns, sync=self.sync,
                           handle_pending=self.handle_pending, history_sessions=opts.history_sessions)
@@ -323,8 +305,7 @@ class LiveSession:
         engine.api.pipelines.configure(store=_pipeline_store(opts.pipeline_data, cal), live=True,
                                        table_path=opts.fundamentals or "",
                                        asset_map=lambda asset: engine.api.symbol(asset.symbol))
-        engine.functions = load_algorithm(opts.algorithm, build_namespace(engine.api, dict(opts.params),
-                                                                          engine.context))
+        load_into(engine, opts.algorithm, dict(opts.params))
         engine.api.symbol_source = feed.add_symbol
         engine.run_initialize()
         self._restore_orders(sum(1 for k in known if not k.closed))
@@ -339,9 +320,8 @@ class LiveSession:
             log.info("restored the saved context (%d values) after initialize", len(saved))
         self.recorder = ResultsRecorder(engine.ledger.portfolio_value)
         self._choose_benchmark(engine, self.recorder)
-        engine.on_session_end_hooks.append(self.recorder.on_session_end)
-        engine.on_session_end_hooks.append(self._on_session_end)
-        engine.on_session_end_hooks.extend(self.session_hooks)
+        for hook in (self.recorder.on_session_end, self._on_session_end, *self.session_hooks):
+            engine.add_session_end_hook(hook)
         self.handle_pending()
 
     def _choose_benchmark(self, engine: Engine, recorder: ResultsRecorder) -> None:
@@ -350,7 +330,7 @@ class LiveSession:
         choice = self.options.benchmark or BenchmarkChoice()
         bars = self.options.benchmark_bars
         if choice.enabled and engine.benchmark is None and choice.symbol and bars is None:
-            engine.benchmark = engine.api.resolve_asset(choice.symbol)
+            engine.set_benchmark(engine.api.resolve_asset(choice.symbol))
         sid = engine.benchmark.sid if engine.benchmark is not None else None
         recorder.use_benchmark(resolve_benchmark(choice, sid, bars, engine.start_session, engine.end_session)
                                if bars is not None or choice.file else None, choice.enabled)
@@ -419,14 +399,10 @@ class LiveSession:
                 asset = engine.api.sid(o.sid)
             except Exception:
                 asset = Asset(sid=o.sid, symbol=o.symbol)
-            kind = OrderKind(o.kind)
-            if kind is OrderKind.MARKET_ON_CLOSE and self.options.frequency == "daily":
-                kind = OrderKind.MARKET
-            record = OrderRecord(o.order_id, asset, o.amount, kind, o.limit_price, o.stop_price,
+            record = OrderRecord(o.order_id, asset, o.amount, OrderKind(o.kind), o.limit_price, o.stop_price,
                                  TimeInForce(o.tif), o.created_ns, o.created_ns, filled=o.filled,
                                  commission=o.commission, broker_id=o.broker_id)
-            engine.orders[o.order_id] = record
-            engine.open_order_ids[o.order_id] = None
+            engine.adopt_order(record)
         if known:
             order_log.info("%d open orders of this run from the journal: matched to the broker's by orderRef, not "
                            "sent again", known)
@@ -553,8 +529,7 @@ class LiveSession:
         now = self.clock.now_ns()
         record = OrderRecord(ev.order_id, ev.asset, ev.amount, OrderKind.MARKET, None, None, TimeInForce.GTC, now,
                              now, filled=ev.filled, broker_id=str(ev.ib_order_id))
-        engine.orders[ev.order_id] = record
-        engine.open_order_ids[ev.order_id] = None
+        engine.adopt_order(record)
 
     # ------------------------------------------------------------------------------------ broker positions
     def _on_positions_snapshot(self, ev: PositionsSnapshot) -> None:
@@ -677,7 +652,7 @@ class LiveSession:
     def timeline(self) -> Timeline:
         engine = self.engine
         assert engine is not None
-        from runtime.engine.backtest import _as_time
+        from runtime.engine.backtest import as_time
 
         rules = [rule for rule, _ in engine.scheduled]
         if self.options.rep_bar_freq is not None:
@@ -688,9 +663,9 @@ class LiveSession:
             start_ns = int(pd.Timestamp(label).tz_localize(cal.tz).tz_convert("UTC").value)
             return build_regular_timeline(start_ns, int(cal.closes[engine.end_session]), self.options.rep_bar_freq,
                                           cal=cal, rules=rules,
-                                          before_trading_start=_as_time(self.options.before_trading_start))
+                                          before_trading_start=as_time(self.options.before_trading_start))
         return build_timeline(self.calendar, engine.start_session, engine.end_session, self.options.frequency, rules,
-                              before_trading_start=_as_time(self.options.before_trading_start))
+                              before_trading_start=as_time(self.options.before_trading_start))
 
     def run(self, on_loop: Callable[[_Loop], None] | None = None, stop_after: Callable[[Engine], bool] | None = None
             ) -> LiveResult:
@@ -708,7 +683,7 @@ class LiveSession:
             self.loop = loop
             self.inbox.connect(loop.post)
             if stop_after is not None:
-                engine.on_session_end_hooks.append(lambda e, s: loop.stop("stop requested") if stop_after(e) else None)
+                engine.add_session_end_hook(lambda e, s: loop.stop("stop requested") if stop_after(e) else None)
             if on_loop is not None:
                 on_loop(loop)
             self.watchdog = Watchdog(engine, self.options.watchdog_s, strict=self.options.strict)
@@ -899,21 +874,18 @@ class LiveSession:
         assert engine is not None and recorder is not None
         self._record_unfinished_session()
         self._results_from_journal()
-        perf = recorder.frame(self.calendar)
-        if engine.functions.analyze is not None:
-            engine.call_user(Phase.ANALYZE, engine.functions.analyze, engine.context, perf)
-        summary = recorder.summary(perf)
-        files: list[Path] = []
-        if self.options.output is not None:
-            meta = {"algorithm": self.options.algorithm, "frequency": self.options.frequency, "mode": self.options.mode,
-                    "run_id": self.options.run_id, "capital": recorder.starting_cash,
+
+        def meta(perf: pd.DataFrame) -> dict[str, Any]:
+            return {"algorithm": self.options.algorithm, "frequency": self.options.frequency,
+                    "mode": self.options.mode, "run_id": self.options.run_id, "capital": recorder.starting_cash,
                     "errors_in_algorithm": engine.error_count, "stopped": reason,
                     "loop_seconds": timings.get("loop"),
                     "broker_splits": [s.to_dict() for s in self.broker_splits],
                     "recorded": recorder.recorded_names}
-            files = write_results(perf, self.options.output, summary, meta)
-            files += self._write_accounts(self.options.output)
-            files.append(write_report(self.options.output))
+
+        done = finish_run(engine, recorder, self.calendar, output=self.options.output, meta=meta,
+                          extra_files=self._write_accounts)
+        perf, summary, files = done.perf, done.summary, done.files
         return LiveResult(perf, summary, engine, reason, files, timings, self.link.sent,
                           self.feed.history_requests if self.feed else 0, list(self.broker_splits), self.strict_error)
 
@@ -942,4 +914,4 @@ def _number(text: str | None) -> float | None:
         return None
 
 
-__all__ = ["ExchangeTimeFilter", "LiveOptions", "LiveResult", "LiveSession"]
+__all__ = ["LiveOptions", "LiveResult", "LiveSession"]

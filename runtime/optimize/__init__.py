@@ -5,6 +5,23 @@ there defaults ``current_portfolio`` to the algorithm's holdings); ``order_optim
 API, which turns the weights into ``order_target_percent`` orders. Nothing here imports the engine.
 """
 
+from runtime.optimize.constraints import (
+    Basket,
+    CannotHold,
+    DollarNeutral,
+    FactorExposure,
+    FixedWeight,
+    Frozen,
+    LongOnly,
+    MaxGrossExposure,
+    MaxTurnover,
+    NetExposure,
+    NetGroupExposure,
+    Pair,
+    PositionConcentration,
+    ReduceOnly,
+    ShortOnly,
+)
 from runtime.optimize.errors import (
     BadOptimizationInput,
     InfeasibleConstraints,
@@ -14,24 +31,9 @@ from runtime.optimize.errors import (
     UnboundedObjective,
 )
 from runtime.optimize.model import (
-    Basket,
-    CannotHold,
     Constraint,
-    DollarNeutral,
-    FactorExposure,
-    FixedWeight,
-    Frozen,
-    LongOnly,
-    MaxGrossExposure,
     MaximizeAlpha,
-    MaxTurnover,
-    NetExposure,
-    NetGroupExposure,
     Objective,
-    Pair,
-    PositionConcentration,
-    ReduceOnly,
-    ShortOnly,
     TargetWeights,
 )
 from runtime.optimize.solve import OptimizationResult, calculate_optimal_portfolio, run_optimization

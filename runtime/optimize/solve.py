@@ -74,9 +74,9 @@ def _solve(cp: Any, objective: Objective | None, universe: Universe, part: Parts
     n = universe.n
     w = cp.Variable(n)
     if isinstance(objective, TargetWeights):
-        goal = cp.Minimize(cp.sum_squares(w - objective._vector(universe)))
+        goal = cp.Minimize(cp.sum_squares(w - objective.weights_vector(universe)))
     elif isinstance(objective, MaximizeAlpha):
-        goal = cp.Maximize(objective._vector(universe) @ w)
+        goal = cp.Maximize(objective.weights_vector(universe) @ w)
     else:
         goal = cp.Minimize(0)
     problem = cp.Problem(goal, _cvx_constraints(cp, w, part))
@@ -114,7 +114,7 @@ def _infeasible_message(universe: Universe, objective: Objective, constraints: l
     checks: list[tuple[str, np.ndarray]] = [("the current portfolio", universe.current),
                                             ("the empty portfolio", np.zeros(universe.n))]
     if isinstance(objective, TargetWeights):
-        checks.insert(0, ("the target portfolio", objective._vector(universe)))
+        checks.insert(0, ("the target portfolio", objective.weights_vector(universe)))
     for what, w in checks:
         broken = [f"{c!r}: {v[0]}" for c, p in zip(constraints, parts) for v in [p.violations(w, universe, TOLERANCE)]
                   if v]
@@ -124,9 +124,9 @@ def _infeasible_message(universe: Universe, objective: Objective, constraints: l
 
 
 def _universe(objective: Objective, constraints: Sequence[Constraint], current: pd.Series) -> Universe:
-    assets = list(objective._assets())
+    assets = list(objective.named_assets())
     for c in constraints:
-        assets.extend(c._assets())
+        assets.extend(c.named_assets())
     return Universe.build(assets, current)
 
 
@@ -169,9 +169,9 @@ def calculate_optimal_portfolio(objective: Objective, constraints: Sequence[Cons
     index = pd.Index(list(universe.assets), dtype=object)
     if universe.n == 0:
         return pd.Series(dtype=float, index=index)
-    parts = [c._parts(universe) for c in constraints]
+    parts = [c.constraint_parts(universe) for c in constraints]
     if isinstance(objective, TargetWeights):
-        target = objective._vector(universe)
+        target = objective.weights_vector(universe)
         if not any(p.violations(target, universe, 0.0) for p in parts):
             return pd.Series(target, index=index)  # the targets themselves: exactly, as Quantopian returned them
     cp = _cvxpy()

@@ -139,7 +139,7 @@ class Everything(Classifier):
     inputs = ()
     missing_value = -1
 
-    def _compute(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
+    def compute_term(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
         return np.where(ws.values(self.mask, lo, hi), 0, -1).astype(np.int64)
 
 
@@ -150,7 +150,7 @@ class Quantiles(Classifier):
     params = ("bins",)
     missing_value = -1
 
-    def _compute(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
+    def compute_term(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
         from runtime.pipeline.factors import quiet
 
         bins = int(self.params["bins"])
@@ -193,7 +193,7 @@ class Relabel(Classifier):
         super().__init__(inputs=[term], window_length=0, mask=term.mask, dtype=term.dtype,
                          missing_value=term.missing_value)
 
-    def _compute(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
+    def compute_term(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
         values = ws.values(self.inputs[0], lo, hi)
         return np.frompyfunc(lambda v: v if v is None else self._relabeler(v), 1, 1)(values)
 

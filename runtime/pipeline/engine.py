@@ -75,7 +75,7 @@ class Workspace:
         if hit is None or a < hit[0] or b > hit[0] + len(hit[1]):
             start = min(a, self.lo - self.extra.get(key, 0))
             stop = max(b, self.hi)
-            arr = term._compute(self, start, stop)
+            arr = term.compute_term(self, start, stop)
             if arr.ndim == 2 and arr.shape[0] != stop - start:
                 raise PipelineError(f"{term!r} computed {arr.shape[0]} rows instead of {stop - start}")
             hit = (start, arr)

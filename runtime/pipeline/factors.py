@@ -287,7 +287,7 @@ class BinaryFactor(Factor):
     def _extra_identity(self) -> tuple:
         return (self._op, tuple(o.key if isinstance(o, Term) else o for o in self._operands))
 
-    def _compute(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
+    def compute_term(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
         a, b = (ws.values(o, lo, hi) if isinstance(o, Term) else o for o in self._operands)
         with quiet():
             return _BINOPS[self._op](a, b).astype(FLOAT, copy=False)
@@ -308,7 +308,7 @@ class MathFactor(Factor):
     def _extra_identity(self) -> tuple:
         return (self._func,)
 
-    def _compute(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
+    def compute_term(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
         x = ws.values(self.inputs[0], lo, hi)
         with quiet():
             return np.negative(x) if self._func == "neg" else _MATH[self._func](x)
@@ -324,7 +324,7 @@ class FillNaFactor(Factor):
     def _extra_identity(self) -> tuple:
         return (self._value,)
 
-    def _compute(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
+    def compute_term(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
         x = ws.values(self.inputs[0], lo, hi)
         return np.where(np.isnan(x), self._value, x)
 
@@ -369,7 +369,7 @@ class Rank(Factor):
     def _extra_identity(self) -> tuple:
         return (self._method, self._ascending)
 
-    def _compute(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
+    def compute_term(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
         data = ws.values(self.inputs[0], lo, hi)
         mask = ws.values(self.mask, lo, hi)
         missing = ~mask | _is_missing(data, self.inputs[0].missing_value)
@@ -439,7 +439,7 @@ class GroupedRowTransform(Factor):
     def _extra_identity(self) -> tuple:
         return (self._transform, self._args)
 
-    def _compute(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
+    def compute_term(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
         data = ws.values(self.inputs[0], lo, hi)
         labels, null = self.inputs[1].integral(ws.values(self.inputs[1], lo, hi))
         mask = ws.values(self.mask, lo, hi)
@@ -509,7 +509,7 @@ class RecarrayField(Factor):
     def _extra_identity(self) -> tuple:
         return (self._attribute,)
 
-    def _compute(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
+    def compute_term(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
         return np.asarray(ws.values(self.inputs[0], lo, hi)[self._attribute])
 
     def __repr__(self) -> str:

@@ -102,14 +102,16 @@ class AssetExists(Filter):
     def _identity(self) -> tuple:
         return ("AssetExists",)
 
-    def _compute(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
+    def compute_term(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
         return ws.exists(lo, hi)
 
     def __repr__(self) -> str:
         return "AssetExists()"
 
 
-class BoolOpFilter(Filter):
+class _BinaryFilter(Filter):
+    """``left op right`` where either side may be a term or a constant."""
+
     window_length = 0
 
     def __init__(self, op: str, left: Term, right: Any) -> None:
@@ -120,12 +122,20 @@ class BoolOpFilter(Filter):
     def _extra_identity(self) -> tuple:
         return (self._op, tuple(o.key if isinstance(o, Term) else o for o in self._operands))
 
-    def _compute(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
+    def _operand_values(self, ws: Workspace, lo: int, hi: int) -> tuple[Any, Any]:
         a, b = (ws.values(o, lo, hi) if isinstance(o, Term) else o for o in self._operands)
-        return _OPS[self._op](a, b) & ws.values(self.mask, lo, hi)
+        return a, b
 
     def __repr__(self) -> str:
         return f"({self._operands[0]!r} {self._op} {self._operands[1]!r})"
+
+
+class BoolOpFilter(_BinaryFilter):
+    """``filter & filter``, ``filter | filter``."""
+
+    def compute_term(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
+        a, b = self._operand_values(ws, lo, hi)
+        return _OPS[self._op](a, b) & ws.values(self.mask, lo, hi)
 
 
 class NotFilter(Filter):
@@ -134,35 +144,22 @@ class NotFilter(Filter):
     def __init__(self, term: Term) -> None:
         super().__init__(inputs=[term], window_length=0)
 
-    def _compute(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
+    def compute_term(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
         return ~ws.values(self.inputs[0], lo, hi) & ws.values(self.mask, lo, hi)
 
     def __repr__(self) -> str:
         return f"~{self.inputs[0]!r}"
 
 
-class ComparisonFilter(Filter):
+class ComparisonFilter(_BinaryFilter):
     """``factor op other``: False where either side is NaN or the asset does not exist."""
 
-    window_length = 0
-
-    def __init__(self, op: str, left: Term, right: Any) -> None:
-        self._op = op
-        self._operands = (left, right)
-        super().__init__(inputs=[t for t in (left, right) if isinstance(t, Term)], window_length=0)
-
-    def _extra_identity(self) -> tuple:
-        return (self._op, tuple(o.key if isinstance(o, Term) else o for o in self._operands))
-
-    def _compute(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
+    def compute_term(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
         from runtime.pipeline.factors import _COMPARISONS, quiet
 
-        a, b = (ws.values(o, lo, hi) if isinstance(o, Term) else o for o in self._operands)
+        a, b = self._operand_values(ws, lo, hi)
         with quiet():
             return _COMPARISONS[self._op](a, b) & ws.values(self.mask, lo, hi)
-
-    def __repr__(self) -> str:
-        return f"({self._operands[0]!r} {self._op} {self._operands[1]!r})"
 
 
 class NullFilter(Filter):
@@ -177,7 +174,7 @@ class NullFilter(Filter):
     def _extra_identity(self) -> tuple:
         return (self._negate,)
 
-    def _compute(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
+    def compute_term(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
         from runtime.pipeline.factors import _is_missing
 
         missing = _is_missing(ws.values(self.inputs[0], lo, hi), self.inputs[0].missing_value)
@@ -199,7 +196,7 @@ class PercentileFilter(Filter):
     def _extra_identity(self) -> tuple:
         return self._bounds
 
-    def _compute(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
+    def compute_term(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
         from runtime.pipeline.factors import quiet
 
         data = ws.values(self.inputs[0], lo, hi).astype(FLOAT, copy=True)
@@ -222,7 +219,7 @@ class MaximumFilter(Filter):
             groupby = Everything()
         super().__init__(inputs=[factor, groupby], window_length=0, mask=mask)
 
-    def _compute(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
+    def compute_term(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
         from runtime.pipeline.factors import _is_missing
 
         data = ws.values(self.inputs[0], lo, hi)
@@ -251,7 +248,7 @@ class StaticSids(Filter):
     def _extra_identity(self) -> tuple:
         return (self._sids,)
 
-    def _compute(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
+    def compute_term(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
         mine = np.isin(ws.sids, np.fromiter(self._sids, dtype=np.int64, count=len(self._sids)))
         return np.broadcast_to(mine, (hi - lo, ws.n_assets)) & ws.values(self.mask, lo, hi)
 
@@ -275,7 +272,7 @@ class SingleAsset(Filter):
     def _extra_identity(self) -> tuple:
         return (self._asset.sid,)
 
-    def _compute(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
+    def compute_term(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
         out = np.zeros((hi - lo, ws.n_assets), dtype=bool)
         out[:, ws.column_of(self._asset)] = True
         return out
@@ -366,5 +363,5 @@ class ArrayPredicate(Filter):
     def _extra_identity(self) -> tuple:
         return (self._op, self._opargs)
 
-    def _compute(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
+    def compute_term(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
         return self._op(ws.values(self.inputs[0], lo, hi), *self._opargs) & ws.values(self.mask, lo, hi)

@@ -45,7 +45,7 @@ class WindowedMixin:
             f"{type(self).__name__} must define compute(self, today, assets, out, *inputs) to be used in a pipeline"
         )
 
-    def _compute(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
+    def compute_term(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
         term: Any = self
         mask = ws.values(term.mask, lo, hi)
         n = hi - lo
@@ -65,7 +65,7 @@ class WindowedMixin:
                 for name in term.outputs:
                     out[name][~mask] = term.missing_value
                 return out
-            return term._mask_and_fill(out, mask)
+            return term.apply_mask_and_fill(out, mask)
         sids = pd.Index(ws.sids)
         dates = ws.dates
         compute = self.compute
@@ -108,7 +108,7 @@ class Slice(ComputableTerm):
     def _validate(self) -> None:
         pass
 
-    def _compute(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
+    def compute_term(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
         col = ws.column_of(self._asset)
         return ws.values(self.inputs[0], lo, hi)[:, [col]]
 
@@ -166,7 +166,7 @@ class Downsampled(ComputableTerm):
     def _extra_identity(self) -> tuple:
         return (self._wrapped.key, self._frequency)
 
-    def _compute(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
+    def compute_term(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
         first = ws.period_starts(self._frequency, lo, hi)  # for each date row, the row its period started on
         values = ws.subcompute(self._wrapped, int(first[0]), hi)
         return values[first - first[0]]
@@ -178,7 +178,7 @@ class IfElse(ComputableTerm):
 
     window_length = 0
 
-    def _compute(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
+    def compute_term(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
         cond, a, b = (ws.values(t, lo, hi) for t in self.inputs)
         if self.dtype == OBJECT:
             return np.where(cond, a.astype(object), b.astype(object))

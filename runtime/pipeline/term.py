@@ -221,11 +221,11 @@ class ComputableTerm(Term):
         return ()
 
     # ------------------------------------------------------------------------------------------ computing
-    def _compute(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
+    def compute_term(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
         """Values for date rows ``lo..hi-1``: an array of shape (hi - lo, n_assets) (or (hi - lo, 1) for ndim 1)."""
         raise NotImplementedError
 
-    def _mask_and_fill(self, out: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def apply_mask_and_fill(self, out: np.ndarray, mask: np.ndarray) -> np.ndarray:
         if out.ndim == 2 and out.shape[1] == mask.shape[1]:
             if self.dtype == OBJECT:
                 out = out.astype(object)

@@ -52,7 +52,7 @@ class ListedFor(Filter):
     window_length = 0
     params = ("sessions",)
 
-    def _compute(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
+    def compute_term(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
         rows = np.arange(lo, hi, dtype=np.int64)[:, None]
         age = rows - ws.engine.first_row[None, :]
         return (age >= self.params["sessions"]) & ws.exists(lo, hi)
@@ -83,7 +83,7 @@ class UniverseFilter(Filter):
     def _extra_identity(self) -> tuple:
         return (self._name,)
 
-    def _compute(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
+    def compute_term(self, ws: Workspace, lo: int, hi: int) -> np.ndarray:
         ws.engine.note_universe(self._name, RULES[self._name])
         return ws.values(self.inputs[0], lo, hi)
 

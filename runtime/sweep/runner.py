@@ -172,7 +172,7 @@ def _clients(distributed: Any, address: str | None, n_workers: int | None, threa
 
 def _warm_up() -> bool:
     """Import what a run needs (pandas, the engine, the metrics) in a worker before its first task."""
-    import runtime.engine.backtest  # noqa: F401
+    import runtime.assembly.backtest  # noqa: F401
 
     return True
 

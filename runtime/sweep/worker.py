@@ -176,7 +176,7 @@ def _where(exc: BaseException) -> str:
 def run_one(inputs: SweepInputs, task: RunTask) -> RunRow:
     """Backtest ``inputs``' algorithm with ``task``'s parameters over its sessions; never raises (see the module's
     docstring)."""
-    from runtime.engine.backtest import run_backtest
+    from runtime.assembly.backtest import run_backtest
     from runtime.errors import AlgorithmLoadError, AlgorithmRaisedError, IbAlgoError
 
     _quiet_worker_logs()

@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 from support.algo import run_algo, write_algo
 
+from runtime.assembly.backtest import run_backtest
 from runtime.core.assets import Asset
-from runtime.core.calendar import get_calendar
 from runtime.data.builder import AssetSeries, assemble
+from runtime.data.calendars import get_calendar
 from runtime.data.store import DAILY
-from runtime.engine.backtest import run_backtest
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from support.algo import run_data
 
-from runtime.algorithm.ibridgepy import IBridgePyOptions, file_dialect
-from runtime.core.calendar import get_calendar
+from runtime.algorithm.ibridgepy_options import IBridgePyOptions, file_dialect
+from runtime.assembly.backtest import run_backtest
 from runtime.core.orders import OrderStatus
-from runtime.engine.backtest import run_backtest
+from runtime.data.calendars import get_calendar
 from runtime.engine.clocks import ReplayClock
 from runtime.live.paper import EmbeddedGateway, replay_start_ns, run_algorithm
 

@@ -11,12 +11,13 @@ import pandas as pd
 import pytest
 from support.algo import run_algo, write_algo
 
-from runtime.algorithm.ibridgepy import HISTORY_BAR_MINUTES, IB_ORDER_STATUS, UNAVAILABLE
+from runtime.algorithm.ibridgepy import UNAVAILABLE
+from runtime.assembly.backtest import run_backtest
 from runtime.core.assets import SecType
-from runtime.core.calendar import get_calendar
 from runtime.core.orders import OrderStatus
+from runtime.data.bar_windows import HISTORY_BAR_MINUTES
+from runtime.data.calendars import get_calendar
 from runtime.data.synthetic import synthetic_bars
-from runtime.engine.backtest import run_backtest
 from runtime.errors import AlgorithmLoadError, OrderNotFoundError
 from runtime.gateway.contracts import quarterly_expiries
 from runtime.live.paper import replay_start_ns, run_algorithm
@@ -308,10 +309,10 @@ def test_order_status_and_order_lists(tmp_path: Path) -> None:
     # a rejected order is 'Inactive' in IB's words
     record = result.engine.orders[ctx.buy]
     record.status = OrderStatus.REJECTED
-    assert result.engine.api.get_order_status(ctx.buy) == "Inactive"
-    assert IB_ORDER_STATUS == {OrderStatus.OPEN: "Submitted", OrderStatus.HELD: "PreSubmitted",
-                               OrderStatus.FILLED: "Filled", OrderStatus.CANCELLED: "Cancelled",
-                               OrderStatus.REJECTED: "Inactive"}
+    assert result.engine.api.ibridgepy_orders.get_order_status(ctx.buy) == "Inactive"
+    assert {s: s.ib_status for s in OrderStatus} == {
+        OrderStatus.OPEN: "Submitted", OrderStatus.HELD: "PreSubmitted", OrderStatus.FILLED: "Filled",
+        OrderStatus.CANCELLED: "Cancelled", OrderStatus.REJECTED: "Inactive"}
 
 
 def test_close_all_positions_except(tmp_path: Path) -> None:
@@ -378,10 +379,7 @@ def test_unavailable_helpers_raise_a_typed_error_naming_themselves(tmp_path: Pat
                     globals()[name](symbol('AAPL'), 10)
                 except Exception as exc:
                     context.errors[name] = exc
-            try:
-                TrailStopLimitOrder(stop_price=10.0, limit_offset=0.5, trailing_amount=1.0)
-            except Exception as exc:
-                context.style_error = exc
+            context.styles = (TrailStopLimitOrder(10.0, 0.5, trailing_amount=1.0), LimitOnOpenOrder(9.5))
     """, end="2012-01-04")
     errors = result.engine.context.errors
     assert set(errors) == set(UNAVAILABLE) >= {
@@ -393,7 +391,9 @@ def test_unavailable_helpers_raise_a_typed_error_naming_themselves(tmp_path: Pat
         assert type(exc).__name__ == "NotAvailableError", name
         assert f"{name}() is not available in this version" in str(exc)
     assert "superSymbol" in str(errors["get_contract_details"])
-    assert "TrailStopOrder" in str(result.engine.context.style_error)
+    trail, loo = result.engine.context.styles
+    assert (trail.stop_price, trail.limit_offset, trail.trailing_amount) == (10.0, 0.5, 1.0)
+    assert loo.limit_price == 9.5
 
 
 def test_unavailable_helper_stops_initialize_with_file_and_line(tmp_path: Path) -> None:

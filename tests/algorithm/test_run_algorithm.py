@@ -20,8 +20,8 @@ from runtime.api import (
     symbol,
     time_rules,
 )
+from runtime.assembly.backtest import run_backtest
 from runtime.data.runs import load_daily_and_minute
-from runtime.engine.backtest import run_backtest
 from runtime.errors import AlgorithmRaisedError, ConfigError
 
 FILE_VERSION = """

@@ -24,7 +24,7 @@ from runtime.brokers.ib.records import ExecutionInfo, OpenOrderInfo
 from runtime.core.assets import Asset
 from runtime.core.ib_mapping import ContractFacts, asset_from_facts
 from runtime.core.matching import Fill
-from runtime.core.orders import LimitOrder, MarketOrder, OrderKind, OrderStatus, TimeInForce
+from runtime.core.orders import OrderKind, OrderStatus, TimeInForce
 from runtime.errors import NotConnectedError
 
 
@@ -46,7 +46,7 @@ def make_broker(port: int, log: EventLog | None = None, client_id: int = 1, cloc
 
 
 def market(order_id: str, asset, amount: int = 10) -> OrderRequest:  # type: ignore[no-untyped-def]
-    return OrderRequest(order_id, asset, amount, MarketOrder(), OrderKind.MARKET, None, None, TimeInForce.DAY, 0)
+    return OrderRequest(order_id, asset, amount, OrderKind.MARKET, None, None, TimeInForce.DAY, 0)
 
 
 def test_connect_reports_accounts_and_reconciles(gw: SimGateway) -> None:
@@ -214,7 +214,7 @@ def test_limit_order_survives_a_gateway_restart(tmp_path) -> None:  # type: igno
     try:
         b.connect()
         aapl = b.symbol("AAPL")
-        req = OrderRequest("lim", aapl, 10, LimitOrder(1.0), OrderKind.LIMIT, 1.0, None, TimeInForce.GTC, 0)
+        req = OrderRequest("lim", aapl, 10, OrderKind.LIMIT, 1.0, None, TimeInForce.GTC, 0)
         b.place_order(req)
         gw.thread.restart(0.3)
         log.wait_for(lambda e: isinstance(e, ConnectionRestored), 10)

@@ -18,10 +18,10 @@ from runtime.brokers.ib import ConnectionConfig, IBBroker
 from runtime.brokers.ib.errors import AmbiguousContractError, ContractNotFoundError, HistoricalDataError
 from runtime.brokers.ib.events import MarketDataDelayed
 from runtime.core.assets import Asset, SecType
-from runtime.core.calendar import get_calendar
 from runtime.core.ib_mapping import ContractSpec
 from runtime.core.matching import Fill
-from runtime.core.orders import MarketOrder, OrderKind, TimeInForce
+from runtime.core.orders import OrderKind, TimeInForce
+from runtime.data.calendars import get_calendar
 
 _ids = itertools.count(30)
 
@@ -81,13 +81,13 @@ def test_account_and_positions(broker: tuple[IBBroker, EventLog]) -> None:
     assert acct.net_liquidation > 0 and acct.settled_cash > 0 and acct.buying_power > 0
     assert b.account_value("NetLiquidation") is not None and b.account_value("NoSuchTag") is None
     aapl = b.symbol("AAPL")
-    b.place_order(OrderRequest("p1", aapl, 7, MarketOrder(), OrderKind.MARKET, None, None, TimeInForce.DAY, 0))
+    b.place_order(OrderRequest("p1", aapl, 7, OrderKind.MARKET, None, None, TimeInForce.DAY, 0))
     fill = log.wait_for(lambda e: isinstance(e, Fill) and e.order_id == "p1")
     assert wait_until(lambda: any(p.amount == 7 for p in b.positions() if p.asset == aapl))
     (pos,) = [p for p in b.positions() if p.asset == aapl]
     assert pos.amount == 7 and pos.account == ACCOUNT
     assert pos.avg_cost == pytest.approx(fill.price + fill.commission / 7, rel=1e-6)
-    b.place_order(OrderRequest("p2", aapl, -7, MarketOrder(), OrderKind.MARKET, None, None, TimeInForce.DAY, 0))
+    b.place_order(OrderRequest("p2", aapl, -7, OrderKind.MARKET, None, None, TimeInForce.DAY, 0))
     log.wait_for(lambda e: isinstance(e, Fill) and e.order_id == "p2")
 
 

@@ -52,8 +52,10 @@ def request(order_id: str, asset: Asset, amount: int, style: ExecutionStyle | No
             tif: TimeInForce = TimeInForce.GTC, **kw: object) -> OrderRequest:
     style = style or MarketOrder()
     is_buy = amount > 0
-    return OrderRequest(order_id, asset, amount, style, style.kind, style.limit_for(is_buy, 0.01),
-                        style.stop_for(is_buy, 0.01), tif, 0, **kw)  # type: ignore[arg-type]
+    trail_amount, trail_percent, limit_offset = style.trail_terms()
+    return OrderRequest(order_id, asset, amount, style.kind, style.limit_for(is_buy, 0.01),
+                        style.stop_for(is_buy, 0.01), tif, 0, trail_amount=trail_amount, trail_percent=trail_percent,
+                        limit_offset=limit_offset, **kw)  # type: ignore[arg-type]
 
 
 def is_fill(order_id: str):  # type: ignore[no-untyped-def]

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from support.algo import USER_ALGOS
 
-from runtime.core.calendar import get_calendar
+from runtime.data.calendars import get_calendar
 
 IBALGO = Path(sys.executable).with_name("ibalgo")
 

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from support.algo import USER_ALGOS, run_data
 
+from runtime.assembly.backtest import run_backtest
 from runtime.core import metrics
 from runtime.data.benchmark import BenchmarkChoice, resolve_benchmark, returns_from_bars, returns_from_file
 from runtime.data.errors import DataError, DataFileError
-from runtime.engine.backtest import run_backtest
 
 
 def test_alpha_is_compounded_to_a_year_not_multiplied() -> None:

@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from runtime.core.calendar import get_calendar
 from runtime.core.rules import (
     CalendarMismatchError,
     EventRule,
@@ -25,6 +24,7 @@ from runtime.core.rules import (
     resolve_calendar,
     time_rules,
 )
+from runtime.data.calendars import get_calendar
 
 ET = "America/New_York"
 

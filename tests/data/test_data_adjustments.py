@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runtime.core.calendar import get_calendar
 from runtime.data import derive_actions, load_sample, snap_split_ratio
 from runtime.data.adjustments import FORWARD_SPLIT_RATIOS
+from runtime.data.calendars import get_calendar
 from runtime.data.sample import _parsed
 
 CAL = get_calendar("XNYS")

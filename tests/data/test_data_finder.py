@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from runtime.core.assets import Asset
-from runtime.data import AssetFinder, SidNotFound, SymbolNotFound, load_sample, synthetic_bars
+from runtime.data import AssetFinder, SidNotFoundError, SymbolNotFoundError, load_sample, synthetic_bars
 from runtime.data.errors import AmbiguousSymbolError, DataError
 
 
@@ -34,7 +34,7 @@ def test_separators_and_other_spellings(finder: AssetFinder) -> None:
 
 @pytest.mark.parametrize(("typo", "suggestion"), [("APPL", "AAPL"), ("MSTF", "MSFT"), ("GOOGL", "GOOG")])
 def test_unknown_symbol_suggests_close_matches(finder: AssetFinder, typo: str, suggestion: str) -> None:
-    with pytest.raises(SymbolNotFound) as info:
+    with pytest.raises(SymbolNotFoundError) as info:
         finder.lookup_symbol(typo)
     assert suggestion in info.value.suggestions
     assert f"did you mean {suggestion}" in str(info.value)
@@ -42,14 +42,14 @@ def test_unknown_symbol_suggests_close_matches(finder: AssetFinder, typo: str, s
 
 
 def test_unknown_symbol_without_matches(finder: AssetFinder) -> None:
-    with pytest.raises(SymbolNotFound, match="not found") as info:
+    with pytest.raises(SymbolNotFoundError, match="not found") as info:
         finder.lookup_symbol("ZZZZZZ")
     assert info.value.suggestions == () and "did you mean" not in str(info.value)
 
 
 def test_sids_and_listing(finder: AssetFinder) -> None:
     assert finder.retrieve_asset(42950).symbol == "FB"
-    with pytest.raises(SidNotFound):
+    with pytest.raises(SidNotFoundError):
         finder.retrieve_asset(1)
     assert len(finder) == 8 and finder.sids == tuple(sorted(finder.sids))
     assert [a.sid for a in finder.assets] == sorted(a.sid for a in finder.assets)

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from runtime.core.calendar import get_calendar
 from runtime.data import DateRangeError, FrequencyError, aggregate_daily, load_bars, synthetic_bars
+from runtime.data.calendars import get_calendar
 
 CAL = get_calendar("XNYS")
 NY = "America/New_York"

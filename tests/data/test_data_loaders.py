@@ -11,7 +11,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from runtime.core.assets import SecType
-from runtime.core.calendar import get_calendar
 from runtime.data import (
     BadTimestampError,
     BadValueError,
@@ -25,6 +24,7 @@ from runtime.data import (
     OffCalendarError,
     load_folder,
 )
+from runtime.data.calendars import get_calendar
 
 CAL = get_calendar("XNYS")
 NY = "America/New_York"

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 
 from runtime.core.assets import KNOWN_SIDS
-from runtime.core.calendar import get_calendar
 from runtime.data import SAMPLE_SYMBOLS, load_sample
+from runtime.data.calendars import get_calendar
 
 
 def test_assets_have_quantopian_sids_exchanges_names_and_listing_dates() -> None:

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runtime.core.assets import Asset
-from runtime.core.calendar import get_calendar
 from runtime.data import AssetSeries, BarArrays, Dividend, Split, assemble, synthetic_bars
-from runtime.data.errors import SidNotFound
+from runtime.data.calendars import get_calendar
+from runtime.data.errors import SidNotFoundError
 
 CAL = get_calendar("XNYS")
 
@@ -35,7 +35,7 @@ def test_daily_rows_are_session_closes_and_lookups_work() -> None:
     assert store.row_at_or_before(0) == -1
     assert list(store.rows_at_or_before(np.array([close_0103, close_0103 + 1]))) == [1, 1]
     assert store.column(a) == 0 and store.column(1) == 0
-    with pytest.raises(SidNotFound):
+    with pytest.raises(SidNotFoundError):
         store.column(2)
     assert store.assets[0].start_date == pd.Timestamp("2024-01-02")
     assert store.assets[0].end_date == pd.Timestamp("2024-01-05")

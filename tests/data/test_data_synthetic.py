@@ -9,7 +9,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runtime.core.assets import Asset, SecType
-from runtime.core.calendar import get_calendar
 from runtime.data import (
     AssetSeries,
     BarArrays,
@@ -19,6 +18,7 @@ from runtime.data import (
     load_sample,
     synthetic_bars,
 )
+from runtime.data.calendars import get_calendar
 
 CAL = get_calendar("XNYS")
 

@@ -12,6 +12,7 @@ import pytest
 from support.algo import write_algo
 from support.gateway import clients, stock
 
+from runtime.assembly.backtest import run_backtest
 from runtime.config import Settings, with_overrides
 from runtime.data import load_bars
 from runtime.data.errors import DataError
@@ -26,7 +27,6 @@ from runtime.data.universe import (
     with_universe,
     write_fundamentals,
 )
-from runtime.engine.backtest import run_backtest
 from runtime.engine.clocks import ReplayClock
 from runtime.errors import ConfigError
 from runtime.gateway import GatewayConfig, GatewayThread
@@ -146,7 +146,7 @@ def test_switch_adds_the_universe_to_the_sample_and_leaves_the_sample_alone():
 @pytest.mark.slow
 def test_ordinary_runs_never_build_the_universe():
     code = ("import sys; from runtime.data import load_bars; load_bars(None, 'daily', '2012-01-03', '2012-02-01');"
-            "import runtime.engine.backtest, runtime.live.paper, runtime.gateway.universe;"
+            "import runtime.assembly.backtest, runtime.live.paper, runtime.gateway.universe;"
             "print('runtime.data.universe' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

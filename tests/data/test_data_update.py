@@ -7,13 +7,13 @@ import pandas as pd
 import pytest
 from support.algo import write_algo
 
+from runtime.assembly.backtest import run_backtest
 from runtime.brokers.ib.pacing import BURST_WINDOW_S, TEN_MINUTE_LIMIT, TEN_MINUTES_S, HistoryKey
 from runtime.cli import main
 from runtime.data import load_bars
 from runtime.data.download import parse_universe
 from runtime.data.errors import DataError
 from runtime.data.sample import load_sample
-from runtime.engine.backtest import run_backtest
 from runtime.live.data_update import VirtualPacer, run_update
 
 SYMBOLS = "AAPL,IBM,SYN003,SYN055"

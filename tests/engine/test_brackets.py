@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from support.algo import run_algo, write_algo
 
-from runtime.core.calendar import get_calendar
+from runtime.data.calendars import get_calendar
 from runtime.engine.clocks import ReplayClock
 from runtime.errors import AlgorithmLoadError
 from runtime.journal import Journal

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from runtime.core.calendar import get_calendar
 from runtime.core.rules import EventRule, date_rules, time_rules
+from runtime.data.calendars import get_calendar
 from runtime.engine.clocks import LiveDispatcher, ReplayClock, Tick, WallClock
 from runtime.engine.timeline import Timeline, build_timeline, plan_due
 from runtime.engine.triggers import ArrayTrigger, FireTimes, timeline_builder

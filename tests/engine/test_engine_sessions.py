@@ -3,19 +3,14 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import pandas as pd
 from support.algo import run_data, write_algo
 
-from runtime.algorithm.loader import load_algorithm
-from runtime.algorithm.namespace import build_namespace
-from runtime.brokers.sim import SimBroker
-from runtime.core.costs import DEFAULT_COMMISSION, DEFAULT_SLIPPAGE
+from runtime.assembly.backtest import build_backtest_engine
+from runtime.assembly.parts import load_into
 from runtime.core.matching import Fill
-from runtime.data.portal import DataPortal
-from runtime.engine.engine import Engine
 from runtime.engine.results import ResultsRecorder
 
 ALGO = """
@@ -28,13 +23,11 @@ def test_a_fill_booked_overnight_is_in_the_next_sessions_transactions(tmp_path: 
     daily, _minute, start, _end = run_data("daily", "2012-01-03", "2012-01-06")
     cal = daily.calendar
     first = cal.session_index_on_or_after(start)
-    engine = Engine(None, portal=DataPortal(daily, None), calendar=cal,
-                    broker=SimBroker(daily, DEFAULT_SLIPPAGE(), DEFAULT_COMMISSION()), frequency="daily",
-                    capital=100_000.0, start_session=first, end_session=first + 2, mode="backtest", strict=True,
-                    algo_logger=logging.getLogger("ibalgo.algo"))
-    engine.functions = load_algorithm(write_algo(tmp_path, ALGO), build_namespace(engine.api))
+    engine, _broker = build_backtest_engine(daily, None, frequency="daily", capital=100_000.0, first=first,
+                                            last=first + 2, strict=True)
+    load_into(engine, write_algo(tmp_path, ALGO))
     recorder = ResultsRecorder(100_000.0)
-    engine.on_session_end_hooks.append(recorder.on_session_end)
+    engine.add_session_end_hook(recorder.on_session_end)
     engine.run_initialize()
     asset = engine.context.asset
 

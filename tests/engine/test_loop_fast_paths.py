@@ -19,11 +19,12 @@ import pandas as pd
 import pytest
 from support.algo import run_data, write_algo
 
-from runtime.algorithm.bardata import BarData, SimTime, _build_frame
+from runtime.algorithm.bardata import BarData, _build_frame
 from runtime.algorithm.frames import AlgoFrame
+from runtime.assembly.backtest import run_backtest
 from runtime.data.portal import Columns, DataPortal
-from runtime.engine.backtest import run_backtest
 from runtime.engine.engine import new_order_id
+from runtime.engine.state import SimTime
 
 FIELDS = ("price", "open", "high", "low", "close", "volume")
 

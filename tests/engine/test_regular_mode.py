@@ -7,7 +7,7 @@ import itertools
 import pytest
 from support.algo import run_data, write_algo
 
-from runtime.engine.backtest import run_backtest
+from runtime.assembly.backtest import run_backtest
 from runtime.errors import AlgorithmLoadError
 
 ALGO = """

@@ -13,7 +13,6 @@ import pytest
 from runtime.brokers.base import OrderRequest
 from runtime.brokers.sim import SimBroker, session_last_rows
 from runtime.core.assets import Asset
-from runtime.core.calendar import get_calendar
 from runtime.core.costs import (
     LIQUIDITY_EXCEEDED,
     FixedBasisPointsSlippage,
@@ -24,8 +23,18 @@ from runtime.core.costs import (
     VolumeShareSlippage,
 )
 from runtime.core.matching import BarQuote, Cancelled, MatchingEngine, WorkingOrder
-from runtime.core.orders import LimitOrder, MarketOrder, OrderKind, StopOrder, TimeInForce, TrailStopOrder
+from runtime.core.orders import (
+    ExecutionStyle,
+    LimitOrder,
+    MarketOrder,
+    OrderKind,
+    StopOrder,
+    TimeInForce,
+    TrailStopLimitOrder,
+    TrailStopOrder,
+)
 from runtime.data import BarArrays, synthetic_bars
+from runtime.data.calendars import get_calendar
 
 SYMBOLS = ["AAA", "BBB", "CCC", "DDD", "EEE"]
 
@@ -44,6 +53,7 @@ def reference_process_bar(broker: SimBroker, row: int) -> list:
         return broker.poll_events(0)
     now_ns = int(bars.times[row])
     session_close = searched_last_row(bars.session_row_start, row)
+    opens_session = row in np.asarray(bars.session_row_start[:-1]).tolist()
     events = broker.poll_events(now_ns)
     for sid in [sid for sid, orders in matcher._by_sid.items() if orders]:
         col = bars.sid_to_col[sid]
@@ -51,7 +61,8 @@ def reference_process_bar(broker: SimBroker, row: int) -> list:
         volume = float(bars.volume[row, col])
         if math.isnan(close) or not volume or math.isnan(volume):
             continue
-        events.extend(matcher.on_bar(bars.assets[col], BarQuote(close, volume, now_ns, session_close)))
+        session_open = float(bars.open[row, col]) if opens_session else None
+        events.extend(matcher.on_bar(bars.assets[col], BarQuote(close, volume, now_ns, session_close, session_open)))
     return events
 
 
@@ -104,9 +115,9 @@ def _random_request(rng: random.Random, n: int, asset: Asset, price: float, crea
                     working: list[str]) -> OrderRequest:
     amount = rng.choice([1, 1, -1]) * rng.choice([50, 300, 2_000, 40_000])
     kind = rng.choice(list(OrderKind))
-    style: object = MarketOrder()
+    style: ExecutionStyle = MarketOrder()
     limit = stop = None
-    if kind in (OrderKind.LIMIT, OrderKind.STOP_LIMIT, OrderKind.LIMIT_ON_CLOSE):
+    if kind in (OrderKind.LIMIT, OrderKind.STOP_LIMIT, OrderKind.LIMIT_ON_CLOSE, OrderKind.LIMIT_ON_OPEN):
         limit = round(price * rng.uniform(0.995, 1.005), 2)
         style = LimitOrder(limit)
     if kind in (OrderKind.STOP, OrderKind.STOP_LIMIT):
@@ -114,11 +125,16 @@ def _random_request(rng: random.Random, n: int, asset: Asset, price: float, crea
         style = StopOrder(stop)
     if kind is OrderKind.TRAIL:
         style = rng.choice([TrailStopOrder(trailing_percent=0.2), TrailStopOrder(trailing_amount=0.05)])
+    if kind is OrderKind.TRAIL_LIMIT:
+        style = rng.choice([TrailStopLimitOrder(limit_offset=0.02, trailing_percent=0.2),
+                            TrailStopLimitOrder(limit_offset=0.0, trailing_amount=0.05)])
     tif = rng.choice([TimeInForce.GTC, TimeInForce.GTC, TimeInForce.DAY, TimeInForce.IOC])
     parent = rng.choice(working) if working and rng.random() < 0.1 else None
     oca = f"g{rng.randrange(3)}" if rng.random() < 0.15 else None
-    return OrderRequest(f"o{n}", asset, amount, style, kind, limit, stop, tif, created_ns, parent, oca,
-                        rng.random() < 0.5)
+    trail_amount, trail_percent, offset = style.trail_terms()
+    return OrderRequest(f"o{n}", asset, amount, kind, limit, stop, tif, created_ns, parent, oca,
+                        rng.random() < 0.5, trail_amount=trail_amount, trail_percent=trail_percent,
+                        limit_offset=offset)
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from runtime.core.calendar import get_calendar
 from runtime.core.rules import NS_PER_SECOND, EventRule, calendars, date_rules, time_rules
+from runtime.data.calendars import get_calendar
 from runtime.engine.timeline import (
     NO_DEADLINE,
     EventKind,

@@ -12,8 +12,8 @@ from apscheduler.triggers.base import BaseTrigger
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runtime.core.calendar import get_calendar
 from runtime.core.rules import EventRule, date_rules, time_rules
+from runtime.data.calendars import get_calendar
 from runtime.engine.timeline import build_timeline
 from runtime.engine.triggers import (
     ArrayTrigger,

@@ -14,14 +14,14 @@ import pandas as pd
 import pytest
 
 from runtime.core.assets import Asset
-from runtime.core.calendar import get_calendar
 from runtime.core.costs import NoCommission, NoSlippage
 from runtime.data.aggregate import aggregate_daily
 from runtime.data.builder import AssetSeries, assemble
+from runtime.data.calendars import get_calendar
 from runtime.data.store import MINUTE
 from runtime.gateway.contracts import ContractQuery, Instrument
 from runtime.gateway.exchange import Exchange
-from runtime.gateway.market import NS_PER_SECOND, Quote, Series
+from runtime.gateway.market import NS_PER_SECOND, MarketQuote, Series
 from runtime.gateway.tickets import OrderTicket
 from runtime.gateway.universe import build_universe, sample_universe
 
@@ -76,7 +76,7 @@ def _expected(series: Series, t: int) -> dict[str, float] | None:
             "volume": float(secs.volume.sum()), "open": float(secs.open[0]), "last_trade_ns": int(secs.end_ns[-1])}
 
 
-def _assert_no_look_ahead(series: Series, t: int) -> Quote:
+def _assert_no_look_ahead(series: Series, t: int) -> MarketQuote:
     q = series.quote(t)
     assert q is not None
     want = _expected(series, t)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from support.algo import USER_ALGOS, run_data, write_algo
 
-from runtime.engine.backtest import run_backtest
+from runtime.assembly.backtest import run_backtest
 
 SCALARS = ["portfolio_value", "returns", "pnl", "ending_cash", "capital_used", "leverage"]
 

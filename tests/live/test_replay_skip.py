@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from support.algo import USER_ALGOS
 
-from runtime.core.calendar import get_calendar
+from runtime.data.calendars import get_calendar
 from runtime.engine.clocks import ReplayClock, closed_market_jump
 from runtime.live.paper import run_algorithm
 
@@ -65,8 +65,8 @@ def test_a_speed_clock_jumps_forward_and_wakes_its_waiters() -> None:
 
 
 def test_the_live_loop_at_a_speed_skips_the_closed_market_with_the_backtest_results() -> None:
+    from runtime.assembly.backtest import run_backtest
     from runtime.data.runs import load_daily_and_minute
-    from runtime.engine.backtest import run_backtest
 
     daily, minute, s, e = load_daily_and_minute(None, "daily", pd.Timestamp("2011-01-06"), pd.Timestamp("2011-01-11"))
     args = dict(daily=daily, minute=minute, start=s, end=e, capital=100_000.0)

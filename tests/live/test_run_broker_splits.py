@@ -18,11 +18,11 @@ import pandas as pd
 import pytest
 from support.algo import HOLD_AAPL_101
 
+from runtime.assembly.backtest import run_backtest
 from runtime.brokers.ib.connection import ConnectionConfig
 from runtime.core.assets import Asset
-from runtime.core.calendar import get_calendar
+from runtime.data.calendars import get_calendar
 from runtime.data.runs import load_daily_and_minute
-from runtime.engine.backtest import run_backtest
 from runtime.engine.clocks import ReplayClock
 from runtime.engine.engine import Engine
 from runtime.gateway.contracts import ContractQuery

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from support.algo import wait_until
 
-from runtime.core.calendar import get_calendar
+from runtime.data.calendars import get_calendar
 from runtime.engine.clocks import ReplayClock
 from runtime.journal import Journal
 from runtime.live.paper import EmbeddedGateway, replay_start_ns, run_algorithm

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 from support.algo import HOLD_AAPL_101
 
-from runtime.core.calendar import get_calendar
+from runtime.assembly.backtest import run_backtest
+from runtime.data.calendars import get_calendar
 from runtime.data.runs import load_daily_and_minute
-from runtime.engine.backtest import run_backtest
 from runtime.engine.clocks import ReplayClock
 from runtime.gateway import GatewayConfig
 from runtime.gateway.contracts import ContractQuery

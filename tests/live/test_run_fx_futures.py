@@ -16,8 +16,8 @@ import pytest
 from support.algo import write_algo
 
 from runtime.core.assets import SecType
-from runtime.core.calendar import get_calendar
 from runtime.core.ib_mapping import history_what_to_show, session_end_labels
+from runtime.data.calendars import get_calendar
 from runtime.engine.clocks import ReplayClock
 from runtime.gateway.contracts import Instrument, quarterly_expiries
 from runtime.gateway.history import DAY, build_bars, format_rows, window_start

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 from support.algo import wait_until
 
-from runtime.core.calendar import get_calendar
+from runtime.assembly.backtest import run_backtest
+from runtime.data.calendars import get_calendar
 from runtime.data.runs import load_daily_and_minute
-from runtime.engine.backtest import run_backtest
 from runtime.engine.clocks import ReplayClock
 from runtime.journal import Journal
 from runtime.live.paper import EmbeddedGateway, replay_start_ns, run_algorithm

@@ -27,8 +27,8 @@ import pytest
 from support.algo import wait_until
 
 from runtime.brokers.ib.connection import ConnectionConfig
-from runtime.core.calendar import get_calendar
 from runtime.core.orders import OrderStatus
+from runtime.data.calendars import get_calendar
 from runtime.engine.clocks import ReplayClock
 from runtime.journal import Journal
 from runtime.live.paper import UNPACED_RATE, EmbeddedGateway, replay_start_ns, run_algorithm

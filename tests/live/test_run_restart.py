@@ -21,9 +21,9 @@ import pandas as pd
 import pytest
 
 from runtime.brokers.ib.connection import ConnectionConfig
-from runtime.core.calendar import get_calendar
 from runtime.core.ib_mapping import order_ref
 from runtime.core.orders import OrderStatus
+from runtime.data.calendars import get_calendar
 from runtime.engine.clocks import ReplayClock
 from runtime.journal import Journal, JournalOrder
 from runtime.live.paper import UNPACED_RATE, EmbeddedGateway, replay_start_ns, run_algorithm
@@ -248,8 +248,8 @@ def handle_data(context, data):
 
 @pytest.mark.slow
 def test_max_leverage_stops_a_paper_run_as_it_stops_a_backtest(tmp_path: Path) -> None:
+    from runtime.assembly.backtest import run_backtest
     from runtime.data.runs import load_daily_and_minute
-    from runtime.engine.backtest import run_backtest
 
     algo = tmp_path / "algo.py"
     algo.write_text(LEVERAGED)

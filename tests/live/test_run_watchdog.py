@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from runtime.core.calendar import get_calendar
+from runtime.data.calendars import get_calendar
 from runtime.engine.clocks import ReplayClock
 from runtime.errors import AlgorithmLoadError
 from runtime.live.paper import EmbeddedGateway, replay_start_ns, run_algorithm

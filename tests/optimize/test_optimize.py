@@ -145,7 +145,7 @@ def test_pure_module_has_no_engine_imports() -> None:
             "print(sorted(m for m in sys.modules if m.startswith('runtime.') "
             "and not m.startswith('runtime.optimize')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "['runtime.errors']"
+    assert out.strip() == "['runtime.errors', 'runtime.version']"
 
 
 def test_run_optimization_returns_failures_instead_of_raising() -> None:

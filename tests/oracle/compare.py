@@ -11,9 +11,10 @@ import pandas as pd
 
 from oracle.make_pipeline_expected import with_recorder
 from oracle.oracle_data import CAPITAL, SIM_END, SIM_START
-from runtime.core.calendar import NS_PER_DAY, get_calendar
+from runtime.assembly.backtest import run_backtest
+from runtime.core.calendar import NS_PER_DAY
+from runtime.data.calendars import get_calendar
 from runtime.data.runs import load_daily_and_minute
-from runtime.engine.backtest import run_backtest
 
 #: Appended to the ibalgo copy only (after the recorder): scheduled functions do not run on the sessions listed,
 #: which are the sessions on which zipline-reloaded's daily runs never call them (see zipline_daily_skipped_sessions).

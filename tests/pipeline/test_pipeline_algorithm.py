@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from support.algo import USER_ALGOS, run_algo, run_data, write_algo
 
-from runtime.engine.backtest import run_backtest
+from runtime.assembly.backtest import run_backtest
 from runtime.errors import AlgorithmLoadError
 from runtime.live.paper import run_algorithm
 from runtime.pipeline import shims

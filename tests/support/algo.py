@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from runtime.assembly.backtest import BacktestResult, run_backtest
 from runtime.data.runs import load_daily_and_minute
-from runtime.engine.backtest import BacktestResult, run_backtest
 from support.waiting import wait_until as wait_until  # re-exported for the tests
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from runtime.core.calendar import get_calendar
 from runtime.data import load_bars
+from runtime.data.calendars import get_calendar
 
 N_SESSIONS = 120
 SPLIT_ROW = 60

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from support.algo import run_data, write_algo
 
-from runtime.engine.backtest import run_backtest
+from runtime.assembly.backtest import run_backtest
 from runtime.errors import AlgorithmLoadError
 from runtime.sweep import GridError, ParamGrid, parse_assignment, run_sweep
 

@@ -54,7 +54,7 @@ from runtime.brokers.ib.records import BarInfo, ExecutionInfo, OpenOrderInfo, Po
 from runtime.brokers.ib.requests import RequestRegistry
 from runtime.brokers.ib.worker import Worker
 from runtime.core.assets import Asset, SecType
-from runtime.core.calendar import TradingCalendar, get_calendar
+from runtime.core.calendar import TradingCalendar
 from runtime.core.ib_mapping import (
     ContractFacts,
     ContractSpec,
@@ -70,6 +70,7 @@ from runtime.core.ib_mapping import (
     super_symbol,
 )
 from runtime.core.ledger import Account
+from runtime.data.calendars import get_calendar
 from runtime.data.store import BarArrays
 
 log = logging.getLogger(__name__)
@@ -401,12 +402,12 @@ class IBBroker:
         return make_contract(contract_spec_for(asset))
 
     def _spec_for(self, request: OrderRequest, transmit: bool, parent_ib_id: int) -> OrderSpec:
-        style = request.style
         try:
             return order_spec_for(
                 amount=request.amount, kind=request.kind, limit=request.limit, stop=request.stop, tif=request.tif,
-                ref=order_ref(self.run_id, request.id), trailing_amount=getattr(style, "trailing_amount", None),
-                trailing_percent=getattr(style, "trailing_percent", None), outside_rth=request.outside_rth,
+                ref=order_ref(self.run_id, request.id), trailing_amount=request.trail_amount,
+                trailing_percent=request.trail_percent, limit_offset=request.limit_offset,
+                outside_rth=request.outside_rth,
                 oca_group=request.oca_group, account=request.account or self.conn.account, transmit=transmit,
                 parent_ib_id=parent_ib_id)
         except ValueError as exc:

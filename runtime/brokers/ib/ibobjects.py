@@ -48,6 +48,8 @@ def make_order(spec: OrderSpec, ib_order_id: int) -> Order:
         o.trailingPercent = spec.trailing_percent
     if spec.trail_stop_price is not None:
         o.trailStopPrice = spec.trail_stop_price
+    if spec.limit_price_offset is not None:
+        o.lmtPriceOffset = spec.limit_price_offset
     o.outsideRth = spec.outside_rth
     if spec.oca_group:
         o.ocaGroup = spec.oca_group
