@@ -12,6 +12,7 @@ A worker lost during the sweep has its runs started again on another worker by D
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -297,6 +298,9 @@ def run_sweep(
         tasks = [task(w * len(combos) + i, combo, ta, tb, w, "train", f"w{w:02d}-train-")
                  for w, (ta, tb, _, _) in enumerate(windows) for i, combo in enumerate(combos)]
     total = len(tasks) + len(windows)
+    if dataclasses.is_dataclass(ibridgepy) and getattr(ibridgepy, "smtp_host", None):
+        # no run of a sweep sends mail (send_email logs it), and the SMTP login is not sent to the workers
+        ibridgepy = dataclasses.replace(ibridgepy, smtp_host=None, smtp_user=None, smtp_password=None)
     inputs = SweepInputs(
         algorithm=str(path), source=source, daily=daily, minute=minute, frequency=frequency, capital=float(capital),
         strict=bool(strict), benchmark=benchmark or BenchmarkChoice(), before_trading_start=before_trading_start,
