@@ -197,8 +197,9 @@ def run_one(inputs: SweepInputs, task: RunTask) -> RunRow:
         )
     except AlgorithmRaisedError as exc:  # strict: the first exception stopped the run
         errors = getattr(getattr(exc.result, "engine", None), "error_count", 1)
-        return RunRow(**base, errors=errors, error=capture.first or str(exc).splitlines()[-1].strip(),
-                      run_seconds=time.perf_counter() - started)
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]  # "stopped (... raised):", where
+        first = f"{lines[1]} ({lines[0].rstrip(':')})" if len(lines) > 1 else " ".join(lines)
+        return RunRow(**base, errors=errors, error=capture.first or first, run_seconds=time.perf_counter() - started)
     except (AlgorithmLoadError, IbAlgoError) as exc:  # the file does not load, initialize raised, bad options
         return RunRow(**base, error=" ".join(str(exc).split()), run_seconds=time.perf_counter() - started)
     except Exception as exc:  # a failure of the run itself: reported in its row, the sweep goes on

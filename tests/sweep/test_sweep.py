@@ -234,3 +234,17 @@ def test_the_command_line_on_a_running_scheduler(tmp_path, client, algo: Path) -
         assert (tmp_path / "cli" / "runs" / rec["run"] / "results.csv").is_file()
     with pytest.raises(SystemExit), contextlib.redirect_stderr(io.StringIO()):
         cli.main(["sweep", str(algo), "-s", START])  # --param is required
+
+
+@pytest.mark.socket
+@pytest.mark.slow
+def test_dask_config_names_the_scheduler_and_strict_stops_each_run(client, algo: Path) -> None:
+    import dask
+
+    pids = set(client.run(os.getpid).values())
+    with dask.config.set({"scheduler-address": client.scheduler.address}):  # no client given: Dask's setting
+        result = run_sweep(algo, {"fast": [0, 4], "slow": [10]}, start=START, end=END, strict=True)
+    by = {r["fast"]: r for r in result.rows.to_dict("records")}
+    assert {int(w.rsplit(":", 1)[1]) for w in result.rows["worker"]} <= pids  # the running cluster's workers
+    assert by[4]["error"] == "" and by[4]["sessions"] > 0
+    assert by[0]["sessions"] == 0 and by[0]["errors"] == 1 and "ma.py:15: ZeroDivisionError" in by[0]["error"]
