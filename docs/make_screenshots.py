@@ -34,9 +34,9 @@ def browser(width: int, height: int):
 
 
 def shoot_report(out: Path) -> None:
+    from runtime.assembly.backtest import load_run_data, run_backtest
     from runtime.config import Settings
     from runtime.data.benchmark import BenchmarkChoice
-    from runtime.assembly.backtest import load_run_data, run_backtest
 
     with tempfile.TemporaryDirectory() as tmp:
         daily, _minute, start, end = load_run_data(Settings(start="2005-01-03", end="2012-12-31"))
