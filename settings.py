@@ -78,6 +78,10 @@ BENCHMARK = None
 BENCHMARK_FILE = None
 NO_BENCHMARK = False
 
+#: Backtests: "regt" rejects orders the account cannot margin, by the rule the simulated gateway applies (stocks 50%
+#: initial margin, futures 6%, FX 3%), as IB rejects them; "none" fills any order, as zipline does.
+MARGIN_CHECK = "regt"
+
 # --- market -----------------------------------------------------------------------------------------------------
 #: Exchange calendar (exchange_calendars code) for sessions, minutes, holidays and early closes.
 EXCHANGE_CALENDAR = "XNYS"

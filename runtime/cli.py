@@ -13,6 +13,7 @@ from typing import Any
 
 from runtime.algorithm.ibridgepy_options import IBridgePyOptions
 from runtime.config import Settings, load_settings, with_overrides
+from runtime.core.margin import MarginCheck
 from runtime.data.errors import DataError
 from runtime.errors import ConfigError, IbAlgoError
 from runtime.version import __version__
@@ -136,6 +137,9 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                     "so), or a FILE.pickle (.pkl) that gets only the results table, as zipline's -o "
                     f"{d('output_dir')}")
     bt.add_argument("--seed", type=int, help=f"seed of the synthetic minute bars {d('seed')}")
+    bt.add_argument("--margin-check", dest="margin_check", choices=["regt", "none"],
+                    help="regt: refuse orders the account cannot margin, as IB does; none: fill any order, as "
+                    f"zipline does {d('margin_check')}")
     bt.add_argument("--universe", choices=["synthetic"], help="add the seeded synthetic universe (SYN000..SYN299) "
                     "to the data (default: UNIVERSE)")
     bt.add_argument("--fundamentals", dest="fundamentals_file", metavar="FILE",
@@ -333,7 +337,7 @@ def _configure_logging(level: str, calendar_name: str = "XNYS") -> None:
 _OVERRIDES = ("algorithm", "start", "end", "capital", "data_dir", "frequency", "output_dir", "seed", "strict",
               "log_level", "rep_bar_freq", "replay", "speed", "broker", "broker_host", "broker_port", "client_id",
               "account_code", "live", "run_id", "cancel_on_stop", "universe",
-              "fundamentals_file", "pipeline_data", "benchmark", "benchmark_file", "no_benchmark",
+              "fundamentals_file", "pipeline_data", "benchmark", "benchmark_file", "no_benchmark", "margin_check",
               "dashboard_port")
 
 
@@ -612,7 +616,8 @@ def cmd_backtest(settings: Settings, origin: str = "", quiet: bool = False) -> i
             before_trading_start=settings.before_trading_start, rep_bar_freq=settings.rep_bar_freq,
             on_engine=on_engine, session_hooks=[] if quiet else [progress], perf_pickle=pickle,
             ibridgepy=IBridgePyOptions.from_settings(settings), fundamentals=settings.fundamentals_file,
-            benchmark=_benchmark_choice(settings), params=settings.params,
+            benchmark=_benchmark_choice(settings), margin_check=MarginCheck.parse(settings.margin_check),
+            params=settings.params,
         ))
     finally:
         progress.close()

@@ -65,6 +65,9 @@ class Settings:
     benchmark: str | None = None
     benchmark_file: str | None = None
     no_benchmark: bool = False
+    #: backtests: 'regt' refuses orders the account cannot margin, as the simulated gateway and IB do (error 201);
+    #: 'none' fills any order, as zipline does
+    margin_check: str = "regt"
     dashboard_port: int | None = None
     #: the algorithm's parameters (context.params, get_parameter): PARAMS in settings.py, --param NAME=VALUE
     params: dict[str, Any] = field(default_factory=dict)

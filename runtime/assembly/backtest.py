@@ -18,6 +18,7 @@ from runtime.assembly.finish import ExchangeTimeFilter, finish_run, stamped_logs
 from runtime.assembly.parts import attach_api, load_into
 from runtime.brokers.sim import SimBroker
 from runtime.core.costs import DEFAULT_COMMISSION, DEFAULT_SLIPPAGE
+from runtime.core.margin import MarginCheck
 from runtime.core.metrics import Summary
 from runtime.data.benchmark import BenchmarkChoice, resolve_benchmark
 from runtime.data.portal import DataPortal
@@ -51,10 +52,12 @@ class BacktestResult:
 
 
 def build_backtest_engine(daily: BarArrays, minute: BarArrays | None, *, frequency: str, capital: float, first: int,
-                          last: int, strict: bool = False, ibridgepy: object = None) -> tuple[Engine, SimBroker]:
+                          last: int, strict: bool = False, ibridgepy: object = None,
+                          margin_check: MarginCheck = MarginCheck.REG_T) -> tuple[Engine, SimBroker]:
     """The engine of a backtest from session ``first`` to ``last`` with its API, ``context`` and ``data``, over a
     data portal of ``daily`` (and, at minute frequency, ``minute``) bars, with the simulated broker matching orders
-    against the bars of the run's frequency (zipline's default slippage and commission)."""
+    against the bars of the run's frequency (zipline's default slippage and commission) and orders checked against
+    the margin rule as IB checks them (``margin_check``)."""
     bars_for_fills = minute if frequency == "minute" else daily
     if bars_for_fills is None:
         raise AlgorithmLoadError("minute frequency needs minute bars")
@@ -66,6 +69,7 @@ def build_backtest_engine(daily: BarArrays, minute: BarArrays | None, *, frequen
         algo_logger=logging.getLogger("ibalgo.algo"),
     )
     engine.set_ibridgepy_options(ibridgepy)
+    engine.set_margin_check(margin_check)
     return attach_api(engine), broker
 
 
@@ -92,6 +96,7 @@ def run_backtest(
     ibridgepy: object = None,
     fundamentals: str | Path | None = None,
     benchmark: BenchmarkChoice | None = None,
+    margin_check: MarginCheck = MarginCheck.REG_T,
     params: Mapping[str, Any] | None = None,
 ) -> BacktestResult:
     """Run the algorithm in ``algo_path`` from session ``start`` to ``end`` on the given bars.
@@ -113,8 +118,10 @@ def run_backtest(
     ``-o FILE.pickle``) instead of the files into ``output``. ``functions`` runs those lifecycle functions instead of
     loading ``algo_path`` (which then only names them in messages): :func:`runtime.script.run_algorithm`.
     ``benchmark`` chooses what the results compare with (see :class:`BenchmarkChoice`; an algorithm's
-    ``set_benchmark`` wins over it). With ``output``, the results files and ``report.html`` are written there.
-    ``params`` are the algorithm's parameters (``context.params``, ``get_parameter``).
+    ``set_benchmark`` wins over it). ``margin_check`` refuses orders the account cannot margin, as the simulated
+    gateway and IB do (:class:`~runtime.core.margin.MarginCheck`; NONE fills any order, as zipline). With
+    ``output``, the results files and ``report.html`` are written there. ``params`` are the algorithm's parameters
+    (``context.params``, ``get_parameter``).
     """
     t0 = time.perf_counter()
     cal = daily.calendar
@@ -123,7 +130,8 @@ def run_backtest(
     if first > last:
         raise AlgorithmLoadError(f"no trading sessions between {start.date()} and {end.date()}")
     engine, broker = build_backtest_engine(daily, minute, frequency=frequency, capital=capital, first=first,
-                                           last=last, strict=strict, ibridgepy=ibridgepy)
+                                           last=last, strict=strict, ibridgepy=ibridgepy,
+                                           margin_check=margin_check)
     algo_log = engine.algo_log
     strict_error: str | None = None
     if fundamentals:

@@ -19,6 +19,7 @@ the run assemblies in :mod:`runtime.assembly`) live elsewhere and reach this sta
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -28,10 +29,12 @@ import numpy as np
 import pandas as pd
 
 from runtime.brokers.base import Broker, BrokerEvent, OrderRejected, OrderRequest
+from runtime.core import margin
 from runtime.core.assets import Asset
 from runtime.core.calendar import TradingCalendar
 from runtime.core.controls import MaxLeverage, MinLeverage, OrderCheck, TradingControl, check_order
 from runtime.core.ledger import Ledger
+from runtime.core.margin import MarginCheck
 from runtime.core.matching import Cancelled, Fill
 from runtime.core.orders import (
     ExecutionStyle,
@@ -98,6 +101,8 @@ class Engine:
         self.strict = strict
         #: how placed orders become the orders sent (and recorded): see :meth:`set_order_policy`
         self.order_policy: OrderPolicy = SendAsPlaced()
+        #: a backtest's pre-trade margin check (paper and live runs leave it to the broker): see set_margin_check
+        self.margin_check = MarginCheck.NONE
         self.start_session = start_session
         self.end_session = end_session
         self.clock = SimTime()
@@ -365,6 +370,36 @@ class Engine:
         :class:`~runtime.core.orders.DailyCloseAuction`: a daily run's market orders go as market-on-close)."""
         self.order_policy = policy
 
+    def set_margin_check(self, check: MarginCheck) -> None:
+        """Whether orders are refused here by the margin rule (:mod:`runtime.core.margin`) as the simulated
+        gateway and IB refuse them: backtests do by default; paper and live runs leave it to the broker."""
+        self.margin_check = check
+
+    def _margin_refusal(self, asset: Asset, shares: int, limit: float | None, stop: float | None) -> str | None:
+        """IB's reason for refusing an order of ``shares`` that the account cannot margin, or None."""
+        if self.margin_check is MarginCheck.NONE:
+            return None
+        price = self.current_price(asset)
+        if not math.isfinite(price) or price <= 0:
+            price = limit if limit is not None else (stop if stop is not None else math.nan)
+        if not math.isfinite(price):
+            return None  # nothing to value the order at: the broker would use the order's own price
+        need = margin.order_margin(asset.sec_type.value, self.ledger.amount(asset.sid), shares, price,
+                                   asset.multiplier)
+        if need <= 0:
+            return None
+        held = (margin.Holding(a.sec_type.value, amount * last * a.multiplier)
+                for _, a, amount, _, last in self.ledger.position_items())
+        available = self.ledger.portfolio_value - margin.requirements(held).initial
+        return margin.refusal(available, need, asset.currency)
+
+    def _refuse(self, record: OrderRecord, reason: str) -> None:
+        """Book an order the margin rule refused: known to the algorithm, rejected at once, as IB would."""
+        self._register(record)
+        record.reason = reason
+        self._close(record, OrderStatus.REJECTED)
+        self.algo_log.warning("order %s for %s rejected: %s", record.id, record.asset.symbol, reason)
+
     def _default_tif(self) -> TimeInForce:
         return TimeInForce.DAY if self.eod_cancel_active else TimeInForce.GTC
 
@@ -423,6 +458,10 @@ class Engine:
         order_id = new_order_id()
         record = OrderRecord(order_id, asset, shares, kind, limit, stop, tif, now, now, order_ref=order_ref,
                              account=account)
+        refused = self._margin_refusal(asset, shares, limit, stop)
+        if refused is not None:
+            self._refuse(record, refused)
+            return order_id
         trail_amount, trail_percent, limit_offset = style.trail_terms()
         request = OrderRequest(
             order_id, asset, shares, kind, limit, stop, tif, now, parent_id, oca_group, outside_rth, account,
@@ -495,13 +534,25 @@ class Engine:
                          outside_rth)
             for s, (s_stop, s_limit) in zip(exits, exit_prices)
         ]
-        self.broker.place_bracket(parent, children)  # may raise NotConnectedError: nothing registered then
-        self._register(OrderRecord(parent_id, asset, shares, parent_kind, limit, stop, parent_tif, now, now))
+        refused = self._margin_refusal(asset, shares, limit, stop)
+        if refused is None:
+            self.broker.place_bracket(parent, children)  # may raise NotConnectedError: nothing registered then
+        parent_record = OrderRecord(parent_id, asset, shares, parent_kind, limit, stop, parent_tif, now, now)
+        if refused is None:
+            self._register(parent_record)
+        else:
+            self._refuse(parent_record, refused)
         kids = []
         for c in children:
-            self._register(OrderRecord(c.id, asset, c.amount, c.kind, c.limit, c.stop, tif, now, now,
-                                       status=OrderStatus.HELD, parent_id=parent_id, oca_group=group))
+            child = OrderRecord(c.id, asset, c.amount, c.kind, c.limit, c.stop, tif, now, now,
+                                status=OrderStatus.HELD, parent_id=parent_id, oca_group=group)
+            self._register(child)
+            if refused is not None:  # IB cancels the exits of a rejected entry
+                child.reason = "its entry was rejected"
+                self._close(child, OrderStatus.CANCELLED)
             kids.append(c.id)
+        if refused is not None:
+            return (parent_id, *kids)
         self._children[parent_id] = kids
         return (parent_id, *kids)
 

@@ -298,7 +298,7 @@ def test_max_leverage_stops_a_backtest(algo_runner) -> None:
         set_max_leverage(1.5)
 
     def handle_data(context, data):
-        order_target_percent(symbol("AAPL"), 3.0)
+        order_target_percent(symbol("AAPL"), 1.9)  # within the margin rule, above the control
     """
     result = algo_runner(source, start="2012-01-03", end="2012-01-31")
     assert result.engine.stop_requested and "leverage" in result.engine.stop_requested

@@ -13,6 +13,7 @@ from oracle.make_pipeline_expected import with_recorder
 from oracle.oracle_data import CAPITAL, SIM_END, SIM_START
 from runtime.assembly.backtest import run_backtest
 from runtime.core.calendar import NS_PER_DAY
+from runtime.core.margin import MarginCheck
 from runtime.data.calendars import get_calendar
 from runtime.data.runs import load_daily_and_minute
 
@@ -73,8 +74,9 @@ def run_in_ibalgo(algo: Path, data_dir: Path, work: Path) -> dict:
     previous = os.environ.get("ORACLE_OUT")
     os.environ["ORACLE_OUT"] = str(out)
     try:
+        # zipline checks neither cash nor margin: the comparison turns the margin rule off
         run_backtest(algo_file, daily=daily, minute=minute, start=s, end=e, capital=CAPITAL,
-                     frequency="daily", strict=True)
+                     frequency="daily", strict=True, margin_check=MarginCheck.NONE)
     finally:
         if previous is None:
             os.environ.pop("ORACLE_OUT", None)

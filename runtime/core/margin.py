@@ -1,0 +1,121 @@
+"""The margin rule, one for every mode: the backtest's pre-trade check and the simulated gateway's (error 201,
+what-if answers, account values) compute the same figures from the same rates.
+
+A Reg T style rule on notional value: stocks 50% initial / 25% maintenance, futures 6% / 5%, FX 3% / 2.5% (options,
+when held, as stocks on their premium). An account's *available funds* are its equity with loan value (net
+liquidation for these instruments) less the initial margin of its positions; an order that grows a position needs
+the initial margin of the growth and is refused when that is more than the available funds, with IB's words. An
+order that only reduces a position needs nothing. Real IB accounts add house rules and portfolio margin; the README
+says what this rule leaves out. Pure: no I/O, prices passed in.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from runtime.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class MarginRates:
+    """Initial and maintenance margin as fractions of a position's absolute notional value."""
+
+    initial: float
+    maintenance: float
+
+
+#: rates by IB security type (``Asset.sec_type.value`` / a contract's ``secType``)
+RATES: dict[str, MarginRates] = {
+    "STK": MarginRates(0.5, 0.25),
+    "OPT": MarginRates(0.5, 0.25),
+    "FUT": MarginRates(0.06, 0.05),
+    "CASH": MarginRates(0.03, 0.025),
+}
+_DEFAULT = RATES["STK"]
+
+
+def rates_for(sec_type: str) -> MarginRates:
+    """The rates of a security type (stock rates for one without its own)."""
+    return RATES.get(sec_type, _DEFAULT)
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """What the rule needs of one position: its security type and signed market value (amount x price x
+    multiplier)."""
+
+    sec_type: str
+    market_value: float
+
+
+@dataclass(frozen=True, slots=True)
+class Requirements:
+    """An account's gross position value and its initial and maintenance margin."""
+
+    gross: float
+    initial: float
+    maintenance: float
+
+
+def requirements(holdings: Iterable[Holding]) -> Requirements:
+    """Gross value and margins of a set of positions."""
+    gross = initial = maintenance = 0.0
+    for h in holdings:
+        value = abs(h.market_value)
+        rates = rates_for(h.sec_type)
+        gross += value
+        initial += value * rates.initial
+        maintenance += value * rates.maintenance
+    return Requirements(gross, initial, maintenance)
+
+
+def margin_change(sec_type: str, position: float, quantity: float, price: float,
+                  multiplier: float = 1.0) -> tuple[float, float]:
+    """(initial, maintenance) margin change if an order of signed ``quantity`` filled at ``price`` on a position of
+    ``position``: negative when it reduces the position."""
+    grow = abs(position + quantity) - abs(position)
+    rates = rates_for(sec_type)
+    value = grow * price * multiplier
+    return value * rates.initial, value * rates.maintenance
+
+
+def order_margin(sec_type: str, position: float, quantity: float, price: float, multiplier: float = 1.0) -> float:
+    """The extra initial margin an order needs (0 when it only reduces the position)."""
+    return max(margin_change(sec_type, position, quantity, price, multiplier)[0], 0.0)
+
+
+def refusal(available: float, need: float, currency: str = "USD") -> str | None:
+    """IB's reason for refusing an order that needs ``need`` of initial margin with ``available`` funds, or None
+    when the funds cover it."""
+    if need <= 0 or need <= available:
+        return None
+    return ("Order rejected - reason:YOUR ORDER IS NOT ACCEPTED. IN ORDER TO OBTAIN THE DESIRED POSITION YOUR "
+            f"AVAILABLE FUNDS [{available:.2f} {currency}] MUST EXCEED THE INITIAL MARGIN [{need:.2f} {currency}]")
+
+
+class MarginCheck(enum.Enum):
+    """Whether a backtest checks orders against the margin rule (paper and live runs: the broker always does)."""
+
+    #: refuse what the simulated gateway and IB refuse (error 201), by :func:`refusal`
+    REG_T = "regt"
+    #: zipline's behaviour: no cash or margin check at all (for parity with zipline's results)
+    NONE = "none"
+
+    @classmethod
+    def parse(cls, value: object) -> MarginCheck:
+        """``'regt'``/``'ib'``/True or ``'none'``/``'off'``/False (the MARGIN_CHECK setting, ``--margin-check``)."""
+        if isinstance(value, MarginCheck):
+            return value
+        if value is True:
+            return cls.REG_T
+        if value is False or value is None:
+            return cls.NONE
+        text = str(value).strip().lower()
+        if text in ("regt", "reg_t", "ib", "on", "true", "yes", "1"):
+            return cls.REG_T
+        if text in ("none", "off", "false", "no", "0", "zipline"):
+            return cls.NONE
+        raise ConfigError(f"margin check must be 'regt' (IB's rule, the default) or 'none' (zipline: no check), "
+                         f"got {value!r}")
