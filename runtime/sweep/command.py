@@ -67,6 +67,8 @@ def add_sweep_parser(sub: Any, d: Any, algo_default: str, benchmark_flags: Calla
                     help="the figure the runs are ranked (and walk-forward optimises) by (default: sharpe)")
     sw.add_argument("--heatmap", metavar="A,B", help="the two parameters of the report's heatmap (default: every "
                     "pair of the swept parameters)")
+    sw.add_argument("--margin-check", dest="margin_check", choices=["regt", "none"],
+                    help=f"regt: refuse orders the account cannot margin; none: fill any order {d('margin_check')}")
     sw.add_argument("--strict", action="store_true", default=None,
                     help="stop each run at the algorithm's first exception (its row has the error, no figures)")
     sw.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -108,7 +110,8 @@ def cmd_sweep(settings: Any, args: argparse.Namespace, origin: str = "", benchma
             frequency=settings.frequency, data_dir=settings.data_dir, universe=settings.universe, seed=settings.seed,
             calendar=settings.exchange_calendar, benchmark=benchmark, fundamentals=settings.fundamentals_file,
             before_trading_start=settings.before_trading_start, ibridgepy=ibridgepy, strict=settings.strict,
-            base_params=settings.params, output=output, keep_runs=args.keep_runs, walk_forward=args.walk_forward,
+            margin_check=settings.margin_check, base_params=settings.params, output=output,
+            keep_runs=args.keep_runs, walk_forward=args.walk_forward,
             metric=args.metric, heatmap=heatmap, n_workers=args.workers,
             threads_per_worker=args.threads_per_worker, scheduler=args.scheduler, on_row=on_row,
         )

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import logging
 import math
 import os
@@ -29,6 +28,7 @@ import pandas as pd
 
 from runtime.data.benchmark import BenchmarkChoice
 from runtime.errors import ConfigError
+from runtime.sweep.files import jsonable, rows_frame, walk_table, write_sweep_files
 from runtime.sweep.grid import ParamGrid
 from runtime.sweep.worker import RunRow, RunTask, SweepInputs, run_one
 
@@ -221,6 +221,7 @@ def run_sweep(
     before_trading_start: str = "08:45",
     ibridgepy: Any = None,
     strict: bool = False,
+    margin_check: str = "regt",
     base_params: Mapping[str, Any] | None = None,
     output: str | Path | None = None,
     keep_runs: bool = False,
@@ -238,8 +239,8 @@ def run_sweep(
     ``params``: a :class:`ParamGrid`, ``--param`` texts (``['fast=10,20,30', 'slow=50:200:25']``) or a mapping
     name -> values. Each run gets ``base_params`` (settings.py's PARAMS) with the combination's values over them,
     as ``context.params`` / ``get_parameter``. ``start``/``end``, ``capital``, ``frequency``, ``data_dir``,
-    ``universe``, ``seed``, ``calendar``, ``benchmark``, ``fundamentals`` and ``strict`` mean what they mean for
-    ``ibalgo backtest``.
+    ``universe``, ``seed``, ``calendar``, ``benchmark``, ``fundamentals``, ``strict`` and ``margin_check`` mean
+    what they mean for ``ibalgo backtest``.
 
     ``output`` (a folder) gets ``sweep.csv``, ``sweep.parquet`` (when pyarrow is installed), ``sweep.json`` and
     ``sweep.html`` (heatmaps of ``metric`` over two parameters: ``heatmap``, default every pair); ``keep_runs``
@@ -305,6 +306,7 @@ def run_sweep(
         algorithm=str(path), source=source, daily=daily, minute=minute, frequency=frequency, capital=float(capital),
         strict=bool(strict), benchmark=benchmark or BenchmarkChoice(), before_trading_start=before_trading_start,
         fundamentals=fundamentals, ibridgepy=ibridgepy, base_params=dict(base_params or {}),
+        margin_check=str(margin_check),
     )
     t1 = time.perf_counter()
     timings: dict[str, float] = {"load": t1 - t0}
@@ -362,93 +364,21 @@ def run_sweep(
             client.cancel(shared)
     t4 = time.perf_counter()
     timings["runs"] = t4 - t3
-    rows = _frame(done)
+    rows = rows_frame(done)
     best = best_row(done, metric) if walk is None else None
-    wf = _walk_table(windows, cal, chosen, done, grid, metric) if walk is not None else None
+    wf = walk_table(windows, cal, chosen, done, grid, metric) if walk is not None else None
     result = SweepResult(rows=rows, grid=grid, metric=metric, best=best.record() if best else None, walk_forward=wf,
                          timings=timings, workers=workers, scheduler=str(getattr(client, "scheduler", "") or ""))
     if out is not None:
         meta = {
             "algorithm": str(algorithm), "frequency": frequency, "capital": float(capital), "start": str(s.date()),
-            "end": str(e.date()), "params": grid.names, "grid": {n: list(map(_jsonable, v)) for n, v in grid.axes},
-            "base_params": {k: _jsonable(v) for k, v in (base_params or {}).items()}, "metric": metric,
+            "end": str(e.date()), "params": grid.names, "grid": {n: list(map(jsonable, v)) for n, v in grid.axes},
+            "base_params": {k: jsonable(v) for k, v in (base_params or {}).items()}, "metric": metric,
             "heatmap": list(heatmap) if heatmap else None, "runs": len(done), "workers": workers,
             "walk_forward": None if walk is None else {"train": walk.train, "test": walk.test},
-            "best": None if best is None else {k: _jsonable(v) for k, v in best.record().items()},
+            "best": None if best is None else {k: jsonable(v) for k, v in best.record().items()},
             "failed": result.failed, "raised": result.raised,
         }
         result.files = write_sweep_files(out, rows, wf, meta)
     timings["total"] = time.perf_counter() - t0
     return result
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if hasattr(value, "item"):
-        return value.item()
-    return value if isinstance(value, (int, float, str, bool, type(None))) else str(value)
-
-
-_PHASE_ORDER = {"": 0, "train": 0, "test": 1}
-
-
-def _frame(rows: Sequence[RunRow]) -> pd.DataFrame:
-    ordered = sorted(rows, key=lambda r: (r.window if r.window is not None else -1, _PHASE_ORDER[r.phase], r.index))
-    return pd.DataFrame([r.record() for r in ordered])
-
-
-def _walk_table(windows: list[tuple[int, int, int, int]], cal: Any, chosen: Mapping[int, RunRow | None],
-                rows: Sequence[RunRow], grid: ParamGrid, metric: str) -> pd.DataFrame:
-    tests = {r.window: r for r in rows if r.phase == "test"}
-    out = []
-    for w, (ta, tb, ca, cb) in enumerate(windows):
-        best, test = chosen.get(w), tests.get(w)
-        record: dict[str, Any] = {
-            "window": w, "train_start": str(cal.session_label(ta).date()),
-            "train_end": str(cal.session_label(tb).date()), "test_start": str(cal.session_label(ca).date()),
-            "test_end": str(cal.session_label(cb).date()),
-        }
-        record.update({name: (best.params.get(name) if best else None) for name in grid.names})
-        record[f"train_{metric}"] = getattr(best, metric) if best else math.nan
-        for name in ("total_return", "sharpe", "max_drawdown", "trades"):
-            record[name] = getattr(test, name) if test else (0 if name == "trades" else math.nan)
-        record["error"] = test.error if test else "no training run finished"
-        out.append(record)
-    return pd.DataFrame(out)
-
-
-def _write_parquet(frame: pd.DataFrame, path: Path) -> Path | None:
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        return None
-    clean = frame.copy()
-    for col in clean.columns:
-        if clean[col].dtype == object and len({type(v) for v in clean[col] if v is not None}) > 1:
-            clean[col] = clean[col].map(lambda v: None if v is None else str(v))
-    clean.to_parquet(path, index=False)
-    return path
-
-
-def write_sweep_files(out: Path, rows: pd.DataFrame, walk: pd.DataFrame | None, meta: dict[str, Any]) -> list[Path]:
-    """``sweep.csv``, ``sweep.parquet`` (pyarrow installed), ``walk_forward.csv``/``.parquet``, ``sweep.json`` and
-    ``sweep.html`` into ``out``; returns the paths written."""
-    from runtime.report.sweep import write_sweep_report
-
-    out.mkdir(parents=True, exist_ok=True)
-    files = [out / "sweep.csv"]
-    rows.to_csv(files[0], index=False)
-    parquet = _write_parquet(rows, out / "sweep.parquet")
-    if parquet is not None:
-        files.append(parquet)
-    if walk is not None:
-        files.append(out / "walk_forward.csv")
-        walk.to_csv(files[-1], index=False)
-        if parquet is not None:
-            files.append(_write_parquet(walk, out / "walk_forward.parquet") or out / "walk_forward.parquet")
-    meta = {**meta, "parquet": parquet is not None}
-    (out / "sweep.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
-    files.append(out / "sweep.json")
-    files.append(write_sweep_report(out))
-    return files

@@ -45,6 +45,8 @@ class SweepInputs:
     ibridgepy: Any = None
     #: parameters every run gets (PARAMS in settings.py), under the combination's own
     base_params: dict[str, Any] = field(default_factory=dict)
+    #: "regt" (refuse orders the account cannot margin) or "none", as ``ibalgo backtest --margin-check``
+    margin_check: str = "regt"
 
 
 @dataclass(frozen=True)
@@ -177,6 +179,7 @@ def run_one(inputs: SweepInputs, task: RunTask) -> RunRow:
     """Backtest ``inputs``' algorithm with ``task``'s parameters over its sessions; never raises (see the module's
     docstring)."""
     from runtime.assembly.backtest import run_backtest
+    from runtime.core.margin import MarginCheck
     from runtime.errors import AlgorithmLoadError, AlgorithmRaisedError, IbAlgoError
 
     _quiet_worker_logs()
@@ -194,6 +197,7 @@ def run_one(inputs: SweepInputs, task: RunTask) -> RunRow:
             frequency=inputs.frequency, output=Path(task.output) if task.output else None, strict=inputs.strict,
             before_trading_start=inputs.before_trading_start, fundamentals=inputs.fundamentals,
             ibridgepy=inputs.ibridgepy, benchmark=inputs.benchmark, params={**inputs.base_params, **task.params},
+            margin_check=MarginCheck.parse(inputs.margin_check),
         )
     except AlgorithmRaisedError as exc:  # strict: the first exception stopped the run
         errors = getattr(getattr(exc.result, "engine", None), "error_count", 1)
