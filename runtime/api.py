@@ -26,19 +26,19 @@ from typing import Any
 from runtime.algorithm.api import AlgorithmAPI
 from runtime.algorithm.models import EODCancel, NeverCancel, cancel_policy, commission, slippage
 from runtime.core.assets import Asset, Equity
-from runtime.core.orders import (
+from runtime.core.orders import OrderStatus
+from runtime.core.rules import calendars, date_rules, time_rules
+from runtime.core.styles import (
     LimitOnCloseOrder,
     LimitOnOpenOrder,
     LimitOrder,
     MarketOnCloseOrder,
     MarketOrder,
-    OrderStatus,
     StopLimitOrder,
     StopOrder,
     TrailStopLimitOrder,
     TrailStopOrder,
 )
-from runtime.core.rules import calendars, date_rules, time_rules
 from runtime.errors import AlgorithmApiError
 
 

@@ -14,18 +14,8 @@ import pandas as pd
 
 from runtime.algorithm.ibridgepy_options import NO_ORDER_PLACED, IBridgePyConventions
 from runtime.core.assets import Asset
-from runtime.core.orders import (
-    IB_STATUS_WORDS,
-    ExecutionStyle,
-    LimitOrder,
-    Order,
-    OrderKind,
-    StopOrder,
-    TimeInForce,
-    check_price,
-    resolve_style,
-    round_amount,
-)
+from runtime.core.orders import IB_STATUS_WORDS, Order, OrderKind, TimeInForce, check_price, round_amount
+from runtime.core.styles import ExecutionStyle, LimitOrder, StopOrder, resolve_style
 from runtime.errors import AlgorithmApiError, BadOrderError, NotAvailableError, OrderNotFoundError
 
 if TYPE_CHECKING:

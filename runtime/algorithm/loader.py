@@ -188,7 +188,7 @@ def _add_legacy_shims(shims: dict[str, types.ModuleType], namespace: dict[str, A
     zipline.utils.tradingcalendar...), each a submodule of its parent shim."""
     from runtime.algorithm.bardata import BarData
     from runtime.core.ledger import Portfolio, Position, Positions
-    from runtime.core.orders import ExecutionStyle
+    from runtime.core.styles import ExecutionStyle
 
     shims["zipline.finance.execution"].__dict__["ExecutionStyle"] = ExecutionStyle
     extra = {

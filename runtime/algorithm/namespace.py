@@ -10,19 +10,19 @@ from runtime.algorithm.ibridgepy import UNAVAILABLE
 from runtime.algorithm.models import EODCancel, NeverCancel, cancel_policy, commission, slippage
 from runtime.algorithm.params import NO_PARAMETERS, bind_parameters
 from runtime.core.assets import Asset, Equity
-from runtime.core.orders import (
+from runtime.core.orders import OrderStatus
+from runtime.core.rules import calendars, date_rules, time_rules
+from runtime.core.styles import (
     LimitOnCloseOrder,
     LimitOnOpenOrder,
     LimitOrder,
     MarketOnCloseOrder,
     MarketOrder,
-    OrderStatus,
     StopLimitOrder,
     StopOrder,
     TrailStopLimitOrder,
     TrailStopOrder,
 )
-from runtime.core.rules import calendars, date_rules, time_rules
 
 
 def build_namespace(api: AlgorithmAPI, params: Mapping[str, Any] | None = None, context: Any = None) -> dict[str, Any]:

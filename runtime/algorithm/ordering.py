@@ -12,7 +12,8 @@ import pandas as pd
 
 from runtime.algorithm.ibridgepy_options import NO_ORDER_PLACED, IBridgePyConventions
 from runtime.core.assets import Asset
-from runtime.core.orders import ExecutionStyle, MarketOrder, Order, resolve_style, round_amount
+from runtime.core.orders import Order, round_amount
+from runtime.core.styles import ExecutionStyle, MarketOrder, resolve_style
 from runtime.engine.state import Phase
 from runtime.errors import BadOrderError
 

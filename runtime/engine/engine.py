@@ -36,17 +36,8 @@ from runtime.core.controls import MaxLeverage, MinLeverage, OrderCheck, TradingC
 from runtime.core.ledger import Ledger
 from runtime.core.margin import MarginCheck
 from runtime.core.matching import Cancelled, Fill
-from runtime.core.orders import (
-    ExecutionStyle,
-    LimitOrder,
-    OrderPolicy,
-    OrderStatus,
-    SendAsPlaced,
-    StopOrder,
-    TimeInForce,
-    check_price,
-    round_amount,
-)
+from runtime.core.orders import OrderPolicy, OrderStatus, SendAsPlaced, TimeInForce, check_price, round_amount
+from runtime.core.styles import ExecutionStyle, LimitOrder, StopOrder
 from runtime.data.portal import DataPortal
 from runtime.engine.state import (
     AlgorithmCode,

@@ -15,16 +15,15 @@ from runtime.brokers.ib.errors import OrderError
 from runtime.brokers.ib.events import OrderStatusChanged, PositionsSnapshot, Reconciled
 from runtime.core.assets import Asset
 from runtime.core.matching import Cancelled, Fill
-from runtime.core.orders import (
+from runtime.core.orders import OrderStatus, TimeInForce
+from runtime.core.styles import (
     ExecutionStyle,
     LimitOnCloseOrder,
     LimitOrder,
     MarketOnCloseOrder,
     MarketOrder,
-    OrderStatus,
     StopLimitOrder,
     StopOrder,
-    TimeInForce,
     TrailStopOrder,
 )
 

@@ -1,4 +1,4 @@
-"""Order amount and price rounding, styles and their resolution (pure: runtime.core.orders)."""
+"""Order amount and price rounding, styles and their resolution (pure: runtime.core.orders and runtime.core.styles)."""
 
 from __future__ import annotations
 
@@ -8,18 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runtime.core.orders import (
-    LimitOrder,
-    MarketOrder,
-    OrderStatus,
-    StopLimitOrder,
-    StopOrder,
-    TimeInForce,
-    TrailStopOrder,
-    asymmetric_round_price,
-    resolve_style,
-    round_amount,
-)
+from runtime.core.orders import OrderStatus, TimeInForce, asymmetric_round_price, round_amount
+from runtime.core.styles import LimitOrder, MarketOrder, StopLimitOrder, StopOrder, TrailStopOrder, resolve_style
 from runtime.errors import BadOrderError
 
 

@@ -17,7 +17,8 @@ from runtime.core.assets import Asset
 from runtime.core.costs import FixedBasisPointsSlippage, PerShare
 from runtime.core.ib_mapping import order_spec_for
 from runtime.core.matching import BarQuote, Cancelled, Fill, MatchingEngine, WorkingOrder
-from runtime.core.orders import LimitOnOpenOrder, OrderKind, OrderStatus, TimeInForce, TrailStopLimitOrder
+from runtime.core.orders import OrderKind, OrderStatus, TimeInForce
+from runtime.core.styles import LimitOnOpenOrder, TrailStopLimitOrder
 from runtime.errors import BadOrderError
 from runtime.live.paper import run_algorithm
 

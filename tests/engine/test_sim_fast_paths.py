@@ -23,16 +23,8 @@ from runtime.core.costs import (
     VolumeShareSlippage,
 )
 from runtime.core.matching import BarQuote, Cancelled, MatchingEngine, WorkingOrder
-from runtime.core.orders import (
-    ExecutionStyle,
-    LimitOrder,
-    MarketOrder,
-    OrderKind,
-    StopOrder,
-    TimeInForce,
-    TrailStopLimitOrder,
-    TrailStopOrder,
-)
+from runtime.core.orders import OrderKind, TimeInForce
+from runtime.core.styles import ExecutionStyle, LimitOrder, MarketOrder, StopOrder, TrailStopLimitOrder, TrailStopOrder
 from runtime.data import BarArrays, synthetic_bars
 from runtime.data.calendars import get_calendar
 

@@ -29,7 +29,6 @@ KNOWN: dict[str, set[str]] = {
         'runtime/brokers/ib/broker.py',
         'runtime/cli.py',
         'runtime/core/ib_mapping.py',
-        'runtime/core/orders.py',
         'runtime/core/rules.py',
         'runtime/gateway/exchange.py',
         'runtime/gateway/gateway.py',
