@@ -15,6 +15,11 @@ ALGORITHM = "user_algos/dual_moving_average.py"
 #: such as show_real_time_price or order_status_monitor). A settings file with IBridgePy's names selects "ibridgepy".
 ALGORITHM_STYLE = None
 
+#: The algorithm's parameters, read in the algorithm with get_parameter("fast", 20) or context.params["fast"].
+#: ``ibalgo backtest --param fast=10`` overrides one; ``ibalgo sweep --param fast=10,20,30`` runs each value
+#: (the names not swept keep the values here). {}: none (every get_parameter returns its default).
+PARAMS = {}
+
 #: IBridgePy's run mode. None: Quantopian's way (handle_data once per bar of FREQUENCY, in market hours).
 #: "RUN_LIKE_QUANTOPIAN": minute bars in market hours. "REGULAR" (and "HFT"): handle_data every REP_BAR_FREQ seconds
 #: (default 1) around the clock, on minute bars. "SUDO_RUN_LIKE_QUANTOPIAN": every 60 seconds around the clock.

@@ -50,7 +50,10 @@ setup(
             "selenium>=4.10,<5",
             "aiosmtpd>=1.4,<2",
             "pykalman>=0.9.7,<0.12",
+            "dask[distributed]>=2024.1,<2027",
         ],
+        # ibalgo sweep: parameter sweeps on Dask distributed (a LocalCluster, or a running cluster's scheduler)
+        "sweep": ["dask[distributed]>=2024.1,<2027"],
         "tearsheets": ["quantstats>=0.0.62", "pyfolio-reloaded>=0.9.5"],
         "parquet": ["pyarrow>=14"],
         # the libraries Quantopian gave every algorithm (ta-lib's wheels bundle the TA-Lib C library); cvxpy (with

@@ -155,6 +155,9 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                     "a terminal either)")
     bt.add_argument("--log-level", dest="log_level", help=f"DEBUG, INFO, WARNING or ERROR {d('log_level')}")
     bt.add_argument("--settings", help=f"settings file to read instead of ./settings.py (default: {d.file})")
+    bt.add_argument("--param", dest="param", action="append", metavar="NAME=VALUE",
+                    help="a parameter for the algorithm (get_parameter / context.params), over PARAMS in settings.py; "
+                    "repeat for each")
     _benchmark_flags(bt)
     run = sub.add_parser(
         "run",
@@ -210,10 +213,16 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     run.add_argument("--log-level", dest="log_level", help=f"DEBUG, INFO, WARNING or ERROR {d('log_level')}")
     run.add_argument("--settings", help=f"settings file to read instead of ./settings.py (default: {d.file})")
+    run.add_argument("--param", dest="param", action="append", metavar="NAME=VALUE",
+                     help="a parameter for the algorithm (get_parameter / context.params), over PARAMS in "
+                     "settings.py; repeat for each")
     _benchmark_flags(run)
     run.add_argument("--dashboard", dest="dashboard_port", type=int, nargs="?", const=0, metavar="PORT",
                      help="serve the run's live page on 127.0.0.1 (a free port unless PORT is given; the address "
                      "is printed)")
+    from runtime.sweep.command import add_sweep_parser
+
+    add_sweep_parser(sub, d, algo_default, _benchmark_flags)
     rep = sub.add_parser("report", help="rebuild report.html from a backtest's or run's output folder",
                          description="Build report.html (charts, tables and summary; one self-contained file) from "
                          "the results a backtest or run wrote into OUTPUT_DIR.")
@@ -270,7 +279,12 @@ def cmd_report(output_dir: str, open_browser: bool) -> int:
     """``ibalgo report``: rebuild report.html from saved results."""
     from runtime.report import write_report
 
-    path = write_report(Path(output_dir))
+    if (Path(output_dir) / "sweep.json").is_file() and not (Path(output_dir) / "results.pkl").is_file():
+        from runtime.report.sweep import write_sweep_report  # an `ibalgo sweep` folder: its sweep.html
+
+        path = write_sweep_report(Path(output_dir))
+    else:
+        path = write_report(Path(output_dir))
     sys.stdout.write(f"report written to {path}\n")
     if open_browser:
         import webbrowser
@@ -335,6 +349,10 @@ def _settings_from(args: argparse.Namespace) -> Settings:
         overrides.update(no_benchmark=False, **({"benchmark_file": ""} if args.benchmark else {"benchmark": ""}))
     if args.command == "run" and args.broker_host is not None and args.broker is None:
         overrides["broker"] = "ib"  # --host names a TWS / IB Gateway
+    if getattr(args, "param", None):  # --param NAME=VALUE over settings.py's PARAMS
+        from runtime.sweep.grid import parse_assignment
+
+        overrides["params"] = {**settings.params, **dict(parse_assignment(p) for p in args.param)}
     algofile = getattr(args, "algofile", None)
     if algofile is not None:
         if args.algorithm is not None and args.algorithm != algofile:
@@ -543,7 +561,7 @@ def cmd_run(settings: Settings, origin: str = "", quiet: bool = False, replay_cl
             ibridgepy=IBridgePyOptions.from_settings(settings), rep_bar_freq=settings.rep_bar_freq,
             fundamentals=settings.fundamentals_file, pipeline_data=settings.pipeline_data,
             watchdog_s=float(getattr(settings, "watchdog", 30.0)),
-            benchmark=_benchmark_choice(settings), dashboard_port=settings.dashboard_port))
+            benchmark=_benchmark_choice(settings), dashboard_port=settings.dashboard_port, params=settings.params))
     finally:
         progress.close()
         interrupts.restore()
@@ -599,6 +617,7 @@ def cmd_backtest(settings: Settings, origin: str = "", quiet: bool = False) -> i
             on_engine=on_engine, session_hooks=[] if quiet else [progress], perf_pickle=pickle,
             ibridgepy=IBridgePyOptions.from_settings(settings), fundamentals=settings.fundamentals_file,
             benchmark=_benchmark_choice(settings), margin_check=MarginCheck.parse(settings.margin_check),
+            params=settings.params,
         ))
     finally:
         progress.close()
@@ -682,6 +701,11 @@ def main(argv: list[str] | None = None) -> int:
         progress.configure(quiet=bool(args.quiet))
         if args.command == "run":
             return cmd_run(settings, origin, bool(args.quiet), bool(args.replay_closed))
+        if args.command == "sweep":
+            from runtime.sweep.command import cmd_sweep
+
+            return cmd_sweep(settings, args, origin, _benchmark_choice(settings),
+                             IBridgePyOptions.from_settings(settings))
         return cmd_backtest(settings, origin, bool(args.quiet))
     except (IbAlgoError, DataError) as exc:
         sys.stderr.write(f"error: {exc}\n")

@@ -7,7 +7,7 @@ assignments of literal values count, so starting ibalgo in a folder never runs c
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +69,8 @@ class Settings:
     #: 'none' fills any order, as zipline does
     margin_check: str = "regt"
     dashboard_port: int | None = None
+    #: the algorithm's parameters (context.params, get_parameter): PARAMS in settings.py, --param NAME=VALUE
+    params: dict[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -339,5 +341,8 @@ def with_overrides(settings: Settings, overrides: dict[str, Any]) -> Settings:
     if out.universe not in (None, "", "None") and str(out.universe).strip().lower() != "synthetic":
         raise ConfigError(f"universe must be 'synthetic' (adds the seeded synthetic tickers SYN000..SYN299) or None, "
                           f"got {out.universe!r}")
+    if not isinstance(out.params, dict) or not all(isinstance(k, str) and k for k in out.params):
+        raise ConfigError(f"params must be a dict of parameter names to values, such as PARAMS = {{'fast': 20, "
+                          f"'slow': 50}}, got {out.params!r}")
     out.start_ts, out.end_ts  # noqa: B018 - validate the dates now
     return replace(out, capital=capital, log_level=out.log_level.upper())

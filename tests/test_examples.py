@@ -22,6 +22,7 @@ RUNS = {
     "scanner_buyer.py": ("daily", "2012-01-03", "2012-06-29"),
     "contract_details.py": ("daily", "2012-01-03", "2012-03-30"),
     "fx_futures.py": ("daily", "2012-01-03", "2012-06-29"),
+    "parameter_sweep.py": ("daily", "2008-01-02", "2012-12-31"),
 }
 
 

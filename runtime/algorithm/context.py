@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from runtime.algorithm.params import NO_PARAMETERS, Parameters
+
 if TYPE_CHECKING:
     from runtime.algorithm.api import AlgorithmAPI
     from runtime.core.ledger import Account, Portfolio
@@ -37,6 +39,22 @@ class Context:
     @account.setter
     def account(self, value: Any) -> None:
         raise AttributeError("context.account is read-only (it reflects the broker's state)")
+
+    @property
+    def params(self) -> Parameters | Any:
+        """The run's parameters (``--param``, PARAMS in settings.py, a sweep's combination): a read-only mapping.
+        An algorithm that sets ``context.params`` itself gets back what it set."""
+        mine = vars(self)
+        return mine["params"] if "params" in mine else mine.get("_run_params", NO_PARAMETERS)
+
+    @params.setter
+    def params(self, value: Any) -> None:
+        vars(self)["params"] = value  # the algorithm's own attribute, saved and restored like any other
+
+    def use_parameters(self, params: Parameters) -> None:
+        """Give the run its parameters (:func:`runtime.algorithm.params.bind_parameters`); not saved with the
+        context's attributes (a restarted run is given them again)."""
+        object.__setattr__(self, "_run_params", params)
 
     def __getattr__(self, name: str) -> Any:
         api = object.__getattribute__(self, "_api")

@@ -8,9 +8,10 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -117,6 +118,7 @@ def run_backtest(
     fundamentals: str | Path | None = None,
     benchmark: BenchmarkChoice | None = None,
     margin_check: MarginCheck = MarginCheck.REG_T,
+    params: Mapping[str, Any] | None = None,
 ) -> BacktestResult:
     """Run the algorithm in ``algo_path`` from session ``start`` to ``end`` on the given bars.
 
@@ -139,7 +141,8 @@ def run_backtest(
     ``benchmark`` chooses what the results compare with (see :class:`BenchmarkChoice`; an algorithm's
     ``set_benchmark`` wins over it). ``margin_check`` refuses orders the account cannot margin, as the simulated
     gateway and IB do (:class:`~runtime.core.margin.MarginCheck`; NONE fills any order, as zipline). With
-    ``output``, the results files and ``report.html`` are written there.
+    ``output``, the results files and ``report.html`` are written there. ``params`` are the algorithm's parameters
+    (``context.params``, ``get_parameter``).
     """
     t0 = time.perf_counter()
     cal = daily.calendar
@@ -162,7 +165,7 @@ def run_backtest(
         if functions is not None:
             engine.load(functions)
         else:
-            load_into(engine, algo_path)
+            load_into(engine, algo_path, params)
         recorder = ResultsRecorder(capital)
         engine.add_session_end_hook(recorder.on_session_end)
         engine.add_session_end_hook(OrderLog().on_session_end)

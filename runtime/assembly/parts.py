@@ -3,7 +3,9 @@ algorithm file loaded into the API's namespace."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from runtime.algorithm.api import AlgorithmAPI
 from runtime.algorithm.bardata import BarData
@@ -21,9 +23,9 @@ def attach_api(engine: Engine) -> Engine:
     return engine
 
 
-def load_into(engine: Engine, path: str | Path) -> UserFunctions:
+def load_into(engine: Engine, path: str | Path, params: Mapping[str, Any] | None = None) -> UserFunctions:
     """Load the algorithm file at ``path`` with the engine's API in its namespace and give its functions to the
-    engine; returns them."""
-    functions = load_algorithm(path, build_namespace(engine.api))
+    engine; returns them. ``params`` are the algorithm's parameters (``context.params``, ``get_parameter``)."""
+    functions = load_algorithm(path, build_namespace(engine.api, params, engine.context))
     engine.load(functions)
     return functions

@@ -257,6 +257,7 @@ def run_algorithm(
     watchdog_s: float = 30.0,
     benchmark: BenchmarkChoice | None = None,
     dashboard_port: int | None = None,
+    params: dict[str, Any] | None = None,
 ) -> LiveResult:
     """Run ``algorithm`` through the IB adapter: against the embedded simulated gateway (default) replaying
     ``replay`` = (start, end) at ``speed`` x real time (None: as fast as possible), or against TWS / IB Gateway.
@@ -276,7 +277,8 @@ def run_algorithm(
     point-in-time table.
 
     ``benchmark`` chooses what the results compare with; ``dashboard_port`` (0: a free one) serves the live page
-    on 127.0.0.1 while the run lasts.
+    on 127.0.0.1 while the run lasts. ``params`` are the algorithm's parameters (``context.params``,
+    ``get_parameter``).
     """
     calendar = get_calendar(calendar_name)
     own_gateway = gateway is None
@@ -328,7 +330,8 @@ def run_algorithm(
         ibridgepy=ibridgepy, rep_bar_freq=rep_bar_freq,
         pipeline_data=pipeline_data or data_dir, fundamentals=fundamentals,
         watchdog_s=watchdog_s,
-        benchmark=benchmark, benchmark_bars=getattr(gateway, "daily", None), dashboard_port=dashboard_port)
+        benchmark=benchmark, benchmark_bars=getattr(gateway, "daily", None), dashboard_port=dashboard_port,
+        params=tuple((params or {}).items()))
     session = LiveSession(
         options, broker_factory(config, run_id, clock, virtual_pacing=gateway is not None,
                                 target=target), clock, calendar,

@@ -121,6 +121,8 @@ class LiveOptions:
     benchmark_bars: BarArrays | None = None
     #: serve the live page on this loopback port while the run lasts (0: a free port); None: no live page
     dashboard_port: int | None = None
+    #: the algorithm's parameters (context.params, get_parameter): PARAMS in settings.py, --param
+    params: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass
@@ -288,7 +290,7 @@ class LiveSession:
                                        asset_map=lambda asset: engine.api.symbol(asset.symbol))
         install_store_refresh(engine, opts.pipeline_data, self.ib, cal, self.clock.now_ns,
                               lambda: _pipeline_store(opts.pipeline_data, cal))  # a Parquet folder: kept current
-        load_into(engine, opts.algorithm)
+        load_into(engine, opts.algorithm, dict(opts.params))
         engine.api.symbol_source = feed.add_symbol
         engine.run_initialize()
         restore_open_orders(engine, self.journal, opts.run_id, sum(1 for k in known if not k.closed))

@@ -29,6 +29,7 @@ EXAMPLES = [
     ("quantopian_style.py", "daily", "2010-01-04", "2010-02-26"),
     ("limit_and_stop.py", "minute", "2012-10-01", "2012-10-03"),
     ("scheduled_minute.py", "minute", "2012-11-20", "2012-11-23"),
+    ("parameter_sweep.py", "daily", "2012-01-03", "2012-03-30"),
 ]
 
 
@@ -188,3 +189,19 @@ def _stop_with_open_orders(session) -> None:
             else None)
 
     session.start = start
+
+
+@pytest.mark.slow
+def test_parameters_reach_a_paper_run_as_a_backtest(tmp_path: Path) -> None:
+    """--param / PARAMS in a paper run: the same orders and fills as the backtest given the same parameters."""
+    start, end = "2012-01-03", "2012-03-30"
+    params = {"fast": 10, "slow": 40}
+    paper = _paper("parameter_sweep.py", "daily", start, end, tmp_path, params=params)
+    daily, minute, s, e = load_daily_and_minute(None, "daily", pd.Timestamp(start), pd.Timestamp(end), seed=7)
+    bt = run_backtest(ALGOS / "parameter_sweep.py", daily=daily, minute=minute, start=s, end=e, capital=100_000.0,
+                      params=params)
+    assert dict(paper.engine.context.params) == params
+    assert _trades(paper.perf) == _trades(bt.perf) and len(_trades(bt.perf)) > 0
+    default = run_backtest(ALGOS / "parameter_sweep.py", daily=daily, minute=minute, start=s, end=e,
+                           capital=100_000.0)
+    assert _trades(default.perf) != _trades(bt.perf)  # the parameters changed the run
