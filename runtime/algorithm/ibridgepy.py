@@ -13,16 +13,14 @@ IBridgePy functions this version cannot offer are in :data:`UNAVAILABLE`: each o
 
 from __future__ import annotations
 
-import logging
 import math
-import smtplib
 from collections.abc import Callable
-from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from runtime.algorithm.ibridgepy_options import IBridgePyConventions, ledger_tags
+from runtime.algorithm.mail import send_mail
 from runtime.core.assets import Asset, SecType
 from runtime.core.ib.account import ACCOUNT_TAGS
 from runtime.core.ib.contracts import ContractSpec, super_symbol
@@ -33,7 +31,6 @@ if TYPE_CHECKING:
     from runtime.algorithm.api import AlgorithmAPI
     from runtime.engine.engine import Engine
 
-_email_log = logging.getLogger("ibalgo.email")
 
 #: what ``show_real_time_size`` accepts
 SIZE_PARAMS = ("bid_size", "ask_size", "last_size", "volume")
@@ -289,31 +286,7 @@ class IBridgePyHelpers:
         SMTP_PASSWORD, SMTP_STARTTLS, EMAIL_FROM; to ``toEmail`` or EMAIL_TO). Returns True when the server took
         it. Never fatal: without SMTP_HOST the mail is logged instead, and a failure (server down, refused login)
         is logged as an error and returns False. The call waits for the server (at most 10 s)."""
-        o = self._ib.options
-        to = toEmail if toEmail is not None else o.email_to
-        recipients = [a.strip() for a in (to.split(",") if isinstance(to, str) else to or []) if a and a.strip()]
-        if not o.smtp_host or not recipients:
-            _email_log.info("send_email (no %s set, not sent): %s\n%s",
-                            "SMTP_HOST" if not o.smtp_host else "EMAIL_TO or toEmail", emailTitle, emailBody)
-            return False
-        msg = EmailMessage()
-        msg["Subject"] = str(emailTitle)
-        msg["From"] = o.email_from or o.smtp_user or "ibalgo@localhost"
-        msg["To"] = ", ".join(recipients)
-        msg.set_content(str(emailBody))
-        try:
-            with smtplib.SMTP(o.smtp_host, int(o.smtp_port), timeout=10) as smtp:
-                if o.smtp_starttls:
-                    smtp.starttls()
-                if o.smtp_user:
-                    smtp.login(o.smtp_user, o.smtp_password or "")
-                smtp.send_message(msg)
-        except (OSError, smtplib.SMTPException) as exc:
-            _email_log.error("send_email failed (%s:%s): %s: %s; the run goes on", o.smtp_host, o.smtp_port,
-                             type(exc).__name__, exc)
-            return False
-        _email_log.info("mail sent to %s: %s", ", ".join(recipients), emailTitle)
-        return True
+        return send_mail(self._ib.options, emailTitle, emailBody, toEmail)
 
     # ------------------------------------------------------------------------------------------------ queries
     def isTradingDay(self) -> bool:
