@@ -27,7 +27,6 @@ from runtime.data.benchmark import BenchmarkChoice, resolve_benchmark
 from runtime.data.minute_stream import MinuteStream
 from runtime.data.portal import DataPortal
 from runtime.data.store import BarArrays
-from runtime.data.universe import combine_stores
 from runtime.engine.backtest import BarCounter, OrderLog, backtest_timeline, drive, open_minute, replay
 from runtime.engine.engine import Engine
 from runtime.engine.results import ResultsRecorder
@@ -84,6 +83,9 @@ def build_backtest_engine(daily: BarArrays, minute: BarArrays | None, *, frequen
 def _add_data(engine: Engine, broker: SimBroker, store: BarArrays, commissions: dict[str, CommissionModel]) -> None:
     """Add a daily store of more assets (the run's sessions) to a daily backtest's data and simulated broker; orders
     on assets of the security types in ``commissions`` are charged those models from now on."""
+    from runtime.data.universe import combine_stores  # only when an algorithm adds instruments: ordinary runs
+    # never import the synthetic universe's module
+
     combined = combine_stores(engine.portal.daily.bars, store)
     broker.add_assets(combined)
     if commissions:
