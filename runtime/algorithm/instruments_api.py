@@ -345,9 +345,7 @@ class InstrumentHelpers:
                                                                                                        "price"))
         if not (price > 0 and math.isfinite(price)):
             raise AlgorithmApiError(f"what_if_order: {asset.symbol} has no price yet; pass limit_price=")
-        portfolio = self._api.portfolio
-        held = [margin.Holding(a.sec_type.value, p.amount * p.last_sale_price * a.multiplier)
-                for a, p in portfolio.positions.items() if p.amount]  # fmt: skip
-        position = portfolio.positions[asset].amount if asset in portfolio.positions else 0
-        return margin.what_if(float(portfolio.portfolio_value), held, asset.sec_type.value, position, float(amount),
-                              price, asset.multiplier or 1.0, currency=asset.currency)  # fmt: skip
+        ledger = self._engine.ledger
+        return margin.what_if(float(ledger.portfolio_value), ledger.margin_holdings(), asset.sec_type.value,
+                              ledger.amount(asset.sid), float(amount), price, asset.multiplier or 1.0,
+                              currency=asset.currency)

@@ -23,6 +23,7 @@ from fractions import Fraction
 
 import pandas as pd
 
+from runtime.core import margin
 from runtime.core.assets import Asset
 from runtime.core.matching import Fill
 from runtime.errors import LegacyAttributeError
@@ -332,6 +333,12 @@ class Ledger:
 
     def held_sids(self) -> list[int]:
         return list(self._positions)
+
+    def margin_holdings(self) -> list[margin.Holding]:
+        """Each position as the margin rule sees it: security type and signed market value (marked)."""
+        self._flush()
+        return [margin.Holding(p.asset.sec_type.value, p.amount * p.last_sale_price * p.asset.multiplier)
+                for p in self._positions.values() if p.amount]
 
     def position_items(self) -> Iterator[tuple[int, Asset, int, float, float]]:
         self._flush()

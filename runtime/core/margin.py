@@ -153,6 +153,13 @@ class WhatIf:
     def equity_with_loan_change(self) -> float:
         return self.equity_with_loan_after - self.equity_with_loan_before
 
+    def texts(self) -> tuple[str, ...]:
+        """The nine margin fields in the order IB's openOrder message carries them (before, change, after of the
+        initial margin, maintenance margin and equity with loan), as decimal strings."""
+        f = self.ib_fields()
+        return tuple(str(f[f"{what}{when}"]) for when in ("Before", "Change", "After")
+                     for what in ("initMargin", "maintMargin", "equityWithLoan"))
+
     def ib_fields(self) -> dict[str, str | float]:
         """The answer under IB's ``OrderState`` names (margins as the decimal strings IB sends)."""
         return {

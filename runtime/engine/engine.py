@@ -399,9 +399,7 @@ class Engine:
                                    asset.multiplier)
         if need <= 0:
             return None
-        held = (margin.Holding(a.sec_type.value, amount * last * a.multiplier)
-                for _, a, amount, _, last in self.ledger.position_items())
-        available = self.ledger.portfolio_value - margin.requirements(held).initial
+        available = self.ledger.portfolio_value - margin.requirements(self.ledger.margin_holdings()).initial
         return margin.refusal(available, need, asset.currency)
 
     def _refuse(self, record: OrderRecord, reason: str) -> None:

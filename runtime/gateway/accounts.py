@@ -112,9 +112,13 @@ class AccountBook:
                 return h
         return Holding(inst, 0.0, 0.0, self.prices.get(inst.con_id, 0.0), 0.0, 0.0, 0.0)
 
+    def margin_holdings(self) -> list[margin.Holding]:
+        """The positions as the runtime's one margin rule sees them (security type, signed market value)."""
+        return [margin.Holding(h.instrument.sec_type, h.market_value) for h in self.holdings()]
+
     def margin(self) -> tuple[float, float, float]:
         """(gross position value, initial margin, maintenance margin), by the runtime's one margin rule."""
-        req = margin.requirements(margin.Holding(h.instrument.sec_type, h.market_value) for h in self.holdings())
+        req = margin.requirements(self.margin_holdings())
         return req.gross, req.initial, req.maintenance
 
     def order_margin(self, inst: Instrument, signed_qty: float, price: float) -> float:

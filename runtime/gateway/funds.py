@@ -26,37 +26,6 @@ class _Blank:
     commission: float = 0.0
 
 
-@dataclass(frozen=True)
-class WhatIf:
-    """The OrderState fields of a what-if answer: initial margin, maintenance margin and equity with loan before
-    the order, their change, and after it; the order's commission."""
-
-    init_before: float
-    maint_before: float
-    equity_before: float
-    init_change: float
-    maint_change: float
-    commission: float
-
-    @property
-    def init_after(self) -> float:
-        return self.init_before + self.init_change
-
-    @property
-    def maint_after(self) -> float:
-        return self.maint_before + self.maint_change
-
-    @property
-    def equity_change(self) -> float:
-        return -self.commission  # the order itself moves cash into the position; its commission leaves
-
-    def texts(self) -> tuple[str, ...]:
-        """The nine margin fields as the openOrder message carries them."""
-        values = (self.init_before, self.maint_before, self.equity_before, self.init_change, self.maint_change,
-                  self.equity_change, self.init_after, self.maint_after, self.equity_before + self.equity_change)
-        return tuple(f"{v:.2f}" for v in values)
-
-
 def mark_account(account: AccountBook, market: Market, now_ns: int) -> None:
     """Mark the account's positions at the current quotes."""
     for h in account.holdings():
@@ -86,11 +55,13 @@ def check_funds(account: AccountBook, market: Market, inst: Instrument, t: Order
 
 
 def what_if(account: AccountBook, market: Market, commission: CommissionModel, inst: Instrument, t: OrderTicket,
-            now_ns: int) -> WhatIf:
-    """The margins the account would have with the order filled, and the order's commission."""
+            now_ns: int) -> margin.WhatIf:
+    """The margins the account would have with the order filled, and the order's commission (the runtime's one
+    margin rule, as the backtest's what-if answers it)."""
     price = order_price(market, inst, t, now_ns)
     mark_account(account, market, now_ns)
-    _, init, maint = account.margin()
-    init_change, maint_change = account.margin_change(inst, t.signed_quantity, price)
-    return WhatIf(init, maint, account.ledger.portfolio_value, init_change, maint_change,
-                  commission.calculate(_Blank(inst.asset), price, int(t.quantity)))
+    sid = inst.asset.sid if inst.asset is not None else inst.con_id
+    position, _ = account.position_of(sid)
+    cost = commission.calculate(_Blank(inst.asset), price, int(t.quantity))
+    return margin.what_if(account.ledger.portfolio_value, account.margin_holdings(), inst.sec_type, position,
+                          t.signed_quantity, price, inst.multiplier, commission=cost, currency=inst.currency)
