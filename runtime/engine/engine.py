@@ -403,11 +403,10 @@ class Engine:
         return margin.refusal(available, need, asset.currency)
 
     def _refuse(self, record: OrderRecord, reason: str) -> None:
-        """Book an order the margin rule refused: known to the algorithm, rejected at once, as IB would."""
+        """Book an order the margin rule refused: known to the algorithm, rejected at once, as IB would (the same
+        booking as a broker's rejection)."""
         self._register(record)
-        record.reason = reason
-        self._close(record, OrderStatus.REJECTED)
-        self.algo_log.warning("order %s for %s rejected: %s", record.id, record.asset.symbol, reason)
+        self.apply_broker_events([OrderRejected(record.id, record.asset, self.clock.now_ns, reason)])
 
     def _default_tif(self) -> TimeInForce:
         return TimeInForce.DAY if self.eod_cancel_active else TimeInForce.GTC
