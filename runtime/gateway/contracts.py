@@ -4,6 +4,12 @@ Stocks come from the bar store's assets (SMART routing, primaryExchange, XNYS ho
 (CASH on IDEALPRO), quarterly futures (ES on CME) and non-US stocks (BP. on LSE in GBP, SAP on Xetra (IBIS) in
 EUR, on their exchanges' calendars) with synthetic prices so that other contracts are exercised.
 conIds are stable across processes (:func:`runtime.core.assets.stable_sid` or the asset's ``con_id``).
+Options are built from their chains by runtime/gateway/options.py and registered here: they match a request only
+when it says secType OPT (or names their conId or OCC localSymbol).
+
+Why this module stays long: the instrument, the rules by which a client's description designates it and the book
+that searches by those rules are one matching contract; split apart, a field added to the instrument (a strike, an
+underlying) and the matching that must honour it would drift.
 """
 
 from __future__ import annotations
@@ -25,8 +31,9 @@ IB_ZONE_NAMES = {"America/New_York": "US/Eastern", "America/Chicago": "US/Centra
 STOCK_ORDER_TYPES = "LMT,MKT,STP,STPLMT,TRAIL,MOC,LOC,DAY,GTC,IOC,OCA,WHATIF"
 STOCK_EXCHANGES = "SMART,NYSE,NASDAQ,ARCA,BATS,IEX,ISLAND"
 FUTURE_MONTH_CODES = {3: "H", 6: "M", 9: "U", 12: "Z"}
-
-
+#: US option exchanges a SMART-routed option lists as valid (and accepts as the exchange of a request)
+OPTION_EXCHANGES = ("CBOE", "AMEX", "ISE", "PHLX", "BOX", "NASDAQOM", "BATS", "MIAX", "C2", "ARCA", "EDGX", "GEMINI")
+OPTION_ORDER_TYPES = "LMT,MKT,STP,STPLMT,TRAIL,DAY,GTC,IOC,OCA,WHATIF"
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,12 @@ class Instrument:
     aliases: tuple[str, ...] = ()
     synthetic: bool = False
     asset: Asset | None = field(default=None, repr=False)
+    #: options: strike, right ('C'/'P') and the underlying (0/"" for other kinds)
+    strike: float = 0.0
+    right: str = ""
+    under_con_id: int = 0
+    under_symbol: str = ""
+    under_sec_type: str = ""
 
     def __hash__(self) -> int:
         return hash(self.con_id)
@@ -90,6 +103,15 @@ class Instrument:
     @property
     def is_stock(self) -> bool:
         return self.sec_type == "STK"
+
+    @property
+    def is_option(self) -> bool:
+        return self.sec_type == "OPT"
+
+    @property
+    def strike_text(self) -> str:
+        """The strike field as IB sends it ("0" for contracts without one)."""
+        return _number_text(self.strike) if self.strike else "0"
 
     @property
     def multiplier_text(self) -> str:
@@ -115,8 +137,8 @@ class Instrument:
             self.symbol,
             self.sec_type,
             self.last_trade_date,
-            "0",
-            "",
+            self.strike_text,
+            self.right,
             self.multiplier_text,
             self.exchange,
             self.currency,
@@ -156,6 +178,10 @@ class Instrument:
             return False
         if q.trading_class and q.trading_class.upper() != self.trading_class:
             return False
+        if q.strike and self.strike and abs(q.strike - self.strike) > 1e-6:
+            return False
+        if q.right and self.right and q.right.strip().upper()[:1] != self.right:
+            return False
         return not (q.multiplier and self.multiplier_text and _float(q.multiplier) != self.multiplier)
 
     def exchanges_accepted(self) -> set[str]:
@@ -166,6 +192,8 @@ class Instrument:
             return {"SMART", self.primary_exchange, *STOCK_EXCHANGES.split(",")}
         if self.sec_type == "CASH":
             return {"IDEALPRO", "SMART", "IDEAL"}
+        if self.sec_type == "OPT":
+            return {"SMART", *OPTION_EXCHANGES}
         return {self.exchange, "GLOBEX", "SMART"} if self.exchange == "CME" else {self.exchange, "SMART"}
 
     # ------------------------------------------------------------------------------------------------- hours
@@ -207,6 +235,10 @@ class Instrument:
         local_open = pd.Timestamp(o, tz="UTC").tz_convert(cal.tz)
         pre = (local_open.normalize() + pd.Timedelta(hours=4)).tz_convert("UTC").value
         return int(pre), c + 4 * 3_600_000_000_000
+
+
+def _number_text(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
 
 
 def _float(text: str) -> float | None:
@@ -348,6 +380,7 @@ class ContractBook:
     def __init__(self, instruments: Iterable[Instrument] = ()) -> None:
         self._by_id: dict[int, Instrument] = {}
         self._by_symbol: dict[str, list[Instrument]] = {}
+        self._options: dict[str, list[Instrument]] = {}
         for inst in instruments:
             self.add(inst)
 
@@ -355,33 +388,49 @@ class ContractBook:
         if inst.con_id in self._by_id:
             return
         self._by_id[inst.con_id] = inst
-        for key in {inst.symbol, inst.local_symbol.upper(), *inst.aliases}:
+        if inst.is_option:  # found by its underlying's symbol only when the request says secType OPT
+            self._options.setdefault(inst.symbol, []).append(inst)
+            keys = {inst.local_symbol.upper(), inst.local_symbol.replace(" ", "").upper()}
+        else:
+            keys = {inst.symbol, inst.local_symbol.upper(), *inst.aliases}
+        for key in keys:
             self._by_symbol.setdefault(key, []).append(inst)
 
     def __len__(self) -> int:
         return len(self._by_id)
 
     def __iter__(self):
-        return iter(self._by_id.values())
+        """The listed instruments, without the options registered from chains (see :meth:`options`)."""
+        return iter([i for i in self._by_id.values() if not i.is_option])
+
+    def options(self, underlying: str | None = None) -> list[Instrument]:
+        """The option contracts registered so far (of one underlying symbol, or all)."""
+        if underlying is not None:
+            return list(self._options.get(underlying.upper(), ()))
+        return [i for group in self._options.values() for i in group]
 
     def by_con_id(self, con_id: int) -> Instrument | None:
         return self._by_id.get(con_id)
 
     def symbols(self) -> list[str]:
-        return sorted({i.symbol for i in self._by_id.values()})
+        return sorted({i.symbol for i in self._by_id.values() if not i.is_option})
 
     def search(self, q: ContractQuery) -> list[Instrument]:
         """Every instrument the description designates (empty: unknown; several: ambiguous)."""
         if q.con_id > 0:
             inst = self._by_id.get(q.con_id)
             return [inst] if inst is not None and inst.matches(q) else []
-        keys = {q.symbol.upper(), q.local_symbol.upper()} - {""}
+        keys = {q.symbol.upper(), q.local_symbol.upper(), q.local_symbol.replace(" ", "").upper()} - {""}
         seen: dict[int, Instrument] = {}
         for key in keys:
             for inst in self._by_symbol.get(key, ()):
                 if inst.matches(q):
                     seen[inst.con_id] = inst
-        return sorted(seen.values(), key=lambda i: (i.last_trade_date, i.con_id))
+        if q.sec_type.upper() == "OPT":
+            for inst in self._options.get(q.symbol.upper(), ()):
+                if inst.matches(q):
+                    seen[inst.con_id] = inst
+        return sorted(seen.values(), key=lambda i: (i.last_trade_date, i.strike, i.right, i.con_id))
 
     def resolve(self, q: ContractQuery) -> Instrument | list[Instrument]:
         """The one instrument a trading or data request designates, else the (empty or ambiguous) matches."""

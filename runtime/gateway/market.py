@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -407,6 +407,11 @@ class Market:
 
     def __init__(self) -> None:
         self._series: dict[int, Series] = {}
+        self._derived: Callable[[Instrument, int], MarketQuote | None] | None = None
+
+    def derive(self, quote: Callable[[Instrument, int], MarketQuote | None]) -> None:
+        """Quote options (instruments without a series of their own) through ``quote`` (the option model)."""
+        self._derived = quote
 
     def add(self, series: Series) -> None:
         self._series[series.inst.con_id] = series
@@ -420,7 +425,10 @@ class Market:
 
     def quote(self, inst: Instrument, now_ns: int) -> MarketQuote | None:
         s = self._series.get(inst.con_id)
-        return None if s is None else s.quote(now_ns)
+        if s is None:
+            derived = self._derived
+            return derived(inst, now_ns) if derived is not None and inst.is_option else None
+        return s.quote(now_ns)
 
     def __contains__(self, inst: Instrument) -> bool:
         return inst.con_id in self._series

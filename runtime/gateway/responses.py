@@ -43,7 +43,7 @@ def contract_details(req_id: int, inst: Instrument, trading_hours: str, liquid_h
     last = inst.last_trade_date
     f = [
         str(int(Out.CONTRACT_DATA)), "8", str(req_id),
-        inst.symbol, inst.sec_type, last, "0", "",
+        inst.symbol, inst.sec_type, last, inst.strike_text, inst.right,
         inst.exchange, inst.currency, inst.local_symbol,
         inst.trading_class,  # marketName
         inst.trading_class,
@@ -54,10 +54,10 @@ def contract_details(req_id: int, inst: Instrument, trading_hours: str, liquid_h
         inst.order_types,
         inst.valid_exchanges,
         "1",  # priceMagnifier
-        "0",  # underConId
+        str(inst.under_con_id),  # underConId
         clean_text(inst.long_name),
         inst.primary_exchange,
-        last[:6] if inst.sec_type == "FUT" else "",  # contractMonth
+        last[:6] if inst.sec_type in ("FUT", "OPT") else "",  # contractMonth
         inst.industry, inst.category, inst.subcategory,
         inst.time_zone_id,
         trading_hours,
@@ -65,8 +65,8 @@ def contract_details(req_id: int, inst: Instrument, trading_hours: str, liquid_h
         "", "",  # evRule, evMultiplier
         "0",  # secIdList count
         "1",  # aggGroup
-        "", "",  # underSymbol, underSecType
-        "26" if inst.is_stock else "",  # marketRuleIds
+        inst.under_symbol, inst.under_sec_type,
+        "26" if inst.is_stock else ("32" if inst.is_option else ""),  # marketRuleIds
         last,  # realExpirationDate
         "COMMON" if inst.is_stock else "",  # stockType
     ]
@@ -222,7 +222,8 @@ def portfolio_value(inst: Instrument, amount: float, market_price: float, market
     """Message 7 (version 8): note primaryExchange in place of exchange."""
     return encode_text_fields([
         str(int(Out.PORTFOLIO_VALUE)), "8", str(inst.con_id), inst.symbol, inst.sec_type, inst.last_trade_date,
-        "0", "", inst.multiplier_text, inst.primary_exchange, inst.currency, inst.local_symbol, inst.trading_class,
+        inst.strike_text, inst.right, inst.multiplier_text, inst.primary_exchange, inst.currency, inst.local_symbol,
+        inst.trading_class,
         fmt_float(amount) or "0", fmt_float(market_price) or "0", fmt_float(market_value) or "0",
         fmt_float(avg_cost) or "0", fmt_float(unrealized) or "0", fmt_float(realized) or "0", account,
     ])

@@ -8,7 +8,7 @@ Real time (a wall clock) needs prices up to today, so stocks are synthetic there
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from runtime.core.assets import Asset, SecType, stable_sid
 from runtime.data.calendars import get_calendar
@@ -23,6 +23,7 @@ from runtime.gateway.contracts import (
 )
 from runtime.gateway.listings import INTERNATIONAL_STOCKS, LISTINGS
 from runtime.gateway.market import Market, MinuteCache, Series
+from runtime.gateway.options import OptionMarket
 
 
 @dataclass(frozen=True, eq=False)
@@ -31,6 +32,12 @@ class Universe:
 
     book: ContractBook
     market: Market
+    #: the option chains of the book's stocks, quoted by the model (runtime/gateway/options.py)
+    options: OptionMarket = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "options", OptionMarket(self.book, self.market))
+        self.market.derive(self.options.quote)
 
 
 def synthetic_store(symbols: Sequence[str], calendar_name: str, seed: int) -> BarArrays:

@@ -1,5 +1,6 @@
 """Streaming market data: reqMktData (live, delayed, snapshots), reqMarketDataType, reqRealTimeBars,
-reqMktDepth (depth built from the quote) and reqTickByTickData (Last, AllLast, BidAsk, MidPoint).
+reqMktDepth (depth built from the quote) and reqTickByTickData (Last, AllLast, BidAsk, MidPoint). reqMktData on
+an option adds its tickOptionComputation stream (runtime/gateway/options.py).
 
 Subscriptions live in per-connection registries and are fed by :meth:`MarketDataHandlers.pump` as the gateway's
 clock moves: a tick only when a value changes, a real-time bar every 5 seconds of the clock.
@@ -16,6 +17,7 @@ from runtime.gateway.connection import ClientConnection, Route
 from runtime.gateway.handlers.base import Desk, Registry
 from runtime.gateway.ids import NO_ID, Code, In, MinVersion
 from runtime.gateway.market import NS_PER_SECOND, MarketQuote
+from runtime.gateway.options import OptionTickStream
 from runtime.gateway.streams import TICK_BY_TICK_TYPES, DepthSubscription, TickByTickSubscription
 from runtime.gateway.subscriptions import BarSubscription, TickSubscription
 
@@ -41,6 +43,8 @@ class MarketDataHandlers:
         self.bars: Registry[BarSubscription] = Registry()
         self.depth: Registry[DepthSubscription] = Registry()
         self.tick_by_tick: Registry[TickByTickSubscription] = Registry()
+        #: the tickOptionComputation streams of reqMktData on options
+        self.option_ticks: Registry[OptionTickStream] = Registry()
         self.data_types: dict[ClientConnection, DataType] = {}
 
     def routes(self) -> dict[int, Route]:
@@ -70,6 +74,7 @@ class MarketDataHandlers:
         self.bars.drop(conn)
         self.depth.drop(conn)
         self.tick_by_tick.drop(conn)
+        self.option_ticks.drop(conn)
 
     # ------------------------------------------------------------------------------------------------ requests
     def market_data_type(self, conn: ClientConnection, req: rq.MarketDataTypeRequest) -> None:
@@ -87,17 +92,25 @@ class MarketDataHandlers:
             conn.send(msg.market_data_type(req.req_id, dt.kind))
         sub = TickSubscription(req.req_id, inst, delayed=delayed, snapshot=req.snapshot or req.regulatory_snapshot)
         quote = desk.universe.market.quote(inst, desk.now_ns())
+        greeks = OptionTickStream(req.req_id, inst, desk.universe.options) if inst.is_option else None
         if req.snapshot or req.regulatory_snapshot:
             if quote is not None:
                 sub.emit(quote, conn.send)
+                if greeks is not None:
+                    greeks.emit(desk.now_ns(), conn.send)
             conn.send(msg.tick_snapshot_end(req.req_id))
             return
         self.ticks.add(conn, req.req_id, sub)
+        if greeks is not None:
+            self.option_ticks.add(conn, req.req_id, greeks)
         if quote is not None and desk.connectivity_ok:
             sub.emit(quote, conn.send)
+            if greeks is not None:
+                greeks.emit(desk.now_ns(), conn.send)
 
     def cancel_market_data(self, conn: ClientConnection, req: rq.CancelRequest) -> None:
         self.ticks.pop(conn, req.req_id)
+        self.option_ticks.pop(conn, req.req_id)
 
     def real_time_bars(self, conn: ClientConnection, req: rq.RealTimeBarsRequest) -> None:
         desk = self.desk
@@ -168,6 +181,8 @@ class MarketDataHandlers:
                 q = quotes[con_id] = market.quote(sub.inst, now_ns)
             if q:
                 sub.emit(q, conn.send_market)
+        for _, greeks in self.option_ticks.of(conn):
+            greeks.emit(now_ns, conn.send_market)
         for _, bar_sub in self.bars.of(conn):
             bar_sub.emit(now_ns, conn.send_market)
         for registry in (self.depth, self.tick_by_tick):

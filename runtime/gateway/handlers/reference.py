@@ -8,6 +8,7 @@ from runtime.gateway import responses as msg
 from runtime.gateway.connection import ClientConnection, Route
 from runtime.gateway.handlers.base import Desk
 from runtime.gateway.ids import In
+from runtime.gateway.options import OPTION_TICKS
 
 
 class ReferenceHandlers:
@@ -45,10 +46,17 @@ class ReferenceHandlers:
 
     def market_rule(self, conn: ClientConnection, req: rq.MarketRuleRequest) -> None:
         rule = req.rule_id
-        conn.send(msg.market_rule(rule, [(0.0, 0.01)] if rule == 26 else [(0.0, 0.25)]))
+        increments = {26: [(0.0, 0.01)], 32: list(OPTION_TICKS)}.get(rule, [(0.0, 0.25)])
+        conn.send(msg.market_rule(rule, increments))
 
     def contract_details(self, conn: ClientConnection, req: rq.ContractDetailsRequest) -> None:
-        found = self.desk.universe.book.search(req.contract)
+        q = req.contract
+        book = self.desk.universe.book
+        option_id = q.con_id > 0 and (inst := book.by_con_id(q.con_id)) is not None and inst.is_option
+        if q.sec_type == "OPT" or option_id:
+            found = self.desk.universe.options.search(q, self.desk.now_ns(), req.include_expired)
+        else:
+            found = book.search(q)
         if not found:
             self.desk.no_security(conn, req.req_id, req.contract.symbol)
             return
