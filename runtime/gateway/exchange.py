@@ -41,11 +41,13 @@ from runtime.gateway.executions import Execution, commission_message, exec_detai
 from runtime.gateway.funds import check_funds, mark_account, what_if
 from runtime.gateway.ids import Code
 from runtime.gateway.market import Market
+from runtime.gateway.options import QUOTE_VOLUME, AtQuote
 from runtime.gateway.order_rules import TIFS, TRAIL_KINDS, Rejection, ticket_terms, validate_ticket, working_order
 from runtime.gateway.order_wire import encode_completed_order, encode_open_order
 from runtime.gateway.tickets import GatewayOrder, IbStatus, OrderTicket
 
 MINUTE_NS = 60_000_000_000
+AT_QUOTE = AtQuote()
 
 
 class Outbox(Protocol):
@@ -338,6 +340,9 @@ class Exchange:
         """Match the instrument's working orders against the current quote (a bar ending just after now)."""
         if not self.matcher.open_orders(inst.asset):
             return
+        if inst.is_option:
+            self._match_at_quote(inst, now_ns)
+            return
         quote = self.market.quote(inst, now_ns)
         if quote is None or not quote.trading:
             return
@@ -395,6 +400,8 @@ class Exchange:
             series = self.market.series(inst)
             self._fed_until[con_id] = now_ns
             if series is None:
+                if inst.is_option:  # options have no bars: their orders meet the model quote
+                    self._match_at_quote(inst, now_ns)
                 continue
             bars = series.minutes_between(since, now_ns)
             if len(bars):
@@ -418,6 +425,23 @@ class Exchange:
                 reason = "DAY order expired at the close"
                 for w in self.matcher.cancel(wid, now_ns, reason):
                     self._on_cancelled(Cancelled(w.id, w.asset, now_ns, w.reason or reason), now_ns)
+
+    def _match_at_quote(self, inst: Instrument, now_ns: int) -> None:
+        """Match an option's orders against its quote: buys at the ask, sells at the bid, whole (options.py)."""
+        quote = self.market.quote(inst, now_ns)
+        if quote is None or not quote.trading:
+            return
+        orders = self.matcher.open_orders(inst.asset)
+        saved, self.matcher.slippage = self.matcher.slippage, AT_QUOTE
+        events: list[MatchEvent] = []
+        try:
+            for buy, price in ((True, quote.ask), (False, quote.bid)):
+                side = [o for o in orders if (o.amount > 0) == buy]
+                if side and price > 0:
+                    events += self.matcher.match_orders(side, price, QUOTE_VOLUME, now_ns + 1)
+        finally:
+            self.matcher.slippage = saved
+        self._apply(events, now_ns)
 
     def _apply(self, events: Iterable[MatchEvent], now_ns: int) -> None:
         touched: set[tuple[str, int]] = set()

@@ -21,9 +21,7 @@ The rules, stated once:
   at it, the price, pvDividend 0 and the underlying's price.
 - **Fills**: a buy fills at the ask, a sell at the bid (market orders at once, limit orders when marketable, at the
   quote), no slippage, no volume limit.
-- **Commissions** (:class:`IBOptionCommission`): IB's fixed pricing for US options: USD 0.65 a contract for a
-  premium of $0.10 or more, 0.50 from $0.05 to $0.10, 0.25 below $0.05, at least USD 1.00 per order (exchange
-  and regulatory fees not included).
+- **Commissions**: IB's fixed pricing for US options (runtime/gateway/commissions.py).
 - **Expiration** (:func:`expiring`): at 16:00 New York of the expiry day, a position in the money by $0.01 or more
   at the underlying's close is exercised (long) or assigned (short): 100 shares a contract bought (call) or sold
   (put) at the strike; anything else expires worthless. The option position closes at 0.
@@ -40,7 +38,7 @@ import pandas as pd
 
 from runtime.core import options as opt
 from runtime.core.assets import Asset, SecType, stable_sid
-from runtime.core.costs import CommissionModel, SlippageModel, SlipResult
+from runtime.core.costs import SlippageModel, SlipResult
 from runtime.gateway import responses as msg
 from runtime.gateway.contracts import OPTION_EXCHANGES, OPTION_ORDER_TYPES, ContractBook, ContractQuery, Instrument
 from runtime.gateway.market import Market, MarketQuote
@@ -289,25 +287,6 @@ class AtQuote(SlippageModel):
         return SlipResult(price, abs(int(open_amount))) if open_amount else None
 
 
-class IBOptionCommission(CommissionModel):
-    """IB's fixed pricing for US options (see the module docstring), cumulative per order like its minimum."""
-
-    def __init__(self, minimum: float = 1.0) -> None:
-        self.minimum = minimum
-
-    @staticmethod
-    def per_contract(premium: float) -> float:
-        if premium >= 0.10:
-            return 0.65
-        if premium >= 0.05:
-            return 0.50
-        return 0.25
-
-    def calculate(self, order, price, shares):
-        fee = self.per_contract(abs(price)) * abs(shares)
-        return max(fee, self.minimum - order.commission, 0.0)
-
-
 # ---------------------------------------------------------------------------------------------------- expiration
 @dataclass(frozen=True)
 class Delivery:
@@ -356,7 +335,6 @@ __all__ = [
     "OPTION_TICKS",
     "AtQuote",
     "Delivery",
-    "IBOptionCommission",
     "OptionComputation",
     "OptionMarket",
     "OptionQuote",
