@@ -52,6 +52,8 @@ class AccountBook:
         self.instruments: dict[int, Instrument] = {}
         self.realized: dict[int, float] = {}
         self.prices: dict[int, float] = {}
+        #: the underlying's price at the last mark, by option conId (for the short option margin rule)
+        self.under_prices: dict[int, float] = {}
         self.realized_total = 0.0
 
     # ----------------------------------------------------------------------------------------------- booking
@@ -112,24 +114,40 @@ class AccountBook:
                 return h
         return Holding(inst, 0.0, 0.0, self.prices.get(inst.con_id, 0.0), 0.0, 0.0, 0.0)
 
+    def mark_underlying(self, inst: Instrument, und_price: float) -> None:
+        """Record an option's underlying price (the short option margin rule needs it)."""
+        if und_price == und_price and und_price > 0:
+            self.under_prices[inst.con_id] = und_price
+
+    def option_terms(self, inst: Instrument, und_price: float | None = None) -> margin.OptionTerms | None:
+        """The terms the option margin rule needs (None: not an option, or no underlying price known)."""
+        if not inst.is_option:
+            return None
+        und = und_price if und_price else self.under_prices.get(inst.con_id)
+        return margin.OptionTerms(inst.right, inst.strike, und) if und else None
+
     def margin_holdings(self) -> list[margin.Holding]:
-        """The positions as the runtime's one margin rule sees them (security type, signed market value)."""
-        return [margin.Holding(h.instrument.sec_type, h.market_value) for h in self.holdings()]
+        """The positions as the runtime's one margin rule sees them (security type, signed market value; options
+        with their terms)."""
+        return [margin.Holding(h.instrument.sec_type, h.market_value, self.option_terms(h.instrument),
+                               h.amount * h.instrument.multiplier) for h in self.holdings()]
 
     def margin(self) -> tuple[float, float, float]:
         """(gross position value, initial margin, maintenance margin), by the runtime's one margin rule."""
         req = margin.requirements(self.margin_holdings())
         return req.gross, req.initial, req.maintenance
 
-    def order_margin(self, inst: Instrument, signed_qty: float, price: float) -> float:
+    def order_margin(self, inst: Instrument, signed_qty: float, price: float, und_price: float | None = None) -> float:
         """The extra initial margin an order would need (0 when it only reduces the position)."""
-        return max(self.margin_change(inst, signed_qty, price)[0], 0.0)
+        return max(self.margin_change(inst, signed_qty, price, und_price)[0], 0.0)
 
-    def margin_change(self, inst: Instrument, signed_qty: float, price: float) -> tuple[float, float]:
+    def margin_change(self, inst: Instrument, signed_qty: float, price: float,
+                      und_price: float | None = None) -> tuple[float, float]:
         """(initial, maintenance) margin change if the order filled at ``price`` (negative when it reduces)."""
         sid = inst.asset.sid if inst.asset is not None else inst.con_id
         before, _ = self.position_of(sid)
-        return margin.margin_change(inst.sec_type, before, signed_qty, price, inst.multiplier)
+        return margin.margin_change(inst.sec_type, before, signed_qty, price, inst.multiplier,
+                                    self.option_terms(inst, und_price))
 
     def values(self) -> dict[str, float]:
         """The numeric account values IB reports, by tag."""

@@ -26,12 +26,22 @@ class _Blank:
     commission: float = 0.0
 
 
+def underlying_price(market: Market, inst: Instrument, now_ns: int) -> float | None:
+    """An option's underlying's last price (None: not an option, or no price)."""
+    under = market.instrument(inst.under_con_id) if inst.is_option else None
+    q = market.quote(under, now_ns) if under is not None else None
+    return q.last if q is not None and q.last > 0 else None
+
+
 def mark_account(account: AccountBook, market: Market, now_ns: int) -> None:
-    """Mark the account's positions at the current quotes."""
+    """Mark the account's positions at the current quotes (options with their underlying's price too)."""
     for h in account.holdings():
         q = market.quote(h.instrument, now_ns)
         if q is not None:
             account.mark(h.instrument, q.last, now_ns)
+        und = underlying_price(market, h.instrument, now_ns)
+        if und is not None:
+            account.mark_underlying(h.instrument, und)
 
 
 def order_price(market: Market, inst: Instrument, t: OrderTicket, now_ns: int) -> float:
@@ -45,7 +55,7 @@ def order_price(market: Market, inst: Instrument, t: OrderTicket, now_ns: int) -
 def check_funds(account: AccountBook, market: Market, inst: Instrument, t: OrderTicket, now_ns: int) -> None:
     """Raise :class:`Rejection` (201) when the account's available funds do not cover the order's margin."""
     price = order_price(market, inst, t, now_ns)
-    need = account.order_margin(inst, t.signed_quantity, price)
+    need = account.order_margin(inst, t.signed_quantity, price, underlying_price(market, inst, now_ns))
     if need <= 0:
         return
     mark_account(account, market, now_ns)
@@ -64,4 +74,5 @@ def what_if(account: AccountBook, market: Market, commission: CommissionModel, i
     position, _ = account.position_of(sid)
     cost = commission.calculate(_Blank(inst.asset), price, int(t.quantity))
     return margin.what_if(account.ledger.portfolio_value, account.margin_holdings(), inst.sec_type, position,
-                          t.signed_quantity, price, inst.multiplier, commission=cost, currency=inst.currency)
+                          t.signed_quantity, price, inst.multiplier, commission=cost, currency=inst.currency,
+                          option=account.option_terms(inst, underlying_price(market, inst, now_ns)))

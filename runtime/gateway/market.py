@@ -419,6 +419,11 @@ class Market:
     def series(self, inst: Instrument) -> Series | None:
         return self._series.get(inst.con_id)
 
+    def instrument(self, con_id: int) -> Instrument | None:
+        """The instrument of a series by conId (an option's underlying, say)."""
+        s = self._series.get(con_id)
+        return s.inst if s is not None else None
+
     def all_series(self) -> list[Series]:
         """Every instrument's series, in the order they were added."""
         return list(self._series.values())
