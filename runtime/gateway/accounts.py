@@ -114,6 +114,12 @@ class AccountBook:
                 return h
         return Holding(inst, 0.0, 0.0, self.prices.get(inst.con_id, 0.0), 0.0, 0.0, 0.0)
 
+    def option_positions(self) -> list[tuple[Instrument, int]]:
+        """The account's open option positions (instrument, signed contracts)."""
+        if not any(i.is_option for i in self.instruments.values()):
+            return []
+        return [(h.instrument, int(h.amount)) for h in self.holdings() if h.instrument.is_option and h.amount]
+
     def mark_underlying(self, inst: Instrument, und_price: float) -> None:
         """Record an option's underlying price (the short option margin rule needs it)."""
         if und_price == und_price and und_price > 0:

@@ -29,6 +29,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
+from runtime.core import options as opt
 from runtime.core.costs import CommissionModel, FixedBasisPointsSlippage, SlippageModel
 from runtime.core.matching import BarQuote, Cancelled, Fill, MatchEvent, MatchingEngine, WorkingOrder
 from runtime.core.orders import OrderKind, TimeInForce
@@ -41,7 +42,7 @@ from runtime.gateway.executions import Execution, commission_message, exec_detai
 from runtime.gateway.funds import check_funds, mark_account, what_if
 from runtime.gateway.ids import Code
 from runtime.gateway.market import Market
-from runtime.gateway.options import QUOTE_VOLUME, AtQuote
+from runtime.gateway.options import QUOTE_VOLUME, AtQuote, Delivery, exercise, expiring
 from runtime.gateway.order_rules import TIFS, TRAIL_KINDS, Rejection, ticket_terms, validate_ticket, working_order
 from runtime.gateway.order_wire import encode_completed_order, encode_open_order
 from runtime.gateway.tickets import GatewayOrder, IbStatus, OrderTicket
@@ -93,6 +94,8 @@ class Exchange:
         self._expiry: dict[str, int] = {}
         self._waiting_children: set[str] = set()
         self.reject_next: str | None = None
+        #: (account, option conId) whose long position lapses at expiry (exerciseOptions action 2)
+        self.lapse: set[tuple[str, int]] = set()
         self.master_client_id: int | None = None
         self.on_execution: Callable[[Execution], None] | None = None
         #: Called after an order's state was sent to its client (the gateway saves its state file: a kill -9 of
@@ -362,6 +365,69 @@ class Exchange:
             self._advance(due)
             self.apply_corporate_actions(due)
         self._advance(now_ns)
+        self.settle_expired_options(now_ns)
+
+    # ------------------------------------------------------------------------------------------ option delivery
+    def settle_expired_options(self, now_ns: int) -> None:
+        """Exercise, assign or let expire the option positions whose expiry instant has passed (options.py)."""
+        held = [(code, inst, n) for code, acct in self.accounts.items() for inst, n in acct.option_positions()]
+        if not held:
+            return
+        due = expiring(held, self.market, now_ns, frozenset(self.lapse))
+        for d in due:
+            at = opt.expiry_instant(d.option.last_trade_date).value
+            reason = ("exercise" if d.contracts > 0 else "assignment") if d.exercised else "expired"
+            self._deliver(d, d.contracts, at, reason)
+            self.lapse.discard((d.account, d.option.con_id))
+        if due and self.on_actions is not None:
+            self.on_actions()
+
+    def lapse_at_expiry(self, account: str, con_id: int) -> None:
+        """exerciseOptions action 2: the account's long position in the option expires unexercised."""
+        self.lapse.add((account or self.default_account, con_id))
+
+    def exercise(self, client_id: int, account: str, inst: Instrument, contracts: int, now_ns: int) -> str | None:
+        """exerciseOptions (action 1) of ``contracts`` long options now; returns IB's refusal text, or None."""
+        book = self.accounts.get(account or self.default_account)
+        if book is None:
+            return f"the account code {account!r} is not one of {', '.join(self.accounts)}"
+        held, _ = book.position_of(inst.asset.sid)
+        if contracts <= 0 or held < contracts:
+            return (f"cannot exercise {contracts} contracts of {inst.local_symbol}: the account holds {held} long "
+                    "(only long options are exercised)")
+        self._deliver(exercise(book.code, inst, contracts, self.market), contracts, now_ns, "exercise",
+                      {client_id})
+        if self.on_actions is not None:
+            self.on_actions()
+        return None
+
+    def _deliver(self, d: Delivery, contracts: int, time_ns: int, reason: str, clients: set[int] | None = None) -> None:
+        """Book a delivery: the option position closes at 0 (its working orders are cancelled at expiry) and an
+        exercise or assignment trades the shares at the strike; each leg is reported as a commission-free
+        execution (orderRef the reason) to the clients that traded the option."""
+        account, inst = self.accounts[d.account], d.option
+        to = set(clients or ()) | {r.client_id for r in self.orders.values() if r.instrument.con_id == inst.con_id}
+        if reason != "exercise" or clients is None:
+            for rec in list(self.orders.values()):
+                if rec.instrument.con_id == inst.con_id and rec.transmitted and not rec.is_done:
+                    self._cancel_record(rec, time_ns, "the option expired")
+        legs = [(inst, -contracts, 0.0)]
+        if d.exercised and d.underlying is not None and d.shares:
+            legs.append((d.underlying, d.shares, d.strike))
+        for leg, amount, price in legs:
+            fill = Fill(f"delivery:{inst.con_id}", leg.asset, amount, price, 0.0, time_ns, abs(amount), price, True)
+            realized = account.book(fill, leg)
+            self.exec_seq += 1
+            ex = Execution(exec_id_for(self.exec_instance, self.exec_seq), time_ns, min(to, default=0), 0, 0,
+                           account.code, leg, "BOT" if amount > 0 else "SLD", float(abs(amount)), price,
+                           float(abs(amount)), price, reason, 0.0, realized, "SMART")
+            self.executions.append(ex)
+            for cid in to | ({self.master_client_id} if self.master_client_id is not None else set()):
+                self.outbox.to_client(cid, self.exec_message(ex, -1))
+                self.outbox.to_client(cid, commission_message(ex))
+            if self.on_execution is not None:
+                self.on_execution(ex)
+            self.outbox.account_changed(account.code, leg)
 
     # ---------------------------------------------------------------------------------------- corporate actions
     @property

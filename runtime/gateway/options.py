@@ -302,29 +302,33 @@ class Delivery:
     und_close: float
 
 
-def expiring(positions: list[tuple[str, Instrument, int]], options: OptionMarket, now_ns: int) -> list[Delivery]:
+def expiring(positions: list[tuple[str, Instrument, int]], market: Market, now_ns: int,
+             lapse: frozenset[tuple[str, int]] = frozenset()) -> list[Delivery]:
     """The deliveries of every (account, option, signed contracts) whose expiry instant is at or before ``now_ns``,
-    by the exercise-by-exception rule at the underlying's price at the expiry instant."""
+    by the exercise-by-exception rule at the underlying's price at the expiry instant; a long position the account
+    asked to lapse (exerciseOptions action 2: (account, conId) in ``lapse``) expires unexercised."""
     out: list[Delivery] = []
     for account, inst, contracts in positions:
-        if not inst.is_option or not contracts or not options.expired(inst, now_ns):
+        if not inst.is_option or not contracts or not OptionMarket.expired(inst, now_ns):
             continue
-        under = options.underlying(inst)
+        under = market.instrument(inst.under_con_id)
         at = opt.expiry_instant(inst.last_trade_date).value
-        uq = options.market.quote(under, at) if under is not None else None
+        uq = market.quote(under, at) if under is not None else None
         close = uq.last if uq is not None else 0.0
         settle = opt.settle_at_expiry(inst.right, inst.strike, contracts, close, int(inst.multiplier)) \
             if close > 0 else opt.Exercise(False, 0, 0.0)
+        if contracts > 0 and (account, inst.con_id) in lapse:
+            settle = opt.Exercise(False, 0, 0.0)
         out.append(Delivery(account, inst, contracts, under, settle.shares, inst.strike, settle.exercised, close))
     return out
 
 
-def exercise(account: str, inst: Instrument, contracts: int, options: OptionMarket) -> Delivery:
-    """The delivery of an early exercise of ``contracts`` (> 0) long options."""
-    under = options.underlying(inst)
+def exercise(account: str, inst: Instrument, contracts: int, market: Market) -> Delivery:
+    """The delivery of an early exercise of ``contracts`` (> 0) long options: the option position shrinks by them
+    and 100 shares a contract are bought (call) or sold (put) at the strike."""
     direction = 1 if inst.right == "C" else -1
-    return Delivery(account, inst, contracts, under, direction * contracts * int(inst.multiplier), inst.strike, True,
-                    0.0)
+    return Delivery(account, inst, contracts, market.instrument(inst.under_con_id),
+                    direction * contracts * int(inst.multiplier), inst.strike, True, 0.0)
 
 
 def _ny_day(now_ns: int) -> pd.Timestamp:

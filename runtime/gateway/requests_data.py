@@ -132,3 +132,22 @@ def req_option_calculation(fields: list[str], version: int) -> OptionCalculation
     req_id = r.int()
     c = read_contract(r, with_trading_class=version >= TRADING_CLASS_VERSION)
     return OptionCalculationRequest(req_id, c, r.float(), r.float(), fields[0].strip() == "54")
+
+
+@dataclass(frozen=True)
+class ExerciseRequest:
+    """exerciseOptions: action 1 exercise, 2 lapse; ``override`` 1 to act against the natural action."""
+
+    req_id: int
+    contract: ContractQuery
+    action: int
+    quantity: int
+    account: str
+    override: bool
+
+
+def exercise_options(fields: list[str]) -> ExerciseRequest:
+    r = FieldReader(fields, 2)
+    req_id = r.int()
+    c = read_contract(r, with_primary=False)
+    return ExerciseRequest(req_id, c, r.int(), r.int(), r.str_or(""), r.bool_or(False))

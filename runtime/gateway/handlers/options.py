@@ -1,6 +1,8 @@
 """Option requests answered from the model in runtime/core/options.py (Black-Scholes, the chain rule):
 reqSecDefOptParams (an underlying's expirations and strikes on its exchange calendar) and the option calculators
-calculateImpliedVolatility / calculateOptionPrice (one tickOptionComputation each).
+calculateImpliedVolatility / calculateOptionPrice (one tickOptionComputation each), and exerciseOptions (early
+exercise of a long option now, or a lapse instruction for its expiration; runtime/gateway/options.py states the
+delivery rule).
 
 The underlying's price is the client's ``underPrice`` when given, else the gateway's last price at its clock's
 time; time to expiry runs from the clock to 16:00 New York time of the expiry day.
@@ -40,7 +42,28 @@ class OptionHandlers:
             In.REQ_CALC_OPTION_PRICE: calc,
             In.CANCEL_CALC_IMPLIED_VOLAT: ignore,
             In.CANCEL_CALC_OPTION_PRICE: ignore,
+            In.EXERCISE_OPTIONS: Route(rd.exercise_options, self.exercise, id_at=2),
         }
+
+    def exercise(self, conn: ClientConnection, req: rd.ExerciseRequest) -> None:
+        inst = self.desk.resolve(conn, req.req_id, ContractQuery(**{**req.contract.__dict__, "sec_type": "OPT"}))
+        if inst is None:
+            return
+        ex = self.desk.exchange
+        account = req.account or ex.default_account
+        if req.action == 2:  # lapse: the long position expires unexercised even in the money
+            ex.lapse_at_expiry(account, inst.con_id)
+            return
+        if req.action != 1:
+            conn.send(msg.error(req.req_id, Code.VALIDATION, "Error validating request:-'exerciseAction' : cause - "
+                                "use 1 (exercise) or 2 (lapse)"))
+            return
+        refusal = ex.exercise(conn.order_client_id, account, inst, req.quantity, self.desk.now_ns())
+        if refusal is not None:
+            conn.send(msg.error(req.req_id, Code.VALIDATION, f"Error validating request:-'exercise' : cause - "
+                                f"{refusal}"))
+            return
+        self.desk.save()
 
     def _underlying(self, conn: ClientConnection, req_id: int, symbol: str, con_id: int = 0) -> Instrument | None:
         inst = self.desk.resolve(conn, req_id, ContractQuery(con_id=con_id, symbol=symbol, sec_type="STK"))
