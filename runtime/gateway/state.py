@@ -5,6 +5,7 @@ JSON, written atomically (temporary file + rename). Cash and positions are not s
 by booking the stored executions again through the ledger, so they cannot drift from the executions a client can
 download with reqExecutions; the splits and dividends already applied are applied again between them, at their
 times, and never a second time afterwards. Working orders go back into the matcher with what they had filled.
+Option contracts carry their terms (underlying, expiry, strike, right), so they are listed again on restore.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runtime.gateway.contracts import ContractQuery
+from runtime.core import options as opt
+from runtime.gateway.contracts import ContractBook, ContractQuery, Instrument
+from runtime.gateway.options import option_instrument
 from runtime.gateway.tickets import GatewayOrder, IbStatus, OrderTicket
 
 if TYPE_CHECKING:
@@ -24,9 +27,30 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 1
 
 
+def _option_terms(inst: Instrument) -> dict[str, Any] | None:
+    """What lists an option again after a restart (options are not in the book until their chain is listed)."""
+    if not inst.is_option:
+        return None
+    return {"under_con_id": inst.under_con_id, "expiry": inst.last_trade_date, "strike": inst.strike,
+            "right": inst.right}
+
+
+def _instrument(book: ContractBook, con_id: int, terms: dict[str, Any] | None) -> Instrument | None:
+    inst = book.by_con_id(con_id)
+    if inst is None and terms:
+        under = book.by_con_id(int(terms["under_con_id"]))
+        if under is not None:
+            contract = opt.OptionContract(under.symbol, str(terms["expiry"]), float(terms["strike"]),
+                                          opt.Right.parse(terms["right"]), currency=under.currency)
+            inst = option_instrument(under, contract)
+            book.add(inst)
+    return inst
+
+
 def _execution_dict(e: Any) -> dict[str, Any]:
     d = {f.name: getattr(e, f.name) for f in dataclasses.fields(e) if f.name != "instrument"}
     d["con_id"] = e.instrument.con_id
+    d["option"] = _option_terms(e.instrument)
     return d
 
 
@@ -35,6 +59,7 @@ def _order_dict(r: GatewayOrder) -> dict[str, Any]:
     d["status"] = r.status.value
     d["ticket"] = dataclasses.asdict(r.ticket)
     d["con_id"] = r.instrument.con_id
+    d["option"] = _option_terms(r.instrument)
     return d
 
 
@@ -85,7 +110,7 @@ def load_state(exchange: Exchange, path: Path) -> None:
     applied = {str(k): int(v) for k, v in (data.get("corporate_actions") or {}).items()}
     replay = exchange.restore_applied_actions(applied)  # in the order they took effect
     for e in data["executions"]:
-        inst = book.by_con_id(int(e.pop("con_id")))
+        inst = _instrument(book, int(e.pop("con_id")), e.pop("option", None))
         if inst is None or e["account"] not in exchange.accounts:
             continue
         ex = Execution(instrument=inst, **e)
@@ -96,7 +121,7 @@ def load_state(exchange: Exchange, path: Path) -> None:
         exchange.apply_action(action)
     saved_ns = int(data.get("saved_ns") or 0)
     for o in data["orders"]:
-        inst = book.by_con_id(int(o.pop("con_id")))
+        inst = _instrument(book, int(o.pop("con_id")), o.pop("option", None))
         if inst is None:
             continue
         t = o.pop("ticket")

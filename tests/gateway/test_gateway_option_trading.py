@@ -212,3 +212,30 @@ def test_option_trading_with_ib_async():
     finally:
         ib.disconnect()
         gateway.stop()
+
+
+def test_option_positions_and_orders_survive_a_restart(tmp_path):
+    state = tmp_path / "gw.json"
+    gateway, clock = start_gateway(state_file=str(state))
+    try:
+        with clients(gateway.port, 96) as (c,):
+            spot = _quote(c, 1, stock())[4]
+            strikes = _strikes(c, 2, "C")
+            call = _opt(min(strikes, key=lambda k: abs(k - spot)), "C")
+            c.placeOrder(50, call, order("BUY", 3))
+            c.placeOrder(51, call, order("SELL", 3, "LMT", 999.0, tif="GTC"))
+            c.wait("orderStatus", lambda oid, st, *a: oid == 51 and st == "Submitted")
+            con_id = c.named("execDetails")[0][1].conId
+    finally:
+        gateway.stop()
+    gateway, _ = start_gateway(clock=clock, state_file=str(state))
+    try:
+        with clients(gateway.port, 96) as (c,):
+            c.reqPositions()
+            c.wait("positionEnd")
+            assert [(k.conId, k.strike, p) for _, k, p, _ in c.named("position")] == [(con_id, call.strike, 3)]
+            c.reqOpenOrders()
+            c.wait("openOrderEnd")
+            assert [(a[0], a[1].conId) for a in c.named("openOrder")] == [(51, con_id)]
+    finally:
+        gateway.stop()
