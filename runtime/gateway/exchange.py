@@ -42,7 +42,7 @@ from runtime.gateway.executions import Execution, commission_message, exec_detai
 from runtime.gateway.funds import check_funds, mark_account, what_if
 from runtime.gateway.ids import Code
 from runtime.gateway.market import Market
-from runtime.gateway.options import QUOTE_VOLUME, AtQuote, Delivery, exercise, expiring
+from runtime.gateway.options import QUOTE_VOLUME, AtQuote, Delivery, OptionMarket, exercise, expiring
 from runtime.gateway.order_rules import TIFS, TRAIL_KINDS, Rejection, ticket_terms, validate_ticket, working_order
 from runtime.gateway.order_wire import encode_completed_order, encode_open_order
 from runtime.gateway.tickets import GatewayOrder, IbStatus, OrderTicket
@@ -160,6 +160,9 @@ class Exchange:
                 self._modify(existing, ticket, now_ns)
                 return
             inst = self._validate(ticket)
+            if inst.is_option and OptionMarket.expired(inst, now_ns):
+                raise Rejection(Code.ORDER_REJECTED, f"Order rejected - reason:the option {inst.local_symbol} has "
+                                "expired", inactive=True)
             account = self._account_of(ticket)
             check_funds(account, self.market, inst, ticket, now_ns)
         except Rejection as rej:

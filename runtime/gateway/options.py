@@ -41,6 +41,7 @@ from runtime.core.assets import Asset, SecType, stable_sid
 from runtime.core.costs import SlippageModel, SlipResult
 from runtime.gateway import responses as msg
 from runtime.gateway.contracts import OPTION_EXCHANGES, OPTION_ORDER_TYPES, ContractBook, ContractQuery, Instrument
+from runtime.gateway.listings import LISTINGS
 from runtime.gateway.market import Market, MarketQuote
 
 #: IB's market rule for US options (rule 32): (price from, increment)
@@ -127,12 +128,19 @@ class OptionMarket:
         self._vols: dict[tuple[int, int], float] = {}
 
     # ------------------------------------------------------------------------------------------------ contracts
-    def underlyings(self, symbol: str) -> list[Instrument]:
-        """The stocks of the book named ``symbol`` (options are listed on stocks only)."""
-        return [i for i in self.book.search(ContractQuery(symbol=symbol, sec_type="STK")) if i.is_stock]
+    def underlyings(self, symbol: str | None = None) -> list[Instrument]:
+        """The US stocks of the book (named ``symbol``, or all): options are listed on them only."""
+        found = self.book.search(ContractQuery(symbol=symbol, sec_type="STK")) if symbol else list(self.book)
+        return [i for i in found if i.is_stock and i.currency == "USD" and i.primary_exchange not in LISTINGS]
 
     def register(self, q: ContractQuery, now_ns: int) -> None:
-        """List the chains a request names (its underlying symbol, or the underlying of the OCC localSymbol)."""
+        """List the chains a request names: its underlying symbol, the underlying of its OCC localSymbol, or, for
+        a conId the book does not know yet, every chain (a conId is stable: a client may have kept it)."""
+        if q.con_id > 0:
+            if self.book.by_con_id(q.con_id) is None:
+                for under in self.underlyings():
+                    self.list_chain(under, now_ns)
+            return
         symbol = q.symbol or (q.local_symbol[:6].strip() if len(q.local_symbol.replace(" ", "")) > 15 else "")
         if not symbol:
             return

@@ -59,6 +59,33 @@ def test_contract_details_for_options_with_ibapi():
         gateway.stop()
 
 
+def test_a_kept_con_id_resolves_at_a_fresh_gateway():
+    gateway, _ = start_gateway()
+    try:
+        with clients(gateway.port, 84) as (c,):
+            c.reqContractDetails(1, _opt("20120720", right="C"))
+            c.wait("contractDetailsEnd", lambda r: r == 1)
+            strike = [a[1].contract.strike for a in c.named("contractDetails", lambda r, *_: r == 1)][5]
+    finally:
+        gateway.stop()
+    gateway, _ = start_gateway()  # a new process would know nothing either: the conId alone must do
+    try:
+        with clients(gateway.port, 84) as (c,):
+            by_id = Contract()
+            by_id.conId = stable_sid(f"AAPL  120720C{round(strike * 1000):08d}", "OPT", "USD")
+            c.reqContractDetails(2, by_id)
+            c.wait("contractDetailsEnd", lambda r: r == 2)
+            (d,) = [a[1] for a in c.named("contractDetails", lambda r, *_: r == 2)]
+            assert (d.contract.strike, d.contract.right, d.contract.lastTradeDateOrContractMonth) == (
+                strike, "C", "20120720")
+            unknown = Contract()
+            unknown.conId = 12345
+            c.reqContractDetails(3, unknown)
+            assert c.wait("error", lambda r, code, text: r == 3 and code == 200)
+    finally:
+        gateway.stop()
+
+
 def test_option_quotes_and_greeks_stream_with_ibapi():
     gateway, clock = start_gateway()
     try:

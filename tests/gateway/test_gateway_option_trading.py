@@ -152,6 +152,11 @@ def test_expiration_exercises_assigns_and_expires_by_the_penny_rule():
             assert held == {("STK", 0.0): 300.0}
             c.reqContractDetails(4, _opt(itm_call, "C"))
             assert c.wait("error", lambda r, code, text: r == 4 and code == 200)  # expired contracts are gone
+            expired = Contract()
+            expired.conId = next(k.conId for _, k, _ in reports if k.secType == "OPT")
+            expired.exchange = "SMART"
+            c.placeOrder(33, expired, order("BUY", 1))
+            assert c.wait("error", lambda r, code, text: r == 33 and code == 201 and "expired" in text)
     finally:
         gateway.stop()
 

@@ -54,8 +54,8 @@ class Desk:
 
     def resolve(self, conn: ClientConnection, req_id: int, contract: ContractQuery) -> Instrument | None:
         """The one instrument ``contract`` names, or None after sending error 200 (unknown or ambiguous)."""
-        if contract.sec_type == "OPT":
-            self.universe.options.register(contract, self.now_ns())  # list the underlying's chain
+        if contract.sec_type == "OPT" or contract.con_id > 0:
+            self.universe.options.register(contract, self.now_ns())  # list the option chains it may name
         found = self.universe.book.resolve(contract)
         if isinstance(found, Instrument):
             return found

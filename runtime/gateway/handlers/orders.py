@@ -44,7 +44,7 @@ class OrderHandlers:
 
     # ------------------------------------------------------------------------------------------------ placing
     def place(self, conn: ClientConnection, ticket: OrderTicket) -> None:
-        if ticket.contract.sec_type == "OPT":  # an option named by its terms: list its underlying's chain first
+        if ticket.contract.sec_type == "OPT" or ticket.contract.con_id > 0:  # list the option chains it may name
             self.desk.universe.options.register(ticket.contract, self.desk.now_ns())
         self.desk.exchange.place(conn.order_client_id, ticket, self.desk.now_ns())
         self.desk.save()

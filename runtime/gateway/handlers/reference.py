@@ -52,6 +52,8 @@ class ReferenceHandlers:
     def contract_details(self, conn: ClientConnection, req: rq.ContractDetailsRequest) -> None:
         q = req.contract
         book = self.desk.universe.book
+        if q.con_id > 0:
+            self.desk.universe.options.register(q, self.desk.now_ns())
         option_id = q.con_id > 0 and (inst := book.by_con_id(q.con_id)) is not None and inst.is_option
         if q.sec_type == "OPT" or option_id:
             found = self.desk.universe.options.search(q, self.desk.now_ns(), req.include_expired)
