@@ -52,8 +52,9 @@ HALF_SPREAD = 0.01
 QUOTE_SIZE = 10
 #: the volume a quote offers the matcher (no volume limit for options in practice)
 QUOTE_VOLUME = 1e9
-#: tickOptionComputation tick types: bid, ask, last and model computations
+#: tickOptionComputation tick types: bid, ask, last and model computations (delayed data: 70 more, 80..83)
 BID_COMPUTATION, ASK_COMPUTATION, LAST_COMPUTATION, MODEL_COMPUTATION = 10, 11, 12, 13
+DELAYED_COMPUTATION_OFFSET = 70
 #: seconds between two computations of an unchanged quote (the greeks move with time)
 COMPUTATION_REFRESH_S = 60
 NS_PER_SECOND = 1_000_000_000
@@ -270,6 +271,7 @@ class OptionTickStream:
     req_id: int
     inst: Instrument
     options: OptionMarket
+    delayed: bool = False
     last: tuple = ()
     sent_ns: int = field(default=-(1 << 62))
 
@@ -282,8 +284,9 @@ class OptionTickStream:
             return 0
         self.last, self.sent_ns = state, now_ns
         rows = self.options.computations(self.inst, now_ns)
+        offset = DELAYED_COMPUTATION_OFFSET if self.delayed else 0
         for tick, comp in rows:
-            send(comp.message(self.req_id, tick))
+            send(comp.message(self.req_id, tick + offset))
         return len(rows)
 
 

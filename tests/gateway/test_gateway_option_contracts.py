@@ -118,6 +118,10 @@ def test_option_quotes_and_greeks_stream_with_ibapi():
             advance(gateway, clock, 30)
             c.wait("tickOptionComputation", lambda r, *_: r == 2, count=n + 4)
             c.cancelMktData(2)
+            c.reqMarketDataType(3)  # delayed data: the delayed computation tick types 80..83
+            c.reqMktData(3, put, "", False, False, [])
+            delayed = c.wait("tickOptionComputation", lambda r, *_: r == 3, count=4)
+            assert {a[1] for a in delayed} == {80, 81, 82, 83}
     finally:
         gateway.stop()
 
