@@ -9,5 +9,7 @@ own subscriptions in :class:`~runtime.gateway.handlers.base.Registry` objects ke
 - :mod:`.market_data`: streaming quotes, real-time bars, market data type, depth, tick-by-tick;
 - :mod:`.history`: historical bars (with keepUpToDate) and head timestamps;
 - :mod:`.account`: account updates, positions, summaries, multi-account views, PnL;
-- :mod:`.scanners`: scanner parameters and subscriptions.
+- :mod:`.scanners`: scanner parameters and subscriptions;
+- :mod:`.options`: option chain parameters, the option calculators and exerciseOptions (option contracts, quotes,
+  fills and expiration themselves: runtime/gateway/options.py).
 """
