@@ -14,7 +14,8 @@ The rules, stated once:
   closes before the session), the time to 16:00 New York of the expiry day, rate and dividend 0. The tick is
   IB's market rule for US options: $0.01 below $3.00, $0.05 from $3.00 (:data:`OPTION_TICKS`). The spread rule:
   a half-spread of ``max(one tick, 1% of P)``; bid ``P - half`` rounded down to the tick (never below 0), ask
-  ``P + half`` rounded up (at least one tick), last ``P`` rounded to the tick; 10 contracts on each side.
+  ``P + half`` rounded up (at least one tick), last ``P`` rounded to the tick (at least one tick while ``P`` is
+  above 0); 10 contracts on each side.
   Quotes follow the underlying's quote (its trading flag, before the expiry instant only).
 - **Greeks**: ``tickOptionComputation`` for the bid (10), ask (11), last (12) and model (13): the implied
   volatility of that price (-1 and -2 "not computed" when no volatility gives it), and delta, gamma, vega, theta
@@ -79,7 +80,7 @@ def quote_prices(model_price: float) -> tuple[float, float, float]:
     bid = math.floor(bid_raw / bid_tick + 1e-9) * bid_tick
     ask_tick = option_tick(p + half)
     ask = max(math.ceil((p + half) / ask_tick - 1e-9) * ask_tick, OPTION_TICKS[0][1])
-    last = round(p / tick) * tick
+    last = max(round(p / tick) * tick, OPTION_TICKS[0][1]) if p > 0 else 0.0
     return round(bid, 2), round(ask, 2), round(last, 2)
 
 

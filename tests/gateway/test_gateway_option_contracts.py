@@ -11,6 +11,7 @@ from support.gateway import advance, clients, start_gateway
 
 from runtime.core import options as opt
 from runtime.core.assets import stable_sid
+from runtime.gateway.options import quote_prices
 
 
 def _opt(expiry: str = "", strike: float = 0.0, right: str = "", symbol: str = "AAPL") -> Contract:
@@ -144,3 +145,14 @@ def test_option_contract_and_greeks_with_ib_async():
     finally:
         ib.disconnect()
         gateway.stop()
+
+
+@pytest.mark.parametrize(("model", "expected"), [
+    (0.0, (0.0, 0.01, 0.0)),  # worthless: nothing bid, one tick offered
+    (0.004, (0.0, 0.02, 0.01)),
+    (0.5, (0.49, 0.51, 0.5)),  # one tick each side below $3
+    (3.2, (3.15, 3.25, 3.2)),  # $0.05 ticks from $3
+    (102.627, (101.6, 103.7, 102.65)),  # 1% of the price each side, rounded outwards to the tick
+])
+def test_the_spread_rule(model: float, expected: tuple[float, float, float]):
+    assert quote_prices(model) == pytest.approx(expected)
