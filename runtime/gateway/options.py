@@ -44,6 +44,7 @@ from runtime.gateway import responses as msg
 from runtime.gateway.contracts import OPTION_EXCHANGES, OPTION_ORDER_TYPES, ContractBook, ContractQuery, Instrument
 from runtime.gateway.listings import LISTINGS
 from runtime.gateway.market import Market, MarketQuote
+from runtime.gateway.protocol import SERVER_VERSION
 
 #: IB's market rule for US options (rule 32): (price from, increment)
 OPTION_TICKS = ((0.0, 0.01), (3.0, 0.05))
@@ -245,13 +246,13 @@ class OptionComputation:
     theta: float | None
     und_price: float
 
-    def message(self, req_id: int, tick_type: int) -> bytes:
+    def message(self, req_id: int, tick_type: int, server_version: int = SERVER_VERSION) -> bytes:
         def nc(x: float | None, marker: float) -> float:
             return marker if x is None else x
 
         return msg.tick_option_computation(req_id, tick_type, True, nc(self.implied_vol, -1.0), nc(self.delta, -2.0),
                                            self.price, 0.0, nc(self.gamma, -2.0), nc(self.vega, -2.0),
-                                           nc(self.theta, -2.0), self.und_price)
+                                           nc(self.theta, -2.0), self.und_price, server_version)
 
 
 def implied(inst: Instrument, price: float, oq: OptionQuote) -> OptionComputation:
@@ -273,6 +274,8 @@ class OptionTickStream:
     inst: Instrument
     options: OptionMarket
     delayed: bool = False
+    #: the connection's negotiated server version (the message layout depends on it)
+    server_version: int = SERVER_VERSION
     last: tuple = ()
     sent_ns: int = field(default=-(1 << 62))
 
@@ -287,7 +290,7 @@ class OptionTickStream:
         rows = self.options.computations(self.inst, now_ns)
         offset = DELAYED_COMPUTATION_OFFSET if self.delayed else 0
         for tick, comp in rows:
-            send(comp.message(self.req_id, tick + offset))
+            send(comp.message(self.req_id, tick + offset, self.server_version))
         return len(rows)
 
 

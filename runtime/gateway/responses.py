@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from runtime.gateway.contracts import Instrument
-from runtime.gateway.ids import Out
+from runtime.gateway.ids import MinVersion, Out
 from runtime.gateway.protocol import SERVER_VERSION, clean_text, encode_text_fields, fmt_float
 
 _ONE = "1"
@@ -332,9 +332,12 @@ def security_definition_option_parameter_end(req_id: int) -> bytes:
 
 def tick_option_computation(req_id: int, tick_type: int, price_based: bool, implied_vol: float, delta: float,
                             opt_price: float, pv_dividend: float, gamma: float, vega: float, theta: float,
-                            und_price: float) -> bytes:
-    """Message 21 at server version >= 156: no version field, the tickAttrib (1 price based, 0 return based)."""
+                            und_price: float, server_version: int = SERVER_VERSION) -> bytes:
+    """Message 21: at server version >= 156 no version field and the tickAttrib (1 price based, 0 return based),
+    as the clients' decoder reads it; below, version 6 and no tickAttrib."""
+    values = [fmt_float(implied_vol), fmt_float(delta), fmt_float(opt_price), fmt_float(pv_dividend),
+              fmt_float(gamma), fmt_float(vega), fmt_float(theta), fmt_float(und_price)]
+    if server_version < MinVersion.PRICE_BASED_VOLATILITY:
+        return encode_text_fields([str(int(Out.TICK_OPTION_COMPUTATION)), "6", str(req_id), str(tick_type), *values])
     return encode_text_fields([str(int(Out.TICK_OPTION_COMPUTATION)), str(req_id), str(tick_type),
-                               "1" if price_based else "0", fmt_float(implied_vol), fmt_float(delta),
-                               fmt_float(opt_price), fmt_float(pv_dividend), fmt_float(gamma), fmt_float(vega),
-                               fmt_float(theta), fmt_float(und_price)])
+                               "1" if price_based else "0", *values])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from ib_async import IB, Option
+from ibapi import client as ibapi_client
 from ibapi.contract import Contract
 from support.gateway import advance, clients, start_gateway
 
@@ -156,3 +157,22 @@ def test_option_contract_and_greeks_with_ib_async():
 ])
 def test_the_spread_rule(model: float, expected: tuple[float, float, float]):
     assert quote_prices(model) == pytest.approx(expected)
+
+
+def test_option_computations_in_the_layout_of_an_older_client(monkeypatch):
+    """Below server version 156 tickOptionComputation has a version field and no tickAttrib (the ibapi decoder's
+    condition): a client that negotiated 155 reads the same values as one at 157."""
+    gateway, _ = start_gateway()
+    try:
+        put = _opt("20120720", 570.0, "P")
+        seen = {}
+        for version in (157, 155):
+            monkeypatch.setattr(ibapi_client, "MAX_CLIENT_VER", version)
+            with clients(gateway.port, 85) as (c,):
+                assert c.serverVersion() == version
+                c.reqMktData(1, put, "", True, False, [])
+                rows = c.wait("tickOptionComputation", lambda r, *_: r == 1, count=4)
+                seen[version] = sorted((a[1], round(a[3], 9), round(a[4], 9), a[5], a[10]) for a in rows)
+        assert seen[155] == seen[157] and {r[0] for r in seen[155]} == {10, 11, 12, 13}
+    finally:
+        gateway.stop()

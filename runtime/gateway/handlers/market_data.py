@@ -92,7 +92,8 @@ class MarketDataHandlers:
             conn.send(msg.market_data_type(req.req_id, dt.kind))
         sub = TickSubscription(req.req_id, inst, delayed=delayed, snapshot=req.snapshot or req.regulatory_snapshot)
         quote = desk.universe.market.quote(inst, desk.now_ns())
-        greeks = OptionTickStream(req.req_id, inst, desk.universe.options, delayed) if inst.is_option else None
+        greeks = (OptionTickStream(req.req_id, inst, desk.universe.options, delayed, conn.version)
+                  if inst.is_option else None)
         if req.snapshot or req.regulatory_snapshot:
             if quote is not None:
                 sub.emit(quote, conn.send)

@@ -123,5 +123,5 @@ class OptionHandlers:
             return
         conn.send(msg.tick_option_computation(req.req_id, CUST_OPTION_COMPUTATION, True, value.implied_vol,
                                               value.delta, value.price, 0.0, value.gamma, value.vega, value.theta,
-                                              spot))
+                                              spot, conn.version))
 
